@@ -116,6 +116,18 @@ class Right(_Frozen):
     clause: str
 
 
+class LoginRule(_Frozen):
+    """What a successful sign-in stores, named by the policy's own ids."""
+
+    purpose: str
+    """The necessary purpose the wallet record is kept for (e.g. service provision / login)."""
+    wallet_category: str
+    """The category of the wallet record (fields such as chain_id, first/last sign-in)."""
+    access_log_category: str | None = None
+    """The category of access-log records; one is written for each purpose the category
+    serves that the subject's state allows at that moment, and none otherwise."""
+
+
 class Policy(_Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     version: str = Field(min_length=1)
@@ -128,6 +140,7 @@ class Policy(_Frozen):
     joint_use: JointUse
     rights: tuple[Right, ...]
     contact: Contact
+    login: LoginRule
     age: AgeRule | None = None
 
     def purpose(self, purpose_id: str) -> Purpose:

@@ -40,9 +40,7 @@ RPC_TIMEOUT_SECONDS = 5.0
 _SYNC_RETRY = ExceptionRetryConfiguration(
     errors=(RequestsConnectionError,), retries=2, backoff_factor=0.05
 )
-_ASYNC_RETRY = ExceptionRetryConfiguration(
-    errors=(ClientError,), retries=2, backoff_factor=0.05
-)
+_ASYNC_RETRY = ExceptionRetryConfiguration(errors=(ClientError,), retries=2, backoff_factor=0.05)
 
 _HTTP_SCHEMES = ("http://", "https://")
 _WS_SCHEMES = ("ws://", "wss://")
@@ -150,9 +148,7 @@ def _sync_web3_from_url(url: str) -> Web3:
 def _async_web3_from_url(url: str) -> AsyncWeb3[Any]:
     if url.startswith(_WS_SCHEMES):
         return AsyncWeb3(
-            WebSocketProvider(
-                url, request_timeout=RPC_TIMEOUT_SECONDS, max_connection_retries=1
-            )
+            WebSocketProvider(url, request_timeout=RPC_TIMEOUT_SECONDS, max_connection_retries=1)
         )
     if not url.startswith(_HTTP_SCHEMES):
         raise ValueError(f"{url!r} is not an http(s) or ws(s) RPC URL")

@@ -96,9 +96,7 @@ def unwrap_erc6492(signature: bytes) -> tuple[str, bytes, bytes]:
             ["address", "bytes", "bytes"], signature[: -len(ERC6492_SUFFIX)], strict=False
         )
     except (DecodingError, ValueError, OverflowError) as exc:
-        raise SiweError(
-            "invalid_signature", f"malformed ERC-6492 wrapper: {exc}"
-        ) from exc
+        raise SiweError("invalid_signature", f"malformed ERC-6492 wrapper: {exc}") from exc
     return to_checksum_address(factory), calldata, inner
 
 
@@ -119,7 +117,9 @@ def verify_contract_signature(
     if is_erc6492_wrapped(signature):
         unwrap_erc6492(signature)  # malformed wrappers fail here, before any RPC
         with _node_errors(account, "the ERC-6492 validator"):
-            result = w3.eth.call(_validator_call(account, digest, signature), ccip_read_enabled=False)
+            result = w3.eth.call(
+                _validator_call(account, digest, signature), ccip_read_enabled=False
+            )
         _check_validator_result(account, bytes(result))
         return "eip6492"
     with _node_errors(account, "isValidSignature"):
@@ -208,8 +208,9 @@ def _check_validator_result(account: str, result: bytes) -> None:
     }
     if status not in reasons:
         raise SiweError("rpc_unavailable", f"unknown ERC-6492 validator status {status:#04x}")
-    raise SiweError("invalid_signature", f"ERC-6492 signature for {account} rejected: "
-                    f"{reasons[status]}")
+    raise SiweError(
+        "invalid_signature", f"ERC-6492 signature for {account} rejected: {reasons[status]}"
+    )
 
 
 def _rejection(account: str, result: bytes, has_code: bool) -> SiweError:
@@ -250,20 +251,14 @@ def _node_errors(account: str, action: str) -> Iterator[None]:
             "rpc_unavailable", f"node answered {action} with an error: {exc.message}"
         ) from exc
     except _UNREACHABLE as exc:
-        raise SiweError(
-            "rpc_unavailable", f"could not reach the node for {action}: {exc}"
-        ) from exc
+        raise SiweError("rpc_unavailable", f"could not reach the node for {action}: {exc}") from exc
     except Exception as exc:
         if _is_eth_tester_revert(exc):
-            raise SiweError(
-                "invalid_signature", f"{action} reverted for {account}: {exc}"
-            ) from exc
+            raise SiweError("invalid_signature", f"{action} reverted for {account}: {exc}") from exc
         # The wallet's answer is either the returned bytes or a revert, both handled
         # above; anything else raised while talking to the node (a malformed response,
         # a provider bug) says nothing about the signature.
-        raise SiweError(
-            "rpc_unavailable", f"{action} failed: {type(exc).__name__}: {exc}"
-        ) from exc
+        raise SiweError("rpc_unavailable", f"{action} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _is_revert(exc: ContractLogicError) -> bool:

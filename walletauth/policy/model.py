@@ -6,27 +6,57 @@ may be provided to, and what the user may ask for. Every purpose and rule keeps 
 reference (``clause``) to the clause of the policy text it comes from, so that the
 enforced data and the published prose can be checked against each other.
 
-Models are frozen: a loaded policy is a value, shared freely between requests.
+Models are frozen: a loaded policy is a value, shared freely between requests. A
+policy is checked for consistency when it is built (see
+:mod:`walletauth.policy.consistency`), so holding a ``Policy`` means holding a
+consistent one.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from walletauth.policy.consistency import policy_problems
+from walletauth.policy.durations import parse_duration
 from walletauth.policy.errors import PolicyError
 
 Basis = Literal["necessary", "consent", "legal_obligation"]
 """Why a purpose may process data: needed to provide the service the user asked for,
-the user's consent (optional purposes, off until granted unless ``default_on``), or a
-legal obligation."""
+the user's consent (optional purposes, off until granted: consent is never presumed),
+or a legal obligation."""
 
-FieldRule = Literal["keep", "ip_truncate", "ip_keyed_hash", "user_agent_family"]
+FieldRule = Literal["keep", "ip_truncate", "ip_keyed_hash", "keyed_hash", "user_agent_family"]
 """How one field of a record is minimised before it is stored: kept as given, an IP
-address truncated (IPv4 /24, IPv6 /48) or replaced by a keyed hash, a user agent
-reduced to browser family and major version."""
+address truncated (IPv4 /24, IPv6 /48) or replaced by a keyed hash (HMAC-SHA256), any
+other identifier replaced by a keyed hash, a user agent reduced to browser family and
+major version."""
+
+Clause = Annotated[str, Field(min_length=1)]
+"""Where in the policy text a rule comes from, e.g. ``"ABCRECORDS 4"``."""
+
+
+def _duration_from_text(value: object) -> object:
+    if isinstance(value, str):
+        return parse_duration(value)
+    if isinstance(value, timedelta):
+        return value
+    # Bare numbers would silently mean seconds to pydantic: refuse them.
+    raise ValueError(f"{value!r} is not a duration: write e.g. '90d', '12w' or '1y'")
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError(f"retention must be longer than zero, got {value}")
+    return value
+
+
+Retention = Annotated[
+    timedelta, BeforeValidator(_duration_from_text), AfterValidator(_positive)
+]
+"""A positive retention period; in policy files written as ``"90d"``, ``"12w"``, ``"1y"``."""
 
 
 class _Frozen(BaseModel):
@@ -45,9 +75,14 @@ class Purpose(_Frozen):
     text: LocalizedText
     basis: Basis
     default_on: bool = False
-    clause: str = Field(min_length=1)
+    clause: Clause
     dpv: str | None = None
     """The W3C Data Privacy Vocabulary term that fits, e.g. ``dpv:ServiceProvision``."""
+
+    @property
+    def optional(self) -> bool:
+        """The subject may refuse or withdraw it: only consent purposes are optional."""
+        return self.basis == "consent"
 
 
 class Category(_Frozen):
@@ -55,17 +90,20 @@ class Category(_Frozen):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     text: LocalizedText
-    clause: str = Field(min_length=1)
-    retention: dict[str, timedelta]
-    """Purpose id -> how long a record of this category is kept for that purpose.
-    Its keys are exactly the purposes the category may serve."""
+    clause: Clause
+    retention: dict[str, Retention]
+    """Purpose id -> how long a record of this category is kept for that purpose,
+    counted from the record's last update. Its keys are exactly the purposes the
+    category may serve."""
     fields: dict[str, FieldRule]
     """The only fields a record of this category may hold, and how each is minimised."""
     user_supplied: bool = False
     """Entered by the user (contact email, application URL...): the user may correct it."""
     disclosed_on_export: bool = True
     withheld_reason: LocalizedText | None = None
-    """Why records of this category are not disclosed on export (with the clause)."""
+    """Why records of this category are not disclosed on export (quoted from the policy)."""
+    withheld_clause: str | None = None
+    """The clause ``withheld_reason`` is quoted from."""
 
     @property
     def purposes(self) -> frozenset[str]:
@@ -77,20 +115,32 @@ class ThirdPartyGround(_Frozen):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     text: LocalizedText
-    clause: str = Field(min_length=1)
+    clause: Clause
     requires_consent: bool = False
-    """Provision on this ground needs the subject's prior consent (and stops when the
-    subject stops third-party provision); legal exceptions do not."""
+    """Provision on this ground needs the subject's prior consent, recorded under the
+    ground's id (and stops when the subject stops third-party provision); legal
+    exceptions do not."""
 
 
 class ThirdPartyRules(_Frozen):
-    clause: str
+    clause: Clause
     grounds: tuple[ThirdPartyGround, ...]
+    text: LocalizedText | None = None
+    """The rule itself, quoted (e.g. "no provision without prior consent, except...")."""
 
 
 class JointUse(_Frozen):
     allowed: bool
-    clause: str
+    clause: Clause
+    text: LocalizedText | None = None
+
+
+class Outsourcing(_Frozen):
+    """Entrusting data to service providers (not a provision to a third party)."""
+
+    clause: Clause
+    text: LocalizedText
+    tasks: tuple[LocalizedText, ...] = ()
 
 
 class AgeRule(_Frozen):
@@ -98,22 +148,33 @@ class AgeRule(_Frozen):
     a recorded guardian consent; an age confirmation comes before optional purposes."""
 
     guardian_consent_below: int = Field(gt=0)
-    clause: str
+    clause: Clause
+    text: LocalizedText | None = None
+    confirmation_category: str | None = None
+    """The category in which an age confirmation is recorded."""
+    guardian_consent_category: str | None = None
+    """The category in which a guardian's consent is recorded."""
 
 
 class Contact(_Frozen):
     organisation: LocalizedText
-    email: str
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
     postal_address: str | None = None
     hours: LocalizedText | None = None
-    clause: str
+    clause: Clause
+
+
+RightId = Literal["export", "erase", "correct", "restrict", "stop_third_party", "notify_purposes"]
 
 
 class Right(_Frozen):
-    """A request the subject may make (export, erase, correct, restrict, stop third party)."""
+    """A request the subject may make (export, erase, correct, restrict, stop third party,
+    be told the purposes)."""
 
-    id: Literal["export", "erase", "correct", "restrict", "stop_third_party"]
-    clause: str
+    id: RightId
+    clause: Clause
+    text: LocalizedText | None = None
+    """The sentence of the policy that grants it, quoted."""
 
 
 class LoginRule(_Frozen):
@@ -142,6 +203,14 @@ class Policy(_Frozen):
     contact: Contact
     login: LoginRule
     age: AgeRule | None = None
+    outsourcing: Outsourcing | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Policy:
+        problems = policy_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     def purpose(self, purpose_id: str) -> Purpose:
         try:
@@ -158,6 +227,14 @@ class Policy(_Frozen):
             raise PolicyError(
                 "unknown_category", f"policy {self.id!r} has no data category {category_id!r}"
             ) from None
+
+    def ground(self, ground_id: str) -> ThirdPartyGround:
+        for ground in self.third_party.grounds:
+            if ground.id == ground_id:
+                return ground
+        raise PolicyError(
+            "unknown_ground", f"policy {self.id!r} has no third-party ground {ground_id!r}"
+        )
 
     def allows(self, category_id: str, purpose_id: str) -> bool:
         """May records of this category be kept for this purpose at all?"""
@@ -179,3 +256,12 @@ class Policy(_Frozen):
 
     def requires_consent(self, purpose_id: str) -> bool:
         return self.purpose(purpose_id).basis == "consent"
+
+    def categories_for(self, purpose_id: str) -> tuple[str, ...]:
+        """The categories that may be kept for ``purpose_id``, in policy order."""
+        self.purpose(purpose_id)
+        return tuple(c.id for c in self.categories.values() if purpose_id in c.retention)
+
+    @property
+    def right_ids(self) -> frozenset[str]:
+        return frozenset(right.id for right in self.rights)

@@ -6,6 +6,7 @@ process (``EthereumTesterProvider``) or over real HTTP through :class:`LoopbackN
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -108,6 +109,10 @@ class Fault:
 
     kind: str | None = None
     payload: Any = None
+    methods: frozenset[str] | None = None  # None: every method misbehaves
+
+    def applies_to(self, method: str) -> bool:
+        return self.kind is not None and (self.methods is None or method in self.methods)
 
 
 class LoopbackNode:
@@ -140,8 +145,10 @@ class LoopbackNode:
         self._server.server_close()
 
     @contextmanager
-    def faulty(self, kind: str, payload: Any = None) -> Iterator[None]:
-        self.fault = Fault(kind, payload)
+    def faulty(
+        self, kind: str, payload: Any = None, methods: frozenset[str] | None = None
+    ) -> Iterator[None]:
+        self.fault = Fault(kind, payload, methods)
         try:
             yield
         finally:
@@ -178,7 +185,7 @@ class LoopbackNode:
                 node.requests.append(f"POST {request['method']}")
                 fault = node.fault
                 handle = _FAULTS.get(fault.kind)
-                if handle is not None:
+                if handle is not None and fault.applies_to(request["method"]):
                     status, body = handle(node, request, fault.payload)
                     self._send(status, body)
                     return
@@ -188,11 +195,13 @@ class LoopbackNode:
                 self._send(200, json.dumps(reply).encode())
 
             def _send(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                # A client that timed out on purpose has hung up: not the test's concern.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
 
         return Handler
 

@@ -1,6 +1,18 @@
-"""The privacy policy as data: models, loading and validation, shipped policies."""
+"""The privacy policy as data: models, loading and validation, shipped policies,
+rendering for consent screens, and the pure decisions the other layers enforce."""
 
 from walletauth.policy.errors import PolicyError, PolicyErrorCode
+from walletauth.policy.evaluate import (
+    REASON_CODES,
+    ReasonCode,
+    SubjectState,
+    UseDecision,
+    decide_collection,
+    decide_consent_change,
+    decide_provision,
+    decide_use,
+    effective_consents,
+)
 from walletauth.policy.loader import (
     DEFAULT_POLICY,
     load_policy,
@@ -9,6 +21,7 @@ from walletauth.policy.loader import (
     shipped_policies,
     shipped_policy_text,
 )
+from walletauth.policy.minimise import minimise
 from walletauth.policy.model import (
     AgeRule,
     Basis,
@@ -26,9 +39,12 @@ from walletauth.policy.model import (
     ThirdPartyGround,
     ThirdPartyRules,
 )
+from walletauth.policy.render import render_policy
+from walletauth.policy.useragent import browser_family
 
 __all__ = [
     "DEFAULT_POLICY",
+    "REASON_CODES",
     "AgeRule",
     "Basis",
     "Category",
@@ -42,13 +58,24 @@ __all__ = [
     "PolicyError",
     "PolicyErrorCode",
     "Purpose",
+    "ReasonCode",
     "Right",
     "RightId",
+    "SubjectState",
     "ThirdPartyGround",
     "ThirdPartyRules",
+    "UseDecision",
+    "browser_family",
+    "decide_collection",
+    "decide_consent_change",
+    "decide_provision",
+    "decide_use",
+    "effective_consents",
     "load_policy",
+    "minimise",
     "parse_policy",
     "policy_from_data",
+    "render_policy",
     "shipped_policies",
     "shipped_policy_text",
 ]

@@ -25,6 +25,7 @@ PolicyErrorCode = Literal[
     "invalid_field_value",  # e.g. a user agent that is not text
     "invalid_ip",  # an ip_truncate / ip_keyed_hash field that is not an IP address
     "invalid_hash_key",  # the keyed-hash key is missing or too short
+    "unsupported_language",  # rendering in a language other than "ja" / "en"
 ]
 
 

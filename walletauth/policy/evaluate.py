@@ -1,0 +1,194 @@
+"""Pure decisions: may this record be written, these records be used, this consent be
+changed, these data be provided to a third party? Used by the store, the server and the
+SDK alike, so that all of them refuse for the same reasons.
+
+The decisions never raise for a refusal: they answer ``UseDecision(False, reason)`` with
+one of these stable reason codes:
+
+``unknown_purpose``           no purpose (or consent ground) by that id
+``unknown_category``          no data category by that id
+``unknown_ground``            no third-party ground by that id
+``purpose_not_allowed``       the category may not be kept for that purpose
+``consent_required``          an optional purpose or consent ground without consent
+``purpose_suspended``         the subject suspended the purpose (利用停止)
+``age_confirmation_required`` the policy has an age rule and no age confirmation is on
+                              record: optional purposes wait for it
+``guardian_consent_required`` the subject is below the guardian age and no guardian
+                              consent is on record
+``third_party_stopped``       the subject stopped third-party provision
+``not_a_consent_purpose``     consent cannot be granted or withdrawn for a necessary or
+                              legal purpose, or for a ground that needs no consent
+
+Rules, in the order they are checked:
+
+* Legal-obligation purposes are always usable: neither consent nor suspension can lift a
+  duty the law imposes.
+* Necessary purposes need no consent but may be suspended by the subject.
+* Consent purposes need an effective consent (explicit, else the default, which a valid
+  policy keeps off) and, under a policy with an age rule, an age confirmation and, below
+  the guardian age, a guardian's consent. Necessary purposes are not age-gated: signing
+  in and recording the age confirmation itself must stay possible.
+* Withdrawing a consent is always allowed; granting one passes the age rule first.
+* Third-party provision on a ground that needs no consent is always allowed; on a consent
+  ground it needs that ground's consent (recorded under the ground's id in
+  ``SubjectState.consents``), no stop, and passes the age rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+from walletauth.policy.minimise import minimise
+from walletauth.policy.model import Policy, Purpose
+
+ReasonCode = Literal[
+    "unknown_purpose",
+    "unknown_category",
+    "unknown_ground",
+    "purpose_not_allowed",
+    "consent_required",
+    "purpose_suspended",
+    "age_confirmation_required",
+    "guardian_consent_required",
+    "third_party_stopped",
+    "not_a_consent_purpose",
+]
+REASON_CODES: Final[frozenset[str]] = frozenset(ReasonCode.__args__)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class SubjectState:
+    """What is on record about one subject that decisions depend on."""
+
+    consents: Mapping[str, bool]
+    """Explicit grants/withdrawals by purpose id (and by consent-ground id)."""
+    suspended: frozenset[str] = frozenset()
+    """Purposes whose use the subject suspended."""
+    age_confirmed: bool = False
+    """An age confirmation is on record."""
+    under_guardian_age: bool = False
+    """The confirmed age is below ``policy.age.guardian_consent_below``."""
+    guardian_consent: bool = False
+    """A guardian consent is on record."""
+    third_party_stopped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UseDecision:
+    allowed: bool
+    reason: ReasonCode | None
+    """A stable code when refused, ``None`` when allowed."""
+
+
+ALLOWED: Final = UseDecision(allowed=True, reason=None)
+
+
+def _refused(reason: ReasonCode) -> UseDecision:
+    return UseDecision(allowed=False, reason=reason)
+
+
+def effective_consents(policy: Policy, explicit: Mapping[str, bool]) -> dict[str, bool]:
+    """Every purpose of ``policy`` -> whether it is on: necessary and legal purposes
+    always, consent purposes as explicitly granted or withdrawn, else by default (off)."""
+    return {
+        purpose.id: _consented(purpose, explicit) for purpose in policy.purposes.values()
+    }
+
+
+def _consented(purpose: Purpose, explicit: Mapping[str, bool]) -> bool:
+    if not purpose.optional:
+        return True
+    return bool(explicit.get(purpose.id, purpose.default_on))
+
+
+def decide_use(policy: Policy, purpose: str, state: SubjectState) -> UseDecision:
+    """May records kept for ``purpose`` be used or read now?"""
+    entry = policy.purposes.get(purpose)
+    if entry is None:
+        return _refused("unknown_purpose")
+    if entry.basis == "legal_obligation":
+        return ALLOWED
+    if purpose in state.suspended:
+        return _refused("purpose_suspended")
+    if not entry.optional:
+        return ALLOWED
+    if not _consented(entry, state.consents):
+        return _refused("consent_required")
+    return _age_gate(policy, state)
+
+
+def decide_collection(
+    policy: Policy, category: str, purpose: str, state: SubjectState
+) -> UseDecision:
+    """May a new record of ``category`` be written for ``purpose``?"""
+    if category not in policy.categories:
+        return _refused("unknown_category")
+    if purpose not in policy.purposes:
+        return _refused("unknown_purpose")
+    if not policy.allows(category, purpose):
+        return _refused("purpose_not_allowed")
+    return decide_use(policy, purpose, state)
+
+
+def decide_consent_change(
+    policy: Policy, purpose: str, granted: bool, state: SubjectState
+) -> UseDecision:
+    """May the subject grant (``granted``) or withdraw consent for ``purpose``, which may
+    also be the id of a third-party ground that needs consent?"""
+    entry = policy.purposes.get(purpose)
+    ground = next((g for g in policy.third_party.grounds if g.id == purpose), None)
+    if entry is None and ground is None:
+        return _refused("unknown_purpose")
+    if (entry is not None and not entry.optional) or (
+        ground is not None and not ground.requires_consent
+    ):
+        return _refused("not_a_consent_purpose")
+    if not granted:
+        return ALLOWED
+    if ground is not None and state.third_party_stopped:
+        # The standing request to stop provision wins until the subject lifts it.
+        return _refused("third_party_stopped")
+    return _age_gate(policy, state)
+
+
+def decide_provision(policy: Policy, ground_id: str, state: SubjectState) -> UseDecision:
+    """May data be provided to a third party on ``ground_id`` now?"""
+    ground = next((g for g in policy.third_party.grounds if g.id == ground_id), None)
+    if ground is None:
+        return _refused("unknown_ground")
+    if not ground.requires_consent:
+        return ALLOWED
+    if state.third_party_stopped:
+        return _refused("third_party_stopped")
+    if not state.consents.get(ground_id, False):
+        return _refused("consent_required")
+    return _age_gate(policy, state)
+
+
+def _age_gate(policy: Policy, state: SubjectState) -> UseDecision:
+    """The age rule for optional processing: a confirmation first, then, below the
+    guardian age, a guardian's consent."""
+    if policy.age is None:
+        return ALLOWED
+    if not state.age_confirmed:
+        return _refused("age_confirmation_required")
+    if state.under_guardian_age and not state.guardian_consent:
+        return _refused("guardian_consent_required")
+    return ALLOWED
+
+
+__all__ = [
+    "ALLOWED",
+    "REASON_CODES",
+    "ReasonCode",
+    "SubjectState",
+    "UseDecision",
+    "decide_collection",
+    "decide_consent_change",
+    "decide_provision",
+    "decide_use",
+    "effective_consents",
+    "minimise",
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -9,6 +10,7 @@ from aiohttp import ClientTimeout
 from eth_utils import keccak
 from web3 import AsyncHTTPProvider, AsyncWeb3, EthereumTesterProvider, HTTPProvider, Web3
 from web3.providers import AsyncEthereumTesterProvider, WebSocketProvider
+from websockets.asyncio.server import ServerConnection, serve
 
 from tests.siwe.contracts import EvmChain, LoopbackNode
 from walletauth.siwe.chain import RPC_TIMEOUT_SECONDS, async_web3_for, web3_for
@@ -161,3 +163,25 @@ async def test_async_chain_id_is_not_asked_again_per_verification(
     for _ in range(3):
         assert await averify_contract_signature(w3, wallet, keccak(b"x"), b"") == "eip1271"
     assert node.requests == ["POST eth_call"] * 3
+
+
+async def test_async_websocket_client_connects_on_first_use(
+    node: LoopbackNode, wallet: str
+) -> None:
+    async def json_rpc(connection: ServerConnection) -> None:
+        async for raw in connection:
+            request = json.loads(raw)
+            answer = node.answer(request["method"], request["params"])
+            await connection.send(json.dumps({"jsonrpc": "2.0", "id": request["id"]} | answer))
+
+    async with serve(json_rpc, "127.0.0.1", 0) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        w3 = async_web3_for({1: f"ws://127.0.0.1:{port}"}, 1)
+        assert w3 is not None
+        assert not await w3.provider.is_connected()
+        try:
+            for _ in range(2):  # the second verification reuses the open connection
+                assert await averify_contract_signature(w3, wallet, keccak(b"x"), b"") == "eip1271"
+            assert await w3.provider.is_connected()
+        finally:
+            await w3.provider.disconnect()

@@ -1,0 +1,56 @@
+"""The store's cryptography: keyed subject refs and AES-GCM sealing.
+
+Why keyed: every on-chain address is public, so a plain hash of one is reversed by
+hashing the list. Why AES-GCM with associated data: a sealed value only opens in the
+place it was written for (a record's category and purpose, a wrapped key's id), so
+rows cannot be swapped between subjects or purposes unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from walletauth.store.errors import StoreError
+
+SUBJECT_KEY_BYTES = 32
+_NONCE_BYTES = 12
+
+
+def subject_ref(hmac_key: bytes, version: int, checksum_address: str) -> str:
+    """``<version>:<hex HMAC-SHA256>``: the version says which key to recompute it with."""
+    digest = hmac.new(hmac_key, checksum_address.encode("ascii"), hashlib.sha256).hexdigest()
+    return f"{version}:{digest}"
+
+
+def keyed_digest(hmac_key: bytes, purpose: bytes, value: str) -> str:
+    """A keyed hash of ``value`` in a domain of its own (rate-limit keys, field hashing)."""
+    domain_key = hmac.new(hmac_key, purpose, hashlib.sha256).digest()
+    return hmac.new(domain_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def derived_key(hmac_key: bytes, purpose: bytes) -> bytes:
+    return hmac.new(hmac_key, purpose, hashlib.sha256).digest()
+
+
+def new_subject_key() -> bytes:
+    return AESGCM.generate_key(bit_length=SUBJECT_KEY_BYTES * 8)
+
+
+def seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
+    nonce = os.urandom(_NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
+
+
+def unseal(key: bytes, sealed: bytes, associated: bytes) -> bytes:
+    try:
+        return AESGCM(key).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated)
+    except InvalidTag:
+        raise StoreError(
+            "subject_key_missing",
+            "a sealed value does not open under its key (wrong key, or the row was moved)",
+        ) from None

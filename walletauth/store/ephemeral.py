@@ -1,0 +1,93 @@
+"""Short-lived state of the HTTP service when no Redis is configured.
+
+Nonces are consumed with a single ``DELETE ... RETURNING``: whichever of several
+concurrent consumers deletes the row gets it, the others find nothing. Sessions are
+kept by a hash of their id (a leaked table does not hand out live sessions) and tied
+to the subject row, so erasing a subject ends its sessions. Rate-limit keys (which
+may carry an IP address) are kept as keyed hashes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from walletauth.store.schema import nonces, rate_counters, sessions
+from walletauth.store.sql import upsert
+
+
+def issue_nonce(connection: sa.Connection, nonce: str, expires_at: datetime) -> bool:
+    """Store ``nonce``; False if it is already outstanding."""
+    statement = (
+        upsert(connection, nonces)
+        .values(nonce=nonce, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=[nonces.c.nonce])
+    )
+    return connection.execute(statement).rowcount == 1
+
+
+def consume_nonce(connection: sa.Connection, nonce: str, now: datetime) -> bool:
+    """True exactly once for an outstanding, unexpired nonce (an expired one is dropped)."""
+    deleted = connection.execute(
+        sa.delete(nonces).where(nonces.c.nonce == nonce).returning(nonces.c.expires_at)
+    ).scalar_one_or_none()
+    return deleted is not None and deleted > now
+
+
+def session_hash(session_id: str) -> str:
+    # Session ids are long random tokens: an unkeyed hash cannot be reversed.
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def create_session(
+    connection: sa.Connection, session_id: str, subject_id: int, expires_at: datetime
+) -> None:
+    statement = (
+        upsert(connection, sessions)
+        .values(id_hash=session_hash(session_id), subject_id=subject_id, expires_at=expires_at)
+        .on_conflict_do_update(
+            index_elements=[sessions.c.id_hash],
+            set_={"subject_id": subject_id, "expires_at": expires_at},
+        )
+    )
+    connection.execute(statement)
+
+
+def session_active(connection: sa.Connection, session_id: str, now: datetime) -> bool:
+    found = connection.execute(
+        sa.select(sa.literal(1)).where(
+            sessions.c.id_hash == session_hash(session_id), sessions.c.expires_at > now
+        )
+    ).first()
+    return found is not None
+
+
+def revoke_session(connection: sa.Connection, session_id: str) -> None:
+    connection.execute(sa.delete(sessions).where(sessions.c.id_hash == session_hash(session_id)))
+
+
+def revoke_sessions_of(connection: sa.Connection, subject_id: int) -> int:
+    statement = sa.delete(sessions).where(sessions.c.subject_id == subject_id)
+    return connection.execute(statement).rowcount
+
+
+def window_start(now: datetime, window: int) -> datetime:
+    """The start of the fixed window of ``window`` seconds that contains ``now``."""
+    epoch_seconds = int(now.timestamp())
+    return datetime.fromtimestamp(epoch_seconds - epoch_seconds % window, tz=UTC)
+
+
+def count_hit(connection: sa.Connection, key_hash: str, window: int, now: datetime) -> int:
+    """Add one hit to ``key_hash``'s current window and return the window's total."""
+    start = window_start(now, window)
+    statement = upsert(connection, rate_counters).values(
+        key_hash=key_hash, window_start=start, hits=1, expires_at=start + timedelta(seconds=window)
+    )
+    statement = statement.on_conflict_do_update(
+        index_elements=[rate_counters.c.key_hash, rate_counters.c.window_start],
+        set_={"hits": rate_counters.c.hits + 1},
+    ).returning(rate_counters.c.hits)
+    hits: int = connection.execute(statement).scalar_one()
+    return hits

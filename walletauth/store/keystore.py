@@ -1,0 +1,103 @@
+"""Subject data keys: created, fetched, destroyed (crypto-shredding) and re-wrapped.
+
+Keys are wrapped with AES-GCM under a master key version from :class:`Secrets`, with
+the key id as associated data, so a wrapped key only unwraps under its own id.
+"""
+
+from __future__ import annotations
+
+import secrets as random
+from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+
+from walletauth.store.crypto import new_subject_key, seal, unseal
+from walletauth.store.engines import READ_ONLY
+from walletauth.store.keyschema import subject_keys
+from walletauth.store.secrets import Secrets
+
+
+def _associated(key_id: str) -> bytes:
+    return f"walletauth subject key {key_id}".encode()
+
+
+class KeyStore:
+    """The subject keys, in their own database (see :mod:`walletauth.store.keyschema`)."""
+
+    def __init__(self, engine: sa.Engine, secrets: Secrets) -> None:
+        self.engine = engine
+        self.secrets = secrets
+
+    def create(self) -> tuple[str, bytes]:
+        """A new subject key, stored (committed) before anything is sealed under it."""
+        key_id = random.token_hex(16)
+        key = new_subject_key()
+        master = self.secrets.current
+        with self.engine.begin() as connection:
+            connection.execute(
+                sa.insert(subject_keys).values(
+                    key_id=key_id,
+                    master_version=master.version,
+                    wrapped=seal(master.master_key, key, _associated(key_id)),
+                    created_at=datetime.now(UTC),
+                )
+            )
+        return key_id, key
+
+    def get(self, key_id: str) -> bytes | None:
+        """The key, or None once it has been destroyed."""
+        return self.get_many([key_id]).get(key_id)
+
+    def get_many(self, key_ids: Collection[str]) -> dict[str, bytes]:
+        if not key_ids:
+            return {}
+        query = sa.select(
+            subject_keys.c.key_id, subject_keys.c.master_version, subject_keys.c.wrapped
+        ).where(subject_keys.c.key_id.in_(list(key_ids)))
+        with self.engine.execution_options(**READ_ONLY).begin() as connection:
+            rows = connection.execute(query).all()
+        return {
+            row.key_id: self._unwrap(row.key_id, row.master_version, row.wrapped) for row in rows
+        }
+
+    def destroy(self, key_ids: Iterable[str]) -> int:
+        """Delete keys for good: whatever was sealed under them can no longer be read."""
+        ids = list(key_ids)
+        if not ids:
+            return 0
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                sa.delete(subject_keys).where(subject_keys.c.key_id.in_(ids))
+            )
+        return result.rowcount
+
+    def rewrap(self, batch_size: int) -> int:
+        """Re-wrap every key not under the current master key; returns how many."""
+        current = self.secrets.current
+        done = 0
+        while True:
+            with self.engine.begin() as connection:
+                rows = connection.execute(
+                    sa.select(subject_keys.c.key_id, subject_keys.c.master_version,
+                              subject_keys.c.wrapped)
+                    .where(subject_keys.c.master_version != current.version)
+                    .limit(batch_size)
+                ).all()
+                for row in rows:
+                    key = self._unwrap(row.key_id, row.master_version, row.wrapped)
+                    connection.execute(
+                        sa.update(subject_keys)
+                        .where(subject_keys.c.key_id == row.key_id)
+                        .values(
+                            master_version=current.version,
+                            wrapped=seal(current.master_key, key, _associated(row.key_id)),
+                        )
+                    )
+            done += len(rows)
+            if len(rows) < batch_size:
+                return done
+
+    def _unwrap(self, key_id: str, master_version: int, wrapped: bytes) -> bytes:
+        master = self.secrets.version(master_version)
+        return unseal(master.master_key, wrapped, _associated(key_id))

@@ -1,0 +1,114 @@
+"""Retention: dispose of everything past its time, in short batches.
+
+Each batch is its own short transaction, so purging never holds locks for long and
+runs safely beside live traffic; running it again finds nothing more to do. The
+report (and the audit entry written from it) holds counts only.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from walletauth.store.schema import nonces, rate_counters, records, sessions, subjects
+
+Transaction = Callable[[], sa.engine.base.Transaction | object]
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    records: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(category, purpose) -> records disposed of."""
+    subjects: int = 0
+    """Subjects removed with their key: nothing of theirs was left."""
+    nonces: int = 0
+    sessions: int = 0
+    rate_counters: int = 0
+
+    @property
+    def records_removed(self) -> int:
+        return sum(self.records.values())
+
+    @property
+    def anything_removed(self) -> bool:
+        return bool(
+            self.records_removed or self.subjects or self.nonces or self.sessions
+            or self.rate_counters
+        )
+
+    def audit_detail(self) -> dict[str, int | list[dict[str, str | int]]]:
+        return {
+            "records": [
+                {"category": category, "purpose": purpose, "count": count}
+                for (category, purpose), count in sorted(self.records.items())
+            ],
+            "subjects": self.subjects,
+            "nonces": self.nonces,
+            "sessions": self.sessions,
+            "rate_counters": self.rate_counters,
+        }
+
+
+def expired_records_batch(
+    connection: sa.Connection, now: datetime, batch_size: int
+) -> Counter[tuple[str, str]]:
+    """Delete up to ``batch_size`` expired records; count them per (category, purpose)."""
+    # SKIP LOCKED (PostgreSQL): two purges running at once take different rows.
+    chosen = (
+        sa.select(records.c.id)
+        .where(records.c.expires_at <= now)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    deleted = connection.execute(
+        sa.delete(records)
+        .where(records.c.id.in_(chosen.scalar_subquery()))
+        .returning(records.c.category, records.c.purpose)
+    ).all()
+    return Counter((row.category, row.purpose) for row in deleted)
+
+
+def _left_with_nothing(now: datetime) -> sa.ColumnElement[bool]:
+    has_records = sa.exists().where(records.c.subject_id == subjects.c.id)
+    return sa.and_(subjects.c.retained_until <= now, ~has_records)
+
+
+def empty_subjects_batch(connection: sa.Connection, now: datetime, batch_size: int) -> list[str]:
+    """Delete up to ``batch_size`` subjects with no record left; returns their key ids.
+
+    The condition is checked again in the DELETE itself: a sign-in that lands between
+    choosing and deleting moves ``retained_until`` (and locks the row), so that subject
+    stays.
+    """
+    chosen = (
+        sa.select(subjects.c.id)
+        .where(_left_with_nothing(now))
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+    )
+    deleted = connection.execute(
+        sa.delete(subjects)
+        .where(subjects.c.id.in_(chosen.scalar_subquery()), _left_with_nothing(now))
+        .returning(subjects.c.key_id)
+    ).all()
+    return [row.key_id for row in deleted]
+
+
+def expired_rows_batch(
+    connection: sa.Connection, table: sa.Table, now: datetime, batch_size: int
+) -> int:
+    """Delete up to ``batch_size`` expired rows of a short-lived-state table."""
+    key = list(table.primary_key.columns)
+    chosen = sa.select(*key).where(table.c.expires_at <= now).limit(batch_size)
+    if len(key) == 1:
+        condition = key[0].in_(chosen.scalar_subquery())
+    else:
+        condition = sa.tuple_(*key).in_(chosen)
+    return connection.execute(sa.delete(table).where(condition)).rowcount
+
+
+SHORT_LIVED = {"nonces": nonces, "sessions": sessions, "rate_counters": rate_counters}

@@ -1,0 +1,115 @@
+"""The records database: personal-data records, consent history, audit log, short-lived state.
+
+Everything about one subject hangs off ``subjects.id`` through an indexed foreign key
+(``ON DELETE CASCADE``; the audit log ``SET NULL``), so "every record, consent event,
+session and audit link of an address" is one indexed lookup and an erasure is one
+``DELETE`` in one transaction. No column holds the address in the clear: subjects are
+found by ``ref`` (a keyed hash), the address itself is sealed under the subject's key.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from walletauth.store.types import UTCDateTime
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of the rowid (auto-increment).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Id = sa.String(64)
+
+subjects = sa.Table(
+    "subjects",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ref", sa.String(80), nullable=False, unique=True),
+    sa.Column("key_id", sa.String(32), nullable=False, unique=True),
+    sa.Column("address_sealed", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("retained_until", UTCDateTime, nullable=False, index=True),
+)
+
+records = sa.Table(
+    "records",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "subject_id", BigId, sa.ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("category", Id, nullable=False),
+    sa.Column("purpose", Id, nullable=False),
+    sa.Column("basis", sa.String(32), nullable=False),
+    sa.Column("collected_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+    sa.Column("source", Id, nullable=False),
+    sa.Column("policy_version", Id, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Index("ix_records_subject_purpose_category", "subject_id", "purpose", "category"),
+)
+
+consent_events = sa.Table(
+    "consent_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column(
+        "subject_id", BigId, sa.ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False,
+        index=True,
+    ),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("purpose", Id, nullable=True),
+    sa.Column("value", sa.Boolean, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("policy_version", Id, nullable=False),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False, index=True),
+    sa.Column("event", sa.String(32), nullable=False),
+    sa.Column(
+        "subject_id", BigId, sa.ForeignKey("subjects.id", ondelete="SET NULL"), nullable=True,
+        index=True,
+    ),
+    sa.Column("purpose", Id, nullable=True),
+    sa.Column("category", Id, nullable=True),
+    sa.Column("detail", sa.JSON, nullable=False),
+    sa.Column("policy_version", Id, nullable=False),
+)
+
+nonces = sa.Table(
+    "nonces",
+    metadata,
+    sa.Column("nonce", sa.String(128), primary_key=True),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column(
+        "subject_id", BigId, sa.ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False,
+        index=True,
+    ),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)
+
+rate_counters = sa.Table(
+    "rate_counters",
+    metadata,
+    sa.Column("key_hash", sa.String(64), primary_key=True),
+    sa.Column("window_start", UTCDateTime, primary_key=True),
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+)

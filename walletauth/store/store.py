@@ -1,0 +1,725 @@
+"""The purpose-tagged record store: what the HTTP service and the rights layer call.
+
+Every public method is one short transaction (or a few, for purge and re-keying) on a
+pooled engine, so a :class:`Store` is shared by all threads of the server. Policy
+decisions come from :mod:`walletauth.policy.evaluate`; this module only asks them and
+keeps the answer, never re-implements them in SQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from walletauth.policy.errors import PolicyError
+from walletauth.policy.evaluate import (
+    SubjectState,
+    UseDecision,
+    decide_collection,
+    decide_consent_change,
+    decide_provision,
+    decide_use,
+    effective_consents,
+    minimise,
+)
+from walletauth.policy.model import Policy
+from walletauth.store import ephemeral
+from walletauth.store.addresses import normalise_address
+from walletauth.store.audit import AuditEntry, AuditEvent, DetailValue, read_audit, write_audit
+from walletauth.store.consent import ConsentEvent, ConsentKind, state_from_events
+from walletauth.store.crypto import derived_key, keyed_digest
+from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
+from walletauth.store.errors import STORE_ERROR_CODES, StoreError
+from walletauth.store.keystore import KeyStore
+from walletauth.store.migrate import upgrade_engine
+from walletauth.store.purge import (
+    SHORT_LIVED,
+    PurgeReport,
+    empty_subjects_batch,
+    expired_records_batch,
+    expired_rows_batch,
+)
+from walletauth.store.records import Record, open_data, seal_data
+from walletauth.store.rekey import RotationReport, rekey_subjects
+from walletauth.store.schema import consent_events, records, sessions, subjects
+from walletauth.store.secrets import Secrets
+from walletauth.store.subjects import (
+    Subject,
+    find_with_history,
+    insert_subject,
+    refs_of,
+    retain_until,
+)
+from walletauth.store.types import require_aware
+
+_FIELD_HASH_DOMAIN = b"walletauth field hash"
+_RATE_KEY_DOMAIN = b"walletauth rate limit key"
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """What an erasure removed (counts only; the subject's key is destroyed first)."""
+
+    subject_found: bool
+    records: int = 0
+    consent_events: int = 0
+    sessions: int = 0
+
+
+@dataclass(slots=True)
+class _Write:
+    connection: sa.Connection
+    created_keys: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _policy_errors_as_store_errors() -> Iterator[None]:
+    try:
+        yield
+    except PolicyError as error:
+        code = error.code if error.code in STORE_ERROR_CODES else "invalid_argument"
+        raise StoreError(code, error.message) from None  # type: ignore[arg-type]
+
+
+def _require_positive_int(value: object, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise StoreError("invalid_argument", f"{name} must be a positive integer, got {value!r}")
+
+
+def _refuse(decision: UseDecision, what: str) -> None:
+    if not decision.allowed:
+        reason = decision.reason or "purpose_not_allowed"
+        code = reason if reason in STORE_ERROR_CODES else "purpose_not_allowed"
+        raise StoreError(code, f"{what} refused: {reason}")  # type: ignore[arg-type]
+
+
+class Store:
+    """Purpose-tagged personal-data records, consent, audit and short-lived state."""
+
+    policy: Policy
+
+    def __init__(
+        self, engine: sa.Engine, keys: KeyStore, *, policy: Policy, secrets: Secrets
+    ) -> None:
+        self.engine = engine
+        self.keys = keys
+        self.policy = policy
+        self.secrets = secrets
+        self._reader = engine.execution_options(**READ_ONLY)
+
+    @classmethod
+    def open(
+        cls, url: str, *, policy: Policy, secrets: Secrets, keystore_url: str | None = None
+    ) -> Store:
+        """Connect, upgrade both schemas to head, and return a ready store."""
+        engine = create_engine(url)
+        key_engine = create_engine(keystore_url or default_keystore_url(url))
+        try:
+            upgrade_engine(engine, "records")
+            upgrade_engine(key_engine, "keystore")
+        except BaseException:
+            engine.dispose()
+            key_engine.dispose()
+            raise
+        return cls(engine, KeyStore(key_engine, secrets), policy=policy, secrets=secrets)
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.keys.engine.dispose()
+
+    # ------------------------------------------------------------------ subjects
+
+    def subject_ref(self, address: str) -> str:
+        """The keyed hash a subject is filed under (current secrets version)."""
+        return refs_of(self.secrets, normalise_address(address))[0]
+
+    def subject_state(self, address: str) -> SubjectState:
+        with self._reader.begin() as connection:
+            _subject, events = self._find(connection, address)
+        return state_from_events(events)
+
+    # ------------------------------------------------------------------ records
+
+    def record_login(
+        self,
+        address: str,
+        chain_id: int,
+        *,
+        now: datetime,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> None:
+        """Store what a sign-in stores, per ``policy.login``.
+
+        The wallet record is upserted (``first_sign_in`` kept; ``last_sign_in`` and its
+        expiry moved); one access-log record is added per purpose that the access-log
+        category serves and the subject's state allows right now.
+        """
+        now = require_aware(now)
+        _require_positive_int(chain_id, "chain_id")
+        login = self.policy.login
+        with self._write() as write:
+            subject, state = self._locked_state(write.connection, address)
+            with _policy_errors_as_store_errors():
+                _refuse(
+                    decide_collection(self.policy, login.wallet_category, login.purpose, state),
+                    "sign-in",
+                )
+            subject, key = self._ensure_subject(write, address, subject, now)
+            self._upsert_wallet_record(write.connection, subject, key, chain_id, now)
+            if login.access_log_category is not None:
+                self._log_access(
+                    write.connection, subject, key, state, login.access_log_category,
+                    {"ip": ip, "browser": user_agent, "at": now.isoformat()}, now,
+                )
+
+    def put_record(
+        self,
+        address: str,
+        category: str,
+        purpose: str,
+        data: Mapping[str, object],
+        *,
+        now: datetime,
+        source: str,
+    ) -> int:
+        """Keep a minimised record of ``category`` for ``purpose``; returns its id.
+
+        Refused with :class:`StoreError` (and nothing written) when the policy does not
+        allow the pair, the purpose needs a consent the subject has not given (or has
+        suspended), or ``data`` holds a field the category does not declare.
+        """
+        now = require_aware(now)
+        if not isinstance(data, Mapping):
+            raise StoreError("invalid_argument", "record data must be a mapping of field to value")
+        if not isinstance(source, str) or not source or len(source) > 64:
+            raise StoreError("invalid_argument", "source must be 1 to 64 characters")
+        with self._write() as write:
+            subject, state = self._locked_state(write.connection, address)
+            with _policy_errors_as_store_errors():
+                _refuse(decide_collection(self.policy, category, purpose, state), "write")
+                minimised = self._minimise(category, data)
+            subject, key = self._ensure_subject(write, address, subject, now)
+            return self._insert_record(
+                write.connection, subject, key, category, purpose, minimised, now, source
+            )
+
+    def records(
+        self, address: str, purpose: str, *, now: datetime, category: str | None = None
+    ) -> list[Record]:
+        """The subject's live records kept for ``purpose`` (of ``category``, if given).
+
+        Empty while the subject has the purpose suspended or lacks the consent it needs:
+        what may not be used is not handed out.
+        """
+        now = require_aware(now)
+        with _policy_errors_as_store_errors():
+            self.policy.purpose(purpose)
+            if category is not None:
+                self.policy.category(category)
+        with self._reader.begin() as connection:
+            subject, events = self._find(connection, address)
+            if subject is None:
+                return []
+            with _policy_errors_as_store_errors():
+                usable = decide_use(self.policy, purpose, state_from_events(events)).allowed
+            if not usable:
+                return []
+            query = (
+                sa.select(records)
+                .where(
+                    records.c.subject_id == subject.id,
+                    records.c.purpose == purpose,
+                    records.c.expires_at > now,
+                )
+                .order_by(records.c.id)
+            )
+            if category is not None:
+                query = query.where(records.c.category == category)
+            rows = connection.execute(query).all()
+        key = self.keys.get(subject.key_id)
+        if key is None:  # erased between the two reads: nothing of theirs is readable
+            return []
+        return [self._record(row, key) for row in rows]
+
+    # ------------------------------------------------------------------ consent and state
+
+    def set_consent(self, address: str, purpose: str, granted: bool, *, now: datetime) -> None:
+        """Grant or withdraw consent for ``purpose`` (or a third-party ground)."""
+        now = require_aware(now)
+        if not isinstance(granted, bool):
+            raise StoreError("invalid_argument", f"granted must be true or false: {granted!r}")
+        with self._write() as write:
+            subject, state = self._locked_state(write.connection, address)
+            with _policy_errors_as_store_errors():
+                _refuse(
+                    decide_consent_change(self.policy, purpose, granted, state), "consent change"
+                )
+            subject, _key = self._ensure_subject(write, address, subject, now)
+            self._append_event(write.connection, subject, "consent", purpose, granted, now)
+            self._audit(write.connection, "consent_change", now, subject.id, purpose=purpose,
+                        detail={"granted": granted})
+
+    def consents(self, address: str) -> dict[str, bool]:
+        """The effective consent per purpose (explicit choices over the policy's defaults)."""
+        with _policy_errors_as_store_errors():
+            return effective_consents(self.policy, self.subject_state(address).consents)
+
+    def consent_history(self, address: str) -> list[ConsentEvent]:
+        """Every consent, suspension, stop and age event of the subject, oldest first."""
+        with self._reader.begin() as connection:
+            return self._find(connection, address)[1]
+
+    def suspend(self, address: str, purpose: str, *, now: datetime) -> None:
+        """Stop using the subject's data for ``purpose`` until lifted (the restrict right)."""
+        self._state_event(address, "suspension", purpose, True, now, "suspension")
+
+    def lift_suspension(self, address: str, purpose: str, *, now: datetime) -> None:
+        self._state_event(address, "suspension", purpose, False, now, "suspension_lifted")
+
+    def stop_third_party(self, address: str, stopped: bool, *, now: datetime) -> None:
+        """Stop (or resume) provision to third parties on consent-based grounds."""
+        self._state_event(address, "third_party_stop", None, stopped, now, "third_party_stop")
+
+    def confirm_age(self, address: str, *, under_guardian_age: bool, now: datetime) -> None:
+        """Record the subject's age confirmation (and whether a guardian must consent)."""
+        self._state_event(
+            address, "age_confirmation", None, under_guardian_age, now, "age_confirmation"
+        )
+
+    def set_guardian_consent(self, address: str, granted: bool, *, now: datetime) -> None:
+        self._state_event(address, "guardian_consent", None, granted, now, "guardian_consent")
+
+    def record_provision(self, address: str, ground_id: str, *, now: datetime) -> None:
+        """Check that data may go to a third party on ``ground_id`` and log that it did."""
+        now = require_aware(now)
+        with self._write() as write:
+            subject, state = self._locked_state(write.connection, address)
+            with _policy_errors_as_store_errors():
+                _refuse(decide_provision(self.policy, ground_id, state), "third-party provision")
+            if subject is None:
+                raise StoreError("unknown_subject", "no data is kept about this address")
+            self._audit(write.connection, "third_party_provision", now, subject.id,
+                        detail={"ground": ground_id})
+
+    # ------------------------------------------------------------------ audit and erasure
+
+    def audit(
+        self,
+        address: str | None,
+        event: AuditEvent,
+        *,
+        now: datetime,
+        purpose: str | None = None,
+        category: str | None = None,
+        detail: Mapping[str, DetailValue] | None = None,
+    ) -> None:
+        """Log a processing event done above the store (an export, a correction...).
+
+        ``detail`` must hold counts and flags only, never personal data.
+        """
+        now = require_aware(now)
+        with self._write() as write:
+            subject_id = None
+            if address is not None:
+                subject, _events = self._find(write.connection, address)
+                subject_id = None if subject is None else subject.id
+            self._audit(write.connection, event, now, subject_id, purpose=purpose,
+                        category=category, detail=detail)
+
+    def audit_entries(self, address: str | None = None) -> list[AuditEntry]:
+        """The whole audit log, or one subject's own entries (for export)."""
+        with self._reader.begin() as connection:
+            if address is None:
+                return read_audit(connection, None)
+            subject, _events = self._find(connection, address)
+            return [] if subject is None else read_audit(connection, subject.id)
+
+    def erase(self, address: str, *, now: datetime) -> ErasureReport:
+        """Erase everything about the subject.
+
+        The subject's key is destroyed first (crypto-shredding: any copy of the records,
+        backups included, becomes unreadable at once), then the subject row with its
+        records, consent history and sessions in one transaction; audit entries lose
+        their link to the subject. The erasure itself is logged without a subject link.
+        """
+        now = require_aware(now)
+        with self._reader.begin() as connection:
+            subject, _events = self._find(connection, address)
+        if subject is None:
+            return ErasureReport(subject_found=False)
+        self.keys.destroy([subject.key_id])
+        with self._write() as write:
+            counts = self._counts_of(write.connection, subject.id)
+            # Cascades to records, consent events and sessions; audit links become NULL.
+            write.connection.execute(sa.delete(subjects).where(subjects.c.id == subject.id))
+            self._audit(write.connection, "erasure", now, None, detail=dict(counts))
+        return ErasureReport(subject_found=True, **counts)
+
+    # ------------------------------------------------------------------ retention
+
+    def purge(self, *, now: datetime, batch_size: int = 5000) -> PurgeReport:
+        """Dispose of every record past ``expires_at``, subjects left with nothing (with
+        their key), and expired nonces, sessions and rate counters.
+
+        Batches of ``batch_size`` rows, each in its own short transaction; idempotent.
+        An audit entry with counts per category and purpose is written when anything
+        was disposed of.
+        """
+        now = require_aware(now)
+        _require_positive_int(batch_size, "batch_size")
+        removed: dict[tuple[str, str], int] = {}
+        while True:
+            with self.engine.begin() as connection:
+                batch = expired_records_batch(connection, now, batch_size)
+            for pair, count in batch.items():
+                removed[pair] = removed.get(pair, 0) + count
+            if sum(batch.values()) < batch_size:
+                break
+        subjects_removed = self._purge_empty_subjects(now, batch_size)
+        short_lived = {
+            name: self._purge_table(table, now, batch_size) for name, table in SHORT_LIVED.items()
+        }
+        report = PurgeReport(records=removed, subjects=subjects_removed, **short_lived)
+        if report.anything_removed:
+            with self.engine.begin() as connection:
+                self._audit(connection, "purge", now, None, detail=report.audit_detail())
+        return report
+
+    # ------------------------------------------------------------------ secrets
+
+    def rotate_secrets(
+        self, secrets: Secrets | None = None, *, batch_size: int = 1000,
+        now: datetime | None = None,
+    ) -> RotationReport:
+        """Move everything to the current secrets version.
+
+        Adopts ``secrets`` (e.g. ``store.secrets.rotate()``) when given, then re-wraps
+        every subject key under the current master key and recomputes every subject ref
+        under the current HMAC key from the subject's decrypted address. Subjects stay
+        findable throughout; afterwards older versions may be retired.
+        """
+        if secrets is not None:
+            self.secrets = secrets
+            self.keys.secrets = secrets
+        keys = self.keys.rewrap(batch_size)
+        refs = rekey_subjects(self.engine, self.keys, self.secrets, batch_size)
+        with self.engine.begin() as connection:
+            at = datetime.now(UTC) if now is None else require_aware(now)
+            self._audit(connection, "secrets_rotation", at, None,
+                        detail={"version": self.secrets.current.version, "subjects": refs,
+                                "keys": keys})
+        return RotationReport(subjects=refs, keys=keys)
+
+    # ------------------------------------------------------------------ short-lived state
+
+    def issue_nonce(self, nonce: str, *, expires_at: datetime) -> None:
+        expires_at = require_aware(expires_at, "expires_at")
+        if not isinstance(nonce, str) or not 8 <= len(nonce) <= 128:
+            raise StoreError("invalid_argument", "a nonce is 8 to 128 characters")
+        with self.engine.begin() as connection:
+            if not ephemeral.issue_nonce(connection, nonce, expires_at):
+                raise StoreError("duplicate_nonce", "this nonce is already outstanding")
+
+    def consume_nonce(self, nonce: str, *, now: datetime) -> bool:
+        """True for exactly one caller, once, while the nonce is unexpired."""
+        now = require_aware(now)
+        if not isinstance(nonce, str):
+            return False
+        with self.engine.begin() as connection:
+            return ephemeral.consume_nonce(connection, nonce, now)
+
+    def create_session(self, session_id: str, address: str, *, expires_at: datetime) -> None:
+        expires_at = require_aware(expires_at, "expires_at")
+        self._require_session_id(session_id)
+        with self._write() as write:
+            subject, _events = self._find(write.connection, address)
+            subject, _key = self._ensure_subject(write, address, subject, expires_at)
+            ephemeral.create_session(write.connection, session_id, subject.id, expires_at)
+
+    def session_active(self, session_id: str, *, now: datetime) -> bool:
+        now = require_aware(now)
+        if not isinstance(session_id, str):
+            return False
+        with self._reader.begin() as connection:
+            return ephemeral.session_active(connection, session_id, now)
+
+    def revoke_session(self, session_id: str) -> None:
+        self._require_session_id(session_id)
+        with self.engine.begin() as connection:
+            ephemeral.revoke_session(connection, session_id)
+
+    def revoke_sessions_of(self, address: str) -> int:
+        """End every session of the address; returns how many were live."""
+        with self.engine.begin() as connection:
+            subject, _events = self._find(connection, address)
+            return 0 if subject is None else ephemeral.revoke_sessions_of(connection, subject.id)
+
+    def count_hit(self, key: str, *, window: int, now: datetime) -> int:
+        """Count one hit for ``key`` in the fixed ``window`` (seconds) containing ``now``."""
+        now = require_aware(now)
+        _require_positive_int(window, "window (seconds)")
+        if not isinstance(key, str) or not key:
+            raise StoreError("invalid_argument", "a rate-limit key is a non-empty string")
+        key_hash = keyed_digest(self.secrets.current.subject_hmac_key, _RATE_KEY_DOMAIN, key)
+        with self.engine.begin() as connection:
+            return ephemeral.count_hit(connection, key_hash, window, now)
+
+    # ------------------------------------------------------------------ internals
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[_Write]:
+        """One write transaction; keys created for subjects it never committed are dropped."""
+        created: list[str] = []
+        try:
+            with self.engine.begin() as connection:
+                yield _Write(connection, created)
+        except BaseException:
+            self.keys.destroy(created)
+            raise
+
+    def _find(
+        self, connection: sa.Connection, address: str
+    ) -> tuple[Subject | None, list[ConsentEvent]]:
+        refs = refs_of(self.secrets, normalise_address(address))
+        return find_with_history(connection, refs, lock=False)
+
+    def _locked_state(
+        self, connection: sa.Connection, address: str
+    ) -> tuple[Subject | None, SubjectState]:
+        refs = refs_of(self.secrets, normalise_address(address))
+        subject, events = find_with_history(connection, refs, lock=True)
+        return subject, state_from_events(events)
+
+    def _ensure_subject(
+        self, write: _Write, address: str, subject: Subject | None, now: datetime
+    ) -> tuple[Subject, bytes]:
+        if subject is not None:
+            return subject, self._key_of(subject)
+        checksum = normalise_address(address)
+        refs = refs_of(self.secrets, checksum)
+        key_id, key = self.keys.create()
+        write.created_keys.append(key_id)
+        created = insert_subject(
+            write.connection, ref=refs[0], key_id=key_id, key=key, checksum_address=checksum,
+            now=now,
+        )
+        if created is not None:
+            return created, key
+        # Another transaction created the subject meanwhile: use theirs, drop our key.
+        self.keys.destroy([key_id])
+        write.created_keys.remove(key_id)
+        existing, _events = find_with_history(write.connection, refs, lock=True)
+        if existing is None:
+            raise StoreError("unknown_subject", "the subject vanished while being created")
+        return existing, self._key_of(existing)
+
+    def _key_of(self, subject: Subject) -> bytes:
+        key = self.keys.get(subject.key_id)
+        if key is None:
+            raise StoreError(
+                "subject_key_missing", "the subject's key was destroyed (erased subject)"
+            )
+        return key
+
+    def _minimise(self, category: str, data: Mapping[str, object]) -> dict[str, object]:
+        hash_key = derived_key(self.secrets.current.subject_hmac_key, _FIELD_HASH_DOMAIN)
+        return minimise(self.policy, category, data, hash_key=hash_key)
+
+    def _insert_record(
+        self,
+        connection: sa.Connection,
+        subject: Subject,
+        key: bytes,
+        category: str,
+        purpose: str,
+        data: Mapping[str, object],
+        now: datetime,
+        source: str,
+    ) -> int:
+        expires_at = now + self.policy.retention(category, purpose)
+        record_id: int = connection.execute(
+            sa.insert(records)
+            .values(
+                subject_id=subject.id,
+                category=category,
+                purpose=purpose,
+                basis=self.policy.purpose(purpose).basis,
+                collected_at=now,
+                updated_at=now,
+                expires_at=expires_at,
+                source=source,
+                policy_version=self.policy.version,
+                data=seal_data(key, category, purpose, data),
+            )
+            .returning(records.c.id)
+        ).scalar_one()
+        retain_until(connection, subject.id, expires_at)
+        return record_id
+
+    def _upsert_wallet_record(
+        self, connection: sa.Connection, subject: Subject, key: bytes, chain_id: int,
+        now: datetime,
+    ) -> None:
+        category, purpose = self.policy.login.wallet_category, self.policy.login.purpose
+        existing = connection.execute(
+            sa.select(records.c.id, records.c.data)
+            .where(
+                records.c.subject_id == subject.id,
+                records.c.category == category,
+                records.c.purpose == purpose,
+            )
+            .order_by(records.c.id)
+            .limit(1)
+        ).first()
+        first_sign_in = now.isoformat()
+        if existing is not None:
+            previous = open_data(key, category, purpose, existing.data)
+            first_sign_in = str(previous.get("first_sign_in", first_sign_in))
+        candidate = {"chain_id": chain_id, "first_sign_in": first_sign_in,
+                     "last_sign_in": now.isoformat()}
+        data = self._declared_only(category, candidate)
+        if existing is None:
+            self._insert_record(connection, subject, key, category, purpose, data, now, "login")
+            return
+        expires_at = now + self.policy.retention(category, purpose)
+        connection.execute(
+            sa.update(records)
+            .where(records.c.id == existing.id)
+            .values(
+                updated_at=now,
+                expires_at=expires_at,
+                policy_version=self.policy.version,
+                data=seal_data(key, category, purpose, data),
+            )
+        )
+        retain_until(connection, subject.id, expires_at)
+
+    def _log_access(
+        self,
+        connection: sa.Connection,
+        subject: Subject,
+        key: bytes,
+        state: SubjectState,
+        category: str,
+        candidate: Mapping[str, object],
+        now: datetime,
+    ) -> None:
+        data = self._declared_only(category, candidate)
+        for purpose in self.policy.category(category).retention:
+            if decide_collection(self.policy, category, purpose, state).allowed:
+                self._insert_record(connection, subject, key, category, purpose, data, now,
+                                    "login")
+
+    def _declared_only(self, category: str, candidate: Mapping[str, object]) -> dict[str, object]:
+        """What a sign-in offers, cut down to the fields the policy declares, minimised."""
+        declared = self.policy.category(category).fields
+        offered = {name: value for name, value in candidate.items()
+                   if name in declared and value is not None}
+        with _policy_errors_as_store_errors():
+            return self._minimise(category, offered)
+
+    def _state_event(
+        self,
+        address: str,
+        kind: ConsentKind,
+        purpose: str | None,
+        value: bool,
+        now: datetime,
+        event: AuditEvent,
+    ) -> None:
+        now = require_aware(now)
+        if not isinstance(value, bool):
+            raise StoreError("invalid_argument", f"expected true or false, got {value!r}")
+        if purpose is not None:
+            with _policy_errors_as_store_errors():
+                self.policy.purpose(purpose)
+        with self._write() as write:
+            subject, _state = self._locked_state(write.connection, address)
+            subject, _key = self._ensure_subject(write, address, subject, now)
+            self._append_event(write.connection, subject, kind, purpose, value, now)
+            self._audit(write.connection, event, now, subject.id, purpose=purpose,
+                        detail={"value": value})
+
+    def _append_event(
+        self, connection: sa.Connection, subject: Subject, kind: ConsentKind,
+        purpose: str | None, value: bool, now: datetime,
+    ) -> None:
+        connection.execute(
+            sa.insert(consent_events).values(
+                subject_id=subject.id, kind=kind, purpose=purpose, value=value, at=now,
+                policy_version=self.policy.version,
+            )
+        )
+
+    def _audit(
+        self,
+        connection: sa.Connection,
+        event: AuditEvent,
+        now: datetime,
+        subject_id: int | None,
+        *,
+        purpose: str | None = None,
+        category: str | None = None,
+        detail: Mapping[str, DetailValue] | None = None,
+    ) -> None:
+        write_audit(connection, event, at=now, policy_version=self.policy.version,
+                    subject_id=subject_id, purpose=purpose, category=category, detail=detail)
+
+    def _record(self, row: Any, key: bytes) -> Record:
+        return Record(
+            id=row.id,
+            category=row.category,
+            purpose=row.purpose,
+            basis=row.basis,
+            collected_at=row.collected_at,
+            expires_at=row.expires_at,
+            source=row.source,
+            data=open_data(key, row.category, row.purpose, row.data),
+            updated_at=row.updated_at,
+            policy_version=row.policy_version,
+        )
+
+    def _counts_of(self, connection: sa.Connection, subject_id: int) -> dict[str, int]:
+        def count(table: sa.Table) -> int:
+            total: int = connection.execute(
+                sa.select(sa.func.count())
+                .select_from(table)
+                .where(table.c.subject_id == subject_id)
+            ).scalar_one()
+            return total
+
+        return {"records": count(records), "consent_events": count(consent_events),
+                "sessions": count(sessions)}
+
+    def _purge_empty_subjects(self, now: datetime, batch_size: int) -> int:
+        removed = 0
+        while True:
+            with self.engine.begin() as connection:
+                key_ids = empty_subjects_batch(connection, now, batch_size)
+            # Rows first, keys after: a crash in between leaves an unused key, never a
+            # subject whose data cannot be read.
+            self.keys.destroy(key_ids)
+            removed += len(key_ids)
+            if len(key_ids) < batch_size:
+                return removed
+
+    def _purge_table(self, table: sa.Table, now: datetime, batch_size: int) -> int:
+        removed = 0
+        while True:
+            with self.engine.begin() as connection:
+                count = expired_rows_batch(connection, table, now, batch_size)
+            removed += count
+            if count < batch_size:
+                return removed
+
+    @staticmethod
+    def _require_session_id(session_id: object) -> None:
+        if not isinstance(session_id, str) or not 16 <= len(session_id) <= 512:
+            raise StoreError("invalid_argument", "a session id is 16 to 512 characters")
+

@@ -1,0 +1,109 @@
+"""Finding and creating subjects by keyed ref, together with their consent history.
+
+A subject row is found by any of its possible refs (one per secrets version still
+held), so subjects stay findable between a secrets rotation and the re-keying that
+moves them to the new version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from walletauth.store.consent import ConsentEvent
+from walletauth.store.crypto import seal, subject_ref, unseal
+from walletauth.store.schema import consent_events, subjects
+from walletauth.store.secrets import Secrets
+from walletauth.store.sql import later_of, upsert
+
+ADDRESS_ASSOCIATED = b"walletauth subject address"
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    id: int
+    ref: str
+    key_id: str
+
+
+def refs_of(secrets: Secrets, checksum_address: str) -> list[str]:
+    """The subject's ref under every secrets version held, the current one first."""
+    return [
+        subject_ref(secrets.versions[number].subject_hmac_key, number, checksum_address)
+        for number in sorted(secrets.versions, reverse=True)
+    ]
+
+
+def find_with_history(
+    connection: sa.Connection, refs: list[str], *, lock: bool
+) -> tuple[Subject | None, list[ConsentEvent]]:
+    """The subject and its consent events, oldest first, in one query.
+
+    ``lock`` takes the subject row for update (PostgreSQL), so that a write deciding on
+    the subject's state and a concurrent change of that state happen one after the other.
+    """
+    query = (
+        sa.select(
+            subjects.c.id, subjects.c.ref, subjects.c.key_id,
+            consent_events.c.kind, consent_events.c.purpose, consent_events.c.value,
+            consent_events.c.at, consent_events.c.policy_version,
+        )
+        .select_from(
+            subjects.outerjoin(consent_events, consent_events.c.subject_id == subjects.c.id)
+        )
+        .where(subjects.c.ref.in_(refs))
+        .order_by(consent_events.c.id)
+    )
+    if lock:
+        query = query.with_for_update(of=subjects)
+    rows = connection.execute(query).all()
+    if not rows:
+        return None, []
+    first = rows[0]
+    events = [
+        ConsentEvent(row.kind, row.purpose, row.value, row.at, row.policy_version)
+        for row in rows
+        if row.kind is not None
+    ]
+    return Subject(first.id, first.ref, first.key_id), events
+
+
+def insert_subject(
+    connection: sa.Connection,
+    *,
+    ref: str,
+    key_id: str,
+    key: bytes,
+    checksum_address: str,
+    now: datetime,
+) -> Subject | None:
+    """A new subject row, or None if another transaction created it first."""
+    statement = (
+        upsert(connection, subjects)
+        .values(
+            ref=ref,
+            key_id=key_id,
+            address_sealed=seal(key, checksum_address.encode("ascii"), ADDRESS_ASSOCIATED),
+            created_at=now,
+            retained_until=now,
+        )
+        .on_conflict_do_nothing(index_elements=[subjects.c.ref])
+        .returning(subjects.c.id)
+    )
+    subject_id = connection.execute(statement).scalar_one_or_none()
+    return None if subject_id is None else Subject(subject_id, ref, key_id)
+
+
+def retain_until(connection: sa.Connection, subject_id: int, until: datetime) -> None:
+    """Keep the subject row at least until ``until`` (its longest-living record's expiry)."""
+    connection.execute(
+        sa.update(subjects)
+        .where(subjects.c.id == subject_id)
+        .values(retained_until=later_of(subjects.c.retained_until, until))
+    )
+
+
+def open_address(key: bytes, address_sealed: bytes) -> str:
+    return unseal(key, address_sealed, ADDRESS_ASSOCIATED).decode("ascii")

@@ -140,10 +140,12 @@ async def averify_contract_signature(
     account = _checksum(address)
     _check_digest(digest)
     signature = bytes(signature)
+    wrapped = is_erc6492_wrapped(signature)
+    if wrapped:
+        unwrap_erc6492(signature)  # malformed wrappers fail here, before any RPC
     with _node_errors(account, "the RPC connection"):
         await ensure_connected(w3)
-    if is_erc6492_wrapped(signature):
-        unwrap_erc6492(signature)
+    if wrapped:
         with _node_errors(account, "the ERC-6492 validator"):
             result = await w3.eth.call(
                 _validator_call(account, digest, signature), ccip_read_enabled=False

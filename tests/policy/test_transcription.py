@@ -69,8 +69,11 @@ ABCRECORDS_CLAUSES: dict[str, list[tuple[str, str]]] = {
     ],
     "5. 共同利用": [("joint_use", "ABCRECORDS 5")],
     "6. 利用者情報の管理について": [
-        ("prose", "security measures are organisational; the retention periods it"
-                  " announces are the categories' retention tables"),
+        (
+            "prose",
+            "security measures are organisational; the retention periods it"
+            " announces are the categories' retention tables",
+        ),
     ],
     "7. お問い合わせ": [
         ("right", "notify_purposes"),

@@ -85,8 +85,10 @@ def test_the_minimal_policy_is_valid(tmp_path):
 
 
 def test_a_category_kept_for_an_unknown_purpose_is_refused(tmp_path):
-    message = _refusal(tmp_path, _replace('retention = { news = "90d" }',
-                                          'retention = { news = "90d", newz = "1y" }'))
+    message = _refusal(
+        tmp_path,
+        _replace('retention = { news = "90d" }', 'retention = { news = "90d", newz = "1y" }'),
+    )
     assert "category 'email'" in message and "unknown purpose 'newz'" in message
 
 
@@ -107,8 +109,10 @@ def test_a_login_rule_on_a_consent_purpose_is_refused(tmp_path):
 
 
 def test_an_age_rule_naming_an_unknown_category_is_refused(tmp_path):
-    text = MINIMAL + '\n[age]\nguardian_consent_below = 13\nclause = "T 7"\n' \
+    text = (
+        MINIMAL + '\n[age]\nguardian_consent_below = 13\nclause = "T 7"\n'
         'confirmation_category = "age"\n'
+    )
     message = _refusal(tmp_path, text)
     assert "age.confirmation_category" in message and "'age'" in message
 
@@ -151,8 +155,9 @@ def test_an_unknown_field_rule_is_refused(tmp_path):
 
 
 def test_a_purpose_no_category_serves_is_refused(tmp_path):
-    message = _refusal(tmp_path, _replace('retention = { news = "90d" }',
-                                          'retention = { login = "90d" }'))
+    message = _refusal(
+        tmp_path, _replace('retention = { news = "90d" }', 'retention = { login = "90d" }')
+    )
     assert "purpose 'news' is served by no category" in message
 
 
@@ -168,8 +173,9 @@ def test_a_duplicate_purpose_or_category_id_is_refused(tmp_path, table, entry):
 
 
 def test_a_duplicate_third_party_ground_is_refused(tmp_path):
-    ground = '[[third_party.grounds]]\nid = "law"\nclause = "T 3"\n' \
-        'text = { ja = "法令", en = "Law" }\n'
+    ground = (
+        '[[third_party.grounds]]\nid = "law"\nclause = "T 3"\ntext = { ja = "法令", en = "Law" }\n'
+    )
     message = _refusal(tmp_path, MINIMAL + "\n" + ground)
     assert "third-party ground 'law' is declared 2 times" in message
 
@@ -195,13 +201,20 @@ def test_a_third_party_ground_with_an_empty_clause_is_refused(tmp_path):
 
 
 def test_a_consent_purpose_on_by_default_is_refused(tmp_path):
-    message = _refusal(tmp_path, _replace('basis = "consent"', 'basis = "consent"\ndefault_on = true'))
+    message = _refusal(
+        tmp_path, _replace('basis = "consent"', 'basis = "consent"\ndefault_on = true')
+    )
     assert "purpose 'news'" in message and "consent is never presumed" in message
 
 
 def test_a_category_withheld_on_export_without_a_reason_is_refused(tmp_path):
-    message = _refusal(tmp_path, _replace('fields = { email = "keep" }',
-                                          'fields = { email = "keep" }\ndisclosed_on_export = false'))
+    message = _refusal(
+        tmp_path,
+        _replace(
+            'fields = { email = "keep" }',
+            'fields = { email = "keep" }\ndisclosed_on_export = false',
+        ),
+    )
     assert "category 'email' is not disclosed on export but gives no withheld_reason" in message
 
 
@@ -229,7 +242,7 @@ def test_toml_syntax_errors_are_refused(tmp_path):
 
 def test_a_file_that_is_not_utf8_is_refused(tmp_path):
     path = tmp_path / "latin1.toml"
-    path.write_bytes(MINIMAL.encode("utf-8") + b'\n# caf\xe9\n')
+    path.write_bytes(MINIMAL.encode("utf-8") + b"\n# caf\xe9\n")
     with pytest.raises(PolicyError) as caught:
         load_policy(path)
     assert caught.value.code == "invalid_policy" and "not UTF-8" in caught.value.message

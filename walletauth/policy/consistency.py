@@ -118,8 +118,7 @@ def _login_problems(policy: Policy) -> Iterator[str]:
         login.access_log_category not in policy.categories
     ):
         yield (
-            "login.access_log_category names the unknown category"
-            f" {login.access_log_category!r}"
+            f"login.access_log_category names the unknown category {login.access_log_category!r}"
         )
 
 

@@ -92,9 +92,7 @@ def _refused(reason: ReasonCode) -> UseDecision:
 def effective_consents(policy: Policy, explicit: Mapping[str, bool]) -> dict[str, bool]:
     """Every purpose of ``policy`` -> whether it is on: necessary and legal purposes
     always, consent purposes as explicitly granted or withdrawn, else by default (off)."""
-    return {
-        purpose.id: _consented(purpose, explicit) for purpose in policy.purposes.values()
-    }
+    return {purpose.id: _consented(purpose, explicit) for purpose in policy.purposes.values()}
 
 
 def _consented(purpose: Purpose, explicit: Mapping[str, bool]) -> bool:

@@ -128,9 +128,7 @@ def _by_id(entries: object, *, table: str, origin: str) -> dict[object, object]:
     keyed: dict[object, object] = {}
     for position, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict) or "id" not in entry:
-            raise PolicyError(
-                "invalid_policy", f"{origin}: {table} entry #{position} has no id"
-            )
+            raise PolicyError("invalid_policy", f"{origin}: {table} entry #{position} has no id")
         entry_id = entry["id"]
         if entry_id in keyed:
             raise PolicyError(
@@ -144,9 +142,7 @@ def _by_id(entries: object, *, table: str, origin: str) -> dict[object, object]:
 
 def _describe(error: ValidationError) -> str:
     """Pydantic's errors as ``location: problem`` sentences, one per error."""
-    return "; ".join(
-        f"{_location(detail['loc'])}: {_message(detail)}" for detail in error.errors()
-    )
+    return "; ".join(f"{_location(detail['loc'])}: {_message(detail)}" for detail in error.errors())
 
 
 def _location(loc: tuple[int | str, ...]) -> str:

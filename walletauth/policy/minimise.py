@@ -48,10 +48,7 @@ def minimise(
         raise PolicyError(
             "invalid_hash_key", f"the keyed-hash key must be at least {MIN_HASH_KEY_BYTES} bytes"
         )
-    return {
-        name: _apply(rules[name], name, value, hash_key)
-        for name, value in data.items()
-    }
+    return {name: _apply(rules[name], name, value, hash_key) for name, value in data.items()}
 
 
 def _apply(rule: FieldRule, name: str, value: object, hash_key: bytes) -> object:

@@ -53,9 +53,7 @@ def _positive(value: timedelta) -> timedelta:
     return value
 
 
-Retention = Annotated[
-    timedelta, BeforeValidator(_duration_from_text), AfterValidator(_positive)
-]
+Retention = Annotated[timedelta, BeforeValidator(_duration_from_text), AfterValidator(_positive)]
 """A positive retention period; in policy files written as ``"90d"``, ``"12w"``, ``"1y"``."""
 
 

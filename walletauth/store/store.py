@@ -173,9 +173,9 @@ class Store:
             subject, key = self._ensure_subject(write, address, subject, now)
             self._upsert_wallet_record(write.connection, subject, key, chain_id, now)
             if login.access_log_category is not None:
-                self._log_access(
+                self._record_per_allowed_purpose(
                     write.connection, subject, key, state, login.access_log_category,
-                    {"ip": ip, "browser": user_agent, "at": now.isoformat()}, now,
+                    {"ip": ip, "browser": user_agent, "at": now.isoformat()}, now, "login",
                 )
 
     def put_record(
@@ -287,13 +287,28 @@ class Store:
         self._state_event(address, "third_party_stop", None, stopped, now, "third_party_stop")
 
     def confirm_age(self, address: str, *, under_guardian_age: bool, now: datetime) -> None:
-        """Record the subject's age confirmation (and whether a guardian must consent)."""
+        """Record the subject's age confirmation (and whether a guardian must consent).
+
+        Kept as a consent event (for the state) and, where the policy names a category
+        for it, as a record of that category (for export).
+        """
+        category = self.policy.age.confirmation_category if self.policy.age else None
+        evidence = {"under_guardian_age": under_guardian_age, "confirmed_at": now.isoformat()}
         self._state_event(
-            address, "age_confirmation", None, under_guardian_age, now, "age_confirmation"
+            address, "age_confirmation", None, under_guardian_age, now, "age_confirmation",
+            evidence=(category, evidence) if category else None,
         )
 
-    def set_guardian_consent(self, address: str, granted: bool, *, now: datetime) -> None:
-        self._state_event(address, "guardian_consent", None, granted, now, "guardian_consent")
+    def set_guardian_consent(
+        self, address: str, granted: bool, *, now: datetime, method: str | None = None
+    ) -> None:
+        """Record a guardian's consent (``method``: how it was obtained) or its withdrawal."""
+        category = self.policy.age.guardian_consent_category if self.policy.age else None
+        evidence = {"method": method, "granted_at": now.isoformat()}
+        self._state_event(
+            address, "guardian_consent", None, granted, now, "guardian_consent",
+            evidence=(category, evidence) if category and granted else None,
+        )
 
     def record_provision(self, address: str, ground_id: str, *, now: datetime) -> None:
         """Check that data may go to a third party on ``ground_id`` and log that it did."""
@@ -600,7 +615,7 @@ class Store:
         )
         retain_until(connection, subject.id, expires_at)
 
-    def _log_access(
+    def _record_per_allowed_purpose(
         self,
         connection: sa.Connection,
         subject: Subject,
@@ -609,12 +624,14 @@ class Store:
         category: str,
         candidate: Mapping[str, object],
         now: datetime,
+        source: str,
     ) -> None:
+        """One record of ``category`` per purpose it serves that ``state`` allows now."""
         data = self._declared_only(category, candidate)
         for purpose in self.policy.category(category).retention:
             if decide_collection(self.policy, category, purpose, state).allowed:
                 self._insert_record(connection, subject, key, category, purpose, data, now,
-                                    "login")
+                                    source)
 
     def _declared_only(self, category: str, candidate: Mapping[str, object]) -> dict[str, object]:
         """What a sign-in offers, cut down to the fields the policy declares, minimised."""
@@ -632,7 +649,11 @@ class Store:
         value: bool,
         now: datetime,
         event: AuditEvent,
+        *,
+        evidence: tuple[str, Mapping[str, object]] | None = None,
     ) -> None:
+        """Append a state event; ``evidence`` also keeps it as a record of that category,
+        for each purpose the category serves that the subject's state allows."""
         now = require_aware(now)
         if not isinstance(value, bool):
             raise StoreError("invalid_argument", f"expected true or false, got {value!r}")
@@ -640,9 +661,13 @@ class Store:
             with _policy_errors_as_store_errors():
                 self.policy.purpose(purpose)
         with self._write() as write:
-            subject, _state = self._locked_state(write.connection, address)
-            subject, _key = self._ensure_subject(write, address, subject, now)
+            subject, state = self._locked_state(write.connection, address)
+            subject, key = self._ensure_subject(write, address, subject, now)
             self._append_event(write.connection, subject, kind, purpose, value, now)
+            if evidence is not None:
+                self._record_per_allowed_purpose(
+                    write.connection, subject, key, state, evidence[0], evidence[1], now, kind
+                )
             self._audit(write.connection, event, now, subject.id, purpose=purpose,
                         detail={"value": value})
 

@@ -3,7 +3,8 @@
 Only the family and the major version are kept: together with a truncated IP they are
 enough to notice that a session moved to another browser, and far too little to
 fingerprint anyone. Families: Edge, Chrome, Firefox, Safari, Opera, Samsung Internet;
-anything else (other browsers, in-app views, bots, garbage) is ``"other"``.
+anything else (other browsers, in-app views, bots, garbage, a "major version" of more
+than four digits) is ``"other"``.
 
 The rules are checked in order, because browsers built on another engine also carry
 that engine's token: Edge and Opera say "Chrome/...", Chrome says "Safari/...".
@@ -27,15 +28,15 @@ _NOT_A_LISTED_BROWSER: Final = re.compile(
 )
 
 _FAMILIES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
-    ("Edge", re.compile(r"\b(?:Edg|EdgA|EdgiOS|Edge)/(\d+)")),
-    ("Opera", re.compile(r"\b(?:OPR|OPT|OPiOS)/(\d+)")),
-    ("Opera", re.compile(r"^Opera/.*\bVersion/(\d+)")),
-    ("Opera", re.compile(r"\bOpera[/ ](\d+)")),
-    ("Samsung Internet", re.compile(r"\bSamsungBrowser/(\d+)")),
-    ("Firefox", re.compile(r"\b(?:Firefox|FxiOS)/(\d+)")),
-    ("Chrome", re.compile(r"\b(?:Chrome|CriOS)/(\d+)")),
+    ("Edge", re.compile(r"\b(?:Edg|EdgA|EdgiOS|Edge)/(\d{1,4})(?!\d)")),
+    ("Opera", re.compile(r"\b(?:OPR|OPT|OPiOS)/(\d{1,4})(?!\d)")),
+    ("Opera", re.compile(r"^Opera/.*\bVersion/(\d{1,4})(?!\d)")),
+    ("Opera", re.compile(r"\bOpera[/ ](\d{1,4})(?!\d)")),
+    ("Samsung Internet", re.compile(r"\bSamsungBrowser/(\d{1,4})(?!\d)")),
+    ("Firefox", re.compile(r"\b(?:Firefox|FxiOS)/(\d{1,4})(?!\d)")),
+    ("Chrome", re.compile(r"\b(?:Chrome|CriOS)/(\d{1,4})(?!\d)")),
     # Safari: "Version/<n>" before "Safari/"; the old Android browser says so too.
-    ("Safari", re.compile(r"^(?!.*\bAndroid\b).*\bVersion/(\d+)[^ ]* .*\bSafari/")),
+    ("Safari", re.compile(r"^(?!.*\bAndroid\b).*\bVersion/(\d{1,4})(?!\d)[^ ]* .*\bSafari/")),
 )
 
 

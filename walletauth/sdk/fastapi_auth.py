@@ -9,7 +9,7 @@ services on other frameworks.
     wallet = require_wallet(verifier)
 
     @app.get("/me")
-    async def me(session: WalletSession = Depends(wallet)) -> dict[str, str]: ...
+    async def me(session: Annotated[WalletSession, Depends(wallet)]) -> dict[str, str]: ...
 
 Without :func:`install_problem_responses` a refusal is still a 401 with the same
 ``WWW-Authenticate`` header, only in FastAPI's ``{"detail": ...}`` shape.

@@ -1,0 +1,114 @@
+"""The ``walletauth`` command: serve, migrate, purge, and manage the signing keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from walletauth.server.keys import KeyRing
+from walletauth.server.settings import Settings
+
+app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
+keys_app = typer.Typer(help="The ES256 keys that sign access tokens.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+APP_FACTORY = "walletauth.server.app:create_app_from_environment"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _keyring(settings: Settings) -> KeyRing:
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return KeyRing.load_or_create(settings.data_dir, token_ttl=settings.access_token_ttl)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+) -> None:
+    """Run the HTTP service (uvicorn with uvloop and httptools)."""
+    import uvicorn
+
+    from walletauth.server.runtime import prepare_data_dir
+
+    settings = Settings()
+    # Done once here, before workers start, so they never race to migrate or make keys.
+    prepare_data_dir(settings)
+    _keyring(settings)
+    uvicorn.run(
+        APP_FACTORY,
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        # The access log would print client IPs; X-Forwarded-For is handled by the app,
+        # only for the configured trusted proxies.
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        log_level=settings.log_level,
+    )
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schemas to the newest version."""
+    from walletauth.server.runtime import prepare_data_dir
+
+    settings = Settings()
+    prepare_data_dir(settings)
+    typer.echo("database is up to date")
+
+
+@app.command()
+def purge(
+    batch_size: Annotated[int, typer.Option(min=1, help="Rows deleted per transaction")] = 1000,
+) -> None:
+    """Delete every record whose retention has run out; print how many per kind."""
+    from walletauth.policy.loader import load_policy
+    from walletauth.server.runtime import open_store, prepare_data_dir
+    from walletauth.store import Secrets
+
+    settings = Settings()
+    prepare_data_dir(settings)
+    secrets = Secrets.load_or_create(settings.data_dir / "secrets")
+    store = open_store(settings, load_policy(settings.policy), secrets)
+    try:
+        counts = store.purge(now=_now(), batch_size=batch_size)
+    finally:
+        store.close()
+    for kind, count in sorted(counts.items()):
+        typer.echo(f"{kind}: {count}")
+
+
+@keys_app.command("rotate")
+def keys_rotate() -> None:
+    """Sign with a new key from now on; old keys stay published until their tokens expire."""
+    settings = Settings()
+    key = _keyring(settings).rotate(_now())
+    typer.echo(f"new signing key {key.kid}")
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Show every key: the signing one, and the retired ones still published."""
+    settings = Settings()
+    ring = _keyring(settings)
+    now = _now()
+    for key in ring.all_keys():
+        until = key.published_until(ring.token_ttl)
+        if until is None:
+            state = "signing"
+        elif until > now:
+            state = f"published until {until.isoformat(timespec='seconds')}"
+        else:
+            state = "expired"
+        typer.echo(f"{key.kid}  created {key.created_at.isoformat(timespec='seconds')}  {state}")

@@ -1,0 +1,86 @@
+"""The FastAPI app factory: ``create_app(settings)``, as many apps as a process likes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from walletauth import __version__
+from walletauth.server.handlers import install_exception_handlers
+from walletauth.server.login import Clock
+from walletauth.server.metrics import Metrics
+from walletauth.server.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from walletauth.server.problems import Problem
+from walletauth.server.routes import auth, consents, meta, policy
+from walletauth.server.runtime import Runtime, system_clock
+from walletauth.server.settings import Settings
+
+log = logging.getLogger("walletauth.server")
+
+
+def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
+    """An app serving ``settings``; its store, keys and state open when it starts.
+
+    ``clock`` is for tests that need time to pass without sleeping.
+    """
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await Runtime.start(settings, metrics, clock)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="walletauth",
+        version=__version__,
+        summary="Sign-In with Ethereum login service that keeps privacy promises by construction",
+        lifespan=lifespan,
+    )
+    for router in (auth.router, consents.router, policy.router, meta.router):
+        app.include_router(router)
+    install_exception_handlers(app)
+    _install_problem_schema(app)
+    # The last added runs first: metrics see every answer, CORS headers go on problem
+    # answers too, and the body limit sits closest to the routes.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The factory uvicorn workers call: settings from ``WALLETAUTH_*`` and the TOML file."""
+    return create_app(Settings())
+
+
+def _install_problem_schema(app: FastAPI) -> None:
+    """Put the Problem model into the schema's components, which problem responses name."""
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_schema()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["Problem"] = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

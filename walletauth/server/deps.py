@@ -1,0 +1,58 @@
+"""Request-scoped dependencies: the runtime, the client, and who is signed in."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Cookie, Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from walletauth.server.client_ip import client_ip
+from walletauth.server.login import Client, Principal
+from walletauth.server.runtime import Runtime
+
+MAX_USER_AGENT_CHARS = 512
+SESSION_COOKIE = "walletauth_session"
+
+bearer = HTTPBearer(auto_error=False, description="Access token from /auth/verify or refresh")
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
+
+
+def client_of(request: Request, runtime: RuntimeDep) -> Client:
+    user_agent = request.headers.get("user-agent")
+    return Client(
+        ip=client_ip(request, runtime.settings.trusted_proxies),
+        user_agent=user_agent[:MAX_USER_AGENT_CHARS] if user_agent else None,
+    )
+
+
+ClientDep = Annotated[Client, Depends(client_of)]
+
+
+SessionCookieDep = Annotated[
+    str | None,
+    Cookie(
+        alias=SESSION_COOKIE,
+        description="Opaque refresh credential set by /auth/verify",
+    ),
+]
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def principal_of(
+    runtime: RuntimeDep, credentials: BearerDep, cookie: SessionCookieDep = None
+) -> Principal:
+    """Who is signed in: by the Bearer access token if one is sent, else by the cookie."""
+    if credentials is not None:
+        return await runtime.login.by_token(credentials.credentials)
+    return await runtime.login.by_cookie(cookie)
+
+
+PrincipalDep = Annotated[Principal, Depends(principal_of)]

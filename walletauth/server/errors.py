@@ -1,0 +1,32 @@
+"""The one exception type of the HTTP layer, and its stable codes."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from walletauth.errors import WalletAuthError
+
+ServerErrorCode = Literal[
+    "nonce_unknown",  # the message's nonce was never issued, has expired or was already used
+    "not_authenticated",  # no access token and no session cookie
+    "invalid_token",  # the access token is malformed, expired, or not ours
+    "session_revoked",  # the session behind the token or cookie has ended (logout, expiry)
+    "rate_limited",
+    "malformed_json",
+    "invalid_request",  # well-formed JSON or query that does not fit the schema
+    "request_too_large",
+    "not_found",
+    "method_not_allowed",
+    "service_unavailable",  # the database or Redis does not answer
+    "internal_error",
+]
+
+
+class ServerError(WalletAuthError):
+    code: ServerErrorCode
+
+    def __init__(
+        self, code: ServerErrorCode, message: str, *, retry_after: int | None = None
+    ) -> None:
+        super().__init__(code, message)
+        self.retry_after = retry_after

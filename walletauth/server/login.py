@@ -1,0 +1,207 @@
+"""Signing in, refreshing, signing out and recognising who is signed in.
+
+The order of a verify matters: rate limit, check the message and its signature, and
+only then consume the nonce, atomically, so of concurrent verifies with one nonce
+exactly one wins and a bad signature never burns somebody's nonce. Only a successful
+sign-in stores anything about the wallet (``store.record_login``); a failed one only
+counts a rate-limit hit under a keyed hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from starlette.concurrency import run_in_threadpool
+
+from walletauth.server.errors import ServerError
+from walletauth.server.metrics import Metrics
+from walletauth.server.ratelimit import RateLimiter
+from walletauth.server.session_cookie import SessionCookies
+from walletauth.server.settings import LoginDomain, Settings
+from walletauth.server.state.base import ShortLivedState
+from walletauth.server.tokens import IssuedToken, TokenIssuer
+from walletauth.siwe import SiweError, SiweMessage, averify_message, generate_nonce
+from walletauth.store import Store
+
+log = logging.getLogger("walletauth.server.login")
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where a request comes from, as far as the store may record it."""
+
+    ip: str
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is signed in, and in which session."""
+
+    address: str
+    chain_id: int
+    session_id: str
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    principal: Principal
+    access: IssuedToken
+    cookie: str | None = None
+    """The new session cookie's value, on sign-in only."""
+
+
+@dataclass(frozen=True)
+class LoginParts:
+    """What a :class:`LoginService` works with, opened by the runtime."""
+
+    state: ShortLivedState
+    store: Store
+    tokens: TokenIssuer
+    limiter: RateLimiter
+    cookies: SessionCookies
+    metrics: Metrics
+    clock: Clock
+    log_key: bytes
+
+
+class LoginService:
+    def __init__(self, settings: Settings, parts: LoginParts) -> None:
+        self._settings = settings
+        self._state = parts.state
+        self._store = parts.store
+        self._tokens = parts.tokens
+        self._limiter = parts.limiter
+        self._cookies = parts.cookies
+        self._metrics = parts.metrics
+        self._clock = parts.clock
+        self._log_key = parts.log_key
+        self._rpc: Mapping[int, object] | None = dict(settings.rpc_urls) or None
+
+    async def new_nonce(self, client: Client) -> str:
+        now = self._clock()
+        await self._limiter.nonce_requested(client.ip, now=now)
+        nonce = generate_nonce()
+        await self._state.issue_nonce(nonce, expires_at=now + self._settings.nonce_ttl, now=now)
+        self._metrics.nonces_issued.inc()
+        return nonce
+
+    async def verify(self, message: str, signature: str, client: Client) -> SignedIn:
+        now = self._clock()
+        try:
+            await self._limiter.verify_requested(client.ip, now=now)
+            signed_in = await self._verify(message, signature, client, now)
+        except (SiweError, ServerError) as error:
+            self._metrics.login(error.code)
+            raise
+        self._metrics.login("ok")
+        return signed_in
+
+    async def _verify(self, text: str, signature: str, client: Client, now: datetime) -> SignedIn:
+        message = SiweMessage.parse(text)
+        try:
+            login = await averify_message(
+                text, signature, now=now, rpc=self._rpc, **self._expectations(message)
+            )
+            if not await self._state.consume_nonce(message.nonce, now=now):
+                raise ServerError(
+                    "nonce_unknown",
+                    "the message's nonce was not issued here, has expired or was already used;"
+                    " get a new one from GET /auth/nonce",
+                )
+        except (SiweError, ServerError) as error:
+            if error.code != "rpc_unavailable":  # the node's failure, not the wallet's
+                ref = self.subject_ref(message.address)
+                log.info("sign-in refused for %s: %s", ref, error.code)
+                await self._limiter.verify_failed(message.address, now=now)
+            raise
+        return await self._sign_in(login.address, login.chain_id, client, now)
+
+    def _expectations(self, message: SiweMessage) -> dict[str, object]:
+        domains = self._settings.domains
+        domain = _matching_domain(domains, message.domain)
+        return {
+            "domain": domain.authority if domain else [d.authority for d in domains],
+            "scheme": domain.scheme if domain else None,
+            "chain_ids": self._settings.chain_ids,
+            "max_age": self._settings.max_message_age,
+            "clock_skew": self._settings.clock_skew,
+        }
+
+    async def _sign_in(
+        self, address: str, chain_id: int, client: Client, now: datetime
+    ) -> SignedIn:
+        await run_in_threadpool(
+            self._store.record_login,
+            address,
+            chain_id,
+            now=now,
+            ip=client.ip,
+            user_agent=client.user_agent,
+        )
+        cookie, credential = self._cookies.issue(address, chain_id)
+        expires_at = now + self._settings.session_ttl
+        await self._state.create_session(
+            credential.session_id, address, expires_at=expires_at, now=now
+        )
+        log.info("signed in %s", self.subject_ref(address))
+        principal = Principal(address, chain_id, credential.session_id)
+        return SignedIn(principal=principal, access=self._issue(principal, now), cookie=cookie)
+
+    async def refresh(self, cookie: str | None) -> SignedIn:
+        principal = await self.by_cookie(cookie)
+        return SignedIn(principal=principal, access=self._issue(principal, self._clock()))
+
+    async def logout(self, *, cookie: str | None, token: str | None) -> None:
+        """End the session named by the cookie, else by the access token's ``sid``."""
+        credential = self._cookies.open(cookie) if cookie else None
+        if credential is not None:
+            session_id = credential.session_id
+        elif token is not None:
+            session_id = self._tokens.read(token, now=self._clock()).session_id
+        else:
+            raise ServerError("not_authenticated", "send the session cookie or an access token")
+        await self._state.revoke_session(session_id)
+
+    async def by_cookie(self, cookie: str | None) -> Principal:
+        if not cookie:
+            raise ServerError("not_authenticated", "no session cookie; sign in first")
+        credential = self._cookies.open(cookie)
+        if credential is None or not await self._state.session_active(
+            credential.session_id, now=self._clock()
+        ):
+            raise ServerError("session_revoked", "the session has ended; sign in again")
+        return Principal(credential.address, credential.chain_id, credential.session_id)
+
+    async def by_token(self, token: str) -> Principal:
+        now = self._clock()
+        claims = self._tokens.read(token, now=now)
+        # A valid signature is not enough: logging out ends the session's tokens here.
+        if not await self._state.session_active(claims.session_id, now=now):
+            raise ServerError("session_revoked", "the session of this token has ended")
+        return Principal(claims.address, claims.chain_id, claims.session_id)
+
+    def subject_ref(self, address: str) -> str:
+        """A short keyed hash that lets logs correlate one wallet without naming it."""
+        digest = hmac.new(self._log_key, address.lower().encode(), hashlib.sha256).hexdigest()
+        return f"subject:{digest[:10]}"
+
+    def _issue(self, principal: Principal, now: datetime) -> IssuedToken:
+        return self._tokens.issue(
+            address=principal.address,
+            chain_id=principal.chain_id,
+            session_id=principal.session_id,
+            now=now,
+        )
+
+
+def _matching_domain(domains: tuple[LoginDomain, ...], authority: str) -> LoginDomain | None:
+    wanted = authority.lower()
+    return next((domain for domain in domains if domain.authority.lower() == wanted), None)

@@ -1,0 +1,55 @@
+"""Rate limits per client IP (nonce, verify) and per address (failed verifies).
+
+Counter keys name the subject only by a keyed hash, so neither Redis nor the SQL
+counters ever hold an IP or an address in the clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from walletauth.server.errors import ServerError
+from walletauth.server.settings import RateLimits
+from walletauth.server.state.base import ShortLivedState
+
+
+class RateLimiter:
+    def __init__(self, state: ShortLivedState, limits: RateLimits, *, key: bytes) -> None:
+        self._state = state
+        self._limits = limits
+        self._key = key
+        self._window = timedelta(seconds=limits.window_seconds)
+
+    @property
+    def enabled(self) -> bool:
+        return self._limits.enabled
+
+    async def nonce_requested(self, client_ip: str, *, now: datetime) -> None:
+        await self._hit("nonce", client_ip, self._limits.nonce_per_ip, now)
+
+    async def verify_requested(self, client_ip: str, *, now: datetime) -> None:
+        await self._hit("verify", client_ip, self._limits.verify_per_ip, now)
+
+    async def verify_failed(self, address: str, *, now: datetime) -> None:
+        """Count a failed verify for ``address``; raise once it is over its limit."""
+        await self._hit("failed", address.lower(), self._limits.failed_verify_per_address, now)
+
+    async def _hit(self, kind: str, subject: str, limit: int, now: datetime) -> None:
+        if not self._limits.enabled:
+            return
+        hits = await self._state.count_hit(
+            self._counter_key(kind, subject), window=self._window, now=now
+        )
+        if hits.count > limit:
+            raise ServerError(
+                "rate_limited",
+                f"more than {limit} {kind} requests in {self._limits.window_seconds} s;"
+                f" retry after {hits.retry_after_seconds} s",
+                retry_after=hits.retry_after_seconds,
+            )
+
+    def _counter_key(self, kind: str, subject: str) -> str:
+        digest = hmac.new(self._key, f"{kind}\0{subject}".encode(), hashlib.sha256).hexdigest()
+        return f"{kind}:{digest[:32]}"

@@ -1,0 +1,57 @@
+"""Keys, health and metrics: what other services and operators poll."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from walletauth.server.deps import RuntimeDep
+from walletauth.server.errors import ServerError
+from walletauth.server.problems import problem_responses
+from walletauth.server.schemas import HealthResponse, JwkSet
+
+router = APIRouter(tags=["meta"])
+
+# Verifiers cache the key set; a minute keeps a rotation visible quickly. Verifiers
+# that meet an unknown kid should refetch anyway.
+JWKS_MAX_AGE_SECONDS = 60
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    response_model=JwkSet,
+    responses=problem_responses(500),
+    summary="Public keys of the access tokens (ES256), current and still-valid old ones",
+)
+async def jwks(runtime: RuntimeDep, response: Response) -> JwkSet:
+    response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
+    return JwkSet.model_validate(runtime.keyring.jwks(runtime.clock()))
+
+
+@router.get(
+    "/healthz",
+    response_model=HealthResponse,
+    responses=problem_responses(500, 503),
+    summary="Whether the database (and Redis, when configured) answer",
+)
+async def healthz(runtime: RuntimeDep) -> HealthResponse:
+    checks = runtime.health_checks()
+    for name, check in checks.items():
+        try:
+            await check()
+        except Exception as error:
+            raise ServerError("service_unavailable", f"{name} does not answer") from error
+    return HealthResponse(status="ok", checks=dict.fromkeys(checks, "ok"))
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"description": "Prometheus text exposition", "content": {"text/plain": {}}},
+        **problem_responses(500),
+    },
+    summary="Prometheus metrics (no addresses or IPs in any label)",
+)
+async def metrics(runtime: RuntimeDep) -> Response:
+    return Response(runtime.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,120 @@
+"""Everything a running app holds: opened once at start-up, closed at shutdown."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from starlette.concurrency import run_in_threadpool
+
+from walletauth.policy import Policy
+from walletauth.policy.loader import load_policy
+from walletauth.server.keys import KeyRing
+from walletauth.server.login import Clock, LoginParts, LoginService
+from walletauth.server.metrics import Metrics
+from walletauth.server.ratelimit import RateLimiter
+from walletauth.server.session_cookie import SessionCookies
+from walletauth.server.settings import Settings
+from walletauth.server.state.base import ShortLivedState
+from walletauth.server.state.redis_state import RedisState
+from walletauth.server.state.sql_state import SqlState
+from walletauth.server.tokens import TokenIssuer
+from walletauth.store import Secrets, Store, migrate
+
+HEALTH_PROBE_ID = "walletauth-health-probe"
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    policy: Policy
+    store: Store
+    state: ShortLivedState
+    keyring: KeyRing
+    tokens: TokenIssuer
+    login: LoginService
+    metrics: Metrics
+    clock: Clock
+
+    @classmethod
+    async def start(cls, settings: Settings, metrics: Metrics, clock: Clock) -> Runtime:
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        policy = load_policy(settings.policy)
+        secrets = Secrets.load_or_create(settings.data_dir / "secrets")
+        store = await run_in_threadpool(open_store, settings, policy, secrets)
+        state = open_state(settings, store)
+        keyring = KeyRing.load_or_create(
+            settings.data_dir, token_ttl=settings.access_token_ttl, now=clock()
+        )
+        tokens = TokenIssuer(
+            keyring,
+            issuer=settings.issuer,
+            audience=settings.token_audience,
+            leeway=settings.clock_skew,
+        )
+        # Keys for hashing rate-limit keys and log refs, derived so they serve nothing else.
+        base_key = secrets.current.subject_hmac_key
+        limiter = RateLimiter(state, settings.rate_limits, key=_derive(base_key, b"rate-limits"))
+        # Every secrets version opens cookies, so a rotation does not sign everyone out.
+        cookie_keys = [
+            _derive(secrets.version(number).subject_hmac_key, b"session-cookies")
+            for number in sorted(secrets.versions, reverse=True)
+        ]
+        parts = LoginParts(
+            state=state,
+            store=store,
+            tokens=tokens,
+            limiter=limiter,
+            cookies=SessionCookies(cookie_keys),
+            metrics=metrics,
+            clock=clock,
+            log_key=_derive(base_key, b"log-refs"),
+        )
+        login = LoginService(settings, parts)
+        return cls(settings, policy, store, state, keyring, tokens, login, metrics, clock)
+
+    def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
+        checks: dict[str, Callable[[], Awaitable[None]]] = {"database": self._ping_database}
+        if self.settings.redis_url:
+            checks["redis"] = self.state.ping
+        return checks
+
+    async def _ping_database(self) -> None:
+        # A read through the store, the same path as a signed-in request.
+        await run_in_threadpool(self.store.session_active, HEALTH_PROBE_ID, now=self.clock())
+
+    async def stop(self) -> None:
+        await self.state.close()
+        await run_in_threadpool(self.store.close)
+
+
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data dir (private: it holds signing keys and secrets) and migrate.
+
+    ``Store.open`` migrates too; doing it once before workers start keeps them from
+    racing to create the same tables."""
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    migrate(settings.sqlalchemy_url, settings.keystore_url)
+
+
+def open_store(settings: Settings, policy: Policy, secrets: Secrets) -> Store:
+    return Store.open(
+        settings.sqlalchemy_url, policy=policy, secrets=secrets, keystore_url=settings.keystore_url
+    )
+
+
+def open_state(settings: Settings, store: Store) -> ShortLivedState:
+    if settings.redis_url:
+        return RedisState.from_url(settings.redis_url)
+    return SqlState(store)
+
+
+def _derive(key: bytes, label: bytes) -> bytes:
+    return hmac.new(key, b"walletauth.server:" + label, hashlib.sha256).digest()

@@ -1,0 +1,73 @@
+"""Request and response bodies of the HTTP API, as documented in its OpenAPI schema."""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_MESSAGE_CHARS: Final = 8192
+MAX_SIGNATURE_CHARS: Final = 8192
+MAX_PURPOSE_CHARS: Final = 64
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class NonceResponse(BaseModel):
+    nonce: str = Field(description="Put it in the message; single use, valid for a few minutes")
+
+
+class VerifyRequest(_Request):
+    message: str = Field(max_length=MAX_MESSAGE_CHARS, description="The EIP-4361 text signed")
+    signature: str = Field(
+        max_length=MAX_SIGNATURE_CHARS, description="0x-hex signature (EOA, EIP-1271 or EIP-6492)"
+    )
+
+
+class TokenResponse(BaseModel):
+    address: str = Field(description="EIP-55 address that signed in")
+    chain_id: int
+    access_token: str = Field(description="ES256 JWT; check it against /.well-known/jwks.json")
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int = Field(description="Seconds until the access token expires")
+
+
+class SessionResponse(BaseModel):
+    address: str
+    chain_id: int
+
+
+class ConsentChange(_Request):
+    purpose: str = Field(min_length=1, max_length=MAX_PURPOSE_CHARS)
+    granted: bool
+
+
+class ConsentChanges(_Request):
+    consents: dict[str, bool] = Field(
+        min_length=1, max_length=64, description="Purpose id -> granted, applied in order"
+    )
+
+
+class ConsentsResponse(BaseModel):
+    consents: dict[str, bool] = Field(description="Purpose id -> granted, for optional purposes")
+
+
+class HealthResponse(BaseModel):
+    status: Literal["ok"]
+    checks: dict[str, Literal["ok"]]
+
+
+class Jwk(BaseModel):
+    kty: Literal["EC"]
+    crv: Literal["P-256"]
+    x: str
+    y: str
+    kid: str
+    use: Literal["sig"]
+    alg: Literal["ES256"]
+
+
+class JwkSet(BaseModel):
+    keys: list[Jwk]

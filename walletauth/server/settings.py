@@ -1,0 +1,237 @@
+"""Service settings, read once at the edge and passed down as one frozen object.
+
+Values come, highest priority first, from keyword arguments (tests), environment
+variables prefixed ``WALLETAUTH_``, a TOML file named by ``WALLETAUTH_CONFIG``, and the
+defaults below. The defaults make ``walletauth serve`` work with nothing else installed:
+one domain ``localhost:8000``, SQLite under the data dir, chain 1, no Redis, the
+``abcrecords`` policy.
+
+Lists and maps accept JSON or a friendlier comma-separated form, so that
+``WALLETAUTH_DOMAINS=app.example,https://www.example`` and
+``WALLETAUTH_RPC_URLS=1=https://rpc.example,137=https://polygon.example`` both work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
+from pathlib import Path
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
+RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
+
+
+class LoginDomain(BaseModel):
+    """A domain (``host[:port]``) that messages must name, with the scheme if it is pinned."""
+
+    model_config = ConfigDict(frozen=True)
+
+    authority: str
+    scheme: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> LoginDomain:
+        text = text.strip()
+        scheme, separator, authority = text.partition("://")
+        if not separator:
+            scheme, authority = "", text
+        authority = authority.rstrip("/")
+        if not authority or "/" in authority or any(ch.isspace() for ch in authority):
+            raise ValueError(
+                f"{text!r} is not a domain such as 'app.example' or 'https://app.example'"
+            )
+        return cls(authority=authority, scheme=scheme.lower() or None)
+
+
+class RateLimits(BaseModel):
+    """Hits allowed per window; ``enabled=False`` switches every limit off."""
+
+    model_config = ConfigDict(frozen=True)
+
+    enabled: bool = True
+    window_seconds: int = Field(default=60, gt=0)
+    nonce_per_ip: int = Field(default=120, gt=0)
+    verify_per_ip: int = Field(default=60, gt=0)
+    failed_verify_per_address: int = Field(default=10, gt=0)
+
+    @classmethod
+    def parse(cls, value: Any) -> Any:
+        """Accept ``off``, ``nonce=120,verify=60,failed=10[,window=60]``, JSON or a mapping."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.lower() in RATE_LIMITS_OFF:
+            return {"enabled": False}
+        if text.startswith("{"):
+            return json.loads(text)
+        aliases = {
+            "nonce": "nonce_per_ip",
+            "verify": "verify_per_ip",
+            "failed": "failed_verify_per_address",
+            "window": "window_seconds",
+        }
+        limits: dict[str, Any] = {}
+        for name, number in _pairs(text):
+            limits[aliases.get(name, name)] = int(number)
+        return limits
+
+
+def _pairs(text: str) -> list[tuple[str, str]]:
+    pairs = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, separator, value = item.partition("=")
+        if not separator:
+            raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        pairs.append((name.strip(), value.strip()))
+    return pairs
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WALLETAUTH_", frozen=True, extra="ignore", env_ignore_empty=True
+    )
+
+    domains: Annotated[tuple[LoginDomain, ...], NoDecode] = (
+        LoginDomain(authority="localhost:8000"),
+    )
+    """Domains a sign-in message may name; the first one is the issuer of access tokens."""
+    data_dir: Path = Path(".walletauth")
+    database_url: str | None = None
+    """SQLAlchemy URL; defaults to a SQLite file in the data dir."""
+    keystore_url: str | None = None
+    chain_ids: Annotated[tuple[int, ...], NoDecode] = (1,)
+    rpc_urls: Annotated[dict[int, str], NoDecode] = Field(default_factory=dict)
+    redis_url: str | None = None
+    policy: str = "abcrecords"
+    audience: str | None = None
+    """The ``aud`` claim of access tokens; defaults to the issuer."""
+    access_token_ttl: timedelta = timedelta(minutes=15)
+    session_ttl: timedelta = timedelta(days=14)
+    nonce_ttl: timedelta = timedelta(minutes=5)
+    max_message_age: timedelta | None = None
+    """Refuse messages issued longer ago than this (``too_old``); off by default."""
+    clock_skew: timedelta = timedelta(seconds=60)
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    insecure_http: bool = False
+    """Send the session cookie without ``Secure`` so it works on plain-http localhost."""
+    rate_limits: Annotated[RateLimits, NoDecode] = RateLimits()
+    trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
+    """Peers whose ``X-Forwarded-For`` is believed; the client IP is the socket peer otherwise."""
+    max_body_bytes: int = Field(default=32 * 1024, gt=0)
+    log_level: str = "info"
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _parse_domains(cls, value: Any) -> Any:
+        items = _split_list(value)
+        if isinstance(items, list | tuple):
+            return tuple(
+                LoginDomain.parse(item) if isinstance(item, str) else item for item in items
+            )
+        return items
+
+    @field_validator("chain_ids", "cors_origins", mode="before")
+    @classmethod
+    def _parse_list(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_networks(cls, value: Any) -> Any:
+        items = _split_list(value)
+        if isinstance(items, list | tuple):
+            return tuple(ip_network(str(item), strict=False) for item in items)
+        return items
+
+    @field_validator("rpc_urls", mode="before")
+    @classmethod
+    def _parse_rpc_urls(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("{") else dict(_pairs(text))
+        return value
+
+    @field_validator(
+        "access_token_ttl",
+        "session_ttl",
+        "nonce_ttl",
+        "max_message_age",
+        "clock_skew",
+        mode="before",
+    )
+    @classmethod
+    def _parse_seconds(cls, value: Any) -> Any:
+        """A bare number in the environment means seconds (ISO 8601 durations work too)."""
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
+
+    @field_validator("rate_limits", mode="before")
+    @classmethod
+    def _parse_rate_limits(cls, value: Any) -> Any:
+        return RateLimits.parse(value)
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.domains:
+            raise ValueError("at least one domain is required")
+        if not self.chain_ids:
+            raise ValueError("at least one chain id is required")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+    @property
+    def issuer(self) -> str:
+        first = self.domains[0]
+        return f"{first.scheme or 'https'}://{first.authority}"
+
+    @property
+    def token_audience(self) -> str:
+        return self.audience or self.issuer
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'walletauth.sqlite3').resolve()}"
+
+    @property
+    def cookie_secure(self) -> bool:
+        return not self.insecure_http

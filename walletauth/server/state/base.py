@@ -1,0 +1,46 @@
+"""Short-lived login state behind one small interface: nonces, sessions, rate counters.
+
+Two implementations: Redis (when ``WALLETAUTH_REDIS_URL`` is set; shared by every
+worker and fast) and the store's SQL tables (run in a thread pool). Both consume a
+nonce atomically, so of any number of concurrent verifies with one nonce exactly one
+wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Hits:
+    """How often a key was hit in the current window, and when the window ends."""
+
+    count: int
+    retry_after_seconds: int
+
+
+class ShortLivedState(Protocol):
+    async def issue_nonce(self, nonce: str, *, expires_at: datetime, now: datetime) -> None:
+        """Remember ``nonce`` as issued until ``expires_at``."""
+
+    async def consume_nonce(self, nonce: str, *, now: datetime) -> bool:
+        """Forget ``nonce``; true for exactly one caller, and only if it was issued and live."""
+
+    async def create_session(
+        self, session_id: str, address: str, *, expires_at: datetime, now: datetime
+    ) -> None: ...
+
+    async def session_active(self, session_id: str, *, now: datetime) -> bool:
+        """Whether ``session_id`` was created, has not expired and was not revoked."""
+
+    async def revoke_session(self, session_id: str) -> None: ...
+
+    async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
+        """Add one hit to ``key`` and return the hits of the current window."""
+
+    async def ping(self) -> None:
+        """Raise if the backing service does not answer."""
+
+    async def close(self) -> None: ...

@@ -24,8 +24,9 @@ def issue_nonce(connection: sa.Connection, nonce: str, expires_at: datetime) -> 
         upsert(connection, nonces)
         .values(nonce=nonce, expires_at=expires_at)
         .on_conflict_do_nothing(index_elements=[nonces.c.nonce])
+        .returning(nonces.c.nonce)
     )
-    return connection.execute(statement).rowcount == 1
+    return connection.execute(statement).first() is not None
 
 
 def consume_nonce(connection: sa.Connection, nonce: str, now: datetime) -> bool:

@@ -8,15 +8,12 @@ report (and the audit entry written from it) holds counts only.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 
 from walletauth.store.schema import nonces, rate_counters, records, sessions, subjects
-
-Transaction = Callable[[], sa.engine.base.Transaction | object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +71,10 @@ def expired_records_batch(
 
 def _left_with_nothing(now: datetime) -> sa.ColumnElement[bool]:
     has_records = sa.exists().where(records.c.subject_id == subjects.c.id)
-    return sa.and_(subjects.c.retained_until <= now, ~has_records)
+    signed_in = sa.exists().where(
+        sessions.c.subject_id == subjects.c.id, sessions.c.expires_at > now
+    )
+    return sa.and_(subjects.c.retained_until <= now, ~has_records, ~signed_in)
 
 
 def empty_subjects_batch(connection: sa.Connection, now: datetime, batch_size: int) -> list[str]:

@@ -456,6 +456,7 @@ class Store:
             subject, _events = self._find(write.connection, address)
             subject, _key = self._ensure_subject(write, address, subject, expires_at)
             ephemeral.create_session(write.connection, session_id, subject.id, expires_at)
+            retain_until(write.connection, subject.id, expires_at)
 
     def session_active(self, session_id: str, *, now: datetime) -> bool:
         now = require_aware(now)

@@ -212,6 +212,7 @@ USER_AGENTS = [
         "(KHTML, like Gecko) Mobile/15E148 [FBAN/FBIOS;FBAV/440.0.0.0]",
         "other",
     ),
+    ("Mozilla/5.0 (Macintosh) Safari/605.1.15 Version/17.1", "other"),  # Version after Safari
     ("curl/8.4.0", "other"),
     ("python-httpx/0.28.1", "other"),
     ("", "other"),

@@ -35,9 +35,8 @@ _FAMILIES: Final[tuple[tuple[str, re.Pattern[str]], ...]] = (
     ("Samsung Internet", re.compile(r"\bSamsungBrowser/(\d{1,4})(?!\d)")),
     ("Firefox", re.compile(r"\b(?:Firefox|FxiOS)/(\d{1,4})(?!\d)")),
     ("Chrome", re.compile(r"\b(?:Chrome|CriOS)/(\d{1,4})(?!\d)")),
-    # Safari: "Version/<n>" before "Safari/"; the old Android browser says so too.
-    ("Safari", re.compile(r"^(?!.*\bAndroid\b).*\bVersion/(\d{1,4})(?!\d)[^ ]* .*\bSafari/")),
 )
+_SAFARI_VERSION: Final = re.compile(r"\bVersion/(\d{1,4})(?!\d)")
 
 
 def browser_family(user_agent: str) -> str:
@@ -49,4 +48,15 @@ def browser_family(user_agent: str) -> str:
         match = pattern.search(text)
         if match:
             return f"{family} {int(match[1])}"
-    return OTHER
+    return _safari(text)
+
+
+def _safari(text: str) -> str:
+    """Safari says "Version/<n> ... Safari/"; so does the old Android browser, which is not
+    Safari."""
+    if "Android" in text or "Safari/" not in text:
+        return OTHER
+    match = _SAFARI_VERSION.search(text)
+    if match is None or match.start() > text.rindex("Safari/"):
+        return OTHER
+    return f"Safari {int(match[1])}"

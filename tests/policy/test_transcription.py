@@ -13,7 +13,6 @@ from tests.policy.helpers import localized_texts, normalise
 from walletauth.policy import Policy, load_policy, shipped_policy_text
 
 SHIPPED = ("abcrecords", "metalive")
-SEEDS_NOTE = "policy text copied verbatim from the operator's published policy"
 
 
 def _quotes(name: str) -> list[tuple[str, str]]:

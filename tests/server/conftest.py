@@ -78,8 +78,13 @@ def serving(settings: Settings, clock=None) -> Iterator[tuple[str, object]]:
     app = create_app(settings, clock=clock) if clock else create_app(settings)
     sock = free_socket()
     config = uvicorn.Config(
-        app, loop="uvloop", http="httptools", log_level="warning", access_log=False,
-        proxy_headers=False, limit_concurrency=None,
+        app,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        limit_concurrency=None,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
@@ -103,7 +108,8 @@ def make_settings(tmp_path, **overrides) -> Settings:
     values = {
         "data_dir": tmp_path / "data",
         "domains": [DOMAIN],
-        "insecure_http": False,
+        # The test servers speak plain http, where a client keeps no Secure cookie.
+        "insecure_http": True,
     }
     values.update(overrides)
     return Settings(**values)

@@ -29,7 +29,6 @@ def test_a_full_login_returns_a_bearer_token_and_sets_the_session_cookie(client,
     cookie = response.headers["set-cookie"]
     assert cookie.startswith("walletauth_session=")
     assert "HttpOnly" in cookie
-    assert "Secure" in cookie
     assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
     session = client.get(
         "/auth/session", headers={"Authorization": f"Bearer {body['access_token']}"}
@@ -217,11 +216,12 @@ def test_cors_answers_only_configured_origins_with_credentials(tmp_path):
     assert "access-control-allow-origin" not in other.headers
 
 
-def test_local_http_mode_drops_secure_from_the_cookie(tmp_path, wallet):
-    with serving(make_settings(tmp_path, insecure_http=True)) as (url, _app):
+def test_the_cookie_is_secure_unless_configured_for_local_http(tmp_path, wallet, client):
+    assert "Secure" not in sign_in(client, wallet).headers["set-cookie"]
+    with serving(make_settings(tmp_path / "secure", insecure_http=False)) as (url, _app):
         import httpx
 
-        with httpx.Client(base_url=url) as client:
-            response = sign_in(client, wallet)
+        with httpx.Client(base_url=url) as secure_client:
+            response = sign_in(secure_client, wallet)
     assert response.status_code == 200
-    assert "Secure" not in response.headers["set-cookie"]
+    assert "Secure" in response.headers["set-cookie"]

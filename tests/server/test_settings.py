@@ -25,7 +25,9 @@ def test_defaults_serve_localhost_with_sqlite_in_the_data_dir():
     assert settings.chain_ids == (1,)
     assert settings.redis_url is None
     assert settings.policy == "abcrecords"
-    assert settings.sqlalchemy_url == f"sqlite:///{Path('.walletauth').resolve()}/walletauth.sqlite3"
+    assert (
+        settings.sqlalchemy_url == f"sqlite:///{Path('.walletauth').resolve()}/walletauth.sqlite3"
+    )
     assert settings.nonce_ttl == timedelta(minutes=5)
     assert settings.rate_limits == RateLimits()
     assert settings.cookie_secure
@@ -78,7 +80,7 @@ def test_a_toml_file_named_by_walletauth_config_is_read(monkeypatch, tmp_path):
     config = tmp_path / "walletauth.toml"
     config.write_text(
         'domains = ["login.example"]\nchain_ids = [137]\nredis_url = "redis://cache:6379/0"\n'
-        'nonce_ttl = 60\n[rate_limits]\nenabled = false\n'
+        "nonce_ttl = 60\n[rate_limits]\nenabled = false\n"
     )
     monkeypatch.setenv("WALLETAUTH_CONFIG", str(config))
     monkeypatch.setenv("WALLETAUTH_CHAIN_IDS", "1")  # the environment wins over the file

@@ -28,7 +28,10 @@ def test_a_token_carries_exactly_the_documented_claims(ring):
     issued = issuer_for(ring).issue(address=ADDRESS, chain_id=137, session_id="137.s", now=T0)
     public_key = ring.signing_key().public_key
     claims = jwt.decode(
-        issued.token, public_key, algorithms=["ES256"], audience="https://login.example",
+        issued.token,
+        public_key,
+        algorithms=["ES256"],
+        audience="https://login.example",
         options={"verify_exp": False},
     )
     assert claims.keys() == {"iss", "aud", "sub", "chain_id", "sid", "iat", "exp", "jti"}
@@ -54,6 +57,7 @@ def test_tokens_signed_before_a_rotation_still_read(ring):
     before = tokens.issue(address=ADDRESS, chain_id=1, session_id="1.s", now=T0)
     ring.rotate(T0)
     after = tokens.issue(address=ADDRESS, chain_id=1, session_id="1.s", now=T0)
+
     def kid(token):
         return jwt.get_unverified_header(token)["kid"]
 

@@ -1,0 +1,55 @@
+"""The Redis implementation of the short-lived state."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from walletauth.server.state.redis_state import RedisState
+
+pytestmark = pytest.mark.redis
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+async def state(redis_url):
+    state = RedisState.from_url(redis_url)
+    yield state
+    await state.close()
+
+
+async def test_a_nonce_is_consumed_once(state):
+    await state.issue_nonce("abcdefgh12345678", expires_at=NOW + timedelta(minutes=5), now=NOW)
+    assert await state.consume_nonce("abcdefgh12345678", now=NOW)
+    assert not await state.consume_nonce("abcdefgh12345678", now=NOW)
+    assert not await state.consume_nonce("never-issued-000", now=NOW)
+
+
+async def test_a_nonce_cannot_be_issued_twice(state):
+    await state.issue_nonce("abcdefgh12345678", expires_at=NOW + timedelta(minutes=5), now=NOW)
+    with pytest.raises(ValueError, match="collision"):
+        await state.issue_nonce("abcdefgh12345678", expires_at=NOW + timedelta(minutes=5), now=NOW)
+
+
+async def test_a_session_lives_until_revoked(state):
+    await state.create_session(
+        "sid-0123456789abcdef", "0xabc", expires_at=NOW + timedelta(days=1), now=NOW
+    )
+    assert await state.session_active("sid-0123456789abcdef", now=NOW)
+    await state.revoke_session("sid-0123456789abcdef")
+    assert not await state.session_active("sid-0123456789abcdef", now=NOW)
+
+
+async def test_hits_count_per_fixed_window_and_say_when_it_ends(state):
+    start = datetime.fromtimestamp(1_800_000_000 - 1_800_000_000 % 60 + 50, UTC)
+    window = timedelta(seconds=60)
+    counts = [(await state.count_hit("k", window=window, now=start)).count for _ in range(3)]
+    assert counts == [1, 2, 3]
+    hits = await state.count_hit("k", window=window, now=start)
+    assert hits.retry_after_seconds == 10
+    next_window = await state.count_hit("k", window=window, now=start + timedelta(seconds=10))
+    assert next_window.count == 1
+
+
+async def test_ping_answers(state):
+    await state.ping()

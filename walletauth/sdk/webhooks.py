@@ -113,7 +113,8 @@ def verify_notice(
     notice = notice_from_body(body)
     if notice.id != signed.webhook_id:
         raise SdkError("notice_malformed", "webhook-id and the notice id differ")
-    until = max(signed.sent_at, now) + timedelta(seconds=tolerance)
+    # Remember the id past the last instant the same message would still pass as fresh.
+    until = max(signed.sent_at, now) + timedelta(seconds=tolerance + 1)
     if seen is not None and not seen.claim(notice.id, now=now, until=until):
         raise SdkError("notice_replayed", f"notice {notice.id} was already accepted")
     return notice

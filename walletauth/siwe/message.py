@@ -23,13 +23,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Final
 
-from eth_hash.auto import keccak
-
+from walletauth.siwe.eoa import keccak256
 from walletauth.siwe.errors import SiweError
 
 MAX_MESSAGE_CHARS: Final = 8192
@@ -40,14 +39,22 @@ HEADER_SUFFIX: Final = " wants you to sign in with your Ethereum account:"
 # RFC 3986 character sets, spelled out once.
 _UNRESERVED = r"A-Za-z0-9\-._~"
 _SUB_DELIMS = r"!$&'()*+,;="
-_PCT_ENCODED = r"%[0-9A-Fa-f]{2}"
 _PCHAR_CLASS = rf"{_UNRESERVED}{_SUB_DELIMS}:@"
+
+
+def _encoded_run(char_class: str) -> str:
+    """``*( [char_class] / pct-encoded )`` as an unrolled loop: a run of plain characters,
+    then any number of "%XX + run". "%" is never in the class, so there is exactly one
+    way to match and possessive quantifiers lose nothing; it also runs far faster than
+    an alternation tried at every character."""
+    return rf"[{char_class}]*+(?:%[0-9A-Fa-f]{{2}}[{char_class}]*+)*+"
+
 
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*+")
 # authority = [ userinfo "@" ] host [ ":" port ]; the IP-literal's inside is checked apart.
 _AUTHORITY_RE: Final = re.compile(
-    rf"(?:(?P<userinfo>(?:[{_UNRESERVED}{_SUB_DELIMS}:]|{_PCT_ENCODED})*+)@)?"
-    rf"(?P<host>\[[^\]]*+\]|(?:[{_UNRESERVED}{_SUB_DELIMS}]|{_PCT_ENCODED})*+)"
+    rf"(?:(?P<userinfo>{_encoded_run(_UNRESERVED + _SUB_DELIMS + ':')})@)?"
+    rf"(?P<host>\[[^\]]*+\]|{_encoded_run(_UNRESERVED + _SUB_DELIMS)})"
     r"(?::(?P<port>[0-9]*+))?"
 )
 _IP_FUTURE_RE: Final = re.compile(rf"[vV][0-9A-Fa-f]++\.[{_UNRESERVED}{_SUB_DELIMS}:]++")
@@ -57,21 +64,24 @@ _IPV6_CHARS_RE: Final = re.compile(r"[0-9A-Fa-f:.]++")
 _URI_RE: Final = re.compile(
     r"(?P<scheme>[A-Za-z][A-Za-z0-9+\-.]*+):"
     r"(?://(?P<authority>[^/?#]*+))?"
-    rf"(?:[{_PCHAR_CLASS}/]|{_PCT_ENCODED})*+"
-    rf"(?:\?(?:[{_PCHAR_CLASS}/?]|{_PCT_ENCODED})*+)?"
-    rf"(?:#(?:[{_PCHAR_CLASS}/?]|{_PCT_ENCODED})*+)?"
+    rf"{_encoded_run(_PCHAR_CLASS + '/')}"
+    rf"(?:\?{_encoded_run(_PCHAR_CLASS + '/?')})?"
+    rf"(?:#{_encoded_run(_PCHAR_CLASS + '/?')})?"
 )
 _ADDRESS_RE: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 # statement = *( reserved / unreserved / " " ): no LF, no "%", no quotes, ASCII only.
 _STATEMENT_RE: Final = re.compile(rf"[{_UNRESERVED}{_SUB_DELIMS}:/?#\[\]@ ]*+")
 _CHAIN_ID_RE: Final = re.compile(r"0|[1-9][0-9]*+")
 _NONCE_RE: Final = re.compile(r"[A-Za-z0-9]{8,}+")
-_REQUEST_ID_RE: Final = re.compile(rf"(?:[{_PCHAR_CLASS}]|{_PCT_ENCODED})*+")
+_REQUEST_ID_RE: Final = re.compile(_encoded_run(_PCHAR_CLASS))
+# RFC 3339 date-time. Calendar ranges (day 31 of June, hour 24, second 60) are left to
+# datetime, which refuses them; the offset's ranges are spelled out here.
 _DATE_TIME_RE: Final = re.compile(
-    r"(?P<year>[0-9]{4})-(?P<month>[0-9]{2})-(?P<day>[0-9]{2})[Tt]"
-    r"(?P<hour>[0-9]{2}):(?P<minute>[0-9]{2}):(?P<second>[0-9]{2})(?:\.(?P<fraction>[0-9]++))?"
-    r"(?:[Zz]|(?P<sign>[+-])(?P<offset_hour>[0-9]{2}):(?P<offset_minute>[0-9]{2}))"
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]++)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])"
 )
+_HIGH_NIBBLE_TO_CASE_BIT: Final = bytes(0x20 if chr(i) in "89abcdef" else 0 for i in range(256))
+_HEX_LETTER_TO_CASE_BIT: Final = bytes(0x20 if chr(i) in "abcdef" else 0 for i in range(256))
 
 _MAX_CHAIN_ID: Final = 2**256 - 1
 _MAX_CHAIN_ID_DIGITS: Final = len(str(_MAX_CHAIN_ID))
@@ -93,13 +103,18 @@ def _shown(value: object) -> str:
 
 
 def to_checksum_address(address: str) -> str:
-    """EIP-55 mixed-case form of a ``0x`` + 40 hex digit address."""
-    lower = address[2:].lower()
-    hashed = keccak(lower.encode("ascii")).hex()
-    return "0x" + "".join(
-        char.upper() if nibble in "89abcdef" else char
-        for char, nibble in zip(lower, hashed, strict=False)
+    """EIP-55 mixed-case form of a ``0x`` + 40 hex digit address.
+
+    A letter is upper-cased where the matching nibble of keccak(lowercase hex) is >= 8.
+    Done on whole 160-bit integers: clearing ASCII bit 0x20 upper-cases a-f, and the
+    mask picks the positions that are letters *and* have a high nibble.
+    """
+    lower = address[2:].lower().encode("ascii")
+    nibbles = keccak256(lower).hex()[:40].encode("ascii")
+    flips = int.from_bytes(nibbles.translate(_HIGH_NIBBLE_TO_CASE_BIT), "big") & int.from_bytes(
+        lower.translate(_HEX_LETTER_TO_CASE_BIT), "big"
     )
+    return "0x" + (int.from_bytes(lower, "big") ^ flips).to_bytes(40, "big").decode("ascii")
 
 
 def _valid_ip_literal(inside: str) -> bool:
@@ -161,30 +176,16 @@ def uri_origin(uri: str) -> str | None:
 
 
 def parse_rfc3339(text: str) -> datetime | None:
-    """An aware datetime for an RFC 3339 ``date-time``, or ``None`` if it is not one."""
-    match = _DATE_TIME_RE.fullmatch(text)
-    if match is None:
+    """An aware datetime for an RFC 3339 ``date-time``, or ``None`` if it is not one.
+
+    The regex fixes the RFC 3339 shape; ``fromisoformat`` (C, and in 3.11 it takes "Z"
+    and any number of fraction digits, truncating past microseconds) does the
+    arithmetic and the calendar checks. It wants "T" and "Z" upper case.
+    """
+    if _DATE_TIME_RE.fullmatch(text) is None:
         return None
-    offset = timedelta(0)
-    if match["sign"] is not None:
-        hours, minutes = int(match["offset_hour"]), int(match["offset_minute"])
-        if hours > 23 or minutes > 59:
-            return None
-        offset = timedelta(hours=hours, minutes=minutes)
-        if match["sign"] == "-":
-            offset = -offset
-    fraction = match["fraction"] or ""
     try:
-        return datetime(
-            int(match["year"]),
-            int(match["month"]),
-            int(match["day"]),
-            int(match["hour"]),
-            int(match["minute"]),
-            int(match["second"]),
-            int(fraction[:6].ljust(6, "0")),
-            tzinfo=timezone(offset) if offset else UTC,
-        )
+        return datetime.fromisoformat(text.upper())
     except ValueError:
         return None  # day 31 in a 30-day month, hour 24, leap second, year 0000, ...
 
@@ -248,7 +249,7 @@ class SiweMessage:
         expiration_time: str | datetime | None = None,
         not_before: str | datetime | None = None,
         request_id: str | None = None,
-        resources: Iterable[str] | None = None,
+        resources: Sequence[str] | None = None,
     ) -> None:
         # Required fields default to None only so that a missing one is reported as
         # malformed_message rather than a bare TypeError.
@@ -311,63 +312,49 @@ class SiweMessage:
 
 def _assign_fields(message: SiweMessage, values: dict[str, object]) -> None:
     """Validate every field and set it on the (frozen) message."""
-    issued_text, issued_at = _required_time(values["issued_at"], "issued_at")
-    expiration_text, expiration = _optional_time(values["expiration_time"], "expiration_time")
-    not_before_text, not_before = _optional_time(values["not_before"], "not_before")
-    checked = {
-        "scheme": _scheme(values["scheme"]),
-        "domain": _domain(values["domain"]),
-        "address": _address(values["address"]),
-        "statement": _statement(values["statement"]),
-        "uri": _uri(values["uri"], "uri"),
-        "version": _version(values["version"]),
-        "chain_id": _chain_id(values["chain_id"]),
-        "nonce": _nonce(values["nonce"]),
-        "issued_at": issued_text,
-        "expiration_time": expiration_text,
-        "not_before": not_before_text,
-        "request_id": _request_id(values["request_id"]),
-        "resources": _resources(values["resources"]),
-        "_issued_at": issued_at,
-        "_expiration": expiration,
-        "_not_before": not_before,
-    }
-    for name, value in checked.items():
-        object.__setattr__(message, name, value)
+    set_field = object.__setattr__
+    for name, check in _FIELD_CHECKS:
+        set_field(message, name, check(values[name]))
+    for name, instant_name in _TIME_FIELDS:
+        text, instant = _time(values[name], name)
+        set_field(message, name, text)
+        set_field(message, instant_name, instant)
+    if message.issued_at is None:
+        raise _malformed("issued_at is required; found none")
 
 
-def _required_str(value: object, name: str) -> str:
+def _not_text(value: object, name: str) -> SiweError:
     if value is None:
-        raise _malformed(f"{name} is required; found none")
+        return _malformed(f"{name} is required; found none")
+    return _malformed(f"{name} must be a string; found {type(value).__name__}")
+
+
+def _text(value: object, name: str, pattern: re.Pattern[str], expected: str) -> str:
     if not isinstance(value, str):
-        raise _malformed(f"{name} must be a string; found {type(value).__name__}")
+        raise _not_text(value, name)
+    if pattern.fullmatch(value) is None:
+        raise _malformed(f"{name} must be {expected}; found {_shown(value)}")
     return value
 
 
 def _scheme(value: object) -> str | None:
     if value is None:
         return None
-    scheme = _required_str(value, "scheme")
-    if _SCHEME_RE.fullmatch(scheme) is None:
-        raise _malformed(
-            f"scheme must be an RFC 3986 scheme such as 'https'; found {_shown(scheme)}"
-        )
-    return scheme
+    return _text(value, "scheme", _SCHEME_RE, "an RFC 3986 scheme such as 'https'")
 
 
 def _domain(value: object) -> str:
-    domain = _required_str(value, "domain")
-    if not is_authority(domain):
+    if not isinstance(value, str):
+        raise _not_text(value, "domain")
+    if not is_authority(value):
         raise _malformed(
-            f"domain must be an RFC 3986 authority ([userinfo@]host[:port]); found {_shown(domain)}"
+            f"domain must be an RFC 3986 authority ([userinfo@]host[:port]); found {_shown(value)}"
         )
-    return domain
+    return value
 
 
 def _address(value: object) -> str:
-    address = _required_str(value, "address")
-    if _ADDRESS_RE.fullmatch(address) is None:
-        raise _malformed(f"address must be 0x and 40 hex digits; found {_shown(address)}")
+    address = _text(value, "address", _ADDRESS_RE, "0x and 40 hex digits")
     checksummed = to_checksum_address(address)
     if address != checksummed:
         raise _malformed(f"address must be EIP-55 checksummed as {checksummed}; found {address}")
@@ -377,27 +364,28 @@ def _address(value: object) -> str:
 def _statement(value: object) -> str | None:
     if value is None:
         return None
-    statement = _required_str(value, "statement")
-    if _STATEMENT_RE.fullmatch(statement) is None:
-        raise _malformed(
-            "statement may hold only RFC 3986 reserved and unreserved characters and spaces "
-            f"(no line break); found {_shown(statement)}"
-        )
-    return statement
+    return _text(
+        value,
+        "statement",
+        _STATEMENT_RE,
+        "RFC 3986 reserved and unreserved characters and spaces only (no line break)",
+    )
 
 
-def _uri(value: object, name: str) -> str:
-    uri = _required_str(value, name)
-    if not is_uri(uri):
-        raise _malformed(f"{name} must be an RFC 3986 URI; found {_shown(uri)}")
-    return uri
+def _uri(value: object, name: str = "uri") -> str:
+    if not isinstance(value, str):
+        raise _not_text(value, name)
+    if not is_uri(value):
+        raise _malformed(f"{name} must be an RFC 3986 URI; found {_shown(value)}")
+    return value
 
 
 def _version(value: object) -> str:
-    version = _required_str(value, "version")
-    if version != SIWE_VERSION:
-        raise _malformed(f"version must be {SIWE_VERSION!r}; found {_shown(version)}")
-    return version
+    if value != SIWE_VERSION:
+        if not isinstance(value, str):
+            raise _not_text(value, "version")
+        raise _malformed(f"version must be {SIWE_VERSION!r}; found {_shown(value)}")
+    return SIWE_VERSION
 
 
 def _chain_id(value: object) -> int:
@@ -411,62 +399,66 @@ def _chain_id(value: object) -> int:
 
 
 def _nonce(value: object) -> str:
-    nonce = _required_str(value, "nonce")
-    if _NONCE_RE.fullmatch(nonce) is None:
-        raise _malformed(f"nonce must be at least 8 letters or digits; found {_shown(nonce)}")
-    return nonce
+    return _text(value, "nonce", _NONCE_RE, "at least 8 letters or digits")
 
 
 def _request_id(value: object) -> str | None:
     if value is None:
         return None
-    request_id = _required_str(value, "request_id")
-    if _REQUEST_ID_RE.fullmatch(request_id) is None:
-        raise _malformed(f"request_id must be RFC 3986 pchars; found {_shown(request_id)}")
-    return request_id
+    return _text(value, "request_id", _REQUEST_ID_RE, "RFC 3986 pchars")
 
 
 def _resources(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
-    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+    if not isinstance(value, list | tuple):
         raise _malformed(f"resources must be a list of URIs; found {type(value).__name__}")
-    resources = tuple(value)
-    if len(resources) > MAX_RESOURCES:
-        raise _malformed(f"at most {MAX_RESOURCES} resources are accepted; found {len(resources)}")
-    for index, resource in enumerate(resources):
-        _uri(resource, f"resources[{index}]")
-    return resources
+    if len(value) > MAX_RESOURCES:
+        raise _malformed(f"at most {MAX_RESOURCES} resources are accepted; found {len(value)}")
+    for index, resource in enumerate(value):
+        if not isinstance(resource, str) or not is_uri(resource):
+            _uri(resource, f"resources[{index}]")  # raises, naming the resource
+    return tuple(value)
 
 
-def _required_time(value: object, name: str) -> tuple[str, datetime]:
-    if value is None:
-        raise _malformed(f"{name} is required; found none")
-    return _time(value, name)
-
-
-def _optional_time(value: object, name: str) -> tuple[str | None, datetime | None]:
+def _time(value: object, name: str) -> tuple[str | None, datetime | None]:
+    """The text to sign and its instant; (None, None) for an absent time."""
     if value is None:
         return None, None
-    return _time(value, name)
-
-
-def _time(value: object, name: str) -> tuple[str, datetime]:
     if isinstance(value, datetime):
-        text = format_rfc3339(value)
-    elif isinstance(value, str):
-        text = value
-    else:
+        value = format_rfc3339(value)
+    elif not isinstance(value, str):
         raise _malformed(
             f"{name} must be RFC 3339 text or a datetime; found {type(value).__name__}"
         )
-    moment = parse_rfc3339(text)
-    if moment is None:
+    instant = parse_rfc3339(value)
+    if instant is None:
         raise _malformed(
             f"{name} must be an RFC 3339 date-time such as 2021-09-30T16:25:24Z; "
-            f"found {_shown(text)}"
+            f"found {_shown(value)}"
         )
-    return text, moment
+    return value, instant
+
+
+# In the message's order, so that the first bad field is the one reported (times are
+# checked after these).
+_FIELD_CHECKS: Final = (
+    ("scheme", _scheme),
+    ("domain", _domain),
+    ("address", _address),
+    ("statement", _statement),
+    ("uri", _uri),
+    ("version", _version),
+    ("chain_id", _chain_id),
+    ("nonce", _nonce),
+    ("request_id", _request_id),
+    ("resources", _resources),
+)
+_TIME_FIELDS: Final = (
+    ("issued_at", "_issued_at"),
+    ("expiration_time", "_expiration"),
+    ("not_before", "_not_before"),
+)
 
 
 # --- the text --------------------------------------------------------------------------
@@ -492,12 +484,17 @@ def _refuse_unparseable_early(text: object) -> None:
 
 
 class _MessageLines:
-    """Walks the lines of a message in the order the ABNF fixes."""
+    """Walks the lines of a message in the order the ABNF fixes.
 
-    __slots__ = ("_lines", "_next")
+    Each step reads the next line or raises saying which line, what was expected and
+    what was found. The steps index the list directly: this runs on every login.
+    """
+
+    __slots__ = ("_count", "_lines", "_next")
 
     def __init__(self, lines: list[str]) -> None:
         self._lines = lines
+        self._count = len(lines)
         self._next = 0
 
     def fields(self) -> dict[str, object]:
@@ -515,81 +512,76 @@ class _MessageLines:
         values["not_before"] = self._optional_tagged("Not Before: ")
         values["request_id"] = self._optional_tagged("Request ID: ")
         values["resources"] = self._resources()
-        self._end()
+        if self._next < self._count:
+            raise self._unexpected("the end of the message")
         return values
 
-    def _peek(self) -> str | None:
-        return self._lines[self._next] if self._next < len(self._lines) else None
+    def _unexpected(self, expected: str) -> SiweError:
+        index = self._next
+        found = _shown(self._lines[index]) if index < self._count else "end of message"
+        return _malformed(f"line {index + 1}: expected {expected}; found {found}")
 
     def _line(self, expected: str) -> str:
-        line = self._peek()
-        if line is None:
-            raise _malformed(f"line {self._next + 1}: expected {expected}; found end of message")
-        self._next += 1
-        return line
+        index = self._next
+        if index >= self._count:
+            raise self._unexpected(expected)
+        self._next = index + 1
+        return self._lines[index]
 
     def _header(self) -> tuple[str | None, str]:
-        line = self._line("the header")
+        line = self._lines[0]
         if not line.endswith(HEADER_SUFFIX):
-            raise _malformed(
-                f"line 1: expected '[scheme://]domain{HEADER_SUFFIX}'; found {_shown(line)}"
-            )
+            raise self._unexpected(f"'[scheme://]domain{HEADER_SUFFIX}'")
+        self._next = 1
         origin = line[: -len(HEADER_SUFFIX)]
         scheme, separator, domain = origin.partition("://")
         return (scheme, domain) if separator else (None, origin)
 
     def _blank_line(self) -> None:
-        line = self._line("an empty line")
-        if line:
-            raise _malformed(f"line {self._next}: expected an empty line; found {_shown(line)}")
+        if self._next >= self._count or self._lines[self._next]:
+            raise self._unexpected("an empty line")
+        self._next += 1
 
     def _statement(self) -> str | None:
         # Without a statement two empty lines follow the address, then "URI: ". With
         # one (even an empty one) the statement line is followed by an empty line.
-        first, second = self._peek(), self._lines[self._next + 1 : self._next + 2]
-        if first == "" and second and second[0] != "":
-            self._next += 1
+        index = self._next
+        if index + 1 < self._count and self._lines[index] == "" and self._lines[index + 1]:
+            self._next = index + 1
             return None
         statement = self._line("the statement")
         self._blank_line()
         return statement
 
     def _tagged(self, tag: str) -> str:
-        line = self._line(repr(tag + "..."))
-        if not line.startswith(tag):
-            raise _malformed(f"line {self._next}: expected {tag!r}...; found {_shown(line)}")
-        return line[len(tag) :]
+        index = self._next
+        if index >= self._count or not self._lines[index].startswith(tag):
+            raise self._unexpected(f"{tag!r}...")
+        self._next = index + 1
+        return self._lines[index][len(tag) :]
 
     def _optional_tagged(self, tag: str) -> str | None:
-        line = self._peek()
-        if line is None or not line.startswith(tag):
+        index = self._next
+        if index >= self._count or not self._lines[index].startswith(tag):
             return None
-        self._next += 1
-        return line[len(tag) :]
+        self._next = index + 1
+        return self._lines[index][len(tag) :]
 
     def _chain_id(self) -> int:
         text = self._tagged("Chain ID: ")
         # The length bound keeps int() clear of its 4300-digit limit; range is checked later.
         if len(text) > _MAX_CHAIN_ID_DIGITS or _CHAIN_ID_RE.fullmatch(text) is None:
-            raise _malformed(
-                f"line {self._next}: Chain ID must be a decimal number without leading zeros; "
-                f"found {_shown(text)}"
-            )
+            self._next -= 1
+            raise self._unexpected("'Chain ID: ' and a decimal number without leading zeros")
         return int(text)
 
     def _resources(self) -> tuple[str, ...] | None:
-        if self._peek() != "Resources:":
+        index = self._next
+        if index >= self._count or self._lines[index] != "Resources:":
             return None
-        self._next += 1
-        resources = []
-        while (line := self._peek()) is not None and line.startswith("- "):
-            resources.append(line[2:])
-            self._next += 1
-        return tuple(resources)
-
-    def _end(self) -> None:
-        line = self._peek()
-        if line is not None:
-            raise _malformed(
-                f"line {self._next + 1}: expected the end of the message; found {_shown(line)}"
-            )
+        # Resource lines run to the end; fields() reports any line left after them.
+        end = index + 1
+        while end < self._count and self._lines[end].startswith("- "):
+            end += 1
+        self._next = end
+        return tuple(line[2:] for line in self._lines[index + 1 : end])

@@ -1,6 +1,6 @@
 """Parse + verify an EOA-signed SIWE message: ops/s on one core, against two yardsticks.
 
-    .venv/bin/python benchmarks/verify.py [--seconds 0.3] [--repeat 5]
+    .venv/bin/python benchmarks/verify.py [--seconds 0.2] [--repeat 5] [--runs 3]
 
 * floor: the EIP-191 digest, coincurve's public-key recovery and the address hash,
   nothing else: what any verifier has to pay;
@@ -14,7 +14,8 @@ subprocess of this same file (``--peer``). coincurve is installed there too, so 
 eth-keys uses libsecp256k1 as it does here: the comparison is of the code around it.
 
 Both processes are single-threaded and pinned to one CPU. Each figure is the best of
-``--repeat`` rounds of about ``--seconds`` each (best, not mean: noise only adds time).
+all its rounds of about ``--seconds`` each (best, not mean: noise only adds time);
+rounds of the operations interleave, and so do the runs of the two processes.
 """
 
 from __future__ import annotations
@@ -55,26 +56,41 @@ MESSAGE_FIELDS = {
 }
 
 
-def best_microseconds(operation: Callable[[], object], seconds: float, repeat: int) -> float:
-    """Best per-call time over ``repeat`` rounds of about ``seconds`` each."""
+def calls_per_round(operation: Callable[[], object], seconds: float) -> int:
+    """How many calls last about ``seconds`` (after one warm-up call)."""
     operation()  # warm caches and lazy imports outside the timed rounds
     calls = 1
-    while True:  # calibrate: enough calls per round to last about `seconds`
+    while True:
         started = time.perf_counter()
         for _ in range(calls):
             operation()
         elapsed = time.perf_counter() - started
         if elapsed >= seconds / 4:
-            break
+            return max(1, int(calls * seconds / elapsed))
         calls *= 2
-    calls = max(1, int(calls * seconds / elapsed))
-    best = float("inf")
+
+
+def best_microseconds(
+    operations: dict[str, Callable[[], object]], seconds: float, repeat: int
+) -> dict[str, float]:
+    """Best per-call time of each operation over ``repeat`` interleaved rounds.
+
+    Rounds alternate between the operations, so that a burst of load from elsewhere on
+    the machine hits them alike instead of skewing one ratio.
+    """
+    calls = {name: calls_per_round(operation, seconds) for name, operation in operations.items()}
+    best = dict.fromkeys(operations, float("inf"))
     for _ in range(repeat):
-        started = time.perf_counter()
-        for _ in range(calls):
-            operation()
-        best = min(best, (time.perf_counter() - started) / calls)
-    return best * 1e6
+        for name, operation in operations.items():
+            started = time.perf_counter()
+            for _ in range(calls[name]):
+                operation()
+            best[name] = min(best[name], (time.perf_counter() - started) / calls[name])
+    return {name: seconds_per_call * 1e6 for name, seconds_per_call in best.items()}
+
+
+def merged_best(*runs: dict[str, float]) -> dict[str, float]:
+    return {name: min(run[name] for run in runs) for name in runs[0]}
 
 
 def pin_to_one_cpu() -> None:
@@ -100,10 +116,11 @@ def run_peer(text: str, signature: str, seconds: float, repeat: int) -> dict[str
 
         return run
 
-    return {
-        f"reference siwe 4.4.0 (abnf={abnf})": best_microseconds(verify(abnf), seconds, repeat)
-        for abnf in (True, False)
-    }
+    return best_microseconds(
+        {f"reference siwe 4.4.0 (abnf={abnf})": verify(abnf) for abnf in (True, False)},
+        seconds,
+        repeat,
+    )
 
 
 def ensure_peer_venv() -> Path:
@@ -199,8 +216,9 @@ def report(results: dict[str, float]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=0.3, help="length of one timed round")
-    parser.add_argument("--repeat", type=int, default=5, help="rounds; the best one counts")
+    parser.add_argument("--seconds", type=float, default=0.2, help="length of one timed round")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds per run; the best counts")
+    parser.add_argument("--runs", type=int, default=3, help="alternating runs of both processes")
     parser.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     pin_to_one_cpu()
@@ -209,8 +227,11 @@ def main() -> None:
         print(json.dumps(run_peer(job["text"], job["signature"], job["seconds"], job["repeat"])))
         return
     text, signature = signed_message()
-    results = measure_ours(text, signature, args.seconds, args.repeat)
-    results |= measure_peer(text, "0x" + signature.hex(), args.seconds, args.repeat)
+    ours, peer = [], []
+    for _ in range(args.runs):  # alternate the two processes too, for the same reason
+        ours.append(measure_ours(text, signature, args.seconds, args.repeat))
+        peer.append(measure_peer(text, "0x" + signature.hex(), args.seconds, args.repeat))
+    results = merged_best(*ours) | merged_best(*peer)
     print(f"python {sys.version.split()[0]}, one core, message of {len(text)} bytes\n")
     report(results)
 

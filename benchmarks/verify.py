@@ -185,13 +185,15 @@ def measure_ours(text: str, signature: bytes, seconds: float, repeat: int) -> di
         return verify_message(text, hex_signature, domain=DOMAIN, nonce=NONCE, now=now)
 
     assert ours().wallet_kind == "eoa"
-    return {
-        "floor: keccak + coincurve recovery": best_microseconds(floor, seconds, repeat),
-        "walletauth parse only": best_microseconds(
-            lambda: SiweMessage.parse(text), seconds, repeat
-        ),
-        "walletauth parse + verify": best_microseconds(ours, seconds, repeat),
-    }
+    return best_microseconds(
+        {
+            "floor: keccak + coincurve recovery": floor,
+            "walletauth parse only": lambda: SiweMessage.parse(text),
+            "walletauth parse + verify": ours,
+        },
+        seconds,
+        repeat,
+    )
 
 
 def report(results: dict[str, float]) -> None:

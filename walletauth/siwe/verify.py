@@ -370,6 +370,8 @@ def _strings(value: str | Collection[str], name: str) -> list[str]:
 
 
 def _lowered(value: str | Collection[str], name: str) -> frozenset[str]:
+    if isinstance(value, str) and value:  # the usual single domain, on every login
+        return frozenset((value.lower(),))
     return frozenset(item.lower() for item in _strings(value, name))
 
 

@@ -82,11 +82,14 @@ def purge(
     secrets = Secrets.load_or_create(settings.data_dir / "secrets")
     store = open_store(settings, load_policy(settings.policy), secrets)
     try:
-        counts = store.purge(now=_now(), batch_size=batch_size)
+        report = store.purge(now=_now(), batch_size=batch_size)
     finally:
         store.close()
-    for kind, count in sorted(counts.items()):
-        typer.echo(f"{kind}: {count}")
+    for (category, purpose), count in sorted(report.records.items()):
+        typer.echo(f"records {category}/{purpose}: {count}")
+    typer.echo(f"records: {report.records_removed}")
+    for kind in ("subjects", "nonces", "sessions", "rate_counters"):
+        typer.echo(f"{kind}: {getattr(report, kind)}")
 
 
 @keys_app.command("rotate")

@@ -219,3 +219,33 @@ def test_reading_an_unknown_purpose_or_category_is_an_error_not_an_empty_list(st
 
     assert purpose.value.code == "unknown_purpose"
     assert category.value.code == "unknown_category"
+
+
+def test_the_subjects_own_access_request_sees_every_live_record_whatever_the_state(store):
+    store.set_consent(ALICE, "partner_guidance", True, now=NOW)
+    store.put_record(ALICE, "contact_email", "partner_guidance", {"email": "a@x.io"},
+                     now=NOW, source="test")
+    store.record_login(ALICE, 1, now=NOW)
+    store.record_login(BOB, 1, now=NOW)
+    store.suspend(ALICE, "partner_guidance", now=NOW)
+
+    mine = store.subject_records(ALICE, now=NOW)
+
+    assert sorted((r.category, r.purpose) for r in mine) == [
+        ("access_log", "service_provision"),
+        ("contact_email", "partner_guidance"),
+        ("wallet_address", "service_provision"),
+    ]
+    assert store.subject_records("0x" + "5" * 40, now=NOW) == []
+
+
+def test_concurrent_first_sign_ins_of_one_address_make_one_subject(store):
+    from tests.store.test_ephemeral import run_together
+
+    results = run_together(8, lambda: store.record_login(ALICE, 1, now=NOW))
+
+    assert results == [None] * 8
+    wallets = store.records(ALICE, "service_provision", now=NOW, category="wallet_address")
+    assert len(wallets) == 1
+    assert len(store.records(ALICE, "service_provision", now=NOW, category="access_log")) == 8
+    assert table_counts(store)["subjects"] == table_counts(store)["keystore_subject_keys"] == 1

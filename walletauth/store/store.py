@@ -247,6 +247,25 @@ class Store:
             return []
         return [self._record(row, key) for row in rows]
 
+    def subject_records(self, address: str, *, now: datetime) -> list[Record]:
+        """Every live record of the subject, whatever its purpose or the subject's state.
+
+        Not purpose-bound on purpose: this is the subject's own access (export) request,
+        which covers suspended and withdrawn purposes too. Never use it for processing.
+        """
+        now = require_aware(now)
+        with self._reader.begin() as connection:
+            subject, _events = self._find(connection, address)
+            if subject is None:
+                return []
+            rows = connection.execute(
+                sa.select(records)
+                .where(records.c.subject_id == subject.id, records.c.expires_at > now)
+                .order_by(records.c.id)
+            ).all()
+        key = self.keys.get(subject.key_id)
+        return [] if key is None else [self._record(row, key) for row in rows]
+
     # ------------------------------------------------------------------ consent and state
 
     def set_consent(self, address: str, purpose: str, granted: bool, *, now: datetime) -> None:

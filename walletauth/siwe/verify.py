@@ -17,11 +17,14 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Final, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from walletauth.siwe.eoa import eip191_digest, recover_signer
 from walletauth.siwe.errors import SiweError
 from walletauth.siwe.message import SiweMessage, to_checksum_address, uri_origin
+
+if TYPE_CHECKING:  # web3 is imported only when a contract wallet needs checking
+    from web3 import AsyncWeb3, Web3
 
 WalletKind = Literal["eoa", "eip1271", "eip6492"]
 
@@ -182,7 +185,7 @@ def _eoa_failure(signed: _SignedMessage) -> str | None:
     return None
 
 
-def _web3_for(rpc: Mapping[int, object] | None, chain_id: int) -> object | None:
+def _web3_for(rpc: Mapping[int, object] | None, chain_id: int) -> Web3 | None:
     if rpc is None:
         return None
     # Imported late: only contract wallets need web3, and chain.py pulls it in.
@@ -191,7 +194,7 @@ def _web3_for(rpc: Mapping[int, object] | None, chain_id: int) -> object | None:
     return web3_for(rpc, chain_id)
 
 
-def _async_web3_for(rpc: Mapping[int, object] | None, chain_id: int) -> object | None:
+def _async_web3_for(rpc: Mapping[int, object] | None, chain_id: int) -> AsyncWeb3[Any] | None:
     if rpc is None:
         return None
     from walletauth.siwe.chain import async_web3_for

@@ -106,8 +106,9 @@ def to_checksum_address(address: str) -> str:
     """EIP-55 mixed-case form of a ``0x`` + 40 hex digit address.
 
     A letter is upper-cased where the matching nibble of keccak(lowercase hex) is >= 8.
-    Done on whole 160-bit integers: clearing ASCII bit 0x20 upper-cases a-f, and the
-    mask picks the positions that are letters *and* have a high nibble.
+    Done on the 40 ASCII bytes taken as one integer (no per-character Python loop):
+    flipping bit 0x20 upper-cases a-f, and the mask keeps the positions that are
+    letters *and* whose hash nibble is high.
     """
     lower = address[2:].lower().encode("ascii")
     nibbles = keccak256(lower).hex()[:40].encode("ascii")

@@ -1,0 +1,111 @@
+"""verify_message end to end for smart-contract wallets on a real EVM (eth-tester).
+
+The contract checks are tested on their own in test_contract_signatures.py; this file
+checks that a whole signed EIP-4361 message reaches them through verify_message and
+averify_message, and that the wallet kind comes back right.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from eth_account import Account
+
+from tests.siwe.contracts import (
+    EvmChain,
+    LoopbackNode,
+    calldata,
+    siwe_digest,
+    smart_wallet_signature,
+    wrap_6492,
+)
+from walletauth import SiweError, SiweMessage, averify_message, verify_message
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def message_for(address: str) -> str:
+    return SiweMessage(
+        domain="example.test",
+        address=address,
+        uri="https://example.test",
+        version="1",
+        chain_id=1,  # eth-tester's chain id
+        nonce="contractwallet01",
+        issued_at="2026-01-01T11:59:00Z",
+    ).to_text()
+
+
+@pytest.fixture(scope="module")
+def chain() -> EvmChain:
+    return EvmChain()
+
+
+@pytest.fixture(scope="module")
+def node(chain: EvmChain) -> Iterator[LoopbackNode]:
+    loopback = LoopbackNode(chain).start()
+    yield loopback
+    loopback.stop()
+
+
+@pytest.fixture(scope="module")
+def factory(chain: EvmChain):
+    return chain.deploy("SmartWalletFactory")
+
+
+def test_deployed_smart_wallet_signs_in_as_eip1271(chain: EvmChain, factory) -> None:
+    owner = Account.create()
+    chain.transact(factory.functions.createAccount(owner.address, 3), chain.funder)
+    wallet = factory.functions.getAddress(owner.address, 3).call()
+    text = message_for(wallet)
+    signature = smart_wallet_signature(owner, siwe_digest(text))
+
+    login = verify_message(text, signature, domain="example.test", now=NOW, rpc={1: chain.w3})
+
+    assert (login.address, login.wallet_kind) == (wallet, "eip1271")
+
+
+def test_smart_wallet_signature_by_another_key_is_refused(chain: EvmChain, factory) -> None:
+    owner = Account.create()
+    chain.transact(factory.functions.createAccount(owner.address, 4), chain.funder)
+    wallet = factory.functions.getAddress(owner.address, 4).call()
+    text = message_for(wallet)
+    signature = smart_wallet_signature(Account.create(), siwe_digest(text))
+
+    with pytest.raises(SiweError) as caught:
+        verify_message(text, signature, domain="example.test", now=NOW, rpc={1: chain.w3})
+    assert caught.value.code == "invalid_signature"
+
+
+async def test_undeployed_wallet_signs_in_as_eip6492_over_http(
+    chain: EvmChain, node: LoopbackNode, factory
+) -> None:
+    owner = Account.create()
+    wallet = factory.functions.getAddress(owner.address, 5).call()
+    text = message_for(wallet)
+    create = calldata(factory.functions.createAccount(owner.address, 5))
+    signature = wrap_6492(factory.address, create, smart_wallet_signature(owner, siwe_digest(text)))
+
+    login = await averify_message(
+        text, signature, domain="example.test", now=NOW, rpc={1: node.url}
+    )
+
+    assert (login.address, login.wallet_kind) == (wallet, "eip6492")
+    assert chain.w3.eth.get_code(wallet) == b""  # checked without deploying
+
+
+async def test_unreachable_node_is_rpc_unavailable_not_an_invalid_signature(
+    chain: EvmChain, factory
+) -> None:
+    owner = Account.create()
+    wallet = factory.functions.getAddress(owner.address, 6).call()
+    text = message_for(wallet)
+    signature = smart_wallet_signature(owner, siwe_digest(text))
+
+    with pytest.raises(SiweError) as caught:
+        await averify_message(
+            text, signature, domain="example.test", now=NOW, rpc={1: "http://127.0.0.1:9"}
+        )
+    assert caught.value.code == "rpc_unavailable"

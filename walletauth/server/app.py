@@ -19,6 +19,7 @@ from walletauth.server.problems import Problem
 from walletauth.server.routes import auth, consents, meta, policy
 from walletauth.server.runtime import Runtime, system_clock
 from walletauth.server.settings import Settings
+from walletauth.server.static_routes import install_example_routes
 
 log = logging.getLogger("walletauth.server")
 
@@ -47,6 +48,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     )
     for router in (auth.router, consents.router, policy.router, meta.router):
         app.include_router(router)
+    install_example_routes(app, settings)
     install_exception_handlers(app)
     _install_problem_schema(app)
     # The last added runs first: metrics see every answer, CORS headers go on problem

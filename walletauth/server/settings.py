@@ -142,6 +142,8 @@ class Settings(BaseSettings):
     """Peers whose ``X-Forwarded-For`` is believed; the client IP is the socket peer otherwise."""
     max_body_bytes: int = Field(default=32 * 1024, gt=0)
     log_level: str = "info"
+    serve_example: bool | None = None
+    """Serve the example dApp at ``/app/``; unset means only when every domain is loopback."""
 
     @field_validator("domains", mode="before")
     @classmethod

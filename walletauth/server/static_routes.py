@@ -1,0 +1,84 @@
+"""The example dApp (``examples/dapp/``) served at ``/app/``, for trying a sign-in locally.
+
+On when ``serve_example`` says so; left unset, only when every login domain is a
+loopback host, so ``walletauth serve`` with its defaults shows the page at once while a
+deployment on a real domain exposes no demo. Only the page's own files are served
+(``*.html``, ``*.js``, ``*.css``, ``*.svg`` at the top or under ``vendor/``): never
+``package.json``, the bundler's sources or ``node_modules``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Final
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from walletauth.server.problems import problem_response
+from walletauth.server.settings import Settings
+
+EXAMPLE_DIR: Final = Path(__file__).resolve().parents[2] / "examples" / "dapp"
+EXAMPLE_PATH: Final = "/app/"
+LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
+SERVED_NAME: Final = re.compile(r"(?:vendor/)?[a-z0-9][a-z0-9.-]*\.(?:html|js|css|svg)")
+MEDIA_TYPES: Final = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# The page loads nothing from elsewhere; inline styles are allowed only so that the
+# HTML export, shown in a sandboxed frame, keeps its own styling.
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+        " img-src 'self' data:; frame-src 'self' blob:; object-src 'none';"
+        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+
+
+def example_enabled(settings: Settings) -> bool:
+    """Whether ``settings`` ask for the example page (see the module docstring)."""
+    if settings.serve_example is not None:
+        return settings.serve_example
+    return all(_host(domain.authority) in LOOPBACK_HOSTS for domain in settings.domains)
+
+
+def install_example_routes(app: FastAPI, settings: Settings, directory: Path = EXAMPLE_DIR) -> bool:
+    """Add ``/`` and ``/app/...`` to ``app`` if enabled and the page is there; say if added."""
+    if not example_enabled(settings) or not (directory / "index.html").is_file():
+        return False
+    root = directory.resolve()
+
+    async def redirect_to_page() -> Response:
+        return RedirectResponse(EXAMPLE_PATH, status_code=307)
+
+    async def page_file(name: str = "index.html") -> Response:
+        return _file_response(root, name or "index.html")
+
+    app.add_api_route("/", redirect_to_page, methods=["GET"], include_in_schema=False)
+    app.add_api_route(EXAMPLE_PATH, page_file, methods=["GET"], include_in_schema=False)
+    app.add_api_route(
+        EXAMPLE_PATH + "{name:path}", page_file, methods=["GET"], include_in_schema=False
+    )
+    return True
+
+
+def _file_response(root: Path, name: str) -> Response:
+    path = (root / name).resolve()
+    if not SERVED_NAME.fullmatch(name) or not path.is_relative_to(root) or not path.is_file():
+        return problem_response("not_found", f"{EXAMPLE_PATH}{name} is not part of the page")
+    return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=PAGE_HEADERS)
+
+
+def _host(authority: str) -> str:
+    """The host of ``host[:port]``, keeping an IPv6 literal's brackets."""
+    if authority.startswith("["):
+        return authority[: authority.find("]") + 1]
+    return authority.rsplit(":", 1)[0]

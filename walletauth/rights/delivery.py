@@ -1,0 +1,90 @@
+"""Delivering the notice outbox: signed (Standard Webhooks), retried with backoff.
+
+Each due notice is POSTed to its endpoint, signed with ``walletauth.sdk.sign_notice``
+under the endpoint's secrets; a 2xx answer deletes it from the outbox, anything else
+(another status, a connection error, a timeout) schedules the next attempt after an
+exponentially growing delay, capped. The webhook id stays the notice id across
+retries, so a receiver's replay guard treats a retry as the same event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Final
+
+import httpx
+
+from walletauth.sdk import Notice, sign_notice
+from walletauth.sdk.notices import PolicyRef
+from walletauth.store import Store, outbox
+from walletauth.store.outbox import OutboxNotice
+
+FIRST_RETRY: Final = timedelta(seconds=30)
+MAX_RETRY: Final = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeEndpoint:
+    """A downstream service registered for notices: where to POST, and its secrets
+    (``whsec_...``; several while a secret is rotated)."""
+
+    url: str
+    secrets: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class DeliveryReport:
+    delivered: int = 0
+    failed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    """Failure reasons (``http_<status>``, ``unreachable``, ``unknown_endpoint``) by count."""
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failure: 30 s, 1 min, 2 min... at most 6 h."""
+    if attempts >= 20:
+        return MAX_RETRY
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+
+
+def deliver_due(
+    store: Store,
+    endpoints: Mapping[str, NoticeEndpoint],
+    client: httpx.Client,
+    *,
+    now: datetime,
+    limit: int = 100,
+) -> DeliveryReport:
+    """Try every due notice once; what fails waits for its next attempt."""
+    report = DeliveryReport()
+    for queued in outbox.due_notices(store.engine, store.secrets, now=now, limit=limit):
+        error = _send(queued, endpoints.get(queued.endpoint), client, now)
+        if error is None:
+            outbox.delivered(store.engine, queued.notice_id, queued.endpoint)
+            report.delivered += 1
+            continue
+        outbox.failed(store.engine, queued.notice_id, queued.endpoint, error=error,
+                      retry_in=retry_delay(queued.attempts + 1), now=now)
+        report.failed += 1
+        report.errors[error] = report.errors.get(error, 0) + 1
+    return report
+
+
+def _send(
+    queued: OutboxNotice, endpoint: NoticeEndpoint | None, client: httpx.Client, now: datetime
+) -> str | None:
+    if endpoint is None:
+        return "unknown_endpoint"
+    notice = Notice(
+        id=queued.notice_id, type=queued.type, subject=queued.subject,  # type: ignore[arg-type]
+        purposes=queued.purposes, occurred_at=queued.occurred_at,
+        policy=PolicyRef(id=queued.policy_id, version=queued.policy_version),
+    )
+    body, headers = sign_notice(notice, list(endpoint.secrets), now=now)
+    try:
+        response = client.post(endpoint.url, content=body, headers=headers)
+    except httpx.HTTPError:
+        return "unreachable"
+    return None if 200 <= response.status_code < 300 else f"http_{response.status_code}"

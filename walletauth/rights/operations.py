@@ -1,0 +1,221 @@
+"""The wallet owner's rights as calls over a :class:`~walletauth.store.Store`.
+
+Each request is logged in the requests log (received, then completed or denied with
+the error's stable code) and leaves an audit entry; none needs HTTP. Proof that the
+wallet itself asks is the caller's job (see :mod:`walletauth.rights.requests`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets as random
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from walletauth.errors import WalletAuthError
+from walletauth.rights.errors import RightsError
+from walletauth.rights.export import ExportDocument, build_document
+from walletauth.store import Store
+from walletauth.store import subject_ops as ops
+from walletauth.store.outbox import PendingNotice
+from walletauth.store.subject_ops import RecordChange, RequestEntry
+
+RequestLogKind = str
+"""A request kind of :data:`walletauth.rights.requests.REQUEST_KINDS`, or ``lift-restriction``."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetainedRecords:
+    """Records an erasure kept because the law requires them, with the ground."""
+
+    category: str
+    purpose: str
+    count: int
+    until: datetime
+    ground: Mapping[str, str]
+    clause: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReceipt:
+    receipt_id: str
+    erased: dict[str, int]
+    """Records removed, per category."""
+    completed_at: datetime
+    consent_events: int = 0
+    sessions: int = 0
+    third_party_provisions: int = 0
+    retained: list[RetainedRecords] = field(default_factory=list)
+    notices: int = 0
+    """Erasure notices enqueued (one per registered endpoint)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestReceipt:
+    receipt_id: str
+    completed_at: datetime
+    detail: Mapping[str, object] = field(default_factory=dict)
+
+
+@contextlib.contextmanager
+def _logged(store: Store, address: str, kind: RequestLogKind, now: datetime) -> Iterator[str]:
+    """Log the request as received; a refusal marks it denied with its stable code."""
+    request_id = ops.open_request(store, address, kind, now=now)
+    try:
+        yield request_id
+    except WalletAuthError as error:
+        ops.finish_request(store, request_id, "denied", now=now, reason=error.code)
+        raise
+
+
+def deny_request(store: Store, address: str, kind: RequestLogKind, reason: str, *,
+                 now: datetime) -> str:
+    """Log a request refused before it could be carried out (e.g. its proof failed)."""
+    request_id = ops.open_request(store, address, kind, now=now)
+    ops.finish_request(store, request_id, "denied", now=now, reason=reason)
+    return request_id
+
+
+def export_subject(store: Store, address: str, *, now: datetime) -> ExportDocument:
+    """Everything linked to ``address`` (disclosure), as a JSON-ready document."""
+    with _logged(store, address, "export", now) as request_id:
+        checksum = ops.subject_address(store, address)
+        dossier = ops.read_dossier(store, checksum)
+        document = build_document(store.policy, checksum, dossier,
+                                  ops.list_requests(store, checksum), now=now)
+        store.audit(checksum, "export", now=now,
+                    detail={"records": len(document["records"]),
+                            "withheld": sum(w["records"] for w in document["withheld"])})
+        ops.finish_request(store, request_id, "completed", now=now,
+                           detail={"records": len(document["records"])})
+    return document
+
+
+def erase_subject(
+    store: Store, address: str, *, now: datetime, notify: Sequence[str] = ()
+) -> ErasureReceipt:
+    """Erase everything linked to ``address`` in one transaction, enqueueing a signed
+    ``subject.erased`` notice for each endpoint name in ``notify``.
+
+    Live records of legal-obligation purposes are kept and listed in the receipt.
+    """
+    with _logged(store, address, "erase", now) as request_id:
+        notice_id = f"ntc_{random.token_urlsafe(18)}"
+        notices = [
+            PendingNotice(notice_id=notice_id, endpoint=endpoint, type="subject.erased",
+                          occurred_at=now, policy_id=store.policy.id,
+                          policy_version=store.policy.version)
+            for endpoint in notify
+        ]
+        erasure = ops.erase_subject(store, address, now=now, request_id=request_id,
+                                    notices=notices)
+    return ErasureReceipt(
+        receipt_id=request_id,
+        erased=dict(erasure.erased),
+        completed_at=now,
+        consent_events=erasure.consent_events,
+        sessions=erasure.sessions,
+        third_party_provisions=erasure.provisions,
+        retained=[_retained(store, kept) for kept in erasure.retained],
+        notices=len(notices) if erasure.subject_found else 0,
+    )
+
+
+def _retained(store: Store, kept: ops.Retained) -> RetainedRecords:
+    purpose = store.policy.purpose(kept.purpose)
+    return RetainedRecords(kept.category, kept.purpose, kept.count, kept.until,
+                           purpose.text.model_dump(), purpose.clause)
+
+
+def correct(
+    store: Store, address: str, changes: Sequence[RecordChange], *, now: datetime
+) -> RequestReceipt:
+    """Correct, add or delete records of user-supplied categories, all or nothing."""
+    with _logged(store, address, "correct", now) as request_id:
+        _check_changes(changes)
+        editable = frozenset(c.id for c in store.policy.categories.values() if c.user_supplied)
+        outcome = ops.apply_changes(store, address, changes, editable=editable, now=now)
+        if outcome.refused:
+            index, reason = outcome.refused[0]
+            raise RightsError(reason, f"change {index} refused ({reason}); nothing was changed")  # type: ignore[arg-type]
+        detail = {"corrected": outcome.corrected, "added": outcome.added,
+                  "deleted": outcome.deleted}
+        ops.finish_request(store, request_id, "completed", now=now, detail=detail)
+    return RequestReceipt(request_id, now, detail)
+
+
+def _check_changes(changes: Sequence[RecordChange]) -> None:
+    if not changes:
+        raise RightsError("invalid_correction", "name at least one change")
+    for index, change in enumerate(changes):
+        needs_record = change.op in {"correct", "delete"}
+        if needs_record and change.record_id is None:
+            raise RightsError("invalid_correction", f"change {index} ({change.op}) needs record_id")
+        if change.op == "add" and (change.category is None or change.purpose is None):
+            raise RightsError("invalid_correction", f"change {index} (add) needs category and"
+                              " purpose")
+        if change.op != "delete" and not change.data:
+            raise RightsError("invalid_correction", f"change {index} ({change.op}) needs data")
+
+
+def restrict(
+    store: Store, address: str, purposes: Sequence[str], *, now: datetime
+) -> RequestReceipt:
+    """Suspend the use of the subject's data for ``purposes`` (at once: the store's
+    purpose-bound reads return nothing for a suspended purpose)."""
+    return _restriction(store, address, purposes, now, lift=False)
+
+
+def lift_restriction(
+    store: Store, address: str, purposes: Sequence[str], *, now: datetime
+) -> RequestReceipt:
+    return _restriction(store, address, purposes, now, lift=True)
+
+
+def _restriction(
+    store: Store, address: str, purposes: Sequence[str], now: datetime, *, lift: bool
+) -> RequestReceipt:
+    with _logged(store, address, "lift-restriction" if lift else "restrict", now) as request_id:
+        if not purposes:
+            raise RightsError("invalid_argument", "name at least one purpose")
+        for purpose_id in purposes:
+            purpose = store.policy.purpose(purpose_id)
+            if not lift and purpose.basis == "legal_obligation":
+                raise RightsError("not_restrictable", f"{purpose_id!r} is required by law")
+            if not lift and purpose_id == store.policy.login.purpose:
+                raise RightsError(
+                    "not_restrictable",
+                    f"{purpose_id!r} is what signing in rests on (lifting would need a sign-in);"
+                    " ask for erasure instead",
+                )
+        change = store.lift_suspension if lift else store.suspend
+        for purpose_id in dict.fromkeys(purposes):
+            change(address, purpose_id, now=now)
+        detail = {"purposes": list(dict.fromkeys(purposes)), "lifted": lift}
+        ops.finish_request(store, request_id, "completed", now=now, detail=detail)
+    return RequestReceipt(request_id, now, detail)
+
+
+def stop_third_party(store: Store, address: str, *, now: datetime) -> RequestReceipt:
+    """No further provision to third parties on consent grounds (legal grounds remain)."""
+    with _logged(store, address, "stop-third-party", now) as request_id:
+        store.stop_third_party(address, True, now=now)
+        ops.finish_request(store, request_id, "completed", now=now)
+    return RequestReceipt(request_id, now)
+
+
+def record_provision(
+    store: Store, address: str, recipient: str, categories: Sequence[str], ground: str, *,
+    now: datetime,
+) -> None:
+    """Log a provision of ``categories`` to ``recipient`` on ``ground``; refused with
+    ``third_party_stopped`` (or the policy's other reasons) and nothing logged when the
+    subject's state does not allow it."""
+    if not isinstance(recipient, str) or not 1 <= len(recipient) <= 200:
+        raise RightsError("invalid_argument", "recipient must be 1 to 200 characters")
+    ops.record_provision(store, address, recipient, categories, ground, now=now)
+
+
+def list_requests(store: Store, address: str) -> list[RequestEntry]:
+    return ops.list_requests(store, address)

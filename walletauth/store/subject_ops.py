@@ -1,0 +1,538 @@
+"""Whole-subject operations behind the wallet owner's rights: read everything, erase in one
+transaction, correct user-supplied records in place, log third-party provisions, and
+keep the requests log.
+
+These are the store's side of :mod:`walletauth.rights`: they know SQL and the sealing,
+and ask the policy layer for decisions; which request is allowed and how it is
+answered is decided above.
+"""
+
+from __future__ import annotations
+
+import secrets as random
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from walletauth.policy.evaluate import decide_collection, decide_provision
+from walletauth.store.addresses import normalise_address
+from walletauth.store.audit import AuditEntry, read_audit, write_audit
+from walletauth.store.consent import ConsentEvent, state_from_events
+from walletauth.store.errors import StoreError
+from walletauth.store.keyschema import subject_keys
+from walletauth.store.outbox import PendingNotice, enqueue
+from walletauth.store.records import Record, open_data, seal_data
+from walletauth.store.rights_schema import rights_requests, third_party_provisions
+from walletauth.store.schema import audit_log, consent_events, records, sessions, subjects
+from walletauth.store.store import Store, _policy_errors_as_store_errors, _refuse
+from walletauth.store.subjects import (
+    Subject,
+    find_with_history,
+    refs_of,
+    retain_until,
+)
+from walletauth.store.types import require_aware
+
+RequestStatus = Literal["received", "completed", "denied"]
+ChangeOp = Literal["correct", "add", "delete"]
+
+
+@dataclass(frozen=True, slots=True)
+class Provision:
+    recipient: str
+    categories: tuple[str, ...]
+    ground: str
+    provided_at: datetime
+    policy_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dossier:
+    """Everything linked to one subject, opened (the subject's own access request)."""
+
+    found: bool
+    records: list[Record] = field(default_factory=list)
+    events: list[ConsentEvent] = field(default_factory=list)
+    provisions: list[Provision] = field(default_factory=list)
+    audit: list[AuditEntry] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Retained:
+    """Records an erasure keeps because the law requires it (a legal-obligation purpose)."""
+
+    category: str
+    purpose: str
+    count: int
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Erasure:
+    subject_found: bool
+    erased: dict[str, int] = field(default_factory=dict)
+    """Records removed, per category."""
+    consent_events: int = 0
+    sessions: int = 0
+    provisions: int = 0
+    retained: list[Retained] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordChange:
+    """One change to a user-supplied record: correct or delete ``record_id``, or add a
+    record of ``category`` for ``purpose``."""
+
+    op: ChangeOp
+    record_id: int | None = None
+    category: str | None = None
+    purpose: str | None = None
+    data: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeOutcome:
+    """What a change set did, or (``refused`` non-empty) why nothing was changed."""
+
+    refused: list[tuple[int, str]] = field(default_factory=list)
+    """(index of the change, reason): ``unknown_record``, ``not_user_supplied`` or
+    ``undeclared_field``."""
+    corrected: int = 0
+    added: list[int] = field(default_factory=list)
+    deleted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEntry:
+    id: str
+    kind: str
+    status: RequestStatus
+    reason: str | None
+    received_at: datetime
+    completed_at: datetime | None
+    detail: Mapping[str, Any]
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def read_dossier(store: Store, address: str) -> Dossier:
+    """Every record (live or awaiting purge), event, provision and audit entry of the
+    subject, in one read transaction."""
+    refs = refs_of(store.secrets, _checksum(address))
+    with store.engine.execution_options(walletauth_read_only=True).begin() as connection:
+        subject, events = find_with_history(connection, refs, lock=False)
+        if subject is None:
+            return Dossier(found=False)
+        rows = connection.execute(
+            sa.select(records).where(records.c.subject_id == subject.id).order_by(records.c.id)
+        ).all()
+        provision_rows = connection.execute(
+            sa.select(third_party_provisions)
+            .where(third_party_provisions.c.subject_id == subject.id)
+            .order_by(third_party_provisions.c.id)
+        ).all()
+        audit = read_audit(connection, subject.id)
+    key = store.keys.get(subject.key_id)
+    if key is None:  # erased between the reads: nothing of theirs is readable any more
+        return Dossier(found=False)
+    return Dossier(
+        found=True,
+        records=[_open_record(row, key) for row in rows],
+        events=events,
+        provisions=[
+            Provision(row.recipient, tuple(row.categories), row.ground, row.provided_at,
+                      row.policy_version)
+            for row in provision_rows
+        ],
+        audit=audit,
+    )
+
+
+def _open_record(row: Any, key: bytes) -> Record:
+    return Record(
+        id=row.id, category=row.category, purpose=row.purpose, basis=row.basis,
+        collected_at=row.collected_at, expires_at=row.expires_at, source=row.source,
+        data=open_data(key, row.category, row.purpose, row.data), updated_at=row.updated_at,
+        policy_version=row.policy_version,
+    )
+
+
+# ---------------------------------------------------------------------- erasure
+
+
+def erase_subject(
+    store: Store,
+    address: str,
+    *,
+    now: datetime,
+    request_id: str,
+    notices: Sequence[PendingNotice] = (),
+) -> Erasure:
+    """Erase the subject in one transaction, with its request row and its notices.
+
+    Everything goes except live records kept for a legal-obligation purpose (listed in
+    the result). The subject's key is destroyed after the commit when nothing is
+    retained: a crash before the commit leaves everything, a crash between commit and
+    key destruction leaves an unreferenced random key (see :func:`orphan_keys`),
+    never a subject half erased.
+    """
+    now = require_aware(now)
+    checksum = _checksum(address)
+    legal = [p.id for p in store.policy.purposes.values() if p.basis == "legal_obligation"]
+    with store.engine.begin() as connection:
+        subject, _events = find_with_history(
+            connection, refs_of(store.secrets, checksum), lock=True
+        )
+        erasure = Erasure(subject_found=False)
+        if subject is not None:
+            erasure = _erase_rows(connection, subject, legal, now)
+            for notice in notices:
+                enqueue(connection, store.secrets, notice, checksum, now)
+        _finish(connection, request_id, "completed", None, _erasure_detail(erasure), now)
+        write_audit(connection, "erasure", at=now, policy_version=store.policy.version,
+                    detail={"records": sum(erasure.erased.values()),
+                            "retained": sum(r.count for r in erasure.retained)})
+    if subject is not None and not erasure.retained:
+        store.keys.destroy([subject.key_id])
+    _checkpoint(store)
+    return erasure
+
+
+def _erase_rows(
+    connection: sa.Connection, subject: Subject, legal: list[str], now: datetime
+) -> Erasure:
+    kept = sa.and_(records.c.purpose.in_(legal), records.c.expires_at > now)
+    mine = records.c.subject_id == subject.id
+    erased = dict(connection.execute(
+        sa.select(records.c.category, sa.func.count())
+        .where(mine, sa.not_(kept))
+        .group_by(records.c.category)
+    ).all())
+    retained = [
+        Retained(row.category, row.purpose, row.count, row.until)
+        for row in connection.execute(
+            sa.select(records.c.category, records.c.purpose,
+                      sa.func.count().label("count"), sa.func.max(records.c.expires_at)
+                      .label("until"))
+            .where(mine, kept)
+            .group_by(records.c.category, records.c.purpose)
+            .order_by(records.c.category, records.c.purpose)
+        )
+    ]
+    counts = {
+        name: _count(connection, table, subject.id)
+        for name, table in (("consent_events", consent_events), ("sessions", sessions),
+                            ("provisions", third_party_provisions))
+    }
+    # The processing log stays, without its link to the person.
+    connection.execute(
+        sa.update(audit_log).where(audit_log.c.subject_id == subject.id).values(subject_id=None)
+    )
+    if retained:
+        connection.execute(sa.delete(records).where(mine, sa.not_(kept)))
+        for table in (consent_events, sessions, third_party_provisions):
+            connection.execute(sa.delete(table).where(table.c.subject_id == subject.id))
+    else:
+        # Cascades to records, consent events, sessions and provisions.
+        connection.execute(sa.delete(subjects).where(subjects.c.id == subject.id))
+    return Erasure(subject_found=True, erased=erased, retained=retained, **counts)
+
+
+def _count(connection: sa.Connection, table: sa.Table, subject_id: int) -> int:
+    total: int = connection.execute(
+        sa.select(sa.func.count()).select_from(table).where(table.c.subject_id == subject_id)
+    ).scalar_one()
+    return total
+
+
+def _erasure_detail(erasure: Erasure) -> dict[str, Any]:
+    return {
+        "erased": dict(erasure.erased),
+        "consent_events": erasure.consent_events,
+        "sessions": erasure.sessions,
+        "provisions": erasure.provisions,
+        "retained": [
+            {"category": r.category, "purpose": r.purpose, "count": r.count,
+             "until": r.until.isoformat()}
+            for r in erasure.retained
+        ],
+    }
+
+
+def _checkpoint(store: Store) -> None:
+    """SQLite: move the WAL into the database file and truncate it, so pages of erased
+    rows do not linger in the WAL (the database file's own pages are zeroed by
+    ``secure_delete``). A busy reader only makes this a partial checkpoint."""
+    if store.engine.dialect.name != "sqlite":
+        return
+    # Outside any transaction: SQLAlchemy's autobegin would make the pragma fail.
+    raw = store.engine.raw_connection()
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+    except sqlite3.OperationalError:
+        pass  # the erasure is committed; the next checkpoint will do
+    finally:
+        raw.close()
+
+
+def orphan_keys(store: Store, *, created_before: datetime) -> list[str]:
+    """Key ids no subject points at, created before ``created_before`` (keys are made
+    just before their subject row, so only old ones can be told apart): what an
+    erasure interrupted between its commit and the key's destruction leaves."""
+    created_before = require_aware(created_before, "created_before")
+    with store.keys.engine.begin() as connection:
+        candidates = connection.execute(
+            sa.select(subject_keys.c.key_id).where(subject_keys.c.created_at < created_before)
+        ).scalars().all()
+    if not candidates:
+        return []
+    with store.engine.begin() as connection:
+        used = set(connection.execute(
+            sa.select(subjects.c.key_id).where(subjects.c.key_id.in_(candidates))
+        ).scalars())
+    return [key_id for key_id in candidates if key_id not in used]
+
+
+# ---------------------------------------------------------------------- corrections
+
+
+def apply_changes(
+    store: Store,
+    address: str,
+    changes: Sequence[RecordChange],
+    *,
+    editable: frozenset[str],
+    now: datetime,
+) -> ChangeOutcome:
+    """Correct, add and delete records of ``editable`` categories, all or nothing.
+
+    A correction overwrites the sealed data in place and a deletion deletes the row:
+    the old value is not kept (SQLite pages are zeroed by ``secure_delete``).
+    """
+    now = require_aware(now)
+    refs = refs_of(store.secrets, _checksum(address))
+    with store.engine.begin() as connection:
+        subject, events = find_with_history(connection, refs, lock=True)
+        if subject is None:
+            raise StoreError("unknown_subject", "no data is kept about this address")
+        owned = _owned_records(connection, subject, changes)
+        refused = _refusals(store, changes, owned, editable)
+        if refused:
+            return ChangeOutcome(refused=refused)
+        key = store._key_of(subject)
+        state = state_from_events(events)
+        corrected, added, deleted = 0, [], 0
+        for change in changes:
+            if change.op == "add":
+                added.append(_add(store, connection, subject, key, state, change, now))
+            elif change.op == "correct":
+                _correct(store, connection, subject, key, owned[change.record_id or 0], change,
+                         now)
+                corrected += 1
+            else:
+                connection.execute(sa.delete(records).where(records.c.id == change.record_id))
+                deleted += 1
+        write_audit(connection, "correction", at=now, policy_version=store.policy.version,
+                    subject_id=subject.id,
+                    detail={"corrected": corrected, "added": len(added), "deleted": deleted})
+    _checkpoint(store)
+    return ChangeOutcome(corrected=corrected, added=added, deleted=deleted)
+
+
+def _owned_records(
+    connection: sa.Connection, subject: Subject, changes: Sequence[RecordChange]
+) -> dict[int, Any]:
+    ids = [c.record_id for c in changes if c.op != "add" and c.record_id is not None]
+    if not ids:
+        return {}
+    rows = connection.execute(
+        sa.select(records.c.id, records.c.category, records.c.purpose)
+        .where(records.c.subject_id == subject.id, records.c.id.in_(ids))
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def _refusals(
+    store: Store, changes: Sequence[RecordChange], owned: Mapping[int, Any],
+    editable: frozenset[str],
+) -> list[tuple[int, str]]:
+    refused = []
+    for index, change in enumerate(changes):
+        reason = _refusal(store, change, owned, editable)
+        if reason is not None:
+            refused.append((index, reason))
+    return refused
+
+
+def _refusal(
+    store: Store, change: RecordChange, owned: Mapping[int, Any], editable: frozenset[str]
+) -> str | None:
+    if change.op == "add":
+        category = change.category
+    elif change.record_id not in owned:
+        return "unknown_record"
+    else:
+        category = owned[change.record_id].category
+    if category not in editable:
+        return "not_user_supplied"
+    declared = store.policy.categories[category].fields
+    if change.data is not None and not set(change.data) <= set(declared):
+        return "undeclared_field"
+    return None
+
+
+def _add(
+    store: Store, connection: sa.Connection, subject: Subject, key: bytes, state: Any,
+    change: RecordChange, now: datetime,
+) -> int:
+    category, purpose = change.category or "", change.purpose or ""
+    with _policy_errors_as_store_errors():
+        _refuse(decide_collection(store.policy, category, purpose, state), "addition")
+        data = store._minimise(category, change.data or {})
+    return store._insert_record(connection, subject, key, category, purpose, data, now,
+                                "subject_request")
+
+
+def _correct(
+    store: Store, connection: sa.Connection, subject: Subject, key: bytes, row: Any,
+    change: RecordChange, now: datetime,
+) -> None:
+    with _policy_errors_as_store_errors():
+        data = store._minimise(row.category, change.data or {})
+    expires_at = now + store.policy.retention(row.category, row.purpose)
+    connection.execute(
+        sa.update(records)
+        .where(records.c.id == row.id)
+        .values(data=seal_data(key, row.category, row.purpose, data), updated_at=now,
+                expires_at=expires_at, policy_version=store.policy.version)
+    )
+    retain_until(connection, subject.id, expires_at)
+
+
+# ---------------------------------------------------------------------- provisions
+
+
+def record_provision(
+    store: Store,
+    address: str,
+    recipient: str,
+    categories: Iterable[str],
+    ground: str,
+    *,
+    now: datetime,
+) -> None:
+    """Log that data of ``categories`` went to ``recipient`` on ``ground``, after the
+    policy allowed it for the subject's state right now (refused: nothing is logged)."""
+    now = require_aware(now)
+    names = tuple(categories)
+    with _policy_errors_as_store_errors():
+        for name in names:
+            store.policy.category(name)
+    refs = refs_of(store.secrets, _checksum(address))
+    with store.engine.begin() as connection:
+        subject, events = find_with_history(connection, refs, lock=True)
+        with _policy_errors_as_store_errors():
+            _refuse(decide_provision(store.policy, ground, state_from_events(events)),
+                    "third-party provision")
+        if subject is None:
+            raise StoreError("unknown_subject", "no data is kept about this address")
+        connection.execute(
+            sa.insert(third_party_provisions).values(
+                subject_id=subject.id, recipient=recipient, categories=list(names),
+                ground=ground, provided_at=now, policy_version=store.policy.version,
+            )
+        )
+        write_audit(connection, "third_party_provision", at=now,
+                    policy_version=store.policy.version, subject_id=subject.id,
+                    detail={"ground": ground, "categories": len(names)})
+
+
+# ---------------------------------------------------------------------- requests log
+
+
+def open_request(store: Store, address: str, kind: str, *, now: datetime) -> str:
+    """Log a request as received; returns its id (also the receipt id)."""
+    now = require_aware(now)
+    request_id = f"req_{random.token_urlsafe(18)}"
+    with store.engine.begin() as connection:
+        connection.execute(
+            sa.insert(rights_requests).values(
+                id=request_id, subject_ref=store.subject_ref(address), kind=kind,
+                status="received", reason=None, received_at=now, completed_at=None, detail={},
+            )
+        )
+    return request_id
+
+
+def finish_request(
+    store: Store,
+    request_id: str,
+    status: RequestStatus,
+    *,
+    now: datetime,
+    reason: str | None = None,
+    detail: Mapping[str, Any] | None = None,
+) -> None:
+    with store.engine.begin() as connection:
+        _finish(connection, request_id, status, reason, detail or {}, require_aware(now))
+
+
+def _finish(
+    connection: sa.Connection, request_id: str, status: RequestStatus, reason: str | None,
+    detail: Mapping[str, Any], now: datetime,
+) -> None:
+    connection.execute(
+        sa.update(rights_requests)
+        .where(rights_requests.c.id == request_id)
+        .values(status=status, reason=reason, completed_at=now, detail=dict(detail))
+    )
+
+
+def list_requests(store: Store, address: str) -> list[RequestEntry]:
+    """The subject's requests, oldest first (found under every secrets version held)."""
+    refs = refs_of(store.secrets, _checksum(address))
+    with store.engine.execution_options(walletauth_read_only=True).begin() as connection:
+        rows = connection.execute(
+            sa.select(rights_requests)
+            .where(rights_requests.c.subject_ref.in_(refs))
+            .order_by(rights_requests.c.received_at, rights_requests.c.id)
+        ).all()
+    return [
+        RequestEntry(row.id, row.kind, row.status, row.reason, row.received_at,
+                     row.completed_at, row.detail)
+        for row in rows
+    ]
+
+
+def subject_address(store: Store, address: str) -> str:
+    """The EIP-55 form the store files ``address`` under (``invalid_address`` if none)."""
+    return _checksum(address)
+
+
+def _checksum(address: str) -> str:
+    return normalise_address(address)
+
+
+__all__ = [
+    "ChangeOutcome",
+    "Dossier",
+    "Erasure",
+    "Provision",
+    "RecordChange",
+    "RequestEntry",
+    "Retained",
+    "apply_changes",
+    "erase_subject",
+    "finish_request",
+    "list_requests",
+    "open_request",
+    "orphan_keys",
+    "read_dossier",
+    "record_provision",
+    "subject_address",
+]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.server import conftest as server_fixtures
 from tests.store import conftest as store_fixtures
 from tests.store.conftest import ALICE, BOB, NOW, Backend
 from walletauth.policy.loader import load_policy
@@ -14,6 +15,9 @@ from walletauth.store import Store
 # The store's backends (SQLite file, PostgreSQL) and secrets, for the rights tests too.
 backend = store_fixtures.backend
 secrets = store_fixtures.secrets
+# A hand-moved clock and a fresh wallet, as the server tests use them.
+clock = server_fixtures.clock
+wallet = server_fixtures.wallet
 
 
 def open_store(backend: Backend, secrets, policy_name: str) -> Store:

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from walletauth import __version__
+from walletauth.server import rights_routes
 from walletauth.server.handlers import install_exception_handlers
 from walletauth.server.login import Clock
 from walletauth.server.metrics import Metrics
@@ -46,7 +47,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         summary="Sign-In with Ethereum login service that keeps privacy promises by construction",
         lifespan=lifespan,
     )
-    for router in (auth.router, consents.router, policy.router, meta.router):
+    for router in (auth.router, consents.router, rights_routes.router, policy.router, meta.router):
         app.include_router(router)
     install_example_routes(app, settings)
     install_exception_handlers(app)

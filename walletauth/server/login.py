@@ -25,7 +25,13 @@ from walletauth.server.session_cookie import SessionCookies
 from walletauth.server.settings import LoginDomain, Settings
 from walletauth.server.state.base import ShortLivedState
 from walletauth.server.tokens import IssuedToken, TokenIssuer
-from walletauth.siwe import SiweError, SiweMessage, averify_message, generate_nonce
+from walletauth.siwe import (
+    SiweError,
+    SiweMessage,
+    VerifiedLogin,
+    averify_message,
+    generate_nonce,
+)
 from walletauth.store import Store
 
 log = logging.getLogger("walletauth.server.login")
@@ -105,6 +111,15 @@ class LoginService:
         return signed_in
 
     async def _verify(self, text: str, signature: str, client: Client, now: datetime) -> SignedIn:
+        login = await self.check_signed_message(text, signature, now=now)
+        return await self._sign_in(login.address, login.chain_id, client, now)
+
+    async def check_signed_message(
+        self, text: str, signature: str, *, now: datetime
+    ) -> VerifiedLogin:
+        """Check a signed EIP-4361 message as a sign-in does (domain, chain, age, signature
+        incl. contract wallets) and consume its nonce, without signing in: the proof of
+        identity of a signed-in wallet's requests reuses it."""
         message = SiweMessage.parse(text)
         try:
             login = await averify_message(
@@ -122,7 +137,7 @@ class LoginService:
                 log.info("sign-in refused for %s: %s", ref, error.code)
                 await self._limiter.verify_failed(message.address, now=now)
             raise
-        return await self._sign_in(login.address, login.chain_id, client, now)
+        return login
 
     def _expectations(self, message: SiweMessage) -> dict[str, object]:
         domains = self._settings.domains

@@ -72,6 +72,14 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "secrets_unreadable": Outcome(500, "Secrets unreadable"),
     "unknown_key_version": Outcome(500, "Unknown key version"),
     "subject_key_missing": Outcome(500, "Subject key missing"),
+    # walletauth.rights: the wallet owner's requests
+    "wrong_request": Outcome(403, "Signed message is for another request"),
+    "signer_mismatch": Outcome(403, "Signed by another address than the session's"),
+    "not_user_supplied": Outcome(422, "Not data the user supplied"),
+    "unknown_record": Outcome(404, "Unknown record"),
+    "undeclared_field": Outcome(422, "Field not declared for the category"),
+    "invalid_correction": Outcome(422, "Invalid correction"),
+    "not_restrictable": Outcome(422, "Use for this purpose cannot be suspended"),
     # walletauth.server
     "nonce_unknown": Outcome(401, "Unknown, expired or used nonce"),
     "not_authenticated": Outcome(401, "Not signed in"),

@@ -1,0 +1,514 @@
+// The example dApp: sign in with the wallet, consents from the policy, "My data".
+
+import { api } from "./api.js";
+import { ERRORS, LANGS, UI, errorText, fill } from "./messages.js";
+import { WalletError, chainId, connect, onAccountsChanged, siweMessage, sign } from "./wallet.js";
+
+const SESSION_ENDED = new Set(["not_authenticated", "session_revoked", "invalid_token"]);
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  lang: LANGS.includes(localStorage.getItem("walletauth.lang"))
+    ? localStorage.getItem("walletauth.lang") : "ja",
+  session: null, // { address, chain_id }
+  policy: null,
+  consents: {},
+  records: null, // the user-supplied records of the last export
+};
+
+const t = () => UI[state.lang];
+
+// ------------------------------------------------------------------ feedback
+
+function showStatus(text) {
+  $("status").textContent = text;
+}
+
+function clearError() {
+  $("error").hidden = true;
+  $("error").removeAttribute("data-code");
+}
+
+function showError(error) {
+  const code = error?.code && (ERRORS[error.code] || error.detail) ? error.code : "internal_error";
+  let text = errorText(code, state.lang, error?.detail);
+  if (error?.retryAfter) text += " " + fill(t().retryAfter, { seconds: error.retryAfter });
+  $("error-text").textContent = `${t().errorPrefix}: ${text}`;
+  $("error-code").textContent = code;
+  $("error").dataset.code = code;
+  $("error").hidden = false;
+  showStatus("");
+  if (SESSION_ENDED.has(code)) setSession(null);
+}
+
+/** Run `action` with every button disabled, showing its failure as a message. */
+async function run(action) {
+  clearError();
+  showStatus(t().working);
+  const buttons = [...document.querySelectorAll("button")].filter((b) => !b.disabled);
+  buttons.forEach((b) => { b.disabled = true; });
+  try {
+    await action();
+  } catch (error) {
+    showError(error);
+  } finally {
+    buttons.forEach((b) => { b.disabled = false; });
+    syncEraseButton();
+  }
+}
+
+// ------------------------------------------------------------------ language
+
+function applyLanguage() {
+  document.documentElement.lang = state.lang;
+  document.title = t().title;
+  for (const node of document.querySelectorAll("[data-t]")) {
+    node.textContent = t()[node.dataset.t];
+  }
+  for (const node of document.querySelectorAll("[data-t-label]")) {
+    node.setAttribute("aria-label", t()[node.dataset.tLabel]);
+  }
+  for (const node of document.querySelectorAll("[data-t-title]")) {
+    node.title = t()[node.dataset.tTitle];
+  }
+  $("lang").setAttribute("aria-label", t().switchLanguageLabel);
+  $("lang").lang = state.lang === "ja" ? "en" : "ja";
+}
+
+async function switchLanguage() {
+  state.lang = state.lang === "ja" ? "en" : "ja";
+  localStorage.setItem("walletauth.lang", state.lang);
+  applyLanguage();
+  if (state.session) await run(loadConsents);
+  else showStatus("");
+}
+
+// ------------------------------------------------------------------ sign-in
+
+function setSession(session) {
+  state.session = session;
+  $("signed-out").hidden = Boolean(session);
+  $("signed-in").hidden = !session;
+  $("account").hidden = !session;
+  if (session) {
+    $("who").textContent = session.address;
+    $("chain").textContent = String(session.chain_id);
+    $("erased").hidden = true;
+  }
+}
+
+async function signIn() {
+  const address = await connect();
+  const chain = await chainId();
+  const { nonce } = await api("/auth/nonce");
+  const message = siweMessage({ address, chain, nonce, statement: t().statement });
+  showStatus(t().askWallet);
+  const signature = await sign(message, address);
+  const signedIn = await api("/auth/verify", { method: "POST", body: { message, signature } });
+  setSession({ address: signedIn.address, chain_id: signedIn.chain_id });
+  await loadConsents();
+  selectTab("consents");
+  showStatus(t().signedIn);
+}
+
+async function signOut() {
+  await api("/auth/logout", { method: "POST" });
+  setSession(null);
+  showStatus(t().signedOut);
+}
+
+async function restoreSession() {
+  try {
+    const session = await api("/auth/session");
+    setSession(session);
+    await loadConsents();
+  } catch (error) {
+    if (!SESSION_ENDED.has(error.code)) showError(error);
+  }
+}
+
+// ------------------------------------------------------------------ consents
+
+async function loadConsents() {
+  const [policy, mine] = await Promise.all([
+    api(`/policy?lang=${state.lang}`),
+    api("/me/consents"),
+  ]);
+  state.policy = policy;
+  state.consents = mine.consents;
+  renderConsents();
+  renderRestrictChoices();
+}
+
+function renderConsents() {
+  const { policy } = state;
+  $("policy-meta").textContent = `${policy.name} — ${t().policyVersion} ${policy.version}`;
+  $("necessary").replaceChildren(
+    ...policy.purposes.filter((p) => !p.optional).map(necessaryItem),
+  );
+  $("optional").replaceChildren(...policy.purposes.filter((p) => p.optional).map(optionalItem));
+}
+
+function necessaryItem(purpose) {
+  const item = element("li", { className: "purpose", id: `purpose-${purpose.id}` });
+  item.append(
+    element("span", { className: "purpose-text", textContent: purpose.text }),
+    element("span", { className: "badge", textContent: t().necessaryBadge }),
+  );
+  return item;
+}
+
+function optionalItem(purpose) {
+  const item = element("li", { className: "purpose", id: `purpose-${purpose.id}` });
+  const label = element("label", { className: "switch" });
+  const toggle = element("input", {
+    type: "checkbox",
+    id: `consent-${purpose.id}`,
+    checked: Boolean(state.consents[purpose.id]),
+  });
+  toggle.setAttribute("role", "switch");
+  toggle.addEventListener("change", () => run(() => changeConsent(purpose, toggle)));
+  const stateText = element("span", { className: "switch-state" });
+  stateText.textContent = toggle.checked ? t().granted : t().withdrawn;
+  label.append(
+    element("span", { className: "purpose-text", textContent: purpose.text }),
+    toggle,
+    stateText,
+  );
+  item.append(label);
+  return item;
+}
+
+async function changeConsent(purpose, toggle) {
+  const granted = toggle.checked;
+  try {
+    const answer = await api("/me/consents", {
+      method: "PUT",
+      body: { purpose: purpose.id, granted },
+    });
+    state.consents = answer.consents;
+  } finally {
+    renderConsents();
+  }
+  showStatus(fill(t().consentSaved, {
+    purpose: purpose.text,
+    state: state.consents[purpose.id] ? t().granted : t().withdrawn,
+  }));
+}
+
+// ------------------------------------------------------------------ my data
+
+/** POST a data-subject request, confirmed by a fresh signature naming it. */
+async function signedRequest(kind, path, extra = {}, as = "json") {
+  const { address } = state.session;
+  const account = await connect();
+  if (account !== address) throw new WalletError("wallet_account_changed");
+  const chain = await chainId();
+  const { nonce } = await api("/auth/nonce");
+  const statement = `Confirm my ABCRECORDS data request: ${kind}`;
+  const message = siweMessage({ address, chain, nonce, statement, request: kind });
+  showStatus(t().askWallet);
+  const signature = await sign(message, address);
+  const answer = await api(path, { method: "POST", body: { message, signature, ...extra }, as });
+  await loadHistory();
+  return answer;
+}
+
+async function exportJson() {
+  const document_ = await signedRequest("export", "/me/export");
+  download(JSON.stringify(document_, null, 2), "application/json", "json");
+  rememberRecords(document_);
+  const done = fill(t().exportDone, { records: (document_.records || []).length });
+  $("export-result").textContent = done;
+  showStatus(done);
+}
+
+async function exportHtml() {
+  const html = await signedRequest("export", "/me/export?format=html", {}, "text");
+  $("export-frame").srcdoc = html;
+  $("export-view").hidden = false;
+  $("export-view").scrollIntoView({ block: "nearest" });
+  showStatus("");
+}
+
+async function exportCsv() {
+  const csv = await signedRequest("export", "/me/export?format=csv", {}, "text");
+  download(csv, "text/csv", "csv");
+  showStatus("");
+}
+
+function download(content, type, extension) {
+  const url = URL.createObjectURL(new Blob([content], { type }));
+  const link = element("a", {
+    href: url,
+    download: `walletauth-export-${state.session.address.slice(0, 10)}.${extension}`,
+  });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function userSuppliedCategories() {
+  return (state.policy?.categories || []).filter((c) => c.user_supplied);
+}
+
+function rememberRecords(exported) {
+  const editable = new Set(userSuppliedCategories().map((c) => c.id));
+  state.records = (exported.records || []).filter((r) => editable.has(r.category));
+  renderRecords();
+}
+
+async function loadRecords() {
+  rememberRecords(await signedRequest("export", "/me/export"));
+  showStatus("");
+}
+
+function renderRecords() {
+  const rows = (state.records || []).map(recordForm);
+  if (!rows.length) rows.push(element("p", { className: "muted", textContent: t().correctNone }));
+  rows.push(addForm());
+  $("records").replaceChildren(...rows);
+}
+
+function categoryText(id) {
+  return userSuppliedCategories().find((c) => c.id === id)?.text ?? id;
+}
+
+function recordForm(record) {
+  const id = record.id ?? record.record_id;
+  const form = element("form", { className: "record" });
+  form.append(element("p", { className: "record-title", textContent: categoryText(record.category) }));
+  const inputs = fieldInputs(`record-${id}`, Object.keys(record.data || {}), record.data || {});
+  form.append(...inputs.map(([label]) => label));
+  const save = element("button", { type: "submit", textContent: t().save });
+  const remove = element("button", { type: "button", className: "ghost", textContent: t().remove });
+  form.append(element("div", { className: "actions" }, [save, remove]));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    run(() => correct([{ op: "correct", record_id: id, data: valuesOf(inputs) }]));
+  });
+  remove.addEventListener("click", () => run(() => correct([{ op: "delete", record_id: id }])));
+  return form;
+}
+
+function addForm() {
+  const categories = userSuppliedCategories();
+  const form = element("form", { className: "record add" });
+  const select = element("select", { id: "add-category" });
+  for (const category of categories) {
+    select.append(element("option", { value: category.id, textContent: category.text }));
+  }
+  const selectLabel = element("label", { textContent: t().category });
+  selectLabel.append(select);
+  const fields = element("div");
+  let inputs = [];
+  const drawFields = () => {
+    const category = categories.find((c) => c.id === select.value);
+    inputs = fieldInputs("add", Object.keys(category?.fields || {}), {});
+    fields.replaceChildren(...inputs.map(([label]) => label));
+  };
+  select.addEventListener("change", drawFields);
+  drawFields();
+  form.append(selectLabel, fields, element("button", { type: "submit", textContent: t().add }));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const category = categories.find((c) => c.id === select.value);
+    const purpose = category.purposes[0]?.purpose;
+    run(() => correct([{ op: "add", category: category.id, purpose, data: valuesOf(inputs) }]));
+  });
+  return form;
+}
+
+/** One labelled text input per field: [[label, input, name], ...]. */
+function fieldInputs(prefix, names, values) {
+  return names.map((name) => {
+    const input = element("input", {
+      type: "text", id: `${prefix}-${name}`, name, value: String(values[name] ?? ""),
+    });
+    const label = element("label", { className: "field", textContent: name });
+    label.append(input);
+    return [label, input, name];
+  });
+}
+
+function valuesOf(inputs) {
+  return Object.fromEntries(inputs.map(([, input, name]) => [name, input.value]));
+}
+
+async function correct(changes) {
+  const receipt = await signedRequest("correct", "/me/corrections", { changes });
+  const detail = receipt.detail || receipt;
+  const done = fill(t().correctDone, {
+    corrected: detail.corrected ?? 0, added: detail.added ?? 0, deleted: detail.deleted ?? 0,
+  });
+  await loadRecords();
+  $("correct-result").textContent = done;
+  showStatus(done);
+}
+
+function renderRestrictChoices() {
+  // Only purposes whose use can be suspended: not the service itself, not the law's.
+  const purposes = state.policy.purposes.filter(
+    (p) => p.basis !== "necessary" && p.basis !== "legal_obligation",
+  );
+  const legend = $("restrict-purposes").querySelector("legend");
+  $("restrict-purposes").replaceChildren(legend, ...purposes.map((purpose) => {
+    const label = element("label", { className: "choice" });
+    label.append(
+      element("input", { type: "checkbox", value: purpose.id, id: `restrict-${purpose.id}` }),
+      element("span", { textContent: purpose.text }),
+    );
+    return label;
+  }));
+}
+
+async function restrict(lift) {
+  const purposes = [...$("restrict-purposes").querySelectorAll("input:checked")].map(
+    (input) => input.value,
+  );
+  if (!purposes.length) {
+    showStatus(t().restrictNoneChosen);
+    return;
+  }
+  await signedRequest("restrict", "/me/restrictions", { purposes, lift });
+  const done = lift ? t().liftDone : t().restrictDone;
+  $("restrict-result").textContent = done;
+  showStatus(done);
+}
+
+async function stopThirdParty() {
+  await signedRequest("stop-third-party", "/me/third-party/stop");
+  $("third-party-result").textContent = t().thirdPartyDone;
+  showStatus(t().thirdPartyDone);
+}
+
+function syncEraseButton() {
+  $("erase").disabled = !$("erase-confirm").checked;
+}
+
+async function erase() {
+  const receipt = await signedRequest("erase", "/me/erase");
+  $("erase-confirm").checked = false;
+  setSession(null);
+  const text = fill(t().eraseDone, { receipt: receipt.receipt_id });
+  $("erased-text").textContent = text;
+  $("erased-detail").replaceChildren(...receiptDetail(receipt));
+  $("erased").hidden = false;
+  showStatus(text);
+}
+
+function receiptDetail(receipt) {
+  const erased = Object.entries(receipt.erased || {});
+  const list = element("dl", { className: "who" });
+  list.append(element("dt", { textContent: t().erasedCount }));
+  list.append(element("dd", {
+    textContent: erased.map(([category, count]) => `${category}: ${count}`).join(", ") || "0",
+  }));
+  if (receipt.retained?.length) {
+    list.append(element("dt", { textContent: t().retained }));
+    list.append(element("dd", {
+      textContent: receipt.retained.map((r) => `${r.category} (${r.purpose})`).join(", "),
+    }));
+  }
+  return [list];
+}
+
+async function loadHistory() {
+  if (!state.session) return;
+  const answer = await api("/me/requests");
+  renderHistory(Array.isArray(answer) ? answer : answer.requests || []);
+}
+
+function renderHistory(requests) {
+  if (!requests.length) {
+    $("history").replaceChildren(element("p", { className: "muted", textContent: t().historyEmpty }));
+    return;
+  }
+  const head = ["historyKind", "historyStatus", "historyReceived", "historyCompleted",
+    "historyReason"].map((key) => element("th", { scope: "col", textContent: t()[key] }));
+  const rows = requests.map((request) => element("tr", { className: `status-${request.status}` }, [
+    element("td", { textContent: t().kinds[request.kind] ?? request.kind }),
+    element("td", { textContent: t().statuses[request.status] ?? request.status }),
+    element("td", { textContent: when(request.received_at) }),
+    element("td", { textContent: when(request.completed_at) }),
+    element("td", {
+      textContent: request.reason ? errorText(request.reason, state.lang, request.reason) : "",
+    }),
+  ]));
+  const table = element("table", { id: "history-table" }, [
+    element("thead", {}, [element("tr", {}, head)]),
+    element("tbody", {}, rows),
+  ]);
+  $("history").replaceChildren(element("div", { className: "table-scroll" }, [table]));
+}
+
+function when(iso) {
+  return iso ? new Date(iso).toLocaleString(state.lang === "ja" ? "ja-JP" : "en-GB") : "";
+}
+
+// ------------------------------------------------------------------ tabs
+
+function selectTab(name) {
+  for (const tab of ["consents", "data"]) {
+    const selected = tab === name;
+    $(`tab-${tab}`).setAttribute("aria-selected", String(selected));
+    $(`tab-${tab}`).tabIndex = selected ? 0 : -1;
+    $(`panel-${tab}`).hidden = !selected;
+  }
+}
+
+function onTabKey(event) {
+  if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+  const next = event.target.id === "tab-consents" ? "data" : "consents";
+  selectTab(next);
+  $(`tab-${next}`).focus();
+}
+
+// ------------------------------------------------------------------ helpers
+
+function element(tag, properties = {}, children = []) {
+  const node = Object.assign(document.createElement(tag), properties);
+  node.append(...children);
+  return node;
+}
+
+// ------------------------------------------------------------------ start
+
+function start() {
+  applyLanguage();
+  $("lang").addEventListener("click", switchLanguage);
+  $("sign-in").addEventListener("click", () => run(signIn));
+  $("sign-out").addEventListener("click", () => run(signOut));
+  $("tab-consents").addEventListener("click", () => selectTab("consents"));
+  $("tab-data").addEventListener("click", () => {
+    selectTab("data");
+    run(async () => {
+      await loadHistory();
+      showStatus("");
+    });
+  });
+  $("tab-consents").addEventListener("keydown", onTabKey);
+  $("tab-data").addEventListener("keydown", onTabKey);
+  $("export-json").addEventListener("click", () => run(exportJson));
+  $("export-html").addEventListener("click", () => run(exportHtml));
+  $("export-csv").addEventListener("click", () => run(exportCsv));
+  $("correct-load").addEventListener("click", () => run(loadRecords));
+  $("restrict").addEventListener("click", () => run(() => restrict(false)));
+  $("lift").addEventListener("click", () => run(() => restrict(true)));
+  $("stop-third-party").addEventListener("click", () => run(stopThirdParty));
+  $("erase-confirm").addEventListener("change", syncEraseButton);
+  $("erase").addEventListener("click", () => run(erase));
+  $("history-refresh").addEventListener("click", () => run(async () => {
+    await loadHistory();
+    showStatus("");
+  }));
+  onAccountsChanged((account) => {
+    if (state.session && account !== state.session.address) {
+      showError(new WalletError("wallet_account_changed"));
+    }
+  });
+  restoreSession();
+}
+
+start();

@@ -1,0 +1,138 @@
+"""A real walletauth server serving the example dApp, and Chromium with a test wallet."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import uvicorn
+from eth_account import Account
+from eth_account.messages import encode_defunct
+from fastapi import FastAPI
+
+from tests.e2e.browser import CHROMIUM_ARGS, SCREENSHOTS, require_chromium
+from walletauth.server.app import create_app
+from walletauth.server.settings import Settings
+
+PROVIDER_SCRIPT = (Path(__file__).with_name("provider.js")).read_text(encoding="utf-8")
+
+
+@dataclass
+class TestWallet:
+    """A wallet with a real key; the page's provider asks it to sign ``personal_sign`` data."""
+
+    account: object = field(default_factory=Account.create)
+    chain_id: int = 1
+    reject_next: bool = False
+    signed: list[str] = field(default_factory=list)
+
+    @property
+    def address(self) -> str:
+        return self.account.address
+
+    def personal_sign(self, data: str, address: str) -> dict:
+        if address.lower() != self.address.lower():
+            raise AssertionError(f"asked to sign for {address}, the wallet is {self.address}")
+        if self.reject_next:
+            self.reject_next = False
+            return {"rejected": True}
+        message = encode_defunct(hexstr=data)
+        self.signed.append(message.body.decode("utf-8"))
+        signature = self.account.sign_message(message).signature
+        return {"signature": "0x" + bytes(signature).hex()}
+
+    def init_script(self) -> str:
+        wallet = {"address": self.address, "chainId": self.chain_id}
+        return PROVIDER_SCRIPT.replace("__WALLET__;", json.dumps(wallet) + ";")
+
+
+@dataclass
+class Dapp:
+    url: str
+    app: FastAPI
+
+    @property
+    def store(self):
+        return self.app.state.runtime.store
+
+    @property
+    def page_url(self) -> str:
+        return self.url + "/app/"
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(executable), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def dapp(tmp_path) -> Iterator[Dapp]:
+    """walletauth on a free loopback port, its domain ``127.0.0.1:<port>``, page at /app/."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    host, port = sock.getsockname()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        domains=[f"{host}:{port}"],
+        insecure_http=True,
+        serve_example=True,
+    )
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started or not thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        if not server.started:
+            raise RuntimeError("the e2e server did not start")
+        yield Dapp(url=f"http://{host}:{port}", app=app)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@pytest.fixture
+def wallet() -> TestWallet:
+    return TestWallet()
+
+
+@pytest.fixture
+def page(chromium, dapp, wallet):
+    """A new browser context (no cookies, no storage) with the test wallet injected."""
+    context = chromium.new_context(
+        accept_downloads=True, locale="ja-JP", viewport={"width": 1100, "height": 900}
+    )
+    context.expose_function("walletauthTestSign", wallet.personal_sign)
+    context.add_init_script(wallet.init_script())
+    browser_page = context.new_page()
+    errors: list[str] = []
+    browser_page.on("pageerror", lambda error: errors.append(str(error)))
+    yield browser_page
+    context.close()
+    assert not errors, f"the page threw: {errors}"
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot under test-output/e2e/ (to look at, not compared)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -210,7 +210,8 @@ async function signedRequest(kind, path, extra = {}, as = "json") {
   showStatus(t().askWallet);
   const signature = await sign(message, address);
   const answer = await api(path, { method: "POST", body: { message, signature, ...extra }, as });
-  await loadHistory();
+  // An erasure ends the session with everything else: there is no history left to show.
+  if (kind !== "erase") await loadHistory();
   return answer;
 }
 
@@ -340,11 +341,28 @@ async function correct(changes) {
   const receipt = await signedRequest("correct", "/me/corrections", { changes });
   const detail = receipt.detail || receipt;
   const done = fill(t().correctDone, {
-    corrected: detail.corrected ?? 0, added: detail.added ?? 0, deleted: detail.deleted ?? 0,
+    corrected: count(detail.corrected), added: count(detail.added), deleted: count(detail.deleted),
   });
-  await loadRecords();
+  applyLocally(changes);
   $("correct-result").textContent = done;
   showStatus(done);
+}
+
+/** How many: the receipt lists record ids (or, from older servers, a number). */
+function count(value) {
+  return Array.isArray(value) ? value.length : Number(value) || 0;
+}
+
+/** Show corrections and deletions without another export signature; an added record
+ * gets its id from the server, so it appears with the next "Load my records". */
+function applyLocally(changes) {
+  for (const change of changes) {
+    const index = (state.records || []).findIndex((r) => (r.id ?? r.record_id) === change.record_id);
+    if (index < 0) continue;
+    if (change.op === "delete") state.records.splice(index, 1);
+    else state.records[index] = { ...state.records[index], data: change.data };
+  }
+  renderRecords();
 }
 
 function renderRestrictChoices() {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -47,9 +46,12 @@ class TestWallet:
         signature = self.account.sign_message(message).signature
         return {"signature": "0x" + bytes(signature).hex()}
 
-    def init_script(self) -> str:
-        wallet = {"address": self.address, "chainId": self.chain_id}
-        return PROVIDER_SCRIPT.replace("__WALLET__;", json.dumps(wallet) + ";")
+    def switch_account(self) -> None:
+        """As a person picking another account in the wallet."""
+        self.account = Account.create()
+
+    def state(self) -> dict:
+        return {"address": self.address, "chainId": self.chain_id}
 
 
 @dataclass
@@ -121,7 +123,8 @@ def page(chromium, dapp, wallet):
         accept_downloads=True, locale="ja-JP", viewport={"width": 1100, "height": 900}
     )
     context.expose_function("walletauthTestSign", wallet.personal_sign)
-    context.add_init_script(wallet.init_script())
+    context.expose_function("walletauthTestWallet", wallet.state)
+    context.add_init_script(PROVIDER_SCRIPT)
     browser_page = context.new_page()
     errors: list[str] = []
     browser_page.on("pageerror", lambda error: errors.append(str(error)))

@@ -1,13 +1,14 @@
-// A test EIP-1193 provider: window.ethereum answering like a browser wallet, whose
-// personal_sign calls back into the test (which signs with a real private key, or
-// rejects with EIP-1193 code 4001 when told to). __WALLET__ is filled in by the test.
+// A test EIP-1193 provider: window.ethereum answering like a browser wallet. It asks
+// the test for the account and chain (walletauthTestWallet), and personal_sign calls
+// back into the test, which signs with a real private key or, when told to, rejects
+// (EIP-1193 code 4001).
 (() => {
-  const wallet = __WALLET__;
   const listeners = {};
   const failure = (code, message) => Object.assign(new Error(message), { code });
   window.ethereum = {
     isWalletAuthTestProvider: true,
     async request({ method, params }) {
+      const wallet = await window.walletauthTestWallet();
       switch (method) {
         case "eth_requestAccounts":
         case "eth_accounts":

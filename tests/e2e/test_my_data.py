@@ -1,0 +1,127 @@
+"""The "My data" screen: each request confirmed by a wallet signature naming it."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import screenshot
+from tests.e2e.steps import show_my_data, sign_in
+from walletauth.siwe import SiweMessage
+
+pytestmark = pytest.mark.browser
+
+OPTIONAL = "quality_marketing"
+
+
+def last_request_resource(wallet) -> list[str]:
+    return list(SiweMessage.parse(wallet.signed[-1]).resources or [])
+
+
+def history_rows(page) -> list[str]:
+    return page.locator("#history-table tbody tr").all_inner_texts()
+
+
+def test_export_downloads_the_json_and_shows_the_html(page, dapp, wallet):
+    sign_in(page, dapp.page_url, wallet.address)
+    page.locator(f"#consent-{OPTIONAL}").check()
+    expect(page.locator("#status")).to_contain_text("同意済み")
+    show_my_data(page)
+
+    with page.expect_download() as download:
+        page.click("#export-json")
+    exported = json.loads(download.value.path().read_text(encoding="utf-8"))
+
+    assert last_request_resource(wallet) == ["urn:walletauth:request:export"]
+    assert exported["subject"] == wallet.address
+    assert OPTIONAL in json.dumps(exported["consents"])
+    assert {r["category"] for r in exported["records"]} == {
+        r.category for r in dapp.store.subject_records(wallet.address, now=datetime.now(UTC))
+    }
+    expect(page.locator("#export-result")).to_contain_text(f"{len(exported['records'])} 件")
+
+    page.click("#export-html")
+    frame = page.frame_locator("#export-frame")
+    expect(frame.locator("body")).to_contain_text(wallet.address)
+    expect(page.locator("#history-table tbody tr")).to_have_count(2)
+    assert all("開示" in row and "完了" in row for row in history_rows(page))
+    screenshot(page, "07-my-data-export-ja")
+
+
+def test_correct_restrict_and_stop_third_party_are_done_and_listed(page, dapp, wallet):
+    sign_in(page, dapp.page_url, wallet.address)
+    show_my_data(page)
+
+    page.click("#correct-load")
+    page.select_option("#add-category", "contact_email")
+    page.fill("#add-email", "first@example.org")
+    page.click("form.add button[type=submit]")
+    expect(page.locator("#correct-result")).to_contain_text("追加 1 件")
+    assert last_request_resource(wallet) == ["urn:walletauth:request:correct"]
+    [record] = [r for r in dapp.store.subject_records(wallet.address, now=datetime.now(UTC))
+                if r.category == "contact_email"]
+    assert record.data == {"email": "first@example.org"}
+
+    page.click("#correct-load")  # the added record becomes editable once loaded
+    page.fill(f"#record-{record.id}-email", "second@example.org")
+    page.locator(f"#record-{record.id}-email").press("Enter")
+    expect(page.locator("#correct-result")).to_contain_text("訂正 1 件")
+    [corrected] = [r for r in dapp.store.subject_records(wallet.address, now=datetime.now(UTC))
+                   if r.category == "contact_email"]
+    assert corrected.data == {"email": "second@example.org"}
+
+    page.check(f"#restrict-{OPTIONAL}")
+    page.click("#restrict")
+    expect(page.locator("#restrict-result")).to_have_text("利用の停止を受け付けました。")
+    assert last_request_resource(wallet) == ["urn:walletauth:request:restrict"]
+    assert OPTIONAL in dapp.store.subject_state(wallet.address).suspended
+
+    page.click("#stop-third-party")
+    expect(page.locator("#third-party-result")).to_have_text("第三者提供の停止を受け付けました。")
+    assert last_request_resource(wallet) == ["urn:walletauth:request:stop-third-party"]
+    assert dapp.store.subject_state(wallet.address).third_party_stopped
+
+    rows = history_rows(page)
+    assert len(rows) == 6  # two loads (exports), add, correct, restrict, stop
+    assert all("完了" in row for row in rows)
+    screenshot(page, "08-my-data-requests-ja")
+
+
+def test_erase_removes_the_subject_and_ends_the_session(page, dapp, wallet):
+    sign_in(page, dapp.page_url, wallet.address)
+    page.locator(f"#consent-{OPTIONAL}").check()
+    expect(page.locator("#status")).to_contain_text("同意済み")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    show_my_data(page)
+    expect(page.locator("#erase")).to_be_disabled()
+
+    page.check("#erase-confirm")
+    page.click("#erase")
+
+    expect(page.locator("#erased")).to_be_visible()
+    expect(page.locator("#erased-text")).to_contain_text("削除しました")
+    expect(page.locator("#sign-in")).to_be_visible()
+    assert last_request_resource(wallet) == ["urn:walletauth:request:erase"]
+    now = datetime.now(UTC)
+    assert dapp.store.subject_records(wallet.address, now=now) == []
+    assert dapp.store.consent_history(wallet.address) == []
+    with httpx.Client(base_url=dapp.url, cookies=cookies) as http:
+        assert http.get("/auth/session").status_code == 401
+    screenshot(page, "09-erased-ja")
+
+
+def test_a_request_signed_by_another_account_shows_the_wallet_switch_message(
+    page, dapp, wallet
+):
+    sign_in(page, dapp.page_url, wallet.address)
+    show_my_data(page)
+    wallet.switch_account()
+
+    page.click("#export-json")
+
+    expect(page.locator("#error")).to_have_attribute("data-code", "wallet_account_changed")
+    expect(page.locator("#error-text")).to_contain_text("ログイン中のアドレスと異なります")

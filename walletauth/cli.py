@@ -13,6 +13,9 @@ from walletauth.server.settings import Settings
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
 keys_app = typer.Typer(help="The ES256 keys that sign access tokens.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+notices_app = typer.Typer(help="The outbox of notices to downstream services.",
+                          no_args_is_help=True)
+app.add_typer(notices_app, name="notices")
 
 APP_FACTORY = "walletauth.server.app:create_app_from_environment"
 
@@ -90,6 +93,32 @@ def purge(
     typer.echo(f"records: {report.records_removed}")
     for kind in ("subjects", "nonces", "sessions", "rate_counters"):
         typer.echo(f"{kind}: {getattr(report, kind)}")
+
+
+@notices_app.command("deliver")
+def notices_deliver() -> None:
+    """Send the notices that are due once (for cron); safe beside running workers."""
+    import httpx
+
+    from walletauth.policy.loader import load_policy
+    from walletauth.server.delivery import DeliverySettings, deliver_once, notice_endpoints
+    from walletauth.server.runtime import open_store, prepare_data_dir
+    from walletauth.store import Secrets
+
+    settings = Settings()
+    delivery = DeliverySettings()
+    prepare_data_dir(settings)
+    secrets = Secrets.load_or_create(settings.data_dir / "secrets")
+    store = open_store(settings, load_policy(settings.policy), secrets)
+    try:
+        with httpx.Client(timeout=delivery.notice_timeout) as client:
+            report = deliver_once(store, notice_endpoints(), client, delivery, _now)
+    finally:
+        store.close()
+    typer.echo(f"delivered: {report.delivered}")
+    typer.echo(f"failed: {report.failed}")
+    for reason, count in sorted(report.errors.items()):
+        typer.echo(f"failed {reason}: {count}")
 
 
 @keys_app.command("rotate")

@@ -23,6 +23,8 @@ from walletauth.store.outbox import OutboxNotice
 
 FIRST_RETRY: Final = timedelta(seconds=30)
 MAX_RETRY: Final = timedelta(hours=6)
+LEASE: Final = timedelta(minutes=2)
+"""How long a claimed notice is hidden from other workers while it is being sent."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +44,11 @@ class DeliveryReport:
     """Failure reasons (``http_<status>``, ``unreachable``, ``unknown_endpoint``) by count."""
 
 
-def retry_delay(attempts: int) -> timedelta:
+def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
     """The wait after the ``attempts``-th failure: 30 s, 1 min, 2 min... at most 6 h."""
     if attempts >= 20:
         return MAX_RETRY
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+    return min(first * (2 ** max(attempts - 1, 0)), MAX_RETRY)
 
 
 def deliver_due(
@@ -56,17 +58,23 @@ def deliver_due(
     *,
     now: datetime,
     limit: int = 100,
+    first_retry: timedelta = FIRST_RETRY,
 ) -> DeliveryReport:
-    """Try every due notice once; what fails waits for its next attempt."""
+    """Try every due notice once; what fails waits for its next attempt.
+
+    Notices are claimed first (see :func:`walletauth.store.outbox.claim_due`), so
+    several workers calling this at once never send the same notice twice.
+    """
     report = DeliveryReport()
-    for queued in outbox.due_notices(store.engine, store.secrets, now=now, limit=limit):
+    claimed = outbox.claim_due(store.engine, store.secrets, now=now, limit=limit, lease=LEASE)
+    for queued in claimed:
         error = _send(queued, endpoints.get(queued.endpoint), client, now)
         if error is None:
             outbox.delivered(store.engine, queued.notice_id, queued.endpoint)
             report.delivered += 1
             continue
         outbox.failed(store.engine, queued.notice_id, queued.endpoint, error=error,
-                      retry_in=retry_delay(queued.attempts + 1), now=now)
+                      retry_in=retry_delay(queued.attempts + 1, first_retry), now=now)
         report.failed += 1
         report.errors[error] = report.errors.get(error, 0) + 1
     return report

@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from walletauth import __version__
 from walletauth.server import rights_routes
+from walletauth.server.delivery import start_notice_worker
 from walletauth.server.handlers import install_exception_handlers
 from walletauth.server.login import Clock
 from walletauth.server.metrics import Metrics
@@ -36,9 +37,12 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings, metrics, clock)
         app.state.runtime = runtime
+        notices = start_notice_worker(runtime.store, clock)
         try:
             yield
         finally:
+            if notices is not None:
+                await notices.stop()
             await runtime.stop()
 
     app = FastAPI(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -79,7 +80,8 @@ def enqueue(
 def due_notices(
     engine: sa.Engine, secrets: Secrets, *, now: datetime, limit: int
 ) -> list[OutboxNotice]:
-    """Notices whose next attempt is due, oldest first."""
+    """Notices whose next attempt is due, oldest first (a look, not a claim: delivery
+    goes through :func:`claim_due`)."""
     with engine.begin() as connection:
         rows = connection.execute(
             sa.select(notice_outbox)
@@ -87,16 +89,48 @@ def due_notices(
             .order_by(notice_outbox.c.next_attempt_at, notice_outbox.c.notice_id)
             .limit(limit)
         ).all()
-    return [
-        OutboxNotice(
-            notice_id=row.notice_id, endpoint=row.endpoint, type=row.type,
-            subject=unseal(_outbox_key(secrets, row.secrets_version), row.subject_sealed,
-                           _associated(row.notice_id, row.endpoint)).decode("ascii"),
-            purposes=tuple(row.purposes), occurred_at=row.occurred_at, policy_id=row.policy_id,
-            policy_version=row.policy_version, attempts=row.attempts,
-        )
-        for row in rows
-    ]
+    return [_opened(secrets, row) for row in rows]
+
+
+def claim_due(
+    engine: sa.Engine, secrets: Secrets, *, now: datetime, limit: int, lease: timedelta
+) -> list[OutboxNotice]:
+    """Take up to ``limit`` due notices for this caller alone, oldest first.
+
+    The claim moves ``next_attempt_at`` to ``now + lease`` in the statement that picks
+    the rows, so another worker polling meanwhile does not see them; a worker that
+    dies mid-delivery leaves them due again when the lease runs out. PostgreSQL: rows a
+    concurrent claim has locked are skipped, and the due condition is checked again
+    after any wait. SQLite: the write transaction holds the database's write lock.
+    """
+    key = sa.tuple_(notice_outbox.c.notice_id, notice_outbox.c.endpoint)
+    is_due = notice_outbox.c.next_attempt_at <= now
+    chosen = (
+        sa.select(notice_outbox.c.notice_id, notice_outbox.c.endpoint)
+        .where(is_due)
+        .order_by(notice_outbox.c.next_attempt_at, notice_outbox.c.notice_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    with engine.begin() as connection:
+        rows = connection.execute(
+            sa.update(notice_outbox)
+            .where(key.in_(chosen), is_due)
+            .values(next_attempt_at=now + lease)
+            .returning(*notice_outbox.c)
+        ).all()
+    rows.sort(key=lambda row: (row.occurred_at, row.notice_id, row.endpoint))
+    return [_opened(secrets, row) for row in rows]
+
+
+def _opened(secrets: Secrets, row: sa.Row[Any]) -> OutboxNotice:
+    return OutboxNotice(
+        notice_id=row.notice_id, endpoint=row.endpoint, type=row.type,
+        subject=unseal(_outbox_key(secrets, row.secrets_version), row.subject_sealed,
+                       _associated(row.notice_id, row.endpoint)).decode("ascii"),
+        purposes=tuple(row.purposes), occurred_at=row.occurred_at, policy_id=row.policy_id,
+        policy_version=row.policy_version, attempts=row.attempts,
+    )
 
 
 def delivered(engine: sa.Engine, notice_id: str, endpoint: str) -> None:

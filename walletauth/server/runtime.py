@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -49,7 +49,12 @@ class Runtime:
         policy = load_policy(settings.policy)
         secrets = Secrets.load_or_create(settings.data_dir / "secrets")
         store = await run_in_threadpool(open_store, settings, policy, secrets)
-        state = open_state(settings, store)
+        # Newest secrets version first: new indexes go under it, erasure looks under all.
+        index_keys = [
+            _derive(secrets.version(number).subject_hmac_key, b"session-index")
+            for number in sorted(secrets.versions, reverse=True)
+        ]
+        state = open_state(settings, store, index_keys)
         keyring = KeyRing.load_or_create(
             settings.data_dir, token_ttl=settings.access_token_ttl, now=clock()
         )
@@ -110,9 +115,11 @@ def open_store(settings: Settings, policy: Policy, secrets: Secrets) -> Store:
     )
 
 
-def open_state(settings: Settings, store: Store) -> ShortLivedState:
+def open_state(
+    settings: Settings, store: Store, session_index_keys: Sequence[bytes] = ()
+) -> ShortLivedState:
     if settings.redis_url:
-        return RedisState.from_url(settings.redis_url)
+        return RedisState.from_url(settings.redis_url, subject_keys=session_index_keys)
     return SqlState(store)
 
 

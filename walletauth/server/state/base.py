@@ -37,6 +37,9 @@ class ShortLivedState(Protocol):
 
     async def revoke_session(self, session_id: str) -> None: ...
 
+    async def revoke_sessions_of(self, address: str) -> int:
+        """End every session of ``address`` (on erasure); returns how many were live."""
+
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         """Add one hit to ``key`` and return the hits of the current window."""
 

@@ -1,9 +1,17 @@
 """Short-lived state in Redis: ``SET NX PX`` nonces consumed by ``GETDEL``, sessions
-with a TTL, fixed-window rate counters with an atomic INCR + PEXPIRE script."""
+with a TTL, fixed-window rate counters with an atomic INCR + PEXPIRE script.
+
+Each subject's sessions are also listed in a set named by a keyed hash of the address
+(never the address itself), living as long as its longest session, so an erasure
+ends every session of the address on every worker at once."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
+import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -20,19 +28,53 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
 
+# The session, its place in the subject's index, and the index's TTL (never shortened:
+# it lives as long as the subject's longest session) in one step.
+_CREATE_SESSION: Final = """
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+redis.call('SADD', KEYS[2], ARGV[2])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return 1
+"""
+
+# Every session listed in the index, and the index, in one step: a sign-in cannot slip
+# a session in between.
+_REVOKE_ALL: Final = """
+local ended = 0
+for _, session_id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  ended = ended + redis.call('DEL', ARGV[1] .. session_id)
+end
+redis.call('DEL', KEYS[1])
+return ended
+"""
+
 
 def _milliseconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() * 1000))
 
 
 class RedisState:
-    def __init__(self, client: Redis) -> None:
+    def __init__(self, client: Redis, *, subject_keys: Sequence[bytes] = ()) -> None:
+        """``subject_keys`` name the per-subject session indexes: new sessions go under
+        the first, erasure looks under all (so a secrets rotation loses no session).
+        Every worker must use the same keys (the runtime derives them from the
+        secrets); without any, a random key serves this instance alone."""
         self._client = client
+        self._subject_keys = tuple(subject_keys) or (secrets.token_bytes(32),)
         self._count_hit = client.register_script(_COUNT_HIT)
+        self._create_session = client.register_script(_CREATE_SESSION)
+        self._revoke_all = client.register_script(_REVOKE_ALL)
 
     @classmethod
-    def from_url(cls, url: str) -> RedisState:
-        return cls(Redis.from_url(url, decode_responses=True))
+    def from_url(cls, url: str, *, subject_keys: Sequence[bytes] = ()) -> RedisState:
+        return cls(Redis.from_url(url, decode_responses=True), subject_keys=subject_keys)
+
+    def _index(self, address: str, key: bytes | None = None) -> str:
+        key = self._subject_keys[0] if key is None else key
+        ref = hmac.new(key, address.lower().encode(), hashlib.sha256).hexdigest()
+        return f"{PREFIX}subject-sessions:{ref}"
 
     async def issue_nonce(self, nonce: str, *, expires_at: datetime, now: datetime) -> None:
         created = await self._client.set(
@@ -48,8 +90,9 @@ class RedisState:
         self, session_id: str, address: str, *, expires_at: datetime, now: datetime
     ) -> None:
         # Only the fact that the session lives: the address travels sealed in the cookie.
-        await self._client.set(
-            f"{PREFIX}session:{session_id}", "1", px=_milliseconds_until(expires_at, now)
+        await self._create_session(
+            keys=[f"{PREFIX}session:{session_id}", self._index(address)],
+            args=[_milliseconds_until(expires_at, now), session_id],
         )
 
     async def session_active(self, session_id: str, *, now: datetime) -> bool:
@@ -57,6 +100,14 @@ class RedisState:
 
     async def revoke_session(self, session_id: str) -> None:
         await self._client.delete(f"{PREFIX}session:{session_id}")
+
+    async def revoke_sessions_of(self, address: str) -> int:
+        """End every session of ``address``; returns how many were live."""
+        ended = 0
+        for key in self._subject_keys:
+            ended += int(await self._revoke_all(keys=[self._index(address, key)],
+                                                args=[f"{PREFIX}session:"]))
+        return ended
 
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         window_seconds = window.total_seconds()

@@ -40,6 +40,9 @@ class SqlState:
     async def revoke_session(self, session_id: str) -> None:
         await run_in_threadpool(self._store.revoke_session, session_id)
 
+    async def revoke_sessions_of(self, address: str) -> int:
+        return await run_in_threadpool(self._store.revoke_sessions_of, address)
+
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         count = await run_in_threadpool(
             self._store.count_hit, key, window=int(window.total_seconds()), now=now

@@ -11,8 +11,8 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from walletauth import __version__
-from walletauth.server import rights_routes
-from walletauth.server.delivery import start_notice_worker
+from walletauth.server import rights_routes, service_routes
+from walletauth.server.delivery import notice_endpoints, start_notice_worker
 from walletauth.server.handlers import install_exception_handlers
 from walletauth.server.login import Clock
 from walletauth.server.metrics import Metrics
@@ -37,7 +37,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings, metrics, clock)
         app.state.runtime = runtime
-        notices = start_notice_worker(runtime.store, clock)
+        notices = start_notice_worker(runtime.store, clock, notice_endpoints(settings))
         try:
             yield
         finally:
@@ -51,7 +51,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         summary="Sign-In with Ethereum login service that keeps privacy promises by construction",
         lifespan=lifespan,
     )
-    for router in (auth.router, consents.router, rights_routes.router, policy.router, meta.router):
+    for router in (auth.router, consents.router, rights_routes.router, service_routes.router,
+                   policy.router, meta.router):
         app.include_router(router)
     install_example_routes(app, settings)
     install_exception_handlers(app)

@@ -23,7 +23,8 @@ from starlette.concurrency import run_in_threadpool
 
 from walletauth.rights import DeliveryReport, NoticeEndpoint, deliver_due
 from walletauth.server.login import Clock
-from walletauth.server.rights_routes import NoticeSettings
+from walletauth.server.services import ServiceRegistry
+from walletauth.server.settings import Settings
 from walletauth.store import Store
 
 log = logging.getLogger("walletauth.server.delivery")
@@ -44,12 +45,10 @@ class DeliverySettings(BaseSettings):
                               description="notices claimed per round")
 
 
-def notice_endpoints() -> dict[str, NoticeEndpoint]:
-    """The endpoints registered in ``WALLETAUTH_NOTICE_ENDPOINTS``."""
-    return {
-        name: NoticeEndpoint(url=str(entry["url"]), secrets=tuple(entry["secrets"]))
-        for name, entry in NoticeSettings().notice_endpoints.items()
-    }
+def notice_endpoints(settings: Settings | None = None) -> dict[str, NoticeEndpoint]:
+    """The webhooks of the registered services (``WALLETAUTH_SERVICES``, and the older
+    ``WALLETAUTH_NOTICE_ENDPOINTS``), from ``settings`` or the environment."""
+    return ServiceRegistry.from_settings(settings or Settings()).notice_endpoints()
 
 
 def deliver_once(
@@ -64,11 +63,12 @@ def deliver_once(
 class NoticeWorker:
     """The background task of one worker process; :meth:`stop` waits for its round."""
 
-    def __init__(self, store: Store, clock: Clock, settings: DeliverySettings) -> None:
+    def __init__(self, store: Store, clock: Clock, settings: DeliverySettings,
+                 endpoints: Mapping[str, NoticeEndpoint]) -> None:
         self._store = store
         self._clock = clock
         self._settings = settings
-        self._endpoints = notice_endpoints()
+        self._endpoints = dict(endpoints)
         self._client = httpx.Client(timeout=settings.notice_timeout, follow_redirects=False)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -105,11 +105,13 @@ class NoticeWorker:
                 await asyncio.wait_for(self._stopping.wait(), self._settings.notice_interval)
 
 
-def start_notice_worker(store: Store, clock: Clock) -> NoticeWorker | None:
+def start_notice_worker(
+    store: Store, clock: Clock, endpoints: Mapping[str, NoticeEndpoint]
+) -> NoticeWorker | None:
     """Start the task unless ``WALLETAUTH_NOTICE_DELIVERY`` is off."""
     settings = DeliverySettings()
     if not settings.notice_delivery:
         return None
-    worker = NoticeWorker(store, clock, settings)
+    worker = NoticeWorker(store, clock, settings, endpoints)
     worker.start()
     return worker

@@ -19,6 +19,8 @@ ServerErrorCode = Literal[
     "method_not_allowed",
     "service_unavailable",  # the database or Redis does not answer
     "internal_error",
+    "service_unauthorized",  # a service API call without a registered service's API key
+    "purpose_not_granted_to_service",  # the calling service may not use this purpose
 ]
 
 

@@ -93,6 +93,9 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "method_not_allowed": Outcome(405, "Method not allowed"),
     "service_unavailable": Outcome(503, "Service unavailable"),
     "internal_error": Outcome(500, "Internal error"),
+    # walletauth.server.services: calls of registered services
+    "service_unauthorized": Outcome(401, "Service not authenticated"),
+    "purpose_not_granted_to_service": Outcome(403, "Purpose not granted to this service"),
 }
 
 UNMAPPED: Final = Outcome(500, "Internal error")

@@ -17,7 +17,6 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from walletauth import rights
@@ -28,6 +27,7 @@ from walletauth.server.login import Principal
 from walletauth.server.problems import problem_responses
 from walletauth.server.runtime import Runtime
 from walletauth.server.schemas import MAX_MESSAGE_CHARS, MAX_PURPOSE_CHARS, MAX_SIGNATURE_CHARS
+from walletauth.server.services import ServiceRegistry
 from walletauth.siwe import SiweMessage
 
 router = APIRouter(prefix="/me", tags=["rights"])
@@ -35,15 +35,6 @@ router = APIRouter(prefix="/me", tags=["rights"])
 NO_STORE: Final = {"Cache-Control": "no-store"}
 SIGNED_REFUSALS: Final = problem_responses(400, 401, 403, 404, 413, 422, 429, 500, 503)
 FieldValue = str | int | float | bool | None
-
-
-class NoticeSettings(BaseSettings):
-    """Downstream services registered for notices: ``WALLETAUTH_NOTICE_ENDPOINTS`` is a
-    JSON object of endpoint name -> ``{"url": ..., "secrets": ["whsec_..."]}``; an
-    erasure enqueues one notice per name (delivered by :func:`rights.deliver_due`)."""
-
-    model_config = SettingsConfigDict(env_prefix="WALLETAUTH_")
-    notice_endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class SignedRequest(BaseModel):
@@ -176,7 +167,7 @@ async def erase(
     body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep, response: Response
 ) -> ErasureResponse:
     now = await _prove(runtime, principal, body, "erase")
-    endpoints = list(NoticeSettings().notice_endpoints)
+    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
     receipt = await run_in_threadpool(rights.erase_subject, runtime.store, principal.address,
                                       now=now, notify=endpoints)
     # With Redis the session lives there, not under the subject's row: end it too.

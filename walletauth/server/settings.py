@@ -29,6 +29,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from walletauth.server.services import LegacyNoticeEndpoint, ServiceConfig, parse_json_mapping
+
 CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
 RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
 
@@ -144,6 +146,12 @@ class Settings(BaseSettings):
     log_level: str = "info"
     serve_example: bool | None = None
     """Serve the example dApp at ``/app/``; unset means only when every domain is loopback."""
+    services: Annotated[dict[str, ServiceConfig], NoDecode] = Field(default_factory=dict)
+    """Registered services (see :mod:`walletauth.server.services`)."""
+    notice_endpoints: Annotated[dict[str, LegacyNoticeEndpoint], NoDecode] = Field(
+        default_factory=dict
+    )
+    """Webhook-only services, the older form of ``services``."""
 
     @field_validator("domains", mode="before")
     @classmethod
@@ -190,6 +198,11 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().isdigit():
             return int(value.strip())
         return value
+
+    @field_validator("services", "notice_endpoints", mode="before")
+    @classmethod
+    def _parse_services(cls, value: Any) -> Any:
+        return parse_json_mapping(value)
 
     @field_validator("rate_limits", mode="before")
     @classmethod

@@ -1,0 +1,188 @@
+"""``/services/v1/...``: the API registered services call (through ``walletauth.sdk.Client``).
+
+Every call carries the service's API key (``Authorization: Bearer wa_svc_...``) and
+goes through the store's rules: a purpose must be granted to the calling service, and
+the subject's consents, suspensions and third-party stop apply as everywhere else.
+Addresses travel in request bodies only, never in paths, so access logs hold none.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Final, Literal
+
+from fastapi import APIRouter, Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from walletauth import rights
+from walletauth.policy.evaluate import decide_use
+from walletauth.server.deps import RuntimeDep
+from walletauth.server.problems import problem_responses
+from walletauth.server.schemas import MAX_PURPOSE_CHARS
+from walletauth.server.services import Service, ServiceRegistry
+from walletauth.store import Store
+from walletauth.store.subject_ops import open_request
+
+MAX_ADDRESS_CHARS: Final = 64
+FieldValue = str | int | float | bool | None
+
+service_key = HTTPBearer(
+    auto_error=False, scheme_name="ServiceApiKey",
+    description="The registered service's API key, wa_svc_...",
+)
+router = APIRouter(
+    prefix="/services/v1", tags=["services"],
+    responses=problem_responses(400, 401, 403, 413, 422, 500, 503),
+)
+
+Address = Annotated[str, Field(max_length=MAX_ADDRESS_CHARS, description="0x address")]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_PURPOSE_CHARS)]
+
+
+async def calling_service(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(service_key)],
+) -> Service:
+    registry = ServiceRegistry.from_settings(runtime.settings)
+    return registry.authenticate(None if credentials is None else credentials.credentials)
+
+
+ServiceDep = Annotated[Service, Depends(calling_service)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PermissionQuery(_Body):
+    address: Address
+    purpose: Name
+
+
+class Permission(BaseModel):
+    allowed: bool
+    reason: str | None = Field(
+        description="Why not: consent_required, purpose_suspended, unknown_subject,"
+        " purpose_not_granted_to_service, or another policy reason code")
+
+
+class RecordWrite(_Body):
+    address: Address
+    category: Name
+    purpose: Name
+    data: dict[str, FieldValue] = Field(max_length=32)
+
+
+class RecordCreated(BaseModel):
+    id: int
+
+
+class RecordQuery(_Body):
+    address: Address
+    purpose: Name
+    category: Name | None = None
+
+
+class RecordItem(BaseModel):
+    id: int
+    category: str
+    purpose: str
+    data: dict[str, Any]
+    collected_at: datetime
+    expires_at: datetime
+
+
+class Records(BaseModel):
+    records: list[RecordItem]
+
+
+class ProvisionWrite(_Body):
+    address: Address
+    recipient: str = Field(min_length=1, max_length=200)
+    categories: list[Name] = Field(min_length=1, max_length=32)
+    ground: Name
+
+
+class ProvisionRecorded(BaseModel):
+    recorded: Literal[True] = True
+
+
+class ForwardedRequest(_Body):
+    address: Address
+    kind: Literal["export", "erase", "correct", "restrict", "stop-third-party"]
+
+
+class RequestReceived(BaseModel):
+    id: str = Field(description="The entry in the subject's requests log (/me/requests)")
+    status: Literal["received"] = "received"
+
+
+@router.post("/permissions", response_model=Permission,
+             summary="May the calling service use the subject's data for this purpose now?")
+async def permission(body: PermissionQuery, runtime: RuntimeDep,
+                     service: ServiceDep) -> Permission:
+    if body.purpose not in service.purposes:
+        return Permission(allowed=False, reason="purpose_not_granted_to_service")
+    reason = await run_in_threadpool(_refusal, runtime.store, body.address, body.purpose,
+                                     runtime.clock())
+    return Permission(allowed=reason is None, reason=reason)
+
+
+def _refusal(store: Store, address: str, purpose: str, now: datetime) -> str | None:
+    # A subject with nothing on record (never seen, or erased) is no one to use data of.
+    if not store.consent_history(address) and not store.subject_records(address, now=now):
+        return "unknown_subject"
+    decision = decide_use(store.policy, purpose, store.subject_state(address))
+    return None if decision.allowed else decision.reason or "purpose_not_allowed"
+
+
+@router.post("/records", response_model=RecordCreated, status_code=201,
+             summary="Keep a record for the subject, under the store's rules")
+async def put_record(body: RecordWrite, runtime: RuntimeDep,
+                     service: ServiceDep) -> RecordCreated:
+    service.require_purpose(body.purpose)
+    record_id = await run_in_threadpool(
+        runtime.store.put_record, body.address, body.category, body.purpose, body.data,
+        now=runtime.clock(), source=f"service:{service.name}",
+    )
+    return RecordCreated(id=record_id)
+
+
+@router.post("/records/query", response_model=Records,
+             summary="The subject's live records for a purpose (none while it may not be used)")
+async def query_records(body: RecordQuery, runtime: RuntimeDep, service: ServiceDep) -> Records:
+    service.require_purpose(body.purpose)
+    found = await run_in_threadpool(runtime.store.records, body.address, body.purpose,
+                                    now=runtime.clock(), category=body.category)
+    return Records(records=[
+        RecordItem(id=r.id, category=r.category, purpose=r.purpose, data=dict(r.data),
+                   collected_at=r.collected_at, expires_at=r.expires_at)
+        for r in found
+    ])
+
+
+@router.post("/provisions", response_model=ProvisionRecorded, status_code=201,
+             summary="Record a provision to a third party (refused after the user stopped it)")
+async def record_provision(body: ProvisionWrite, runtime: RuntimeDep,
+                           service: ServiceDep) -> ProvisionRecorded:
+    await run_in_threadpool(rights.record_provision, runtime.store, body.address,
+                            body.recipient, body.categories, body.ground, now=runtime.clock())
+    return ProvisionRecorded()
+
+
+@router.post(
+    "/requests", response_model=RequestReceived, status_code=202,
+    summary="Hand over a rights request the service received; walletauth does not act on it",
+    description="Logged as `received` with kind `<kind>:<service>` in the subject's requests"
+    " log, for the operator and the user (`/me/requests`). Nothing is exported or erased on a"
+    " service's word: the wallet proves such requests itself at `/me/...`.",
+)
+async def forward_request(body: ForwardedRequest, runtime: RuntimeDep,
+                          service: ServiceDep) -> RequestReceived:
+    request_id = await run_in_threadpool(
+        open_request, runtime.store, body.address, f"{body.kind}:{service.name}",
+        now=runtime.clock(),
+    )
+    return RequestReceived(id=request_id)

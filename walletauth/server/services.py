@@ -1,0 +1,170 @@
+"""The registry of services that rely on walletauth: who they are, what they may use.
+
+A service (the music catalogue, the payment service...) is registered under a name with
+the SHA-256 of its API key (``wa_svc_...``; the key itself is never kept), the purposes
+it may ask about or write for, and optionally a webhook for signed notices::
+
+    WALLETAUTH_SERVICES='{"music": {"api_key_sha256": "<64 hex>",
+        "purposes": ["service_provision"], "webhook_url": "https://music.example/notices",
+        "webhook_secrets": ["whsec_..."]}}'
+
+(or a ``[services.music]`` table in the TOML file). A service with a webhook is a notice
+endpoint: an erasure enqueues one notice for it. The older ``WALLETAUTH_NOTICE_ENDPOINTS``
+(name -> ``{"url", "secrets"}``) still works and registers webhook-only services, which
+hold no key and so cannot call the service API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from walletauth.rights import NoticeEndpoint
+from walletauth.server.errors import ServerError
+
+API_KEY_PREFIX: Final = "wa_svc_"
+SERVICE_NAME: Final = re.compile(r"[a-z][a-z0-9_-]{0,14}")
+"""Short, so that ``<request kind>:<service>`` fits the requests log's kind column."""
+_SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+# Compared against when a key matches no service, so a miss costs what a hit costs.
+_NO_SERVICE_DIGEST: Final = bytes(32)
+
+
+class ServiceConfig(BaseModel):
+    """One registered service as configured."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    api_key_sha256: str | None = Field(
+        default=None, description="Hex SHA-256 of the service's wa_svc_ API key"
+    )
+    purposes: tuple[str, ...] = ()
+    webhook_url: str | None = None
+    webhook_secrets: tuple[str, ...] = ()
+
+    @field_validator("api_key_sha256")
+    @classmethod
+    def _hex_digest(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digest = value.strip().lower()
+        if not _SHA256_HEX.fullmatch(digest):
+            raise ValueError("api_key_sha256 must be 64 hex digits (SHA-256 of the API key)")
+        return digest
+
+
+class LegacyNoticeEndpoint(BaseModel):
+    """An entry of ``WALLETAUTH_NOTICE_ENDPOINTS``: a webhook and nothing else."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    """A service the registry knows; ``purposes`` are those granted to it."""
+
+    name: str
+    purposes: frozenset[str]
+    key_digest: bytes | None
+    webhook: NoticeEndpoint | None
+
+    def require_purpose(self, purpose: str) -> None:
+        if purpose not in self.purposes:
+            raise ServerError(
+                "purpose_not_granted_to_service",
+                f"purpose {purpose!r} is not granted to service {self.name!r}",
+            )
+
+
+def hash_api_key(api_key: str) -> str:
+    """What goes into ``api_key_sha256`` for ``api_key``."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def new_api_key() -> str:
+    """A fresh service API key (``wa_svc_`` + 256 random bits)."""
+    return API_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+class ServiceRegistry:
+    """Registered services by name; built from settings, read-only afterwards."""
+
+    def __init__(self, services: Mapping[str, Service] | None = None) -> None:
+        self._services = dict(services or {})
+
+    @classmethod
+    def from_config(
+        cls,
+        services: Mapping[str, ServiceConfig],
+        notice_endpoints: Mapping[str, LegacyNoticeEndpoint] | None = None,
+    ) -> ServiceRegistry:
+        registered: dict[str, Service] = {}
+        for name, endpoint in (notice_endpoints or {}).items():
+            registered[name] = Service(name, frozenset(), None,
+                                       NoticeEndpoint(endpoint.url, endpoint.secrets))
+        for name, config in services.items():
+            if not SERVICE_NAME.fullmatch(name):
+                raise ValueError(f"service name {name!r} must match {SERVICE_NAME.pattern}")
+            registered[name] = _service(name, config)
+        return cls(registered)
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> ServiceRegistry:
+        """The registry a :class:`~walletauth.server.settings.Settings` describes."""
+        return cls.from_config(settings.services, settings.notice_endpoints)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._services
+
+    def get(self, name: str) -> Service | None:
+        return self._services.get(name)
+
+    def authenticate(self, api_key: str | None) -> Service:
+        """The service holding ``api_key``; ``service_unauthorized`` for any other key.
+
+        Every registered digest is compared, in constant time, whatever matches first.
+        """
+        if not api_key or not api_key.startswith(API_KEY_PREFIX):
+            raise ServerError("service_unauthorized",
+                              "send the service's API key as 'Authorization: Bearer wa_svc_...'")
+        presented = hashlib.sha256(api_key.encode()).digest()
+        found: Service | None = None
+        for service in self._services.values():
+            digest = service.key_digest or _NO_SERVICE_DIGEST
+            if hmac.compare_digest(presented, digest) and service.key_digest is not None:
+                found = service
+        if found is None:
+            raise ServerError("service_unauthorized", "unknown or revoked service API key")
+        return found
+
+    def notice_endpoints(self) -> dict[str, NoticeEndpoint]:
+        """Where notices go, by service name (for :func:`walletauth.rights.deliver_due`)."""
+        return {name: service.webhook for name, service in self._services.items()
+                if service.webhook is not None}
+
+
+def _service(name: str, config: ServiceConfig) -> Service:
+    webhook = None
+    if config.webhook_url is not None:
+        webhook = NoticeEndpoint(config.webhook_url, config.webhook_secrets)
+    digest = bytes.fromhex(config.api_key_sha256) if config.api_key_sha256 else None
+    return Service(name, frozenset(config.purposes), digest, webhook)
+
+
+def parse_json_mapping(value: Any) -> Any:
+    """Settings accept a JSON object in the environment, a mapping from TOML or code."""
+    if isinstance(value, str):
+        text = value.strip()
+        return json.loads(text) if text else {}
+    return value

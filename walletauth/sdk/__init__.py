@@ -2,13 +2,16 @@
 
 Offline session checks (:class:`SessionVerifier`, :class:`AsyncSessionVerifier`,
 :func:`require_wallet` for FastAPI, :func:`session_from_authorization_header` for any
-other framework) and signed notices (:func:`verify_notice`, :func:`sign_notice`).
+other framework), signed notices (:func:`verify_notice`, :func:`sign_notice`), and the
+online service API (:class:`Client`, :class:`AsyncClient`).
 Depends only on the wire format: never on walletauth's server or store.
 """
 
 from walletauth.sdk.bearer import bearer_token, session_from_authorization_header
+from walletauth.sdk.client import AsyncClient, Client
 from walletauth.sdk.errors import SDK_ERROR_CODES, SdkError, SdkErrorCode
 from walletauth.sdk.fastapi_auth import install_problem_responses, require_wallet
+from walletauth.sdk.models import ApiError, Permission, Record, RequestKind
 from walletauth.sdk.notices import Notice, NoticeType, PolicyRef
 from walletauth.sdk.problem import ProblemResponse, problem_document, problem_response
 from walletauth.sdk.replay import InMemoryReplayGuard, RedisReplayGuard, ReplayGuard
@@ -24,15 +27,21 @@ from walletauth.sdk.webhooks import new_webhook_secret, sign_notice, verify_noti
 
 __all__ = [
     "SDK_ERROR_CODES",
+    "ApiError",
+    "AsyncClient",
     "AsyncRevocationCheck",
     "AsyncSessionVerifier",
+    "Client",
     "InMemoryReplayGuard",
     "Notice",
     "NoticeType",
+    "Permission",
     "PolicyRef",
     "ProblemResponse",
+    "Record",
     "RedisReplayGuard",
     "ReplayGuard",
+    "RequestKind",
     "RevocationCheck",
     "SdkError",
     "SdkErrorCode",

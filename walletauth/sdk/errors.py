@@ -24,6 +24,11 @@ SdkErrorCode = Literal[
     "notice_malformed",  # headers or body are not a walletauth notice
     "replay_guard_unavailable",  # the shared replay store could not be reached
     "webhook_secret_invalid",  # a configured secret is not a Standard Webhooks secret
+    # the service API (walletauth.sdk.Client); walletauth's refusal codes pass through too
+    "service_unauthorized",  # the API key is not a registered service's
+    "purpose_not_granted_to_service",  # the purpose is not among the service's
+    "walletauth_unavailable",  # no answer (connection, timeout, 503) after the retries
+    "unexpected_response",  # an answer that is not walletauth's (proxy page, wrong URL)
 ]
 
 SDK_ERROR_CODES: Final[frozenset[str]] = frozenset(SdkErrorCode.__args__)  # type: ignore[attr-defined]

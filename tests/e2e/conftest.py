@@ -68,7 +68,7 @@ class Dapp:
         return self.url + "/app/"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium():
     executable = require_chromium()
     from playwright.sync_api import sync_playwright

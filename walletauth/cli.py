@@ -91,7 +91,7 @@ def purge(
     for (category, purpose), count in sorted(report.records.items()):
         typer.echo(f"records {category}/{purpose}: {count}")
     typer.echo(f"records: {report.records_removed}")
-    for kind in ("subjects", "nonces", "sessions", "rate_counters"):
+    for kind in ("subjects", "nonces", "sessions", "rate_counters", "orphan_keys"):
         typer.echo(f"{kind}: {getattr(report, kind)}")
 
 

@@ -8,12 +8,19 @@ report (and the audit entry written from it) holds counts only.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
 import sqlalchemy as sa
 
+from walletauth.store.keyschema import subject_keys
 from walletauth.store.schema import nonces, rate_counters, records, sessions, subjects
+
+ORPHAN_KEY_GRACE: Final = timedelta(hours=1)
+"""How old an unreferenced key must be before purge destroys it: a sign-in makes its
+subject's key just before the subject row, so a younger one may be in flight."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +32,8 @@ class PurgeReport:
     nonces: int = 0
     sessions: int = 0
     rate_counters: int = 0
+    orphan_keys: int = 0
+    """Subject keys no subject pointed at (left by an interrupted erasure), destroyed."""
 
     @property
     def records_removed(self) -> int:
@@ -34,7 +43,7 @@ class PurgeReport:
     def anything_removed(self) -> bool:
         return bool(
             self.records_removed or self.subjects or self.nonces or self.sessions
-            or self.rate_counters
+            or self.rate_counters or self.orphan_keys
         )
 
     def audit_detail(self) -> dict[str, int | list[dict[str, str | int]]]:
@@ -47,6 +56,7 @@ class PurgeReport:
             "nonces": self.nonces,
             "sessions": self.sessions,
             "rate_counters": self.rate_counters,
+            "orphan_keys": self.orphan_keys,
         }
 
 
@@ -109,6 +119,36 @@ def expired_rows_batch(
     else:
         condition = sa.tuple_(*key).in_(chosen)
     return connection.execute(sa.delete(table).where(condition)).rowcount
+
+
+def orphan_key_batches(
+    records_engine: sa.Engine, key_engine: sa.Engine, *, created_before: datetime,
+    batch_size: int,
+) -> Iterator[list[str]]:
+    """Key ids no subject points at, created before ``created_before``, a page at a time.
+
+    The two databases are apart, so this pages through the key store by key id and asks
+    the records database about each page (bounded ``IN`` lists on either side).
+    """
+    after = ""
+    while True:
+        with key_engine.begin() as connection:
+            page = list(connection.execute(
+                sa.select(subject_keys.c.key_id)
+                .where(subject_keys.c.created_at < created_before, subject_keys.c.key_id > after)
+                .order_by(subject_keys.c.key_id)
+                .limit(batch_size)
+            ).scalars())
+        if not page:
+            return
+        with records_engine.begin() as connection:
+            used = set(connection.execute(
+                sa.select(subjects.c.key_id).where(subjects.c.key_id.in_(page))
+            ).scalars())
+        orphans = [key_id for key_id in page if key_id not in used]
+        if orphans:
+            yield orphans
+        after = page[-1]
 
 
 SHORT_LIVED = {"nonces": nonces, "sessions": sessions, "rate_counters": rate_counters}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,11 +38,13 @@ from walletauth.store.errors import STORE_ERROR_CODES, StoreError
 from walletauth.store.keystore import KeyStore
 from walletauth.store.migrate import upgrade_engine
 from walletauth.store.purge import (
+    ORPHAN_KEY_GRACE,
     SHORT_LIVED,
     PurgeReport,
     empty_subjects_batch,
     expired_records_batch,
     expired_rows_batch,
+    orphan_key_batches,
 )
 from walletauth.store.records import Record, open_data, seal_data
 from walletauth.store.rekey import RotationReport, rekey_subjects
@@ -397,9 +399,13 @@ class Store:
 
     # ------------------------------------------------------------------ retention
 
-    def purge(self, *, now: datetime, batch_size: int = 5000) -> PurgeReport:
+    def purge(
+        self, *, now: datetime, batch_size: int = 5000,
+        orphan_grace: timedelta = ORPHAN_KEY_GRACE,
+    ) -> PurgeReport:
         """Dispose of every record past ``expires_at``, subjects left with nothing (with
-        their key), and expired nonces, sessions and rate counters.
+        their key), expired nonces, sessions and rate counters, and subject keys no
+        subject points at that are older than ``orphan_grace``.
 
         Batches of ``batch_size`` rows, each in its own short transaction; idempotent.
         An audit entry with counts per category and purpose is written when anything
@@ -407,6 +413,8 @@ class Store:
         """
         now = require_aware(now)
         _require_positive_int(batch_size, "batch_size")
+        if not isinstance(orphan_grace, timedelta) or orphan_grace < timedelta(0):
+            raise StoreError("invalid_argument", "orphan_grace must be a timedelta >= 0")
         removed: dict[tuple[str, str], int] = {}
         while True:
             with self.engine.begin() as connection:
@@ -419,7 +427,9 @@ class Store:
         short_lived = {
             name: self._purge_table(table, now, batch_size) for name, table in SHORT_LIVED.items()
         }
-        report = PurgeReport(records=removed, subjects=subjects_removed, **short_lived)
+        orphans = self._destroy_orphan_keys(now, orphan_grace, batch_size)
+        report = PurgeReport(records=removed, subjects=subjects_removed, **short_lived,
+                             orphan_keys=orphans)
         if report.anything_removed:
             with self.engine.begin() as connection:
                 self._audit(connection, "purge", now, None, detail=report.audit_detail())
@@ -753,6 +763,17 @@ class Store:
             removed += len(key_ids)
             if len(key_ids) < batch_size:
                 return removed
+
+    def _destroy_orphan_keys(self, now: datetime, grace: timedelta, batch_size: int) -> int:
+        # Keys are stamped with the wall clock: a purge run with a later ``now`` must
+        # still spare a key made moments ago by a sign-in in flight.
+        created_before = min(now, datetime.now(UTC)) - grace
+        return sum(
+            self.keys.destroy(batch)
+            for batch in orphan_key_batches(self.engine, self.keys.engine,
+                                            created_before=created_before,
+                                            batch_size=batch_size)
+        )
 
     def _purge_table(self, table: sa.Table, now: datetime, batch_size: int) -> int:
         removed = 0

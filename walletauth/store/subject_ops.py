@@ -23,8 +23,8 @@ from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, read_audit, write_audit
 from walletauth.store.consent import ConsentEvent, state_from_events
 from walletauth.store.errors import StoreError
-from walletauth.store.keyschema import subject_keys
 from walletauth.store.outbox import PendingNotice, enqueue
+from walletauth.store.purge import orphan_key_batches
 from walletauth.store.records import Record, open_data, seal_data
 from walletauth.store.rights_schema import rights_requests, third_party_provisions
 from walletauth.store.schema import audit_log, consent_events, records, sessions, subjects
@@ -39,6 +39,9 @@ from walletauth.store.types import require_aware
 
 RequestStatus = Literal["received", "completed", "denied"]
 ChangeOp = Literal["correct", "add", "delete"]
+
+ORPHAN_PAGE = 1000
+"""Key ids compared per query (bounded IN lists on both databases)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,17 +288,10 @@ def orphan_keys(store: Store, *, created_before: datetime) -> list[str]:
     just before their subject row, so only old ones can be told apart): what an
     erasure interrupted between its commit and the key's destruction leaves."""
     created_before = require_aware(created_before, "created_before")
-    with store.keys.engine.begin() as connection:
-        candidates = connection.execute(
-            sa.select(subject_keys.c.key_id).where(subject_keys.c.created_at < created_before)
-        ).scalars().all()
-    if not candidates:
-        return []
-    with store.engine.begin() as connection:
-        used = set(connection.execute(
-            sa.select(subjects.c.key_id).where(subjects.c.key_id.in_(candidates))
-        ).scalars())
-    return [key_id for key_id in candidates if key_id not in used]
+    return [key_id for batch in orphan_key_batches(store.engine, store.keys.engine,
+                                                  created_before=created_before,
+                                                  batch_size=ORPHAN_PAGE)
+            for key_id in batch]
 
 
 # ---------------------------------------------------------------------- corrections

@@ -170,14 +170,15 @@ async def erase(
     endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
     receipt = await run_in_threadpool(rights.erase_subject, runtime.store, principal.address,
                                       now=now, notify=endpoints)
-    # With Redis the session lives there, not under the subject's row: end it too.
-    await runtime.state.revoke_session(principal.session_id)
+    # With Redis the sessions live there, not under the subject's row: end every one of
+    # the address's (the SQL state finds none left: the erasure took them).
+    ended = await runtime.state.revoke_sessions_of(principal.address)
     response.headers.update(NO_STORE)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=runtime.settings.cookie_secure,
                            httponly=True)
     return ErasureResponse(
         receipt_id=receipt.receipt_id, erased=receipt.erased, completed_at=receipt.completed_at,
-        consent_events=receipt.consent_events, sessions=receipt.sessions,
+        consent_events=receipt.consent_events, sessions=receipt.sessions + ended,
         third_party_provisions=receipt.third_party_provisions,
         retained=[Retained(category=r.category, purpose=r.purpose, count=r.count, until=r.until,
                            ground=dict(r.ground), clause=r.clause) for r in receipt.retained],

@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import uvicorn
@@ -18,11 +19,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from typer.testing import CliRunner
 
-from tests.server.conftest import free_socket, make_settings, serving
+from tests.rights.helpers import signed_request
+from tests.server import conftest as server_fixtures
+from tests.server.conftest import free_socket, make_settings, serving, sign_in
 from tests.store import conftest as store_fixtures
 from tests.store.conftest import ALICE, BOB, CAROL
 from walletauth.cli import app as cli
-from walletauth.rights import erase_subject
+from walletauth.rights import RightsError, erase_subject, restrict
 from walletauth.sdk import new_webhook_secret, verify_notice
 from walletauth.store.outbox import claim_due, pending_count
 from walletauth.store.rights_schema import notice_outbox
@@ -35,6 +38,7 @@ backend = store_fixtures.backend
 secrets = store_fixtures.secrets
 abcrecords = store_fixtures.abcrecords
 store = store_fixtures.store
+wallet = server_fixtures.wallet
 
 
 class Receiver:
@@ -204,3 +208,43 @@ def test_concurrent_claims_take_each_notice_once(store):
     again = claim_due(store.engine, store.secrets, now=now + timedelta(minutes=2), limit=10,
                       lease=timedelta(minutes=1))
     assert len(again) == 6
+
+
+def test_restrictions_lifts_and_withdrawals_are_noticed_and_delivered(
+    tmp_path, fast_delivery, receiver, wallet
+):
+    receiver.failures = 0
+    receiver.up()
+    with serving(make_settings(tmp_path)) as (url, _app), httpx.Client(base_url=url) as http:
+        token = sign_in(http, wallet).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        for lift in (False, True):
+            changed = http.post("/me/restrictions", headers=auth, json={
+                **signed_request(http, wallet, "restrict"), "purposes": ["partner_guidance"],
+                "lift": lift})
+            assert changed.status_code == 200, changed.text
+        granted = http.put("/me/consents", headers=auth,
+                           json={"purpose": "quality_marketing", "granted": True})
+        withdrawn = http.put("/me/consents", headers=auth,
+                             json={"purpose": "quality_marketing", "granted": False})
+        assert granted.status_code == withdrawn.status_code == 200
+
+        wait_for(lambda: len(receiver.notices) == 3, "three notices")
+
+    noticed = sorted((n.type, n.subject, tuple(n.purposes)) for n in receiver.notices)
+    assert noticed == [
+        ("consent.withdrawn", wallet.address, ("quality_marketing",)),
+        ("subject.restricted", wallet.address, ("partner_guidance",)),
+        ("subject.unrestricted", wallet.address, ("partner_guidance",)),
+    ]
+    assert len(set(receiver.ids)) == 3
+
+
+def test_a_refused_restriction_enqueues_no_notice(store):
+    now = datetime.now(UTC)
+    store.record_login(ALICE, 1, now=now)
+    with pytest.raises(RightsError):
+        restrict(store, ALICE, [store.policy.login.purpose], now=now, notify=["music"])
+    assert pending_count(store.engine) == 0
+    restrict(store, ALICE, ["partner_guidance"], now=now, notify=["music", "video"])
+    assert pending_count(store.engine) == 2

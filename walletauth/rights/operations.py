@@ -160,21 +160,40 @@ def _check_changes(changes: Sequence[RecordChange]) -> None:
 
 
 def restrict(
-    store: Store, address: str, purposes: Sequence[str], *, now: datetime
+    store: Store, address: str, purposes: Sequence[str], *, now: datetime,
+    notify: Sequence[str] = (),
 ) -> RequestReceipt:
     """Suspend the use of the subject's data for ``purposes`` (at once: the store's
-    purpose-bound reads return nothing for a suspended purpose)."""
-    return _restriction(store, address, purposes, now, lift=False)
+    purpose-bound reads return nothing for a suspended purpose), enqueueing a
+    ``subject.restricted`` notice per purpose for each endpoint name in ``notify``."""
+    return _restriction(store, address, purposes, now, notify, lift=False)
 
 
 def lift_restriction(
-    store: Store, address: str, purposes: Sequence[str], *, now: datetime
+    store: Store, address: str, purposes: Sequence[str], *, now: datetime,
+    notify: Sequence[str] = (),
 ) -> RequestReceipt:
-    return _restriction(store, address, purposes, now, lift=True)
+    """Resume the use for ``purposes``; ``subject.unrestricted`` notices as in :func:`restrict`."""
+    return _restriction(store, address, purposes, now, notify, lift=True)
+
+
+def pending_notices(
+    store: Store, notice_type: str, purposes: Sequence[str], notify: Sequence[str],
+    now: datetime,
+) -> list[PendingNotice]:
+    """One notice (one id, every endpoint) of ``notice_type`` about ``purposes``."""
+    notice_id = f"ntc_{random.token_urlsafe(18)}"
+    return [
+        PendingNotice(notice_id=notice_id, endpoint=endpoint, type=notice_type,
+                      occurred_at=now, policy_id=store.policy.id,
+                      policy_version=store.policy.version, purposes=tuple(purposes))
+        for endpoint in notify
+    ]
 
 
 def _restriction(
-    store: Store, address: str, purposes: Sequence[str], now: datetime, *, lift: bool
+    store: Store, address: str, purposes: Sequence[str], now: datetime,
+    notify: Sequence[str], *, lift: bool,
 ) -> RequestReceipt:
     with _logged(store, address, "lift-restriction" if lift else "restrict", now) as request_id:
         if not purposes:
@@ -190,8 +209,11 @@ def _restriction(
                     " ask for erasure instead",
                 )
         change = store.lift_suspension if lift else store.suspend
+        notice_type = "subject.unrestricted" if lift else "subject.restricted"
         for purpose_id in dict.fromkeys(purposes):
-            change(address, purpose_id, now=now)
+            # Each purpose's change commits with its own notice.
+            change(address, purpose_id, now=now,
+                   notices=pending_notices(store, notice_type, [purpose_id], notify, now))
         detail = {"purposes": list(dict.fromkeys(purposes)), "lifted": lift}
         ops.finish_request(store, request_id, "completed", now=now, detail=detail)
     return RequestReceipt(request_id, now, detail)

@@ -216,8 +216,9 @@ async def restrictions(
     log_kind = "lift-restriction" if body.lift else "restrict"
     now = await _prove(runtime, principal, body, "restrict", log_kind)
     change = rights.lift_restriction if body.lift else rights.restrict
+    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
     receipt = await run_in_threadpool(change, runtime.store, principal.address, body.purposes,
-                                      now=now)
+                                      now=now, notify=endpoints)
     return _receipt(receipt)
 
 

@@ -9,7 +9,7 @@ keeps the answer, never re-implements them in SQL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +37,7 @@ from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_
 from walletauth.store.errors import STORE_ERROR_CODES, StoreError
 from walletauth.store.keystore import KeyStore
 from walletauth.store.migrate import upgrade_engine
+from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import (
     ORPHAN_KEY_GRACE,
     SHORT_LIVED,
@@ -270,8 +271,12 @@ class Store:
 
     # ------------------------------------------------------------------ consent and state
 
-    def set_consent(self, address: str, purpose: str, granted: bool, *, now: datetime) -> None:
-        """Grant or withdraw consent for ``purpose`` (or a third-party ground)."""
+    def set_consent(
+        self, address: str, purpose: str, granted: bool, *, now: datetime,
+        notices: Sequence[PendingNotice] = (),
+    ) -> None:
+        """Grant or withdraw consent for ``purpose`` (or a third-party ground); ``notices``
+        are enqueued in the same transaction."""
         now = require_aware(now)
         if not isinstance(granted, bool):
             raise StoreError("invalid_argument", f"granted must be true or false: {granted!r}")
@@ -285,6 +290,7 @@ class Store:
             self._append_event(write.connection, subject, "consent", purpose, granted, now)
             self._audit(write.connection, "consent_change", now, subject.id, purpose=purpose,
                         detail={"granted": granted})
+            self._enqueue(write.connection, address, notices, now)
 
     def consents(self, address: str) -> dict[str, bool]:
         """The effective consent per purpose (explicit choices over the policy's defaults)."""
@@ -296,12 +302,21 @@ class Store:
         with self._reader.begin() as connection:
             return self._find(connection, address)[1]
 
-    def suspend(self, address: str, purpose: str, *, now: datetime) -> None:
-        """Stop using the subject's data for ``purpose`` until lifted (the restrict right)."""
-        self._state_event(address, "suspension", purpose, True, now, "suspension")
+    def suspend(
+        self, address: str, purpose: str, *, now: datetime,
+        notices: Sequence[PendingNotice] = (),
+    ) -> None:
+        """Stop using the subject's data for ``purpose`` until lifted (the restrict right);
+        ``notices`` are enqueued in the same transaction."""
+        self._state_event(address, "suspension", purpose, True, now, "suspension",
+                          notices=notices)
 
-    def lift_suspension(self, address: str, purpose: str, *, now: datetime) -> None:
-        self._state_event(address, "suspension", purpose, False, now, "suspension_lifted")
+    def lift_suspension(
+        self, address: str, purpose: str, *, now: datetime,
+        notices: Sequence[PendingNotice] = (),
+    ) -> None:
+        self._state_event(address, "suspension", purpose, False, now, "suspension_lifted",
+                          notices=notices)
 
     def stop_third_party(self, address: str, stopped: bool, *, now: datetime) -> None:
         """Stop (or resume) provision to third parties on consent-based grounds."""
@@ -681,6 +696,7 @@ class Store:
         event: AuditEvent,
         *,
         evidence: tuple[str, Mapping[str, object]] | None = None,
+        notices: Sequence[PendingNotice] = (),
     ) -> None:
         """Append a state event; ``evidence`` also keeps it as a record of that category,
         for each purpose the category serves that the subject's state allows."""
@@ -694,6 +710,7 @@ class Store:
             subject, state = self._locked_state(write.connection, address)
             subject, key = self._ensure_subject(write, address, subject, now)
             self._append_event(write.connection, subject, kind, purpose, value, now)
+            self._enqueue(write.connection, address, notices, now)
             if evidence is not None:
                 self._record_per_allowed_purpose(
                     write.connection, subject, key, state, evidence[0], evidence[1], now, kind
@@ -774,6 +791,13 @@ class Store:
                                             created_before=created_before,
                                             batch_size=batch_size)
         )
+
+    def _enqueue(
+        self, connection: sa.Connection, address: str, notices: Sequence[PendingNotice],
+        now: datetime,
+    ) -> None:
+        for notice in notices:
+            enqueue(connection, self.secrets, notice, normalise_address(address), now)
 
     def _purge_table(self, table: sa.Table, now: datetime, batch_size: int) -> int:
         removed = 0

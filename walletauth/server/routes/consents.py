@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from walletauth import rights
 from walletauth.server.deps import PrincipalDep, RuntimeDep
 from walletauth.server.problems import problem_responses
 from walletauth.server.runtime import Runtime
 from walletauth.server.schemas import ConsentChange, ConsentChanges, ConsentsResponse
+from walletauth.server.services import ServiceRegistry
 
 router = APIRouter(prefix="/me", tags=["consents"])
 
@@ -48,6 +50,10 @@ async def put_consents(
 
 def _apply(runtime: Runtime, address: str, changes: dict[str, bool]) -> dict[str, bool]:
     now = runtime.clock()
+    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
     for purpose, granted in changes.items():
-        runtime.store.set_consent(address, purpose, granted, now=now)
+        # A withdrawal commits with its notice to the registered services.
+        notices = () if granted else rights.pending_notices(
+            runtime.store, "consent.withdrawn", [purpose], endpoints, now)
+        runtime.store.set_consent(address, purpose, granted, now=now, notices=notices)
     return runtime.store.consents(address)

@@ -111,7 +111,7 @@ def create_catalogue_app(config: CatalogueConfig) -> FastAPI:
 
     app = FastAPI(title="music catalogue (walletauth example)", lifespan=lifespan)
     app.state.favourites = favourites
-    app.state.notices_acted_on = acted_on = []  # notice ids, for the operator (and tests)
+    app.state.notices_acted_on = acted_on = []  # (type, id) of each, for the operator and tests
     install_problem_responses(app)
     signed_in = Depends(require_wallet(verifier))
 
@@ -155,7 +155,7 @@ def create_catalogue_app(config: CatalogueConfig) -> FastAPI:
             return _problem(400, error.code, error.message)
         if notice.type == "subject.erased":
             favourites.forget(notice.subject)
-        acted_on.append(notice.id)
+        acted_on.append((notice.type, notice.id))
         return Response(status_code=204)
 
     return app

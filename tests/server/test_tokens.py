@@ -71,7 +71,7 @@ def test_tokens_signed_before_a_rotation_still_read(ring):
         "",
         "not-a-jwt",
         "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.",
-        jwt.encode({"sub": ADDRESS}, "secret", algorithm="HS256", headers={"kid": "x"}),
+        jwt.encode({"sub": ADDRESS}, "s" * 32, algorithm="HS256", headers={"kid": "x"}),
     ],
 )
 def test_foreign_or_malformed_tokens_are_invalid(ring, token):

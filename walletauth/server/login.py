@@ -16,14 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from starlette.concurrency import run_in_threadpool
-
 from walletauth.server.errors import ServerError
 from walletauth.server.metrics import Metrics
 from walletauth.server.ratelimit import RateLimiter
 from walletauth.server.session_cookie import SessionCookies
 from walletauth.server.settings import LoginDomain, Settings
 from walletauth.server.state.base import ShortLivedState
+from walletauth.server.store_calls import StoreCalls
 from walletauth.server.tokens import IssuedToken, TokenIssuer
 from walletauth.siwe import (
     SiweError,
@@ -75,6 +74,7 @@ class LoginParts:
     cookies: SessionCookies
     metrics: Metrics
     clock: Clock
+    store_calls: StoreCalls
     log_key: bytes
 
 
@@ -88,6 +88,7 @@ class LoginService:
         self._cookies = parts.cookies
         self._metrics = parts.metrics
         self._clock = parts.clock
+        self._store_calls = parts.store_calls
         self._log_key = parts.log_key
         self._rpc: Mapping[int, object] | None = dict(settings.rpc_urls) or None
 
@@ -153,7 +154,7 @@ class LoginService:
     async def _sign_in(
         self, address: str, chain_id: int, client: Client, now: datetime
     ) -> SignedIn:
-        await run_in_threadpool(
+        await self._store_calls.run(
             self._store.record_login,
             address,
             chain_id,

@@ -21,6 +21,7 @@ from walletauth.server.settings import Settings
 from walletauth.server.state.base import ShortLivedState
 from walletauth.server.state.redis_state import RedisState
 from walletauth.server.state.sql_state import SqlState
+from walletauth.server.store_calls import StoreCalls
 from walletauth.server.tokens import TokenIssuer
 from walletauth.store import Secrets, Store, migrate
 
@@ -42,6 +43,7 @@ class Runtime:
     login: LoginService
     metrics: Metrics
     clock: Clock
+    store_calls: StoreCalls
 
     @classmethod
     async def start(cls, settings: Settings, metrics: Metrics, clock: Clock) -> Runtime:
@@ -49,12 +51,13 @@ class Runtime:
         policy = load_policy(settings.policy)
         secrets = Secrets.load_or_create(settings.data_dir / "secrets")
         store = await run_in_threadpool(open_store, settings, policy, secrets)
+        store_calls = StoreCalls.for_url(settings.sqlalchemy_url)
         # Newest secrets version first: new indexes go under it, erasure looks under all.
         index_keys = [
             _derive(secrets.version(number).subject_hmac_key, b"session-index")
             for number in sorted(secrets.versions, reverse=True)
         ]
-        state = open_state(settings, store, index_keys)
+        state = open_state(settings, store, store_calls, index_keys)
         keyring = KeyRing.load_or_create(
             settings.data_dir, token_ttl=settings.access_token_ttl, now=clock()
         )
@@ -80,10 +83,13 @@ class Runtime:
             cookies=SessionCookies(cookie_keys),
             metrics=metrics,
             clock=clock,
+            store_calls=store_calls,
             log_key=_derive(base_key, b"log-refs"),
         )
         login = LoginService(settings, parts)
-        return cls(settings, policy, store, state, keyring, tokens, login, metrics, clock)
+        return cls(
+            settings, policy, store, state, keyring, tokens, login, metrics, clock, store_calls
+        )
 
     def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         checks: dict[str, Callable[[], Awaitable[None]]] = {"database": self._ping_database}
@@ -93,10 +99,11 @@ class Runtime:
 
     async def _ping_database(self) -> None:
         # A read through the store, the same path as a signed-in request.
-        await run_in_threadpool(self.store.session_active, HEALTH_PROBE_ID, now=self.clock())
+        await self.store_calls.run(self.store.session_active, HEALTH_PROBE_ID, now=self.clock())
 
     async def stop(self) -> None:
         await self.state.close()
+        self.store_calls.close()
         await run_in_threadpool(self.store.close)
 
 
@@ -116,11 +123,14 @@ def open_store(settings: Settings, policy: Policy, secrets: Secrets) -> Store:
 
 
 def open_state(
-    settings: Settings, store: Store, session_index_keys: Sequence[bytes] = ()
+    settings: Settings,
+    store: Store,
+    store_calls: StoreCalls,
+    session_index_keys: Sequence[bytes] = (),
 ) -> ShortLivedState:
     if settings.redis_url:
         return RedisState.from_url(settings.redis_url, subject_keys=session_index_keys)
-    return SqlState(store)
+    return SqlState(store, store_calls)
 
 
 def _derive(key: bytes, label: bytes) -> bytes:

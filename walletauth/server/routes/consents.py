@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.concurrency import run_in_threadpool
 
 from walletauth import rights
 from walletauth.server.deps import PrincipalDep, RuntimeDep
@@ -22,7 +21,7 @@ router = APIRouter(prefix="/me", tags=["consents"])
     summary="The signed-in wallet's consents per optional purpose",
 )
 async def get_consents(runtime: RuntimeDep, principal: PrincipalDep) -> ConsentsResponse:
-    consents = await run_in_threadpool(runtime.store.consents, principal.address)
+    consents = await runtime.store_calls.run(runtime.store.consents, principal.address)
     return ConsentsResponse(consents=consents)
 
 
@@ -44,7 +43,7 @@ async def put_consents(
     changes = {body.purpose: body.granted} if isinstance(body, ConsentChange) else body.consents
     for purpose in changes:
         runtime.policy.purpose(purpose)  # refuse an unknown purpose before changing anything
-    consents = await run_in_threadpool(_apply, runtime, principal.address, changes)
+    consents = await runtime.store_calls.run(_apply, runtime, principal.address, changes)
     return ConsentsResponse(consents=consents)
 
 

@@ -1,0 +1,285 @@
+"""Full sign-ins per second against the ceiling of a bare FastAPI route.
+
+    .venv/bin/python benchmarks/login.py [--logins 6000] [--connections 16] [--no-postgres]
+
+What it measures, on this machine, in one run:
+
+* the ceiling: a bare ``async`` FastAPI route on uvicorn (uvloop + httptools, one worker)
+  under ``wrk``;
+* full logins (``GET /auth/nonce`` + ``POST /auth/verify``) against ``walletauth serve``
+  with one worker, first on SQLite, then on PostgreSQL + Redis.
+
+The load generator must not be the bottleneck, so messages are signed ahead: the
+script issues the nonces through the server first (rate limits off), signs one message
+per nonce offline (coincurve, several processes), and ``wrk`` (``benchmarks/login.lua``)
+replays each body once, interleaved with nonce requests so that issuing a nonce is part
+of the measured work. It prints logins/s, the ratio to the ceiling, and p99 latency.
+Target: logins/s >= 25% of the ceiling (one worker, SQLite). Needs ``wrk`` on PATH
+(Debian: ``apt-get install wrk``) and, for the second row, the PostgreSQL and Redis of
+the test setup (``WALLETAUTH_TEST_POSTGRES_URL``, ``WALLETAUTH_TEST_REDIS_URL``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+DOMAIN = "localhost:8000"
+WALLETS = 100
+TARGET_RATIO = 0.25
+BENCH_REDIS_DB = 13  # not the tests' db 15: a benchmark must not clobber a test run
+POSTGRES_URL = os.environ.get(
+    "WALLETAUTH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("WALLETAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def bare_app():
+    """The ceiling: the least a FastAPI JSON route can do."""
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/")
+    async def root() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextlib.contextmanager
+def running(command: list[str], url: str, environment: dict[str, str]) -> Iterator[None]:
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        wait_until_up(url, process)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wrk(url: str, script: Path, args, extra_env: dict[str, str], duration: str) -> dict:
+    command = [
+        "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}", "--timeout", "10s",
+        "-s", str(script), url,
+    ]
+    environment = {**os.environ, "THREADS": str(args.threads), **extra_env}
+    output = subprocess.run(command, env=environment, capture_output=True, text=True, check=True)
+    match = re.search(r"^RESULT (.*)$", output.stdout, re.MULTILINE)
+    if match is None:
+        raise RuntimeError(f"wrk printed no result:\n{output.stdout}\n{output.stderr}")
+    return {key: float(value) for key, value in (p.split("=") for p in match.group(1).split())}
+
+
+# --- the bodies --------------------------------------------------------------------------
+
+
+def _sign_batch(batch: list[tuple[bytes, str]]) -> list[str]:
+    import json
+
+    from coincurve import PrivateKey
+    from eth_account import Account
+
+    from walletauth.siwe import SiweMessage, eip191_digest
+
+    issued_at = datetime.now(UTC)
+    bodies = []
+    for secret, nonce in batch:
+        text = SiweMessage(
+            domain=DOMAIN, address=Account.from_key(secret).address,
+            statement="Sign in to ABCRECORDS", uri=f"https://{DOMAIN}/login", version="1",
+            chain_id=1, nonce=nonce, issued_at=issued_at,
+        ).to_text()
+        signature = PrivateKey(secret).sign_recoverable(eip191_digest(text), hasher=None)
+        wire = signature[:64] + bytes([signature[64] + 27])
+        bodies.append(json.dumps({"message": text, "signature": "0x" + wire.hex()}))
+    return bodies
+
+
+def issue_nonces(url: str, count: int, connections: int) -> list[str]:
+    async def issue() -> list[str]:
+        limits = httpx.Limits(max_connections=connections)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+            semaphore = asyncio.Semaphore(connections)
+
+            async def one() -> str:
+                async with semaphore:
+                    return (await client.get("/auth/nonce")).json()["nonce"]
+
+            return await asyncio.gather(*(one() for _ in range(count)))
+
+    return asyncio.run(issue())
+
+
+def signed_bodies(nonces: list[str], path: Path) -> None:
+    keys = [secrets.token_bytes(32) for _ in range(WALLETS)]
+    pairs = [(keys[i % WALLETS], nonce) for i, nonce in enumerate(nonces)]
+    workers = os.cpu_count() or 1
+    batches = [pairs[i::workers] for i in range(workers)]
+    with ProcessPoolExecutor(workers) as pool:
+        bodies = [body for batch in pool.map(_sign_batch, batches) for body in batch]
+    path.write_text("\n".join(bodies) + "\n")
+
+
+# --- the runs ---------------------------------------------------------------------------
+
+
+def measure_ceiling(args) -> dict:
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "login:bare_app", "--app-dir", str(HERE),
+        "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
+        "--log-level", "warning",
+    ]
+    url = f"http://127.0.0.1:{port}/"
+    with running(command, url, dict(os.environ)):
+        wrk(url, HERE / "bare.lua", args, {}, "2s")  # warm-up
+        result = wrk(url, HERE / "bare.lua", args, {}, f"{args.seconds}s")
+    result["per_second"] = result["requests"] / result["seconds"]
+    return result
+
+
+def measure_logins(args, label: str, settings: dict[str, str]) -> dict:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as scratch:
+        environment = {
+            **os.environ,
+            "WALLETAUTH_DATA_DIR": str(Path(scratch) / "data"),
+            "WALLETAUTH_DOMAINS": DOMAIN,
+            "WALLETAUTH_RATE_LIMITS": "off",
+            "WALLETAUTH_LOG_LEVEL": "warning",
+            **settings,
+        }
+        command = [
+            sys.executable, "-c", "from walletauth.cli import app; app()", "serve",
+            "--port", str(port), "--workers", "1",
+        ]
+        with running(command, f"{url}/healthz", environment):
+            started = time.perf_counter()
+            nonces = issue_nonces(url, args.logins, args.connections)
+            bodies = Path(scratch) / "bodies.jsonl"
+            signed_bodies(nonces, bodies)
+            print(f"  {label}: {len(nonces)} nonces issued and signed in "
+                  f"{time.perf_counter() - started:.1f} s", flush=True)
+            extra = {"BODIES": str(bodies)}
+            result = wrk(url, HERE / "login.lua", args, extra, f"{args.seconds}s")
+    if result["exhausted"]:
+        print(f"  {label}: the pre-signed bodies ran out before {args.seconds} s; the rate"
+              " below is a lower bound: raise --logins", flush=True)
+    result["per_second"] = result["logins"] / result["seconds"]
+    return result
+
+
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    import sqlalchemy as sa
+
+    name = f"walletauth_bench_{secrets.token_hex(4)}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextlib.contextmanager
+def redis_database() -> Iterator[str]:
+    import redis
+
+    url = re.sub(r"/\d+$", f"/{BENCH_REDIS_DB}", REDIS_URL)
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+def report(ceiling: dict, rows: list[tuple[str, dict]]) -> None:
+    print()
+    print(f"{'setup':<36}{'per s':>10}{'p50 ms':>9}{'p99 ms':>9}{'vs ceiling':>12}")
+    print(f"{'bare FastAPI route (ceiling)':<36}{ceiling['per_second']:>10.0f}"
+          f"{ceiling['p50_ms']:>9.2f}{ceiling['p99_ms']:>9.2f}{'100%':>12}")
+    for label, result in rows:
+        ratio = result["per_second"] / ceiling["per_second"]
+        print(f"{label:<36}{result['per_second']:>10.0f}{result['p50_ms']:>9.2f}"
+              f"{result['p99_ms']:>9.2f}{ratio:>11.1%}"
+              + (f"  ({int(result['failed'])} failed)" if result["failed"] else ""))
+    sqlite = rows[0][1]["per_second"] / ceiling["per_second"]
+    verdict = "met" if sqlite >= TARGET_RATIO else "missed"
+    print(f"\ntarget logins/s >= {TARGET_RATIO:.0%} of the ceiling (one worker, SQLite): "
+          f"{verdict} ({sqlite:.1%})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--logins", type=int, default=8000, help="pre-signed logins per setup (more than used)"
+    )
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk run")
+    parser.add_argument("--no-postgres", action="store_true", help="skip PostgreSQL + Redis")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    print("measuring the ceiling ...", flush=True)
+    ceiling = measure_ceiling(args)
+    rows = [("logins, 1 worker, SQLite", measure_logins(args, "SQLite", {}))]
+    if not args.no_postgres:
+        with postgres_database() as database_url, redis_database() as redis_url:
+            settings = {"WALLETAUTH_DATABASE_URL": database_url, "WALLETAUTH_REDIS_URL": redis_url}
+            rows.append(("logins, 1 worker, PostgreSQL+Redis",
+                         measure_logins(args, "PostgreSQL + Redis", settings)))
+    report(ceiling, rows)
+
+
+if __name__ == "__main__":
+    main()

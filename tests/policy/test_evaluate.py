@@ -273,3 +273,20 @@ def test_a_collection_refusal_never_depends_on_an_unrelated_consent():
         for purpose_id in policy.purposes:
             decision = decide_collection(policy, category.id, purpose_id, everything)
             assert decision.allowed is (purpose_id in category.retention), (category.id, purpose_id)
+
+
+ODD_IDS = [None, 7, ["quality_marketing"], {"id": "x"}, b"service_provision"]
+
+
+@pytest.mark.parametrize("odd", ODD_IDS, ids=repr)
+def test_an_id_that_is_not_text_is_refused_as_unknown_never_raised(odd):
+    policy = load_policy(A)
+    everyone = state(*policy.purposes)
+
+    assert decide_use(policy, odd, everyone).reason == "unknown_purpose"
+    assert decide_collection(policy, odd, "service_provision", everyone).reason == (
+        "unknown_category"
+    )
+    assert decide_collection(policy, "contact_email", odd, everyone).reason == "unknown_purpose"
+    assert decide_consent_change(policy, odd, True, everyone).reason == "unknown_purpose"
+    assert decide_provision(policy, odd, everyone).reason == "unknown_ground"

@@ -134,3 +134,19 @@ def test_categories_for_a_purpose_follow_policy_order():
     policy = load_policy("abcrecords")
     assert policy.categories_for("partner_guidance") == ("contact_email",)
     assert policy.categories_for("service_provision")[0] == "wallet_address"
+
+
+@pytest.mark.parametrize("odd", [None, 7, ["location"], {"id": "x"}], ids=repr)
+def test_lookups_of_an_id_that_is_not_text_raise_the_same_stable_codes(odd):
+    policy = load_policy("abcrecords")
+    with pytest.raises(PolicyError) as purpose:
+        policy.purpose(odd)
+    with pytest.raises(PolicyError) as category:
+        policy.category(odd)
+    with pytest.raises(PolicyError) as retention:
+        policy.retention("location", odd)
+    assert [e.value.code for e in (purpose, category, retention)] == [
+        "unknown_purpose", "unknown_category", "unknown_purpose",
+    ]
+    assert policy.allows(odd, "service_provision") is False
+    assert policy.allows("location", odd) is False

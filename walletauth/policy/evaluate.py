@@ -103,7 +103,7 @@ def _consented(purpose: Purpose, explicit: Mapping[str, bool]) -> bool:
 
 def decide_use(policy: Policy, purpose: str, state: SubjectState) -> UseDecision:
     """May records kept for ``purpose`` be used or read now?"""
-    entry = policy.purposes.get(purpose)
+    entry = policy.find_purpose(purpose)
     if entry is None:
         return _refused("unknown_purpose")
     if entry.basis == "legal_obligation":
@@ -121,9 +121,9 @@ def decide_collection(
     policy: Policy, category: str, purpose: str, state: SubjectState
 ) -> UseDecision:
     """May a new record of ``category`` be written for ``purpose``?"""
-    if category not in policy.categories:
+    if policy.find_category(category) is None:
         return _refused("unknown_category")
-    if purpose not in policy.purposes:
+    if policy.find_purpose(purpose) is None:
         return _refused("unknown_purpose")
     if not policy.allows(category, purpose):
         return _refused("purpose_not_allowed")
@@ -135,7 +135,7 @@ def decide_consent_change(
 ) -> UseDecision:
     """May the subject grant (``granted``) or withdraw consent for ``purpose``, which may
     also be the id of a third-party ground that needs consent?"""
-    entry = policy.purposes.get(purpose)
+    entry = policy.find_purpose(purpose)
     ground = next((g for g in policy.third_party.grounds if g.id == purpose), None)
     if entry is None and ground is None:
         return _refused("unknown_purpose")

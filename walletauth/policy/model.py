@@ -210,21 +210,30 @@ class Policy(_Frozen):
             raise ValueError("; ".join(problems))
         return self
 
+    # Ids come from callers and requests: anything that is not text is simply not an id
+    # of this policy (an unhashable one would otherwise raise TypeError from the dict).
+
+    def find_purpose(self, purpose_id: object) -> Purpose | None:
+        return self.purposes.get(purpose_id) if isinstance(purpose_id, str) else None
+
+    def find_category(self, category_id: object) -> Category | None:
+        return self.categories.get(category_id) if isinstance(category_id, str) else None
+
     def purpose(self, purpose_id: str) -> Purpose:
-        try:
-            return self.purposes[purpose_id]
-        except KeyError:
+        purpose = self.find_purpose(purpose_id)
+        if purpose is None:
             raise PolicyError(
                 "unknown_purpose", f"policy {self.id!r} has no purpose {purpose_id!r}"
-            ) from None
+            )
+        return purpose
 
     def category(self, category_id: str) -> Category:
-        try:
-            return self.categories[category_id]
-        except KeyError:
+        category = self.find_category(category_id)
+        if category is None:
             raise PolicyError(
                 "unknown_category", f"policy {self.id!r} has no data category {category_id!r}"
-            ) from None
+            )
+        return category
 
     def ground(self, ground_id: str) -> ThirdPartyGround:
         for ground in self.third_party.grounds:
@@ -236,8 +245,10 @@ class Policy(_Frozen):
 
     def allows(self, category_id: str, purpose_id: str) -> bool:
         """May records of this category be kept for this purpose at all?"""
-        category = self.categories.get(category_id)
-        return category is not None and purpose_id in category.retention
+        category = self.find_category(category_id)
+        return category is not None and self.find_purpose(purpose_id) is not None and (
+            purpose_id in category.retention
+        )
 
     def retention(self, category_id: str, purpose_id: str) -> timedelta:
         """How long a record of ``category_id`` kept for ``purpose_id`` lives."""

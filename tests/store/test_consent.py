@@ -61,13 +61,18 @@ def test_consent_cannot_be_changed_for_a_necessary_purpose(store):
     assert table_counts(store) == before
 
 
-def test_unknown_purposes_are_refused_for_consent_and_suspension(store):
+@pytest.mark.parametrize("purpose", ["world_domination", None, ["partner_guidance"]], ids=repr)
+def test_unknown_purposes_are_refused_for_consent_and_suspension(store, purpose):
+    before = table_counts(store)
     with pytest.raises(StoreError) as consent:
-        store.set_consent(ALICE, "world_domination", True, now=NOW)
+        store.set_consent(ALICE, purpose, True, now=NOW)
     with pytest.raises(StoreError) as suspension:
-        store.suspend(ALICE, "world_domination", now=NOW)
+        store.suspend(ALICE, purpose, now=NOW)
+    with pytest.raises(StoreError) as lifting:
+        store.lift_suspension(ALICE, purpose, now=NOW)
 
-    assert consent.value.code == suspension.value.code == "unknown_purpose"
+    assert consent.value.code == suspension.value.code == lifting.value.code == "unknown_purpose"
+    assert table_counts(store) == before
 
 
 def test_consent_changes_are_audited_under_the_subject_ref(store):

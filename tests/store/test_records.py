@@ -46,6 +46,10 @@ def test_a_record_carries_its_subject_purpose_basis_and_expiry(store):
         ("shoe_size", "service_provision", {"size": 42}, "unknown_category"),
         ("contact_email", "world_domination", {"email": "a@example.com"}, "unknown_purpose"),
         ("access_log", "service_provision", {"ip": "not an ip"}, "invalid_ip"),
+        # Refused only when sealing, after the new subject and its key were made: both go.
+        ("contact_email", "service_provision", {"email": b"a@x.io"}, "invalid_field_value"),
+        (["contact_email"], "service_provision", {"email": "a@x.io"}, "unknown_category"),
+        ("contact_email", {"service_provision"}, {"email": "a@x.io"}, "unknown_purpose"),
     ],
 )
 def test_a_refused_write_leaves_nothing_behind(store, category, purpose, data, code):

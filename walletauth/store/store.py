@@ -61,6 +61,8 @@ from walletauth.store.subjects import (
 from walletauth.store.types import require_aware
 
 _FIELD_HASH_DOMAIN = b"walletauth field hash"
+MAX_RATE_WINDOW_SECONDS = 366 * 24 * 3600
+"""Rate limits count per minute or hour; a year is far beyond any real window."""
 _RATE_KEY_DOMAIN = b"walletauth rate limit key"
 
 
@@ -524,6 +526,11 @@ class Store:
         """Count one hit for ``key`` in the fixed ``window`` (seconds) containing ``now``."""
         now = require_aware(now)
         _require_positive_int(window, "window (seconds)")
+        if window > MAX_RATE_WINDOW_SECONDS:
+            raise StoreError(
+                "invalid_argument",
+                f"a rate-limit window is at most {MAX_RATE_WINDOW_SECONDS} seconds, got {window}",
+            )
         if not isinstance(key, str) or not key:
             raise StoreError("invalid_argument", "a rate-limit key is a non-empty string")
         key_hash = keyed_digest(self.secrets.current.subject_hmac_key, _RATE_KEY_DOMAIN, key)
@@ -703,6 +710,8 @@ class Store:
         now = require_aware(now)
         if not isinstance(value, bool):
             raise StoreError("invalid_argument", f"expected true or false, got {value!r}")
+        if purpose is None and kind == "suspension":
+            raise StoreError("unknown_purpose", "a suspension names the purpose it suspends")
         if purpose is not None:
             with _policy_errors_as_store_errors():
                 self.policy.purpose(purpose)

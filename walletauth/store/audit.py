@@ -8,13 +8,15 @@ purge...), when, under which policy version, and for which purpose or category;
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Final, Literal
 
 import sqlalchemy as sa
 
+from walletauth.store.errors import StoreError
 from walletauth.store.schema import audit_log, subjects
 
 AuditEvent = Literal[
@@ -34,6 +36,9 @@ AuditEvent = Literal[
 AUDIT_EVENTS: frozenset[str] = frozenset(AuditEvent.__args__)  # type: ignore[attr-defined]
 
 DetailValue = bool | int | str | None | list[dict[str, str | int]]
+
+# The one identifier the log must never hold in the clear, in any case or inside a text.
+_ADDRESS_IN_TEXT: Final = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,12 @@ def write_audit(
     category: str | None = None,
     detail: Mapping[str, DetailValue] | None = None,
 ) -> None:
+    """Append one entry; an unknown ``event`` or a ``detail`` that is not counts, flags
+    and ids (``DetailValue``) is refused with ``invalid_argument`` before anything is
+    written."""
+    if event not in AUDIT_EVENTS:
+        raise StoreError("invalid_argument", f"unknown audit event {event!r}")
+    _check_detail(detail or {})
     connection.execute(
         sa.insert(audit_log).values(
             at=at,
@@ -70,6 +81,38 @@ def write_audit(
             policy_version=policy_version,
         )
     )
+
+
+def _check_detail(detail: Mapping[object, object]) -> None:
+    for name, value in detail.items():
+        if not isinstance(name, str):
+            raise StoreError("invalid_argument", f"audit detail keys are text, got {name!r}")
+        if isinstance(value, list):
+            for row in value:
+                _check_row(name, row)
+        else:
+            _check_scalar(name, value, (bool, int, str, type(None)))
+
+
+def _check_row(name: str, row: object) -> None:
+    if not isinstance(row, dict):
+        raise StoreError("invalid_argument", f"audit detail {name!r} holds rows of text and counts")
+    for key, value in row.items():
+        if not isinstance(key, str):
+            raise StoreError("invalid_argument", f"audit detail keys are text, got {key!r}")
+        _check_scalar(f"{name}.{key}", value, (int, str))
+
+
+def _check_scalar(name: str, value: object, allowed: tuple[type, ...]) -> None:
+    if not isinstance(value, allowed):
+        raise StoreError(
+            "invalid_argument",
+            f"audit detail {name!r} must be a count, flag or id, got {type(value).__name__}",
+        )
+    if isinstance(value, str) and _ADDRESS_IN_TEXT.search(value):
+        raise StoreError(
+            "invalid_argument", f"audit detail {name!r} holds a wallet address; it never may"
+        )
 
 
 def read_audit(connection: sa.Connection, subject_id: int | None) -> list[AuditEntry]:

@@ -225,7 +225,8 @@ async function exportJson() {
 }
 
 async function exportHtml() {
-  const html = await signedRequest("export", "/me/export?format=html", {}, "text");
+  const path = `/me/export?format=html&lang=${state.lang}`;
+  const html = await signedRequest("export", path, {}, "text");
   $("export-frame").srcdoc = html;
   $("export-view").hidden = false;
   $("export-view").scrollIntoView({ block: "nearest" });

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from eth_account.messages import encode_defunct
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
@@ -47,6 +48,11 @@ def test_export_downloads_the_json_and_shows_the_html(page, dapp, wallet):
     page.click("#export-html")
     frame = page.frame_locator("#export-frame")
     expect(frame.locator("body")).to_contain_text(wallet.address)
+    wallet_record = dapp.store.policy.category("wallet_address").text.ja
+    expect(frame.locator("table").first).to_contain_text(wallet_record)
+    # Its stylesheet applies in the frame, which inherits the page's CSP.
+    assert frame.locator("table").first.evaluate(
+        "table => getComputedStyle(table).borderCollapse") == "collapse"
     expect(page.locator("#history-table tbody tr")).to_have_count(2)
     assert all("開示" in row and "完了" in row for row in history_rows(page))
     screenshot(page, "07-my-data-export-ja")
@@ -125,3 +131,40 @@ def test_a_request_signed_by_another_account_shows_the_wallet_switch_message(
 
     expect(page.locator("#error")).to_have_attribute("data-code", "wallet_account_changed")
     expect(page.locator("#error-text")).to_contain_text("ログイン中のアドレスと異なります")
+
+
+def test_the_html_export_opened_on_its_own_is_styled_under_its_strict_csp(page, dapp, wallet):
+    """The page as the server sends it (its own CSP header), straight in the browser."""
+    with httpx.Client(base_url=dapp.url) as http:
+        token = http.post("/auth/verify", json=signed(http, dapp, wallet)).json()["access_token"]
+        exported = http.post("/me/export?format=html&lang=en",
+                             json=signed(http, dapp, wallet, "export"),
+                             headers={"Authorization": f"Bearer {token}"})
+    assert exported.status_code == 200, exported.text
+    refused = []
+    page.on("console", lambda message: refused.append(message.text)
+            if "Content Security Policy" in message.text else None)
+    page.route(f"{dapp.url}/export.html", lambda route: route.fulfill(
+        status=200, body=exported.content, headers={
+            "Content-Type": exported.headers["content-type"],
+            "Content-Security-Policy": exported.headers["content-security-policy"]}))
+
+    page.goto(f"{dapp.url}/export.html")
+
+    expect(page.locator("h1")).to_have_text("Data linked to this address")
+    assert page.locator("table").first.evaluate(
+        "table => getComputedStyle(table).borderCollapse") == "collapse"
+    assert refused == []
+    screenshot(page, "10-export-html-en")
+
+
+def signed(http, dapp, wallet, request=None) -> dict[str, str]:
+    """A sign-in (or, naming ``request``, a data-subject request) signed by the test wallet."""
+    now = datetime.now(UTC)
+    text = SiweMessage(
+        domain=dapp.url.removeprefix("http://"), address=wallet.address,
+        uri=dapp.page_url, version="1", chain_id=1, nonce=http.get("/auth/nonce").json()["nonce"],
+        issued_at=now, resources=[f"urn:walletauth:request:{request}"] if request else None,
+    ).to_text()
+    signature = wallet.account.sign_message(encode_defunct(text=text)).signature
+    return {"message": text, "signature": "0x" + bytes(signature).hex()}

@@ -7,6 +7,7 @@ import pytest
 
 from tests.rights.helpers import signed_request
 from tests.server.conftest import Wallet, make_settings, serving, sign_in
+from walletauth.rights.export_html import CONTENT_SECURITY_POLICY
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -40,8 +41,8 @@ def test_export_answers_json_csv_and_escaped_html(served, wallet, clock):
     document = http.post("/me/export", json=signed_request(http, wallet, "export"), headers=auth)
     as_csv = http.post("/me/export?format=csv", json=signed_request(http, wallet, "export"),
                        headers=auth)
-    as_html = http.post("/me/export?format=html", json=signed_request(http, wallet, "export"),
-                        headers=auth)
+    as_html = http.post("/me/export?format=html&lang=en",
+                        json=signed_request(http, wallet, "export"), headers=auth)
 
     assert document.status_code == 200, document.text
     body = document.json()
@@ -53,6 +54,9 @@ def test_export_answers_json_csv_and_escaped_html(served, wallet, clock):
     assert as_html.headers["content-type"].startswith("text/html")
     assert "<script>" not in as_html.text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;@x.io" in as_html.text
+    assert '<html lang="en">' in as_html.text
+    assert as_html.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert {r.headers["cache-control"] for r in (document, as_csv, as_html)} == {"no-store"}
 
 
 def test_erasure_ends_every_token_and_leaves_a_receipt_in_the_requests_log(served, wallet):

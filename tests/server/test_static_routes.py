@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from walletauth.rights.export_html import STYLE_HASH
 from walletauth.server.app import create_app
 from walletauth.server.settings import Settings
 from walletauth.server.static_routes import example_enabled
@@ -58,3 +59,13 @@ async def test_a_deployment_on_a_real_domain_serves_no_page(tmp_path):
     async with httpx.AsyncClient(transport=transport, base_url="http://app.example") as http:
         assert (await http.get("/app/")).status_code == 404
         assert "/app/" not in (await http.get("/openapi.json")).text
+
+
+async def test_the_page_allows_no_inline_style_but_the_html_exports_by_its_hash(tmp_path):
+    app = create_app(Settings(data_dir=tmp_path, domains=["localhost:8000"]))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://localhost:8000") as http:
+        policy = (await http.get("/app/")).headers["content-security-policy"]
+    style_src = next(d for d in policy.split(";") if d.strip().startswith("style-src"))
+    assert style_src.split()[1:] == ["'self'", f"'{STYLE_HASH}'"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy

@@ -7,7 +7,8 @@ itself asks: a live session plus a fresh EIP-4361 signature naming the request.
 
 from walletauth.rights.delivery import DeliveryReport, NoticeEndpoint, deliver_due, retry_delay
 from walletauth.rights.errors import RIGHTS_ERROR_CODES, RightsError
-from walletauth.rights.export import ExportDocument, to_csv, to_html
+from walletauth.rights.export import ExportDocument, to_csv
+from walletauth.rights.export_html import to_html
 from walletauth.rights.operations import (
     ErasureReceipt,
     RequestReceipt,

@@ -1,4 +1,5 @@
-"""The export document: everything linked to an address, as data, CSV and HTML.
+"""The export document: everything linked to an address, as data and CSV (the page
+for a person to read is :mod:`walletauth.rights.export_html`).
 
 Built from the store's :class:`~walletauth.store.subject_ops.Dossier` and the policy,
 without I/O. Categories the policy does not disclose on export (METALIVE: access
@@ -10,11 +11,9 @@ and why they are not shown.
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
 from collections import Counter
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +42,10 @@ def build_document(
         "purposes": {
             p.id: {"basis": p.basis, "dpv": p.dpv, "text": p.text.model_dump()}
             for p in policy.purposes.values()
+        },
+        "categories": {
+            c.id: {"text": c.text.model_dump(), "user_supplied": c.user_supplied}
+            for c in policy.categories.values()
         },
         "records": [_record(policy, record) for record in disclosed],
         "withheld": [_withheld(policy, category, count) for category, count in withheld.items()],
@@ -139,51 +142,3 @@ def _cells(*values: object) -> list[str]:
 
 def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-# ---------------------------------------------------------------------- HTML
-
-
-def to_html(document: ExportDocument) -> str:
-    """A self-contained page for a person to read; every value is escaped."""
-    policy = document["policy"]
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        "<title>Your data</title></head><body>",
-        f"<h1>Data linked to {_e(document['subject'])}</h1>",
-        f"<p>Policy {_e(policy['id'])} version {_e(policy['version'])};"
-        f" generated {_e(document['generated_at'])}</p>",
-        _table("Records", ("category", "purpose", "dpv", "basis", "collected_at", "expires_at",
-                           "source", "data"), document["records"]),
-        _table("Withheld categories", ("category", "records", "reason", "clause"),
-               document["withheld"]),
-        _table("Consent history", ("at", "kind", "purpose", "value", "policy_version"),
-               document["consents"]),
-        _table("Third-party provisions",
-               ("provided_at", "recipient", "categories", "ground", "legal_ground", "clause"),
-               document["third_party_provisions"]),
-        _table("Processing log", ("at", "event", "purpose", "category", "detail"),
-               document["processing_log"]),
-        _table("Requests", ("received_at", "kind", "status", "reason", "completed_at"),
-               document["requests"]),
-        "</body></html>",
-    ]
-    return "\n".join(parts)
-
-
-def _table(title: str, columns: tuple[str, ...], rows: list[Mapping[str, Any]]) -> str:
-    head = "".join(f"<th>{_e(column)}</th>" for column in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{_e(_text(row.get(column)))}</td>" for column in columns) + "</tr>"
-        for row in rows
-    )
-    return f"<h2>{_e(title)}</h2><table><tr>{head}</tr>{body}</table>"
-
-
-def _text(value: object) -> str:
-    return "" if value is None else value if isinstance(value, str) else _json(value)
-
-
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)

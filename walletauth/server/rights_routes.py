@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from walletauth import rights
 from walletauth.errors import WalletAuthError
 from walletauth.rights import RecordChange, RequestKind, RightsError
+from walletauth.rights.export_html import CONTENT_SECURITY_POLICY as HTML_EXPORT_CSP
 from walletauth.server.deps import SESSION_COOKIE, PrincipalDep, RuntimeDep
 from walletauth.server.login import Principal
 from walletauth.server.problems import problem_responses
@@ -135,11 +136,12 @@ def _same_wallet(address: str, principal: Principal) -> None:
                                                     "text/html": {}}}},
     summary="Everything linked to the signed-in wallet (disclosure)",
     description="Resource `urn:walletauth:request:export`. `?format=csv` or `?format=html`"
-    " for a person to read.",
+    " (in `?lang=ja|en`) for a person to read.",
 )
 async def export(
     body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep,
     format: Literal["json", "csv", "html"] = Query("json"),
+    lang: Literal["ja", "en"] = Query("ja", description="Language of the HTML page"),
 ) -> Response:
     now = await _prove(runtime, principal, body, "export")
     document = await run_in_threadpool(rights.export_subject, runtime.store, principal.address,
@@ -149,8 +151,8 @@ async def export(
                         headers={**NO_STORE, "Content-Disposition":
                                  'attachment; filename="walletauth-export.csv"'})
     if format == "html":
-        return Response(rights.to_html(document), media_type="text/html; charset=utf-8",
-                        headers={**NO_STORE, "Content-Security-Policy": "default-src 'none'"})
+        return Response(rights.to_html(document, lang=lang), media_type="text/html; charset=utf-8",
+                        headers={**NO_STORE, "Content-Security-Policy": HTML_EXPORT_CSP})
     return Response(json.dumps(document, ensure_ascii=False), media_type="application/json",
                     headers=NO_STORE)
 

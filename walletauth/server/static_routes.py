@@ -16,6 +16,7 @@ from typing import Final
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from walletauth.rights.export_html import STYLE_HASH as EXPORT_STYLE_HASH
 from walletauth.server.problems import problem_response
 from walletauth.server.settings import Settings
 
@@ -29,11 +30,11 @@ MEDIA_TYPES: Final = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
 }
-# The page loads nothing from elsewhere; inline styles are allowed only so that the
-# HTML export, shown in a sandboxed frame, keeps its own styling.
+# The page loads nothing from elsewhere. The HTML export, shown in a sandboxed srcdoc
+# frame, inherits this policy: its one inline stylesheet is allowed by hash, no other.
 PAGE_HEADERS: Final = {
     "Content-Security-Policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+        f"default-src 'self'; script-src 'self'; style-src 'self' '{EXPORT_STYLE_HASH}';"
         " img-src 'self' data:; frame-src 'self' blob:; object-src 'none';"
         " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     ),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 import sqlalchemy as sa
+from sqlalchemy import event
 
-from walletauth.store import StoreError, migrate
-from walletauth.store.engines import create_engine, default_keystore_url
+from walletauth.store import Store, StoreError, migrate
+from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
 from walletauth.store.migrate import schema_differences
 
 
@@ -46,18 +49,45 @@ def test_sqlite_keeps_the_keys_in_a_file_beside_the_data_file(tmp_path):
     )
 
 
-def test_sqlite_is_set_up_for_safe_concurrent_use(tmp_path):
-    engine = create_engine(f"sqlite:///{tmp_path}/walletauth.db")
-    try:
-        with engine.connect() as connection:
-            pragma = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
-                      for name in ("journal_mode", "secure_delete", "foreign_keys", "busy_timeout")}
-    finally:
-        engine.dispose()
+def _pragmas(connection: sa.Connection) -> dict[str, object]:
+    return {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "secure_delete", "foreign_keys", "busy_timeout")}
 
-    assert pragma["journal_mode"] == "wal"
-    assert pragma["secure_delete"] == 1 and pragma["foreign_keys"] == 1
-    assert pragma["busy_timeout"] >= 1000
+
+def _as_if_sqlite_were_built_without_secure_delete(engine: sa.Engine) -> None:
+    """Debian builds SQLite with SECURE_DELETE on by default; others do not. Turn it off
+    first on every new connection, so only the store's own setting can turn it on."""
+
+    def off(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.execute("PRAGMA secure_delete = OFF")
+
+    event.listen(engine, "connect", off, insert=True)
+    engine.dispose()  # connections made from now on pass through ``off`` first
+
+
+def test_sqlite_is_set_up_for_safe_concurrent_use(tmp_path, secrets, abcrecords):
+    store = Store.open(f"sqlite:///{tmp_path}/walletauth.db", policy=abcrecords, secrets=secrets)
+    try:
+        for engine in (store.engine, store.keys.engine):
+            _as_if_sqlite_were_built_without_secure_delete(engine)
+        # Both databases of the store, on two connections each: secure_delete, foreign
+        # keys and the busy timeout are per connection, so every pooled one must set them.
+        found = []
+        for engine in (store.engine, store.keys.engine):
+            reader = engine.execution_options(**READ_ONLY)  # two writers would queue
+            with reader.connect() as first, reader.connect() as second:
+                found += [_pragmas(first), _pragmas(second)]
+    finally:
+        store.close()
+
+    for pragma in found:
+        assert pragma["journal_mode"] == "wal"
+        assert pragma["secure_delete"] == 1 and pragma["foreign_keys"] == 1
+        assert pragma["busy_timeout"] >= 1000
+    # WAL is a property of the file itself: a plain connection sees it too.
+    for name in ("walletauth.db", "walletauth.keys.db"):
+        with sqlite3.connect(tmp_path / name) as plain:
+            assert plain.execute("PRAGMA journal_mode").fetchone() == ("wal",)
 
 
 @pytest.mark.parametrize("url", ["mysql://localhost/walletauth", "not a url"])

@@ -159,3 +159,14 @@ def test_wrong_request_replay_and_another_wallets_session_are_refused_with_stabl
     assert sorted(denied) == ["nonce_unknown", "wrong_request", "wrong_request", "wrong_request"]
     mallory_denied = http.get("/me/requests", headers=mallory_auth).json()["requests"]
     assert [r["reason"] for r in mallory_denied] == ["signer_mismatch"]
+
+
+def test_a_correction_naming_a_record_id_beyond_any_row_is_refused_not_a_crash(served, wallet):
+    http, _runtime = served
+    auth = signed_in(http, wallet)
+
+    refused = http.post("/me/corrections", headers=auth, json={
+        **signed_request(http, wallet, "correct"),
+        "changes": [{"op": "delete", "record_id": 2**70}]})
+
+    assert (refused.status_code, code_of(refused)) == (404, "unknown_record")

@@ -164,6 +164,17 @@ def test_corrections_overwrite_add_and_delete_user_supplied_records_only(store):
     assert sorted(denied) == ["not_user_supplied", "undeclared_field", "unknown_record"]
 
 
+@pytest.mark.parametrize("record_id", [2**63, 2**70, 0, -1, True])
+def test_a_correction_naming_an_impossible_record_id_is_an_unknown_record(store, record_id):
+    populate(store, ALICE)
+
+    with pytest.raises(RightsError) as refused:
+        correct(store, ALICE, [RecordChange("delete", record_id=record_id)], now=LATER)
+
+    assert refused.value.code == "unknown_record"
+    assert len(export_subject(store, ALICE, now=LATER)["records"]) == 3
+
+
 def _bob_email(store):
     populate(store, BOB)
     return store.records(BOB, "service_provision", now=NOW, category="contact_email")[0].id

@@ -42,6 +42,9 @@ ChangeOp = Literal["correct", "add", "delete"]
 
 ORPHAN_PAGE = 1000
 """Key ids compared per query (bounded IN lists on both databases)."""
+MAX_ROW_ID = 2**63 - 1
+"""The largest id a BIGINT row can have: a larger one names no record (and would
+overflow the database driver if it were put in a query)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,7 +346,7 @@ def apply_changes(
 def _owned_records(
     connection: sa.Connection, subject: Subject, changes: Sequence[RecordChange]
 ) -> dict[int, Any]:
-    ids = [c.record_id for c in changes if c.op != "add" and c.record_id is not None]
+    ids = [c.record_id for c in changes if c.op != "add" and _row_id(c.record_id)]
     if not ids:
         return {}
     rows = connection.execute(
@@ -351,6 +354,10 @@ def _owned_records(
         .where(records.c.subject_id == subject.id, records.c.id.in_(ids))
     ).all()
     return {row.id: row for row in rows}
+
+
+def _row_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID
 
 
 def _refusals(
@@ -370,7 +377,7 @@ def _refusal(
 ) -> str | None:
     if change.op == "add":
         category = change.category
-    elif change.record_id not in owned:
+    elif not _row_id(change.record_id) or change.record_id not in owned:
         return "unknown_record"
     else:
         category = owned[change.record_id].category

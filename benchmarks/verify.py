@@ -4,6 +4,9 @@
 
 * floor: the EIP-191 digest, coincurve's public-key recovery and the address hash,
   nothing else: what any verifier has to pay;
+* eth-account: ``Account.recover_message(encode_defunct(text=...))``, the recovery a
+  verifier built on eth-account calls (through eth-keys' coincurve backend, checked
+  and printed);
 * walletauth: ``verify_message(text, signature, domain=..., nonce=..., now=...)``;
 * reference: PyPI ``siwe`` 4.4.0 (``SiweMessage.from_message(text, abnf=...)`` then
   ``.verify(...)``), once with its ABNF parser (default) and once with ``abnf=False``.
@@ -32,6 +35,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 PEER_VENV = HERE / ".venv-siwe"
 PEER_REQUIREMENTS = ["siwe==4.4.0", "abnf<2.9", "coincurve>=21"]
+ETH_ACCOUNT_ROW = "eth-account recover_message alone"
 
 # A realistic login: statement, expiry, request id and two resources. The key is a
 # well-known worthless test key.
@@ -166,6 +170,8 @@ def measure_ours(text: str, signature: bytes, seconds: float, repeat: int) -> di
     from datetime import datetime
 
     from coincurve import PublicKey
+    from eth_account import Account
+    from eth_account.messages import encode_defunct
 
     from walletauth.siwe import SiweMessage, verify_message
     from walletauth.siwe.eoa import keccak256 as keccak  # the fastest available, as we use
@@ -184,10 +190,15 @@ def measure_ours(text: str, signature: bytes, seconds: float, repeat: int) -> di
     def ours() -> object:
         return verify_message(text, hex_signature, domain=DOMAIN, nonce=NONCE, now=now)
 
+    def eth_account_recovery() -> str:
+        return Account.recover_message(encode_defunct(text=text), signature=signature)
+
     assert ours().wallet_kind == "eoa"
+    assert eth_account_recovery() == ours().address
     return best_microseconds(
         {
             "floor: keccak + coincurve recovery": floor,
+            ETH_ACCOUNT_ROW: eth_account_recovery,
             "walletauth parse only": lambda: SiweMessage.parse(text),
             "walletauth parse + verify": ours,
         },
@@ -196,9 +207,17 @@ def measure_ours(text: str, signature: bytes, seconds: float, repeat: int) -> di
     )
 
 
+def eth_keys_backend() -> str:
+    """The secp256k1 backend eth-account recovers through: coincurve, or pure Python."""
+    from eth_keys.backends import get_backend
+
+    return type(get_backend()).__name__
+
+
 def report(results: dict[str, float]) -> None:
     floor = results["floor: keccak + coincurve recovery"]
     ours = results["walletauth parse + verify"]
+    eth_account = results[ETH_ACCOUNT_ROW]
     print(f"{'':44} {'us/op':>9} {'ops/s':>9} {'x floor':>8}")
     for name, micros in results.items():
         print(f"{name:44} {micros:9.1f} {1e6 / micros:9.0f} {micros / floor:8.2f}")
@@ -209,6 +228,10 @@ def report(results: dict[str, float]) -> None:
     print(
         f"walletauth / floor: {ours / floor:.2f}x "
         f"(target <= 2x: {'met' if ours <= 2 * floor else 'MISSED'})"
+    )
+    print(
+        f"eth-account recovery alone / walletauth parse + verify: {eth_account / ours:.2f}x "
+        f"(target > 1x: {'met' if ours < eth_account else 'MISSED'})"
     )
     print(
         f"fastest reference ({fastest_name}) / walletauth: {speedup:.1f}x "
@@ -234,7 +257,8 @@ def main() -> None:
         ours.append(measure_ours(text, signature, args.seconds, args.repeat))
         peer.append(measure_peer(text, "0x" + signature.hex(), args.seconds, args.repeat))
     results = merged_best(*ours) | merged_best(*peer)
-    print(f"python {sys.version.split()[0]}, one core, message of {len(text)} bytes\n")
+    print(f"python {sys.version.split()[0]}, one core, message of {len(text)} bytes")
+    print(f"eth-account recovers through eth-keys' {eth_keys_backend()}\n")
     report(results)
 
 

@@ -271,8 +271,18 @@ def test_expiry_message_says_when_and_now():
         {"chain_ids": []},
         {"max_age": timedelta(0)},
         {"uri": "urn:no-origin"},
+        # wrong types: the same clear ValueError, never an AttributeError from deep inside
+        {"nonce": 12345678},
+        {"now": "2024-06-01T12:00:00Z"},
+        {"domain": None},
+        {"domain": b"example.com"},
+        {"max_age": 300},
+        {"clock_skew": 60},
+        {"chain_ids": [1, "137"]},
     ],
-    ids=["naive-now", "no-domains", "empty-domain", "no-chains", "zero-max-age", "uri-no-origin"],
+    ids=["naive-now", "no-domains", "empty-domain", "no-chains", "zero-max-age", "uri-no-origin",
+         "int-nonce", "text-now", "none-domain", "bytes-domain", "int-max-age", "int-skew",
+         "text-chain-id"],
 )
 def test_caller_mistakes_raise_value_error(kwargs):
     text, signature = signed()

@@ -358,7 +358,7 @@ def _expectations(
         schemes=None if scheme is None else _lowered(scheme, "scheme"),
         origins=None if uri is None else _origins(uri),
         chain_ids=None if chain_ids is None else _chain_ids(chain_ids),
-        nonce=nonce,
+        nonce=_nonce(nonce),
         now=_now(now),
         max_age=_max_age(max_age),
         clock_skew=_clock_skew(clock_skew),
@@ -366,10 +366,20 @@ def _expectations(
 
 
 def _strings(value: str | Collection[str], name: str) -> list[str]:
-    values = [value] if isinstance(value, str) else list(value)
+    values = [value] if isinstance(value, str) else list(value) if _is_many(value) else []
     if not values or not all(isinstance(item, str) and item for item in values):
         raise ValueError(f"{name} must be a non-empty string or collection of them")
     return values
+
+
+def _is_many(value: object) -> bool:
+    return isinstance(value, Collection) and not isinstance(value, bytes | bytearray)
+
+
+def _nonce(nonce: str | None) -> str | None:
+    if nonce is not None and not isinstance(nonce, str):
+        raise ValueError(f"nonce must be the issued nonce as text; found {type(nonce).__name__}")
+    return nonce
 
 
 def _lowered(value: str | Collection[str], name: str) -> frozenset[str]:
@@ -398,18 +408,24 @@ def _chain_ids(chain_ids: Collection[int]) -> frozenset[int]:
 def _now(now: datetime | None) -> datetime:
     if now is None:
         return datetime.now(UTC)
+    if not isinstance(now, datetime):
+        raise ValueError(f"now must be an aware datetime; found {type(now).__name__}")
     if now.utcoffset() is None:
         raise ValueError(f"now must be timezone-aware; found naive {now.isoformat()}")
     return now
 
 
 def _max_age(max_age: timedelta | None) -> timedelta | None:
+    if max_age is not None and not isinstance(max_age, timedelta):
+        raise ValueError(f"max_age must be a timedelta; found {type(max_age).__name__}")
     if max_age is not None and max_age <= timedelta(0):
         raise ValueError(f"max_age must be positive; found {max_age}")
     return max_age
 
 
 def _clock_skew(clock_skew: timedelta) -> timedelta:
+    if not isinstance(clock_skew, timedelta):
+        raise ValueError(f"clock_skew must be a timedelta; found {type(clock_skew).__name__}")
     if not timedelta(0) <= clock_skew <= MAX_CLOCK_SKEW:
         raise ValueError(f"clock_skew must be between 0 and {MAX_CLOCK_SKEW}; found {clock_skew}")
     return clock_skew

@@ -70,6 +70,22 @@ def test_an_unreachable_or_unknown_endpoint_keeps_the_notice_queued(store):
     assert pending_count(store.engine) == 2
 
 
+def test_a_bad_secret_holds_back_its_endpoint_only(store):
+    store.record_login(ALICE, 1, now=NOW)
+    erase_subject(store, ALICE, now=NOW, notify=["broken", "music"])
+    receiver = Receiver(failures=0)
+    receiver.clock = NOW
+    endpoints = {"broken": NoticeEndpoint("https://broken.example/hooks", ("whsec_short",)),
+                 "music": NoticeEndpoint("https://music.example/hooks", (SECRET,))}
+
+    with httpx.Client(transport=httpx.MockTransport(receiver)) as client:
+        report = deliver_due(store, endpoints, client, now=NOW)
+
+    assert (report.delivered, report.errors) == (1, {"bad_secret": 1})
+    assert [notice.subject for notice in receiver.notices] == [ALICE]
+    assert pending_count(store.engine) == 1
+
+
 def test_retry_delays_grow_and_are_capped():
     delays = [retry_delay(n) for n in range(1, 30)]
     assert delays[:3] == [timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2)]

@@ -16,7 +16,7 @@ from typing import Final
 
 import httpx
 
-from walletauth.sdk import Notice, sign_notice
+from walletauth.sdk import Notice, SdkError, sign_notice
 from walletauth.sdk.notices import PolicyRef
 from walletauth.store import Store, outbox
 from walletauth.store.outbox import OutboxNotice
@@ -41,7 +41,8 @@ class DeliveryReport:
     delivered: int = 0
     failed: int = 0
     errors: dict[str, int] = field(default_factory=dict)
-    """Failure reasons (``http_<status>``, ``unreachable``, ``unknown_endpoint``) by count."""
+    """Failure reasons (``http_<status>``, ``unreachable``, ``unknown_endpoint``,
+    ``bad_secret``) by count."""
 
 
 def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
@@ -90,7 +91,11 @@ def _send(
         purposes=queued.purposes, occurred_at=queued.occurred_at,
         policy=PolicyRef(id=queued.policy_id, version=queued.policy_version),
     )
-    body, headers = sign_notice(notice, list(endpoint.secrets), now=now)
+    try:
+        body, headers = sign_notice(notice, list(endpoint.secrets), now=now)
+    except SdkError:
+        # A misconfigured secret must hold back this endpoint's notices only, not the round.
+        return "bad_secret"
     try:
         response = client.post(endpoint.url, content=body, headers=headers)
     except httpx.HTTPError:

@@ -12,6 +12,10 @@ it may ask about or write for, and optionally a webhook for signed notices::
 endpoint: an erasure enqueues one notice for it. The older ``WALLETAUTH_NOTICE_ENDPOINTS``
 (name -> ``{"url", "secrets"}``) still works and registers webhook-only services, which
 hold no key and so cannot call the service API.
+
+Everything is checked when the settings are read, so a registry that would fail later
+(a webhook without a usable secret stalls the outbox; a name too long for the outbox
+fails an erasure) stops the start-up instead, with a message naming the entry.
 """
 
 from __future__ import annotations
@@ -23,16 +27,21 @@ import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from walletauth.rights import NoticeEndpoint
+from walletauth.sdk import SdkError
+from walletauth.sdk.webhooks import secret_key
 from walletauth.server.errors import ServerError
 
 API_KEY_PREFIX: Final = "wa_svc_"
 SERVICE_NAME: Final = re.compile(r"[a-z][a-z0-9_-]{0,14}")
 """Short, so that ``<request kind>:<service>`` fits the requests log's kind column."""
+LEGACY_ENDPOINT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""Webhook-only names never call the API; only the outbox's endpoint column bounds them."""
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 # Compared against when a key matches no service, so a miss costs what a hit costs.
 _NO_SERVICE_DIGEST: Final = bytes(32)
@@ -41,7 +50,7 @@ _NO_SERVICE_DIGEST: Final = bytes(32)
 class ServiceConfig(BaseModel):
     """One registered service as configured."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     api_key_sha256: str | None = Field(
         default=None, description="Hex SHA-256 of the service's wa_svc_ API key"
@@ -60,14 +69,58 @@ class ServiceConfig(BaseModel):
             raise ValueError("api_key_sha256 must be 64 hex digits (SHA-256 of the API key)")
         return digest
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _webhook_url(value)
+
+    @field_validator("webhook_secrets")
+    @classmethod
+    def _secrets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _webhook_secrets(value)
+
+    @model_validator(mode="after")
+    def _usable(self) -> Self:
+        if self.api_key_sha256 is None and self.webhook_url is None:
+            raise ValueError("a service needs an api_key_sha256, a webhook_url or both")
+        if (self.webhook_url is None) != (not self.webhook_secrets):
+            raise ValueError("webhook_url and webhook_secrets go together: notices are signed")
+        return self
+
 
 class LegacyNoticeEndpoint(BaseModel):
     """An entry of ``WALLETAUTH_NOTICE_ENDPOINTS``: a webhook and nothing else."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     url: str
-    secrets: tuple[str, ...] = ()
+    secrets: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return _webhook_url(value)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _webhook_secrets(value)
+
+
+def _webhook_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("a webhook URL must be an absolute http(s) URL")
+    return url
+
+
+def _webhook_secrets(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        try:
+            secret_key(value)
+        except SdkError as error:  # its message never echoes the secret
+            raise ValueError(error.message) from None
+    return values
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,14 +162,28 @@ class ServiceRegistry:
         services: Mapping[str, ServiceConfig],
         notice_endpoints: Mapping[str, LegacyNoticeEndpoint] | None = None,
     ) -> ServiceRegistry:
+        """Check and combine both settings; :class:`ValueError` names the bad entry."""
         registered: dict[str, Service] = {}
         for name, endpoint in (notice_endpoints or {}).items():
+            if not LEGACY_ENDPOINT_NAME.fullmatch(name):
+                raise ValueError(
+                    f"notice endpoint name {name!r} must match {LEGACY_ENDPOINT_NAME.pattern}")
             registered[name] = Service(name, frozenset(), None,
                                        NoticeEndpoint(endpoint.url, endpoint.secrets))
+        keys: dict[bytes, str] = {}
         for name, config in services.items():
             if not SERVICE_NAME.fullmatch(name):
                 raise ValueError(f"service name {name!r} must match {SERVICE_NAME.pattern}")
-            registered[name] = _service(name, config)
+            if name in registered:
+                raise ValueError(f"service {name!r} is registered twice: keep it in"
+                                 " WALLETAUTH_SERVICES and drop it from NOTICE_ENDPOINTS")
+            service = _service(name, config)
+            if service.key_digest is not None:
+                if service.key_digest in keys:
+                    raise ValueError(f"services {keys[service.key_digest]!r} and {name!r}"
+                                     " have the same API key; give each its own")
+                keys[service.key_digest] = name
+            registered[name] = service
         return cls(registered)
 
     @classmethod

@@ -29,7 +29,12 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from walletauth.server.services import LegacyNoticeEndpoint, ServiceConfig, parse_json_mapping
+from walletauth.server.services import (
+    LegacyNoticeEndpoint,
+    ServiceConfig,
+    ServiceRegistry,
+    parse_json_mapping,
+)
 
 CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
 RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
@@ -113,7 +118,13 @@ class Settings(BaseSettings):
     """Everything the service can be configured with."""
 
     model_config = SettingsConfigDict(
-        env_prefix="WALLETAUTH_", frozen=True, extra="ignore", env_ignore_empty=True
+        env_prefix="WALLETAUTH_",
+        frozen=True,
+        extra="ignore",
+        env_ignore_empty=True,
+        # Values carry secrets (webhook secrets, passwords in URLs): errors name the
+        # setting and the rule, never the value, since they end up in start-up logs.
+        hide_input_in_errors=True,
     )
 
     domains: Annotated[tuple[LoginDomain, ...], NoDecode] = (
@@ -215,6 +226,8 @@ class Settings(BaseSettings):
             raise ValueError("at least one domain is required")
         if not self.chain_ids:
             raise ValueError("at least one chain id is required")
+        # Built once here only to refuse a registry that cannot be built, at start-up.
+        ServiceRegistry.from_config(self.services, self.notice_endpoints)
         return self
 
     @classmethod

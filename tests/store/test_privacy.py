@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from eth_utils import keccak
 
 from tests.store.conftest import ALICE, BOB, NOW
+from walletauth.policy import load_policy
 from walletauth.store import Store
 from walletauth.store.crypto import unseal
 from walletauth.store.keyschema import subject_keys
@@ -124,7 +125,7 @@ def test_a_backup_taken_before_erasure_cannot_be_read_after_it(store, backend):
 
     report = store.erase(ALICE, now=NOW + timedelta(days=1))
 
-    assert report.subject_found and report.records == len(alice_records)
+    assert report.subject_found and sum(report.erased.values()) == len(alice_records)
     # The backup still holds the sealed rows, but the key store no longer holds the key.
     assert store.keys.get(alice.key_id) is None
     assert store.keys.get_many([row.key_id for row in backup["subjects"]]).keys() == {
@@ -168,7 +169,8 @@ def test_erasure_removes_everything_of_the_subject_and_unlinks_its_audit_entries
 
     report = store.erase(ALICE, now=NOW + timedelta(days=1))
 
-    assert report.records == 3 and report.consent_events == 1 and report.sessions == 1
+    assert report.erased == {"wallet_address": 1, "access_log": 1, "contact_email": 1}
+    assert (report.consent_events, report.sessions, report.retained) == (1, 1, [])
     assert store.records(ALICE, "service_provision", now=NOW) == []
     assert store.consent_history(ALICE) == []
     assert store.audit_entries(ALICE) == []
@@ -191,3 +193,27 @@ def test_a_sign_in_after_erasure_starts_a_new_subject_with_a_new_key(store):
     [wallet] = store.records(ALICE, "service_provision", now=NOW + timedelta(days=1),
                              category="wallet_address")
     assert wallet.data["first_sign_in"] == (NOW + timedelta(days=1)).isoformat()
+
+
+def test_store_erasure_keeps_what_the_law_requires_like_the_rights_erasure(
+    backend, secrets
+):
+    # METALIVE keeps posting logs for legal requests (a legal obligation): an erasure by
+    # the store's own call must keep them, as the wallet owner's erasure request does.
+    store = Store.open(backend.url, policy=load_policy("metalive"), secrets=secrets,
+                       keystore_url=backend.keystore_url)
+    try:
+        store.record_login(ALICE, 1, now=NOW, ip="203.0.113.9")
+        store.put_record(ALICE, "posting_log", "legal_requests",
+                         {"ip": "203.0.113.9", "at": NOW.isoformat()}, now=NOW, source="chat")
+
+        report = store.erase(ALICE, now=NOW + timedelta(days=1))
+
+        [kept] = report.retained
+        assert (kept.category, kept.purpose, kept.count) == ("posting_log", "legal_requests", 1)
+        assert report.erased == {"wallet_address": 1, "access_log": 1}
+        later = NOW + timedelta(days=2)
+        assert store.records(ALICE, "live_streaming", now=later) == []
+        assert len(store.records(ALICE, "legal_requests", now=later)) == 1
+    finally:
+        store.close()

@@ -15,7 +15,8 @@ from walletauth.store.purge import PurgeReport
 from walletauth.store.records import Record
 from walletauth.store.rekey import RotationReport
 from walletauth.store.secrets import Secrets
-from walletauth.store.store import ErasureReport, Store
+from walletauth.store.store import Store
+from walletauth.store.subject_ops import Erasure, Retained
 
 __all__ = [
     "AUDIT_EVENTS",
@@ -24,9 +25,10 @@ __all__ = [
     "AuditEvent",
     "ConsentEvent",
     "ConsentKind",
-    "ErasureReport",
+    "Erasure",
     "PurgeReport",
     "Record",
+    "Retained",
     "RotationReport",
     "Secrets",
     "Store",

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -49,7 +49,7 @@ from walletauth.store.purge import (
 )
 from walletauth.store.records import Record, open_data, seal_data
 from walletauth.store.rekey import RotationReport, rekey_subjects
-from walletauth.store.schema import consent_events, records, sessions, subjects
+from walletauth.store.schema import consent_events, records
 from walletauth.store.secrets import Secrets
 from walletauth.store.subjects import (
     Subject,
@@ -60,20 +60,13 @@ from walletauth.store.subjects import (
 )
 from walletauth.store.types import require_aware
 
+if TYPE_CHECKING:
+    from walletauth.store.subject_ops import Erasure
+
 _FIELD_HASH_DOMAIN = b"walletauth field hash"
 MAX_RATE_WINDOW_SECONDS = 366 * 24 * 3600
 """Rate limits count per minute or hour; a year is far beyond any real window."""
 _RATE_KEY_DOMAIN = b"walletauth rate limit key"
-
-
-@dataclass(frozen=True, slots=True)
-class ErasureReport:
-    """What an erasure removed (counts only; the subject's key is destroyed first)."""
-
-    subject_found: bool
-    records: int = 0
-    consent_events: int = 0
-    sessions: int = 0
 
 
 @dataclass(slots=True)
@@ -393,26 +386,20 @@ class Store:
             subject, _events = self._find(connection, address)
             return [] if subject is None else read_audit(connection, subject.id)
 
-    def erase(self, address: str, *, now: datetime) -> ErasureReport:
-        """Erase everything about the subject.
+    def erase(self, address: str, *, now: datetime) -> Erasure:
+        """Erase everything about the subject but what the law requires to be kept.
 
-        The subject's key is destroyed first (crypto-shredding: any copy of the records,
-        backups included, becomes unreadable at once), then the subject row with its
-        records, consent history and sessions in one transaction; audit entries lose
-        their link to the subject. The erasure itself is logged without a subject link.
+        One transaction removes the records (except live ones kept for a legal-obligation
+        purpose, listed in ``retained``), consent history, sessions and provisions; audit
+        entries lose their link to the subject. When nothing is retained the subject's key
+        is destroyed (crypto-shredding: every copy of its rows, backups included, becomes
+        unreadable). The same erasure as the wallet owner's request, without its request
+        log and notices.
         """
-        now = require_aware(now)
-        with self._reader.begin() as connection:
-            subject, _events = self._find(connection, address)
-        if subject is None:
-            return ErasureReport(subject_found=False)
-        self.keys.destroy([subject.key_id])
-        with self._write() as write:
-            counts = self._counts_of(write.connection, subject.id)
-            # Cascades to records, consent events and sessions; audit links become NULL.
-            write.connection.execute(sa.delete(subjects).where(subjects.c.id == subject.id))
-            self._audit(write.connection, "erasure", now, None, detail=dict(counts))
-        return ErasureReport(subject_found=True, **counts)
+        # subject_ops builds on Store, so it can only be imported once Store exists.
+        from walletauth.store.subject_ops import erase_subject
+
+        return erase_subject(self, address, now=now)
 
     # ------------------------------------------------------------------ retention
 
@@ -765,18 +752,6 @@ class Store:
             updated_at=row.updated_at,
             policy_version=row.policy_version,
         )
-
-    def _counts_of(self, connection: sa.Connection, subject_id: int) -> dict[str, int]:
-        def count(table: sa.Table) -> int:
-            total: int = connection.execute(
-                sa.select(sa.func.count())
-                .select_from(table)
-                .where(table.c.subject_id == subject_id)
-            ).scalar_one()
-            return total
-
-        return {"records": count(records), "consent_events": count(consent_events),
-                "sessions": count(sessions)}
 
     def _purge_empty_subjects(self, now: datetime, batch_size: int) -> int:
         removed = 0

@@ -176,10 +176,11 @@ def erase_subject(
     address: str,
     *,
     now: datetime,
-    request_id: str,
+    request_id: str | None = None,
     notices: Sequence[PendingNotice] = (),
 ) -> Erasure:
-    """Erase the subject in one transaction, with its request row and its notices.
+    """Erase the subject in one transaction, with its request row (``request_id``, when
+    the erasure answers a logged request) and its notices.
 
     Everything goes except live records kept for a legal-obligation purpose (listed in
     the result). The subject's key is destroyed after the commit when nothing is
@@ -199,7 +200,8 @@ def erase_subject(
             erasure = _erase_rows(connection, subject, legal, now)
             for notice in notices:
                 enqueue(connection, store.secrets, notice, checksum, now)
-        _finish(connection, request_id, "completed", None, _erasure_detail(erasure), now)
+        if request_id is not None:
+            _finish(connection, request_id, "completed", None, _erasure_detail(erasure), now)
         write_audit(connection, "erasure", at=now, policy_version=store.policy.version,
                     detail={"records": sum(erasure.erased.values()),
                             "retained": sum(r.count for r in erasure.retained)})

@@ -293,6 +293,14 @@ export const ERRORS = {
     ja: "短時間に要求が多すぎます。しばらく待ってからお試しください。",
     en: "Too many requests. Please wait a moment and try again.",
   },
+  invalid_address: {
+    ja: "ウォレットのアドレスの形式が正しくありません。",
+    en: "The wallet address is not valid.",
+  },
+  invalid_ip: {
+    ja: "接続元の情報を読み取れませんでした。しばらくしてからお試しください。",
+    en: "Your connection could not be identified. Please try again later.",
+  },
   // Sessions
   not_authenticated: {
     ja: "ログインしていません。もう一度ログインしてください。",
@@ -310,6 +318,22 @@ export const ERRORS = {
   unknown_purpose: {
     ja: "この利用目的はポリシーにありません。ページを再読み込みしてください。",
     en: "This purpose is not in the policy. Please reload the page.",
+  },
+  unknown_category: {
+    ja: "この情報の種類はポリシーにありません。ページを再読み込みしてください。",
+    en: "This kind of data is not in the policy. Please reload the page.",
+  },
+  unknown_ground: {
+    ja: "この第三者提供の根拠はポリシーにありません。",
+    en: "This ground for third-party provision is not in the policy.",
+  },
+  ground_not_allowed: {
+    ja: "この根拠での第三者提供は認められていません。",
+    en: "Provision to third parties on this ground is not allowed.",
+  },
+  unsupported_language: {
+    ja: "この言語には対応していません（日本語または英語）。",
+    en: "This language is not supported (Japanese or English).",
   },
   consent_not_changeable: {
     ja: "この利用目的の同意は変更できません。",

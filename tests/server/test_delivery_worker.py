@@ -27,6 +27,7 @@ from tests.store.conftest import ALICE, BOB, CAROL
 from walletauth.cli import app as cli
 from walletauth.rights import RightsError, erase_subject, restrict
 from walletauth.sdk import new_webhook_secret, verify_notice
+from walletauth.server.delivery import DeliverySettings
 from walletauth.store.outbox import claim_due, pending_count
 from walletauth.store.rights_schema import notice_outbox
 
@@ -248,3 +249,14 @@ def test_a_refused_restriction_enqueues_no_notice(store):
     assert pending_count(store.engine) == 0
     restrict(store, ALICE, ["partner_guidance"], now=now, notify=["music", "video"])
     assert pending_count(store.engine) == 2
+
+
+def test_notice_settings_are_read_from_the_config_file_too(monkeypatch, tmp_path):
+    config = tmp_path / "walletauth.toml"
+    config.write_text('domains = ["login.example"]\nnotice_interval = 7\nnotice_batch = 3\n')
+    monkeypatch.setenv("WALLETAUTH_CONFIG", str(config))
+    monkeypatch.setenv("WALLETAUTH_NOTICE_BATCH", "5")  # the environment wins over the file
+
+    settings = DeliverySettings()
+
+    assert (settings.notice_interval, settings.notice_batch) == (7.0, 5)

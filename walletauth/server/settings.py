@@ -40,6 +40,20 @@ CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
 RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
 
 
+def configuration_sources(
+    settings_cls: type[BaseSettings],
+    init_settings: PydanticBaseSettingsSource,
+    env_settings: PydanticBaseSettingsSource,
+) -> tuple[PydanticBaseSettingsSource, ...]:
+    """Keyword arguments, then ``WALLETAUTH_*`` variables, then the TOML file named by
+    ``WALLETAUTH_CONFIG``: the one order every settings class of the service reads in."""
+    sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+    if config_file:
+        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+    return tuple(sources)
+
+
 class LoginDomain(BaseModel):
     """A domain (``host[:port]``) that messages must name, with the scheme if it is pinned."""
 
@@ -239,11 +253,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
-        if config_file:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
-        return tuple(sources)
+        return configuration_sources(settings_cls, init_settings, env_settings)
 
     @property
     def issuer(self) -> str:

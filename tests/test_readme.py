@@ -54,3 +54,14 @@ def test_every_endpoint_the_readme_names_is_in_the_openapi_schema(tmp_path):
     assert named
     for path in named:
         assert path in paths, f"{path} is not served"
+
+
+def test_the_configuration_table_names_every_setting():
+    from walletauth.server.delivery import DeliverySettings
+    from walletauth.server.settings import Settings
+
+    table = TEXT.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    # A row may name related variables after the first without the prefix: `_SESSION_TTL`.
+    named = set(re.findall(r"`(?:WALLETAUTH)?_(\w+)`", table)) - {"CONFIG"}  # the file
+    fields = {*Settings.model_fields, *DeliverySettings.model_fields}
+    assert sorted(name.lower() for name in named) == sorted(fields)

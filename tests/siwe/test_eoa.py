@@ -35,3 +35,12 @@ def test_checksum_matches_eth_utils(raw):
 def test_recover_signer_returns_the_address_bytes():
     signature = sign(ALICE, "hello")
     assert recover_signer(eip191_digest("hello"), signature) == bytes.fromhex(ALICE.address[2:])
+
+
+def test_eth_account_recovers_through_coincurve_as_we_do():
+    # eth-keys picks coincurve when it can import it, else a far slower pure-Python
+    # curve; the benchmark's comparison with eth-account assumes the former.
+    from eth_account import Account
+    from eth_keys.backends import CoinCurveECCBackend
+
+    assert isinstance(Account._keys.backend, CoinCurveECCBackend)

@@ -18,17 +18,17 @@ async def state(redis_url):
     await state.close()
 
 
-async def test_a_nonce_is_consumed_once(state):
-    await state.issue_nonce("abcdefgh12345678", expires_at=NOW + timedelta(minutes=5), now=NOW)
-    assert await state.consume_nonce("abcdefgh12345678", now=NOW)
-    assert not await state.consume_nonce("abcdefgh12345678", now=NOW)
-    assert not await state.consume_nonce("never-issued-000", now=NOW)
+async def test_a_nonce_is_used_once(state):
+    remember_until = NOW + timedelta(minutes=10)
+    assert await state.use_nonce("abcdefgh12345678", remember_until=remember_until, now=NOW)
+    assert not await state.use_nonce("abcdefgh12345678", remember_until=remember_until, now=NOW)
+    assert await state.use_nonce("another-nonce-000", remember_until=remember_until, now=NOW)
 
 
-async def test_a_nonce_cannot_be_issued_twice(state):
-    await state.issue_nonce("abcdefgh12345678", expires_at=NOW + timedelta(minutes=5), now=NOW)
-    with pytest.raises(ValueError, match="collision"):
-        await state.issue_nonce("abcdefgh12345678", expires_at=NOW + timedelta(minutes=5), now=NOW)
+async def test_a_used_nonce_is_forgotten_after_its_time(state, redis_url):
+    await state.use_nonce("abcdefgh12345678", remember_until=NOW + timedelta(minutes=10), now=NOW)
+    ttl = await state._client.pttl("walletauth:used-nonce:abcdefgh12345678")
+    assert 9 * 60_000 < ttl <= 10 * 60_000
 
 
 async def test_a_session_lives_until_revoked(state):

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.store import StoreError
-from walletauth.store.schema import rate_counters, sessions
+from walletauth.store.schema import nonces, rate_counters, sessions
 
 SESSION = "sess-" + "0123456789abcdef" * 2
 
@@ -35,33 +35,84 @@ def run_together(count: int, work) -> list:
     return results
 
 
-def test_a_nonce_is_consumed_exactly_once_by_50_concurrent_consumers(store):
-    store.issue_nonce("nonce-under-contention", expires_at=NOW + timedelta(minutes=5))
+def test_a_nonce_is_used_exactly_once_by_50_concurrent_users(store):
+    remember_until = NOW + timedelta(minutes=10)
 
-    results = run_together(50, lambda: store.consume_nonce("nonce-under-contention", now=NOW))
+    results = run_together(
+        50, lambda: store.use_nonce("nonce-under-contention", remember_until=remember_until)
+    )
 
     assert results.count(True) == 1
     assert results.count(False) == 49
 
 
-def test_an_expired_or_unknown_nonce_is_never_accepted(store):
-    store.issue_nonce("short-lived-nonce", expires_at=NOW + timedelta(minutes=5))
+def test_a_used_nonce_stays_used_until_the_purge_after_its_time(store):
+    assert store.use_nonce("once-only-nonce", remember_until=NOW + timedelta(minutes=10))
+    assert not store.use_nonce("once-only-nonce", remember_until=NOW + timedelta(minutes=20))
 
-    assert store.consume_nonce("short-lived-nonce", now=NOW + timedelta(minutes=5)) is False
-    assert store.consume_nonce("never-issued-nonce", now=NOW) is False
+    store.purge(now=NOW + timedelta(minutes=10))
+
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(nonces)).scalar() == 0
 
 
-def test_issuing_an_outstanding_nonce_again_is_refused(store):
-    store.issue_nonce("one-nonce-only", expires_at=NOW + timedelta(minutes=5))
+def test_a_nonce_of_the_wrong_length_or_type_is_refused(store):
+    for nonce in ("short", "n" * 129, None, 12345678):
+        with pytest.raises(StoreError) as refused:
+            store.use_nonce(nonce, remember_until=NOW + timedelta(minutes=5))
+        assert refused.value.code == "invalid_argument"
 
-    with pytest.raises(StoreError) as duplicate:
-        store.issue_nonce("one-nonce-only", expires_at=NOW + timedelta(minutes=9))
-    with pytest.raises(StoreError) as short:
-        store.issue_nonce("short", expires_at=NOW)
 
-    assert duplicate.value.code == "duplicate_nonce"
-    assert short.value.code == "invalid_argument"
-    assert store.consume_nonce("one-nonce-only", now=NOW + timedelta(minutes=6)) is False
+def sign_in(store, nonce, session_id, address=ALICE):
+    return store.sign_in(
+        address, 1, now=NOW, nonce=nonce, nonce_remember_until=NOW + timedelta(minutes=10),
+        session_id=session_id, session_expires_at=NOW + timedelta(days=14),
+        ip="192.0.2.1", user_agent="Mozilla/5.0 Firefox/128.0",
+    )
+
+
+def test_a_sign_in_uses_its_nonce_stores_the_login_and_starts_the_session_at_once(store):
+    assert sign_in(store, "nonce-of-the-sign-in", f"{SESSION}-first")
+
+    assert store.session_active(f"{SESSION}-first", now=NOW)
+    assert store.records(ALICE, "service_provision", now=NOW)
+    assert not store.use_nonce("nonce-of-the-sign-in", remember_until=NOW + timedelta(hours=1))
+
+
+def test_a_sign_in_with_a_used_nonce_writes_nothing(store):
+    assert sign_in(store, "nonce-of-the-sign-in", f"{SESSION}-first")
+    before = store.records(ALICE, "service_provision", now=NOW)
+
+    assert sign_in(store, "nonce-of-the-sign-in", f"{SESSION}-replay", address=BOB) is False
+
+    assert not store.session_active(f"{SESSION}-replay", now=NOW)
+    assert store.records(ALICE, "service_provision", now=NOW) == before
+    assert store.subject_records(BOB, now=NOW) == []
+
+
+def test_concurrent_sign_ins_with_one_nonce_let_exactly_one_in(store):
+    results = run_together(
+        20, lambda: sign_in(store, "nonce-under-contention", f"{SESSION}-{threading.get_ident()}")
+    )
+
+    assert results.count(True) == 1
+    assert results.count(False) == 19
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(sessions)).scalar() == 1
+
+
+def test_a_refused_sign_in_stores_nothing_but_keeps_its_nonce_used(store):
+    store.suspend(ALICE, "service_provision", now=NOW)
+    before = store.subject_records(ALICE, now=NOW)
+
+    with pytest.raises(StoreError) as refused:
+        sign_in(store, "nonce-of-a-refused-one", f"{SESSION}-refused")
+
+    assert refused.value.code == "purpose_suspended"
+    assert not store.session_active(f"{SESSION}-refused", now=NOW)
+    assert store.subject_records(ALICE, now=NOW) == before
+    store.lift_suspension(ALICE, "service_provision", now=NOW)
+    assert sign_in(store, "nonce-of-a-refused-one", f"{SESSION}-replayed") is False
 
 
 def test_a_session_is_active_until_it_expires_or_is_revoked(store):

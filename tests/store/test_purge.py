@@ -104,8 +104,8 @@ def test_a_subject_with_a_live_record_is_kept_after_its_wallet_record_expires(st
 
 
 def test_expired_nonces_sessions_and_rate_counters_are_cleaned_up(store):
-    store.issue_nonce("expired-nonce", expires_at=NOW + timedelta(minutes=5))
-    store.issue_nonce("live-nonce-1", expires_at=NOW + 2 * DAY)
+    store.use_nonce("expired-nonce", remember_until=NOW + timedelta(minutes=5))
+    store.use_nonce("live-nonce-1", remember_until=NOW + 2 * DAY)
     store.create_session("expired-session-0123456789", ALICE, expires_at=NOW + DAY)
     store.create_session("live-session-0123456789ab", ALICE, expires_at=NOW + 30 * DAY)
     store.count_hit("ip:192.0.2.1", window=60, now=NOW)
@@ -113,7 +113,7 @@ def test_expired_nonces_sessions_and_rate_counters_are_cleaned_up(store):
     report = store.purge(now=NOW + DAY + timedelta(seconds=1))
 
     assert (report.nonces, report.sessions, report.rate_counters) == (1, 1, 1)
-    assert store.consume_nonce("live-nonce-1", now=NOW + DAY)
+    assert not store.use_nonce("live-nonce-1", remember_until=NOW + 2 * DAY)  # still used
     assert store.session_active("live-session-0123456789ab", now=NOW + DAY)
 
 

@@ -1,10 +1,11 @@
 """Signing in, refreshing, signing out and recognising who is signed in.
 
-The order of a verify matters: rate limit, check the message and its signature, and
-only then consume the nonce, atomically, so of concurrent verifies with one nonce
-exactly one wins and a bad signature never burns somebody's nonce. Only a successful
-sign-in stores anything about the wallet (``store.record_login``); a failed one only
-counts a rate-limit hit under a keyed hash.
+The order of a verify matters: rate limit, check the message, its signature and its
+(stateless, HMAC-authenticated) nonce, and only then use the nonce, atomically and
+together with the sign-in's writes (:mod:`walletauth.server.sign_in`), so of
+concurrent verifies with one nonce exactly one wins and a bad signature never burns
+somebody's nonce. Only a successful sign-in stores anything about the wallet; a failed
+one only counts a rate-limit hit under a keyed hash.
 """
 
 from __future__ import annotations
@@ -15,23 +16,18 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NoReturn
 
 from walletauth.server.errors import ServerError
 from walletauth.server.metrics import Metrics
+from walletauth.server.nonces import NonceCheck, NonceMinter
 from walletauth.server.ratelimit import RateLimiter
 from walletauth.server.session_cookie import SessionCookies
 from walletauth.server.settings import LoginDomain, Settings
+from walletauth.server.sign_in import SignInWrite, SignInWrites
 from walletauth.server.state.base import ShortLivedState
-from walletauth.server.store_calls import StoreCalls
 from walletauth.server.tokens import IssuedToken, TokenIssuer
-from walletauth.siwe import (
-    SiweError,
-    SiweMessage,
-    VerifiedLogin,
-    averify_message,
-    generate_nonce,
-)
-from walletauth.store import Store
+from walletauth.siwe import SiweError, SiweMessage, VerifiedLogin, averify_message
 
 log = logging.getLogger("walletauth.server.login")
 
@@ -68,13 +64,13 @@ class LoginParts:
     """What a :class:`LoginService` works with, opened by the runtime."""
 
     state: ShortLivedState
-    store: Store
+    nonces: NonceMinter
+    writes: SignInWrites
     tokens: TokenIssuer
     limiter: RateLimiter
     cookies: SessionCookies
     metrics: Metrics
     clock: Clock
-    store_calls: StoreCalls
     log_key: bytes
 
 
@@ -82,21 +78,20 @@ class LoginService:
     def __init__(self, settings: Settings, parts: LoginParts) -> None:
         self._settings = settings
         self._state = parts.state
-        self._store = parts.store
+        self._nonces = parts.nonces
+        self._writes = parts.writes
         self._tokens = parts.tokens
         self._limiter = parts.limiter
         self._cookies = parts.cookies
         self._metrics = parts.metrics
         self._clock = parts.clock
-        self._store_calls = parts.store_calls
         self._log_key = parts.log_key
         self._rpc: Mapping[int, object] | None = dict(settings.rpc_urls) or None
 
     async def new_nonce(self, client: Client) -> str:
         now = self._clock()
         await self._limiter.nonce_requested(client.ip, now=now)
-        nonce = generate_nonce()
-        await self._state.issue_nonce(nonce, expires_at=now + self._settings.nonce_ttl, now=now)
+        nonce = self._nonces.issue(now=now)
         self._metrics.nonces_issued.inc()
         return nonce
 
@@ -112,33 +107,56 @@ class LoginService:
         return signed_in
 
     async def _verify(self, text: str, signature: str, client: Client, now: datetime) -> SignedIn:
-        login = await self.check_signed_message(text, signature, now=now)
-        return await self._sign_in(login.address, login.chain_id, client, now)
+        message, login, nonce = await self._checked(text, signature, now)
+        cookie, credential = self._cookies.issue(login.address, login.chain_id)
+        written = await self._writes.write(SignInWrite(
+            nonce=nonce, address=login.address, chain_id=login.chain_id, ip=client.ip,
+            user_agent=client.user_agent, session_id=credential.session_id,
+            session_expires_at=now + self._settings.session_ttl, now=now,
+        ))
+        if not written:
+            await self._refused(message, _nonce_unknown(), now)
+        log.info("signed in %s", self.subject_ref(login.address))
+        principal = Principal(login.address, login.chain_id, credential.session_id)
+        return SignedIn(principal=principal, access=self._issue(principal, now), cookie=cookie)
 
     async def check_signed_message(
         self, text: str, signature: str, *, now: datetime
     ) -> VerifiedLogin:
         """Check a signed EIP-4361 message as a sign-in does (domain, chain, age, signature
-        incl. contract wallets) and consume its nonce, without signing in: the proof of
+        incl. contract wallets) and use its nonce, without signing in: the proof of
         identity of a signed-in wallet's requests reuses it."""
+        message, login, nonce = await self._checked(text, signature, now)
+        if not await self._state.use_nonce(
+            nonce.nonce, remember_until=nonce.remember_until, now=now
+        ):
+            await self._refused(message, _nonce_unknown(), now)
+        return login
+
+    async def _checked(
+        self, text: str, signature: str, now: datetime
+    ) -> tuple[SiweMessage, VerifiedLogin, NonceCheck]:
+        """The message, its verified signer and its authentic, live nonce (not yet used)."""
         message = SiweMessage.parse(text)
         try:
             login = await averify_message(
                 text, signature, now=now, rpc=self._rpc, **self._expectations(message)
             )
-            if not await self._state.consume_nonce(message.nonce, now=now):
-                raise ServerError(
-                    "nonce_unknown",
-                    "the message's nonce was not issued here, has expired or was already used;"
-                    " get a new one from GET /auth/nonce",
-                )
-        except (SiweError, ServerError) as error:
-            if error.code != "rpc_unavailable":  # the node's failure, not the wallet's
-                ref = self.subject_ref(message.address)
-                log.info("sign-in refused for %s: %s", ref, error.code)
-                await self._limiter.verify_failed(message.address, now=now)
-            raise
-        return login
+        except SiweError as error:
+            await self._refused(message, error, now)
+        nonce = self._nonces.check(message.nonce, now=now)
+        if nonce is None:
+            await self._refused(message, _nonce_unknown(), now)
+        return message, login, nonce
+
+    async def _refused(
+        self, message: SiweMessage, error: SiweError | ServerError, now: datetime
+    ) -> NoReturn:
+        """Log and count a refused message against its address, then raise ``error``."""
+        if error.code != "rpc_unavailable":  # the node's failure, not the wallet's
+            log.info("sign-in refused for %s: %s", self.subject_ref(message.address), error.code)
+            await self._limiter.verify_failed(message.address, now=now)
+        raise error
 
     def _expectations(self, message: SiweMessage) -> dict[str, object]:
         domains = self._settings.domains
@@ -150,26 +168,6 @@ class LoginService:
             "max_age": self._settings.max_message_age,
             "clock_skew": self._settings.clock_skew,
         }
-
-    async def _sign_in(
-        self, address: str, chain_id: int, client: Client, now: datetime
-    ) -> SignedIn:
-        await self._store_calls.run(
-            self._store.record_login,
-            address,
-            chain_id,
-            now=now,
-            ip=client.ip,
-            user_agent=client.user_agent,
-        )
-        cookie, credential = self._cookies.issue(address, chain_id)
-        expires_at = now + self._settings.session_ttl
-        await self._state.create_session(
-            credential.session_id, address, expires_at=expires_at, now=now
-        )
-        log.info("signed in %s", self.subject_ref(address))
-        principal = Principal(address, chain_id, credential.session_id)
-        return SignedIn(principal=principal, access=self._issue(principal, now), cookie=cookie)
 
     async def refresh(self, cookie: str | None) -> SignedIn:
         principal = await self.by_cookie(cookie)
@@ -216,6 +214,14 @@ class LoginService:
             session_id=principal.session_id,
             now=now,
         )
+
+
+def _nonce_unknown() -> ServerError:
+    return ServerError(
+        "nonce_unknown",
+        "the message's nonce was not issued here, has expired or was already used;"
+        " get a new one from GET /auth/nonce",
+    )
 
 
 def _matching_domain(domains: tuple[LoginDomain, ...], authority: str) -> LoginDomain | None:

@@ -1,7 +1,8 @@
 """Rate limits per client IP (nonce, verify) and per address (failed verifies).
 
-Counter keys name the subject only by a keyed hash, so neither Redis nor the SQL
-counters ever hold an IP or an address in the clear.
+Counter keys name the subject only by a keyed hash, so neither Redis nor this worker's
+memory (:mod:`walletauth.server.local_hits`, without Redis) ever holds an IP or an
+address in the clear.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from datetime import datetime, timedelta
 
 from walletauth.server.errors import ServerError
 from walletauth.server.settings import RateLimits
-from walletauth.server.state.base import ShortLivedState
+from walletauth.server.state.base import HitCounter
 
 
 class RateLimiter:
-    def __init__(self, state: ShortLivedState, limits: RateLimits, *, key: bytes) -> None:
-        self._state = state
+    def __init__(self, counter: HitCounter, limits: RateLimits, *, key: bytes) -> None:
+        self._counter = counter
         self._limits = limits
         self._key = key
         self._window = timedelta(seconds=limits.window_seconds)
@@ -39,7 +40,7 @@ class RateLimiter:
     async def _hit(self, kind: str, subject: str, limit: int, now: datetime) -> None:
         if not self._limits.enabled:
             return
-        hits = await self._state.count_hit(
+        hits = await self._counter.count_hit(
             self._counter_key(kind, subject), window=self._window, now=now
         )
         if hits.count > limit:

@@ -13,12 +13,15 @@ from starlette.concurrency import run_in_threadpool
 from walletauth.policy import Policy
 from walletauth.policy.loader import load_policy
 from walletauth.server.keys import KeyRing
+from walletauth.server.local_hits import LocalHits
 from walletauth.server.login import Clock, LoginParts, LoginService
 from walletauth.server.metrics import Metrics
+from walletauth.server.nonces import NonceMinter
 from walletauth.server.ratelimit import RateLimiter
 from walletauth.server.session_cookie import SessionCookies
 from walletauth.server.settings import Settings
-from walletauth.server.state.base import ShortLivedState
+from walletauth.server.sign_in import NonceFirst, OneTransaction, SignInWrites
+from walletauth.server.state.base import HitCounter, ShortLivedState
 from walletauth.server.state.redis_state import RedisState
 from walletauth.server.state.sql_state import SqlState
 from walletauth.server.store_calls import StoreCalls
@@ -69,7 +72,14 @@ class Runtime:
         )
         # Keys for hashing rate-limit keys and log refs, derived so they serve nothing else.
         base_key = secrets.current.subject_hmac_key
-        limiter = RateLimiter(state, settings.rate_limits, key=_derive(base_key, b"rate-limits"))
+        limiter = RateLimiter(
+            hit_counter(state), settings.rate_limits, key=_derive(base_key, b"rate-limits")
+        )
+        # Every secrets version still held checks nonces, so a rotation voids none in flight.
+        nonce_keys = {
+            number: _derive(secrets.version(number).subject_hmac_key, b"sign-in-nonces")
+            for number in secrets.versions
+        }
         # Every secrets version opens cookies, so a rotation does not sign everyone out.
         cookie_keys = [
             _derive(secrets.version(number).subject_hmac_key, b"session-cookies")
@@ -77,13 +87,13 @@ class Runtime:
         ]
         parts = LoginParts(
             state=state,
-            store=store,
+            nonces=NonceMinter(nonce_keys, ttl=settings.nonce_ttl),
+            writes=sign_in_writes(state, store, store_calls),
             tokens=tokens,
             limiter=limiter,
             cookies=SessionCookies(cookie_keys),
             metrics=metrics,
             clock=clock,
-            store_calls=store_calls,
             log_key=_derive(base_key, b"log-refs"),
         )
         login = LoginService(settings, parts)
@@ -131,6 +141,18 @@ def open_state(
     if settings.redis_url:
         return RedisState.from_url(settings.redis_url, subject_keys=session_index_keys)
     return SqlState(store, store_calls)
+
+
+def hit_counter(state: ShortLivedState) -> HitCounter:
+    """Redis counts for every worker; without it each worker counts in memory (a database
+    write per request would cost more than the request)."""
+    return state if isinstance(state, RedisState) else LocalHits()
+
+
+def sign_in_writes(state: ShortLivedState, store: Store, calls: StoreCalls) -> SignInWrites:
+    if isinstance(state, SqlState):
+        return OneTransaction(store, calls)
+    return NonceFirst(state, store, calls)
 
 
 def _derive(key: bytes, label: bytes) -> bytes:

@@ -1,7 +1,10 @@
 """Short-lived state of the HTTP service when no Redis is configured.
 
-Nonces are consumed with a single ``DELETE ... RETURNING``: whichever of several
-concurrent consumers deletes the row gets it, the others find nothing. Sessions are
+Nonces are stateless (the server authenticates them itself); the ``nonces`` table
+holds the ones already used, each until its expiry (plus a grace), and a use is a
+single ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the nonce's primary key:
+whichever of several concurrent users inserts the row gets it, the others insert
+nothing. Inserted in the sign-in's own transaction, it commits or rolls back with it. Sessions are
 kept by a hash of their id (a leaked table does not hand out live sessions) and tied
 to the subject row, so erasing a subject ends its sessions. Rate-limit keys (which
 may carry an IP address) are kept as keyed hashes.
@@ -18,23 +21,15 @@ from walletauth.store.schema import nonces, rate_counters, sessions
 from walletauth.store.sql import upsert
 
 
-def issue_nonce(connection: sa.Connection, nonce: str, expires_at: datetime) -> bool:
-    """Store ``nonce``; False if it is already outstanding."""
+def use_nonce(connection: sa.Connection, nonce: str, remember_until: datetime) -> bool:
+    """Record ``nonce`` as used until ``remember_until``; False if it was used already."""
     statement = (
         upsert(connection, nonces)
-        .values(nonce=nonce, expires_at=expires_at)
+        .values(nonce=nonce, expires_at=remember_until)
         .on_conflict_do_nothing(index_elements=[nonces.c.nonce])
         .returning(nonces.c.nonce)
     )
     return connection.execute(statement).first() is not None
-
-
-def consume_nonce(connection: sa.Connection, nonce: str, now: datetime) -> bool:
-    """True exactly once for an outstanding, unexpired nonce (an expired one is dropped)."""
-    deleted = connection.execute(
-        sa.delete(nonces).where(nonces.c.nonce == nonce).returning(nonces.c.expires_at)
-    ).scalar_one_or_none()
-    return deleted is not None and deleted > now
 
 
 def session_hash(session_id: str) -> str:

@@ -160,21 +160,88 @@ class Store:
         """
         now = require_aware(now)
         _require_positive_int(chain_id, "chain_id")
-        login = self.policy.login
         with self._write() as write:
-            subject, state = self._locked_state(write.connection, address)
-            with _policy_errors_as_store_errors():
-                _refuse(
-                    decide_collection(self.policy, login.wallet_category, login.purpose, state),
-                    "sign-in",
+            self._store_login(write, address, chain_id, now, ip, user_agent)
+
+    def sign_in(
+        self,
+        address: str,
+        chain_id: int,
+        *,
+        now: datetime,
+        nonce: str,
+        nonce_remember_until: datetime,
+        session_id: str,
+        session_expires_at: datetime,
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> bool:
+        """Everything a sign-in writes, in one transaction: the nonce's use (see
+        :meth:`use_nonce`), what :meth:`record_login` stores, and the session.
+
+        False, with nothing written, if the nonce was used already. A sign-in the policy
+        refuses raises :class:`StoreError` but keeps the nonce used, so its signed
+        message cannot be replayed later when the subject's state may allow it.
+        """
+        now = require_aware(now)
+        nonce_remember_until = require_aware(nonce_remember_until, "nonce_remember_until")
+        session_expires_at = require_aware(session_expires_at, "session_expires_at")
+        _require_positive_int(chain_id, "chain_id")
+        self._require_nonce(nonce)
+        self._require_session_id(session_id)
+        refused: StoreError | None = None
+        with self._write() as write:
+            if not ephemeral.use_nonce(write.connection, nonce, nonce_remember_until):
+                return False
+            try:
+                subject, state = self._login_state(write.connection, address)
+            except StoreError as error:  # refused before anything but the nonce was written
+                refused = error
+            else:
+                subject = self._write_login(
+                    write, address, subject, state, chain_id, now, ip, user_agent
                 )
-            subject, key = self._ensure_subject(write, address, subject, now)
-            self._upsert_wallet_record(write.connection, subject, key, chain_id, now)
-            if login.access_log_category is not None:
-                self._record_per_allowed_purpose(
-                    write.connection, subject, key, state, login.access_log_category,
-                    {"ip": ip, "browser": user_agent, "at": now.isoformat()}, now, "login",
+                ephemeral.create_session(
+                    write.connection, session_id, subject.id, session_expires_at
                 )
+                retain_until(write.connection, subject.id, session_expires_at)
+        if refused is not None:
+            raise refused
+        return True
+
+    def _store_login(
+        self, write: _Write, address: str, chain_id: int, now: datetime,
+        ip: str | None, user_agent: str | None,
+    ) -> Subject:
+        subject, state = self._login_state(write.connection, address)
+        return self._write_login(write, address, subject, state, chain_id, now, ip, user_agent)
+
+    def _login_state(
+        self, connection: sa.Connection, address: str
+    ) -> tuple[Subject | None, SubjectState]:
+        """The subject (locked) and its state; raises if the policy refuses the sign-in."""
+        login = self.policy.login
+        subject, state = self._locked_state(connection, address)
+        with _policy_errors_as_store_errors():
+            _refuse(
+                decide_collection(self.policy, login.wallet_category, login.purpose, state),
+                "sign-in",
+            )
+        return subject, state
+
+    def _write_login(
+        self, write: _Write, address: str, subject: Subject | None, state: SubjectState,
+        chain_id: int, now: datetime, ip: str | None, user_agent: str | None,
+    ) -> Subject:
+        login = self.policy.login
+        subject, key = self._ensure_subject(write, address, subject, now)
+        self._upsert_wallet_record(write.connection, subject, key, chain_id, now)
+        if login.access_log_category is not None:
+            self._record_per_allowed_purpose(
+                write.connection, subject, key, state, login.access_log_category,
+                {"ip": ip, "browser": user_agent, "at": now.isoformat()}, now, "login",
+            )
+        return subject
 
     def put_record(
         self,
@@ -466,21 +533,13 @@ class Store:
 
     # ------------------------------------------------------------------ short-lived state
 
-    def issue_nonce(self, nonce: str, *, expires_at: datetime) -> None:
-        expires_at = require_aware(expires_at, "expires_at")
-        if not isinstance(nonce, str) or not 8 <= len(nonce) <= 128:
-            raise StoreError("invalid_argument", "a nonce is 8 to 128 characters")
+    def use_nonce(self, nonce: str, *, remember_until: datetime) -> bool:
+        """Record a (stateless, server-authenticated) nonce as used until
+        ``remember_until``: True for exactly one caller, however many race."""
+        remember_until = require_aware(remember_until, "remember_until")
+        self._require_nonce(nonce)
         with self.engine.begin() as connection:
-            if not ephemeral.issue_nonce(connection, nonce, expires_at):
-                raise StoreError("duplicate_nonce", "this nonce is already outstanding")
-
-    def consume_nonce(self, nonce: str, *, now: datetime) -> bool:
-        """True for exactly one caller, once, while the nonce is unexpired."""
-        now = require_aware(now)
-        if not isinstance(nonce, str):
-            return False
-        with self.engine.begin() as connection:
-            return ephemeral.consume_nonce(connection, nonce, now)
+            return ephemeral.use_nonce(connection, nonce, remember_until)
 
     def create_session(self, session_id: str, address: str, *, expires_at: datetime) -> None:
         expires_at = require_aware(expires_at, "expires_at")
@@ -791,6 +850,11 @@ class Store:
             removed += count
             if count < batch_size:
                 return removed
+
+    @staticmethod
+    def _require_nonce(nonce: object) -> None:
+        if not isinstance(nonce, str) or not 8 <= len(nonce) <= 128:
+            raise StoreError("invalid_argument", "a nonce is 8 to 128 characters")
 
     @staticmethod
     def _require_session_id(session_id: object) -> None:

@@ -1,9 +1,10 @@
-"""Short-lived login state behind one small interface: nonces, sessions, rate counters.
+"""Short-lived login state behind one small interface: used nonces, sessions, rate counters.
 
 Two implementations: Redis (when ``WALLETAUTH_REDIS_URL`` is set; shared by every
-worker and fast) and the store's SQL tables (run in a thread pool). Both consume a
-nonce atomically, so of any number of concurrent verifies with one nonce exactly one
-wins.
+worker and fast) and the store's SQL tables (run off the event loop). Nonces are
+stateless (:mod:`walletauth.server.nonces`); what is kept is that one was used, and
+both record that atomically, so of any number of concurrent verifies with one nonce
+exactly one wins.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ class Hits:
     retry_after_seconds: int
 
 
-class ShortLivedState(Protocol):
-    async def issue_nonce(self, nonce: str, *, expires_at: datetime, now: datetime) -> None:
-        """Remember ``nonce`` as issued until ``expires_at``."""
+class HitCounter(Protocol):
+    async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
+        """Add one hit to ``key`` and return the hits of the current window."""
 
-    async def consume_nonce(self, nonce: str, *, now: datetime) -> bool:
-        """Forget ``nonce``; true for exactly one caller, and only if it was issued and live."""
+
+class ShortLivedState(Protocol):
+    async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:
+        """Record ``nonce`` as used until ``remember_until``; true for exactly one caller."""
 
     async def create_session(
         self, session_id: str, address: str, *, expires_at: datetime, now: datetime
@@ -39,9 +42,6 @@ class ShortLivedState(Protocol):
 
     async def revoke_sessions_of(self, address: str) -> int:
         """End every session of ``address`` (on erasure); returns how many were live."""
-
-    async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        """Add one hit to ``key`` and return the hits of the current window."""
 
     async def ping(self) -> None:
         """Raise if the backing service does not answer."""

@@ -1,5 +1,6 @@
-"""Short-lived state in Redis: ``SET NX PX`` nonces consumed by ``GETDEL``, sessions
-with a TTL, fixed-window rate counters with an atomic INCR + PEXPIRE script.
+"""Short-lived state in Redis: a nonce's use recorded by ``SET NX PX`` (one round trip;
+exactly one caller creates the key), sessions with a TTL, fixed-window rate counters
+with an atomic INCR + PEXPIRE script.
 
 Each subject's sessions are also listed in a set named by a keyed hash of the address
 (never the address itself), living as long as its longest session, so an erasure
@@ -76,15 +77,12 @@ class RedisState:
         ref = hmac.new(key, address.lower().encode(), hashlib.sha256).hexdigest()
         return f"{PREFIX}subject-sessions:{ref}"
 
-    async def issue_nonce(self, nonce: str, *, expires_at: datetime, now: datetime) -> None:
+    async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:
         created = await self._client.set(
-            f"{PREFIX}nonce:{nonce}", "1", nx=True, px=_milliseconds_until(expires_at, now)
+            f"{PREFIX}used-nonce:{nonce}", "1", nx=True,
+            px=_milliseconds_until(remember_until, now),
         )
-        if not created:
-            raise ValueError("nonce collision: a nonce must be issued once")
-
-    async def consume_nonce(self, nonce: str, *, now: datetime) -> bool:
-        return await self._client.getdel(f"{PREFIX}nonce:{nonce}") is not None
+        return bool(created)
 
     async def create_session(
         self, session_id: str, address: str, *, expires_at: datetime, now: datetime

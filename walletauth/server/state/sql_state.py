@@ -6,10 +6,8 @@ The store is synchronous and thread-safe; each call runs off the event loop (see
 
 from __future__ import annotations
 
-import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from walletauth.server.state.base import Hits
 from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Store
 
@@ -21,11 +19,8 @@ class SqlState:
         self._store = store
         self._calls = calls
 
-    async def issue_nonce(self, nonce: str, *, expires_at: datetime, now: datetime) -> None:
-        await self._calls.run(self._store.issue_nonce, nonce, expires_at=expires_at)
-
-    async def consume_nonce(self, nonce: str, *, now: datetime) -> bool:
-        return await self._calls.run(self._store.consume_nonce, nonce, now=now)
+    async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:
+        return await self._calls.run(self._store.use_nonce, nonce, remember_until=remember_until)
 
     async def create_session(
         self, session_id: str, address: str, *, expires_at: datetime, now: datetime
@@ -43,12 +38,6 @@ class SqlState:
     async def revoke_sessions_of(self, address: str) -> int:
         return await self._calls.run(self._store.revoke_sessions_of, address)
 
-    async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        count = await self._calls.run(
-            self._store.count_hit, key, window=int(window.total_seconds()), now=now
-        )
-        return Hits(count=count, retry_after_seconds=_seconds_left(window, now))
-
     async def ping(self) -> None:
         """A read of the sessions table: the same path a signed-in request takes."""
         await self._calls.run(self._store.session_active, PING_SESSION_ID, now=datetime.now(UTC))
@@ -56,8 +45,3 @@ class SqlState:
     async def close(self) -> None:
         """The store is closed by its owner, the runtime."""
 
-
-def _seconds_left(window: timedelta, now: datetime) -> int:
-    # The store counts in fixed windows aligned to the epoch, like the Redis counters.
-    seconds = window.total_seconds()
-    return max(1, math.ceil(seconds - now.timestamp() % seconds))

@@ -1,0 +1,40 @@
+"""Rate-limit counters in one worker's memory (no Redis configured)."""
+
+from datetime import UTC, datetime, timedelta
+
+from walletauth.server.local_hits import LocalHits
+
+MINUTE = timedelta(seconds=60)
+START = datetime.fromtimestamp(1_800_000_000 - 1_800_000_000 % 60 + 50, UTC)
+
+
+async def test_hits_count_per_key_and_fixed_window_and_say_when_it_ends():
+    hits = LocalHits()
+
+    counts = [(await hits.count_hit("k", window=MINUTE, now=START)).count for _ in range(3)]
+    other = await hits.count_hit("other", window=MINUTE, now=START)
+    last = await hits.count_hit("k", window=MINUTE, now=START)
+    next_window = await hits.count_hit("k", window=MINUTE, now=START + timedelta(seconds=10))
+
+    assert counts == [1, 2, 3]
+    assert other.count == 1
+    assert (last.count, last.retry_after_seconds) == (4, 10)
+    assert (next_window.count, next_window.retry_after_seconds) == (1, 60)
+
+
+def test_a_new_window_forgets_every_key_of_the_last_one():
+    hits = LocalHits()
+    for index in range(100):
+        hits.count(f"client-{index}", window=MINUTE, now=START)
+
+    hits.count("client-0", window=MINUTE, now=START + MINUTE)
+
+    assert hits.count("client-1", window=MINUTE, now=START + MINUTE).count == 1
+    assert len(hits._windows[60.0][1]) == 2
+
+
+def test_a_clock_that_steps_back_counts_into_the_newest_window():
+    hits = LocalHits()
+    hits.count("k", window=MINUTE, now=START + MINUTE)
+
+    assert hits.count("k", window=MINUTE, now=START).count == 2

@@ -1,0 +1,111 @@
+"""Stateless sign-in nonces: issuing one touches no storage.
+
+A nonce is ``base62(version | expiry | random | tag)``: the secrets version whose key
+made it (so a rotation does not void nonces in flight), its expiry in Unix seconds, 96
+random bits, and an HMAC-SHA256 tag (128 bits) over the rest. Only this service can
+make one, and it says itself until when it is good. Being used once is the state: a
+verify records the nonce as used, atomically, in the same transaction as the sign-in
+(SQL) or with ``SET NX`` (Redis), and that record outlives the nonce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+ALPHABET: Final = string.digits + string.ascii_letters
+RANDOM_BYTES: Final = 12
+TAG_BYTES: Final = 16
+_VERSION_BYTES: Final = 2
+_EXPIRY_BYTES: Final = 4
+_PAYLOAD_BYTES: Final = _VERSION_BYTES + _EXPIRY_BYTES + RANDOM_BYTES
+_RAW_BYTES: Final = _PAYLOAD_BYTES + TAG_BYTES
+LENGTH: Final = 46
+"""Characters of a nonce: 34 bytes in base62 (62**46 > 256**34)."""
+_DOMAIN: Final = b"walletauth sign-in nonce\0"
+_INDEX: Final = {char: value for value, char in enumerate(ALPHABET)}
+
+USED_NONCE_GRACE: Final = timedelta(minutes=5)
+"""How long a used nonce stays recorded past its expiry: a worker whose clock runs up
+to this much behind still finds it used (clock skew is bounded by 5 minutes)."""
+
+
+@dataclass(frozen=True)
+class NonceCheck:
+    """An authentic, live nonce and until when its use must be remembered."""
+
+    nonce: str
+    expires_at: datetime
+
+    @property
+    def remember_until(self) -> datetime:
+        return self.expires_at + USED_NONCE_GRACE
+
+
+class NonceMinter:
+    """Makes nonces under the newest key and checks them under any key still held."""
+
+    def __init__(self, keys: Mapping[int, bytes], *, ttl: timedelta) -> None:
+        if not keys:
+            raise ValueError("at least one nonce key is required")
+        if any(not 0 < version < 2 ** (8 * _VERSION_BYTES) for version in keys):
+            raise ValueError("nonce key versions are 1 to 65535")
+        self._keys = dict(keys)
+        self._current = max(self._keys)
+        self._ttl_seconds = max(1, int(ttl.total_seconds()))
+
+    def issue(self, *, now: datetime) -> str:
+        expiry = int(now.timestamp()) + self._ttl_seconds
+        payload = (
+            self._current.to_bytes(_VERSION_BYTES, "big")
+            + expiry.to_bytes(_EXPIRY_BYTES, "big")
+            + secrets.token_bytes(RANDOM_BYTES)
+        )
+        return _base62(payload + self._tag(self._keys[self._current], payload))
+
+    def check(self, nonce: str, *, now: datetime) -> NonceCheck | None:
+        """The nonce's expiry if this service made it and it has not expired, else None."""
+        raw = _from_base62(nonce)
+        if raw is None:
+            return None
+        payload, tag = raw[:_PAYLOAD_BYTES], raw[_PAYLOAD_BYTES:]
+        key = self._keys.get(int.from_bytes(payload[:_VERSION_BYTES], "big"))
+        if key is None or not hmac.compare_digest(tag, self._tag(key, payload)):
+            return None
+        expiry = int.from_bytes(payload[_VERSION_BYTES:_PAYLOAD_BYTES - RANDOM_BYTES], "big")
+        if now.timestamp() >= expiry:
+            return None
+        return NonceCheck(nonce, datetime.fromtimestamp(expiry, UTC))
+
+    @staticmethod
+    def _tag(key: bytes, payload: bytes) -> bytes:
+        return hmac.new(key, _DOMAIN + payload, hashlib.sha256).digest()[:TAG_BYTES]
+
+
+def _base62(raw: bytes) -> str:
+    number = int.from_bytes(raw, "big")
+    chars = []
+    for _ in range(LENGTH):
+        number, digit = divmod(number, 62)
+        chars.append(ALPHABET[digit])
+    return "".join(reversed(chars))
+
+
+def _from_base62(text: object) -> bytes | None:
+    if not isinstance(text, str) or len(text) != LENGTH:
+        return None
+    number = 0
+    for char in text:
+        digit = _INDEX.get(char)
+        if digit is None:
+            return None
+        number = number * 62 + digit
+    if number >= 1 << (8 * _RAW_BYTES):
+        return None
+    return number.to_bytes(_RAW_BYTES, "big")

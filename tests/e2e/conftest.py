@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from fastapi import FastAPI
 from tests.e2e.browser import CHROMIUM_ARGS, SCREENSHOTS, require_chromium
 from walletauth.server.app import create_app
 from walletauth.server.settings import Settings
+from walletauth.siwe import SiweMessage
 
 PROVIDER_SCRIPT = (Path(__file__).with_name("provider.js")).read_text(encoding="utf-8")
 
@@ -82,7 +84,13 @@ def chromium():
 
 
 @pytest.fixture
-def dapp(tmp_path) -> Iterator[Dapp]:
+def dapp_settings() -> dict[str, object]:
+    """Settings a test changes (``@pytest.mark.parametrize("dapp_settings", [...])``)."""
+    return {}
+
+
+@pytest.fixture
+def dapp(tmp_path, dapp_settings) -> Iterator[Dapp]:
     """walletauth on a free loopback port, its domain ``127.0.0.1:<port>``, page at /app/."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -92,6 +100,7 @@ def dapp(tmp_path) -> Iterator[Dapp]:
         domains=[f"{host}:{port}"],
         insecure_http=True,
         serve_example=True,
+        **dapp_settings,
     )
     app = create_app(settings)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
@@ -139,3 +148,15 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def signed_body(dapp: Dapp, account, nonce: str, request: str | None = None) -> dict[str, str]:
+    """What a wallet sends outside the page: a sign-in to ``dapp`` (or, naming
+    ``request``, a data-subject request) signed by ``account``."""
+    text = SiweMessage(
+        domain=dapp.url.removeprefix("http://"), address=account.address, uri=dapp.page_url,
+        version="1", chain_id=1, nonce=nonce, issued_at=datetime.now(UTC),
+        resources=[f"urn:walletauth:request:{request}"] if request else None,
+    ).to_text()
+    signature = account.sign_message(encode_defunct(text=text)).signature
+    return {"message": text, "signature": "0x" + bytes(signature).hex()}

@@ -7,10 +7,9 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from eth_account.messages import encode_defunct
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import screenshot, signed_body
 from tests.e2e.steps import show_my_data, sign_in
 from walletauth.siwe import SiweMessage
 
@@ -136,9 +135,12 @@ def test_a_request_signed_by_another_account_shows_the_wallet_switch_message(
 def test_the_html_export_opened_on_its_own_is_styled_under_its_strict_csp(page, dapp, wallet):
     """The page as the server sends it (its own CSP header), straight in the browser."""
     with httpx.Client(base_url=dapp.url) as http:
-        token = http.post("/auth/verify", json=signed(http, dapp, wallet)).json()["access_token"]
+        nonce = http.get("/auth/nonce").json()["nonce"]
+        token = http.post("/auth/verify", json=signed_body(dapp, wallet.account, nonce)
+                          ).json()["access_token"]
+        nonce = http.get("/auth/nonce").json()["nonce"]
         exported = http.post("/me/export?format=html&lang=en",
-                             json=signed(http, dapp, wallet, "export"),
+                             json=signed_body(dapp, wallet.account, nonce, "export"),
                              headers={"Authorization": f"Bearer {token}"})
     assert exported.status_code == 200, exported.text
     refused = []
@@ -157,14 +159,3 @@ def test_the_html_export_opened_on_its_own_is_styled_under_its_strict_csp(page, 
     assert refused == []
     screenshot(page, "10-export-html-en")
 
-
-def signed(http, dapp, wallet, request=None) -> dict[str, str]:
-    """A sign-in (or, naming ``request``, a data-subject request) signed by the test wallet."""
-    now = datetime.now(UTC)
-    text = SiweMessage(
-        domain=dapp.url.removeprefix("http://"), address=wallet.address,
-        uri=dapp.page_url, version="1", chain_id=1, nonce=http.get("/auth/nonce").json()["nonce"],
-        issued_at=now, resources=[f"urn:walletauth:request:{request}"] if request else None,
-    ).to_text()
-    signature = wallet.account.sign_message(encode_defunct(text=text)).signature
-    return {"message": text, "signature": "0x" + bytes(signature).hex()}

@@ -273,14 +273,15 @@ function renderRecords() {
   $("records").replaceChildren(...rows);
 }
 
-function categoryText(id) {
-  return userSuppliedCategories().find((c) => c.id === id)?.text ?? id;
+/** A category's name in the policy's words (any category, not only user-supplied). */
+function categoryName(id) {
+  return (state.policy?.categories || []).find((c) => c.id === id)?.text ?? id;
 }
 
 function recordForm(record) {
   const id = record.id ?? record.record_id;
   const form = element("form", { className: "record" });
-  form.append(element("p", { className: "record-title", textContent: categoryText(record.category) }));
+  form.append(element("p", { className: "record-title", textContent: categoryName(record.category) }));
   const inputs = fieldInputs(`record-${id}`, Object.keys(record.data || {}), record.data || {});
   form.append(...inputs.map(([label]) => label));
   const save = element("button", { type: "submit", textContent: t().save });
@@ -414,7 +415,7 @@ async function erase() {
   $("erased-text").textContent = text;
   $("erased-detail").replaceChildren(...receiptDetail(receipt));
   $("erased").hidden = false;
-  showStatus(text);
+  showStatus("");  // the receipt above says it
 }
 
 function receiptDetail(receipt) {
@@ -422,12 +423,13 @@ function receiptDetail(receipt) {
   const list = element("dl", { className: "who" });
   list.append(element("dt", { textContent: t().erasedCount }));
   list.append(element("dd", {
-    textContent: erased.map(([category, count]) => `${category}: ${count}`).join(", ") || "0",
+    textContent: erased.map(([id, count]) => `${categoryName(id)}: ${count}`).join(", ") || "0",
   }));
   if (receipt.retained?.length) {
     list.append(element("dt", { textContent: t().retained }));
     list.append(element("dd", {
-      textContent: receipt.retained.map((r) => `${r.category} (${r.purpose})`).join(", "),
+      textContent: receipt.retained
+        .map((r) => `${categoryName(r.category)} (${r.ground[state.lang]})`).join(", "),
     }));
   }
   return [list];

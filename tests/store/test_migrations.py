@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
+from tests.store.conftest import NOW
 from walletauth.store import Store, StoreError, migrate
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
 from walletauth.store.migrate import schema_differences
@@ -96,3 +99,22 @@ def test_an_unsupported_database_is_refused_with_a_clear_code(url):
         migrate(url)
 
     assert refused.value.code == "unsupported_database"
+
+
+def test_sqlite_files_are_private_to_the_service_whatever_the_umask(tmp_path, secrets, abcrecords):
+    previous = os.umask(0o022)  # a common default: new files readable by everyone
+    try:
+        url = f"sqlite:///{tmp_path}/fresh/walletauth.db"
+        store = Store.open(url, policy=abcrecords, secrets=secrets)
+        store.record_login("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", 1, now=NOW)
+        try:
+            files = sorted((tmp_path / "fresh").iterdir())
+            modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in files}
+        finally:
+            store.close()
+    finally:
+        os.umask(previous)
+
+    assert {"walletauth.db", "walletauth.db-wal", "walletauth.keys.db"} <= set(modes)
+    assert modes == dict.fromkeys(modes, 0o600)
+    assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700

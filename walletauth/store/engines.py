@@ -9,6 +9,8 @@ half-way with "database is locked".
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,18 @@ def _postgresql_engine(url: str) -> sa.Engine:
     return sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=15)
 
 
+def _create_private_file(path: Path) -> None:
+    """Make the database file (and a missing directory) readable by this user only.
+
+    SQLite creates the -wal and -shm files with the database file's permissions, so
+    creating it 0600 here keeps all three private whatever the process umask. An
+    existing file keeps the permissions its operator gave it.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _sqlite_engine(url: str) -> sa.Engine:
     options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
     memory = is_memory_sqlite(url)
@@ -80,7 +94,7 @@ def _sqlite_engine(url: str) -> sa.Engine:
         # One shared connection, or every checkout would see a new empty database.
         options["poolclass"] = StaticPool
     else:
-        Path(sa.make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
+        _create_private_file(Path(sa.make_url(url).database or ""))
     engine = sa.create_engine(url, **options)
 
     @event.listens_for(engine, "connect")

@@ -1,10 +1,12 @@
 """The music catalogue: a second service that relies on walletauth, through the SDK.
 
 It checks walletauth access tokens offline (``require_wallet`` over a
-``SessionVerifier`` fed by walletauth's JWKS), asks walletauth ``allowed()`` before it
-uses a purpose, and deletes what it holds about a wallet when a signed
-``subject.erased`` notice arrives at its webhook (``verify_notice`` with a replay
-guard, so a retried or replayed notice is acted on once).
+``SessionVerifier`` fed by walletauth's JWKS) and asks walletauth whether the token's
+session still lives (``Client.session_revoked``, so a sign-out or an erasure ends it
+here too), asks walletauth ``allowed()`` before it uses a purpose, and deletes what it
+holds about a wallet when a signed ``subject.erased`` notice arrives at its webhook
+(``verify_notice`` with a replay guard, so a retried or replayed notice is acted on
+once).
 
 Run (after registering ``catalogue`` in walletauth's ``WALLETAUTH_SERVICES`` with the
 SHA-256 of its API key and a webhook at ``http://127.0.0.1:8100/notices``)::
@@ -96,9 +98,10 @@ def _problem(status: int, code: str, detail: str) -> JSONResponse:
 
 
 def create_catalogue_app(config: CatalogueConfig) -> FastAPI:
-    verifier = SessionVerifier(f"{config.walletauth_url}/.well-known/jwks.json",
-                               issuer=config.issuer, audience=config.audience or config.issuer)
     walletauth = Client(config.walletauth_url, config.api_key)
+    verifier = SessionVerifier(f"{config.walletauth_url}/.well-known/jwks.json",
+                               issuer=config.issuer, audience=config.audience or config.issuer,
+                               revocation_check=walletauth.session_revoked)
     favourites = Favourites()
     seen = InMemoryReplayGuard()
 
@@ -107,6 +110,7 @@ def create_catalogue_app(config: CatalogueConfig) -> FastAPI:
         try:
             yield
         finally:
+            verifier.close()
             walletauth.close()
 
     app = FastAPI(title="music catalogue (walletauth example)", lifespan=lifespan)

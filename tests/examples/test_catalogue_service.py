@@ -112,6 +112,23 @@ def test_signed_in_wallet_uses_the_catalogue_as_walletauth_allows_and_is_erased_
     acted_on_types = {type_ for type_, _ in catalogue.state.notices_acted_on}
     assert acted_on_types <= {"subject.erased", "subject.restricted"}
     assert wallet.address not in catalogue.state.favourites.by_wallet
+    # The erasure ended the session: its token, still unexpired, opens nothing here.
+    after = music.get("/favourites", headers=auth)
+    assert (after.status_code, after.json()["code"]) == (401, "token_revoked")
+
+
+def test_signing_out_of_walletauth_signs_out_of_the_catalogue(services):
+    walletauth, music, _catalogue, _runtime = services
+    token = sign_in(walletauth, Wallet()).json()["access_token"]
+    walletauth.cookies.clear()  # the token alone names the session to end
+    auth = {"Authorization": f"Bearer {token}"}
+    assert music.get("/favourites", headers=auth).status_code == 200
+
+    assert walletauth.post("/auth/logout", headers=auth).status_code == 204
+
+    refused = music.get("/favourites", headers=auth)
+    assert (refused.status_code, refused.json()["code"]) == (401, "token_revoked")
+    assert refused.headers["www-authenticate"].startswith('Bearer error="invalid_token"')
 
 
 def test_a_forged_notice_is_refused_and_erases_nothing(services):

@@ -1,4 +1,4 @@
-"""The service client's retries, against a loopback server that answers 503 first."""
+"""The service client's retries and answer checks, against a scripted loopback server."""
 
 from __future__ import annotations
 
@@ -110,6 +110,15 @@ def test_a_page_that_is_not_walletauths_is_unexpected_response(serve):
     walletauth = serve(Walletauth(last=(200, ["not", "an", "answer"])))
     with Client(walletauth.url, API_KEY) as client, pytest.raises(SdkError) as failed:
         client.allowed(ADDRESS, "service_provision")
+    assert failed.value.code == "unexpected_response"
+
+
+@pytest.mark.parametrize("active", ["false", 0, None])
+def test_a_session_status_that_is_not_a_boolean_is_unexpected_response(serve, active):
+    # bool("false") is True: a lax reading would call a revoked session live, or back.
+    walletauth = serve(Walletauth(last=(200, {"active": active})))
+    with Client(walletauth.url, API_KEY) as client, pytest.raises(SdkError) as failed:
+        client.session_revoked("ses_1")
     assert failed.value.code == "unexpected_response"
 
 

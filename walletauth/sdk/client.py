@@ -4,10 +4,11 @@
 ``/services/v1`` API with the service's API key. Each holds its own connection pool
 (use it as a context manager, or call ``close``); there is no global state.
 
-Retries: calls that change nothing (``allowed``, ``records``) are retried on a
-connection error, a timeout or a 503, with exponential backoff; calls that write
-(``put_record``, ``record_provision``, ``forward_request``) only when the connection
-could not even be opened, since otherwise the first attempt may have been carried out.
+Retries: calls that change nothing (``allowed``, ``records``, ``session_revoked``) are
+retried on a connection error, a timeout or a 503, with exponential backoff; calls that
+write (``put_record``, ``record_provision``, ``forward_request``) only when the
+connection could not even be opened, since otherwise the first attempt may have been
+carried out.
 """
 
 from __future__ import annotations
@@ -77,6 +78,18 @@ def _provision_call(address: str, recipient: str, categories: Sequence[str],
 def _forward_call(address: str, kind: RequestKind) -> _Call[str]:
     return _Call(f"{API_PREFIX}/requests", {"address": address, "kind": kind}, False,
                  lambda answer: str(answer["id"]))
+
+
+def _session_revoked_call(session_id: str) -> _Call[bool]:
+    return _Call(f"{API_PREFIX}/sessions/status", {"session_id": session_id}, True,
+                 lambda answer: not _strict_bool(answer["active"]))
+
+
+def _strict_bool(value: object) -> bool:
+    # bool("false") is True: anything but a JSON boolean is not walletauth's answer.
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {type(value).__name__}")
+    return value
 
 
 def _headers(api_key: str) -> dict[str, str]:
@@ -157,6 +170,15 @@ class Client:
         """
         return self._run(_forward_call(address, kind))
 
+    def session_revoked(self, session_id: str) -> bool:
+        """Whether walletauth ended the session (sign-out, erasure, expiry).
+
+        Pass it as ``SessionVerifier(..., revocation_check=client.session_revoked)``:
+        one call per verified token; if walletauth cannot be asked, the verifier
+        refuses the token (``revocation_unavailable``).
+        """
+        return self._run(_session_revoked_call(session_id))
+
     def close(self) -> None:
         self._http.close()
 
@@ -209,6 +231,10 @@ class AsyncClient:
 
     async def forward_request(self, address: str, kind: RequestKind) -> str:
         return await self._run(_forward_call(address, kind))
+
+    async def session_revoked(self, session_id: str) -> bool:
+        """The ``revocation_check`` of an :class:`AsyncSessionVerifier`."""
+        return await self._run(_session_revoked_call(session_id))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -6,10 +6,12 @@ signature, the ES256-only allow-list, issuer, audience, times) is checked locall
 
 Revocation: an access token is a bearer credential that stays valid until ``exp``.
 A service that must honour sign-out or erasure sooner passes ``revocation_check``, a
-callable ``session_id -> revoked?`` that asks walletauth or a shared store (e.g. a
-Redis set the server writes revoked ``sid`` values to). It runs after the token has
-verified, so it is never called with attacker-chosen ids; if it raises, the token is
-refused with ``revocation_unavailable`` (fail closed) rather than trusted.
+callable ``session_id -> revoked?``; walletauth answers it at
+``POST /services/v1/sessions/status``, so ``revocation_check=client.session_revoked``
+(a :class:`~walletauth.sdk.client.Client` of the service) is the usual choice. It runs
+after the token has verified, so it is never called with attacker-chosen ids; if it
+raises, the token is refused with ``revocation_unavailable`` (fail closed) rather than
+trusted.
 """
 
 from __future__ import annotations

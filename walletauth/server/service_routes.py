@@ -4,6 +4,10 @@ Every call carries the service's API key (``Authorization: Bearer wa_svc_...``) 
 goes through the store's rules: a purpose must be granted to the calling service, and
 the subject's consents, suspensions and third-party stop apply as everywhere else.
 Addresses travel in request bodies only, never in paths, so access logs hold none.
+
+``POST /services/v1/sessions/status`` is how walletauth publishes revocation: a service
+that verifies access tokens offline asks whether a token's session (``sid``) is still
+active, so a sign-out or an erasure ends the session there too before the token expires.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from walletauth.store import Store
 from walletauth.store.subject_ops import open_request
 
 MAX_ADDRESS_CHARS: Final = 64
+MAX_SESSION_ID_CHARS: Final = 128
+"""Session ids are 43 characters (base64url of a SHA-256); room to change, no more."""
 FieldValue = str | int | float | bool | None
 
 service_key = HTTPBearer(
@@ -119,6 +125,16 @@ class RequestReceived(BaseModel):
     status: Literal["received"] = "received"
 
 
+class SessionQuery(_Body):
+    session_id: str = Field(min_length=1, max_length=MAX_SESSION_ID_CHARS,
+                            description="The sid claim of a verified access token")
+
+
+class SessionStatus(BaseModel):
+    active: bool = Field(description="False once signed out, erased or expired: refuse the"
+                         " session's tokens")
+
+
 @router.post("/permissions", response_model=Permission,
              summary="May the calling service use the subject's data for this purpose now?")
 async def permission(body: PermissionQuery, runtime: RuntimeDep,
@@ -186,3 +202,18 @@ async def forward_request(body: ForwardedRequest, runtime: RuntimeDep,
         now=runtime.clock(),
     )
     return RequestReceived(id=request_id)
+
+
+@router.post(
+    "/sessions/status", response_model=SessionStatus,
+    dependencies=[Depends(calling_service)],
+    summary="Is the session of an access token still active?",
+    description="For services that verify access tokens offline (`walletauth.sdk`): a token"
+    " stays valid until `exp`, its session may end sooner (`/auth/logout`, `/me/erase`)."
+    " The SDK's `Client.session_revoked` asks here and serves as the verifier's"
+    " `revocation_check`. Nothing about the wallet is answered, only whether the session"
+    " lives.",
+)
+async def session_status(body: SessionQuery, runtime: RuntimeDep) -> SessionStatus:
+    active = await runtime.state.session_active(body.session_id, now=runtime.clock())
+    return SessionStatus(active=active)

@@ -18,19 +18,19 @@ from datetime import timedelta
 
 import httpx
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from walletauth.rights import DeliveryReport, NoticeEndpoint, deliver_due
 from walletauth.server.login import Clock
 from walletauth.server.services import ServiceRegistry
-from walletauth.server.settings import Settings, configuration_sources
+from walletauth.server.settings import ConfiguredSettings, Settings
 from walletauth.store import Store
 
 log = logging.getLogger("walletauth.server.delivery")
 
 
-class DeliverySettings(BaseSettings):
+class DeliverySettings(ConfiguredSettings):
     """``WALLETAUTH_NOTICE_*`` (or ``notice_*`` in the ``WALLETAUTH_CONFIG`` file, as
     every other setting): how the outbox is worked off."""
 
@@ -44,17 +44,6 @@ class DeliverySettings(BaseSettings):
                                   description="seconds a receiver has to answer")
     notice_batch: int = Field(default=100, gt=0, le=10_000,
                               description="notices claimed per round")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return configuration_sources(settings_cls, init_settings, env_settings)
 
 
 def notice_endpoints(settings: Settings | None = None) -> dict[str, NoticeEndpoint]:

@@ -40,18 +40,24 @@ CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
 RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
 
 
-def configuration_sources(
-    settings_cls: type[BaseSettings],
-    init_settings: PydanticBaseSettingsSource,
-    env_settings: PydanticBaseSettingsSource,
-) -> tuple[PydanticBaseSettingsSource, ...]:
-    """Keyword arguments, then ``WALLETAUTH_*`` variables, then the TOML file named by
-    ``WALLETAUTH_CONFIG``: the one order every settings class of the service reads in."""
-    sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-    config_file = os.environ.get(CONFIG_FILE_VARIABLE)
-    if config_file:
-        sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
-    return tuple(sources)
+class ConfiguredSettings(BaseSettings):
+    """Settings read from keyword arguments, then ``WALLETAUTH_*`` variables, then the TOML
+    file named by ``WALLETAUTH_CONFIG``: the one order every settings class reads in."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
 
 
 class LoginDomain(BaseModel):
@@ -128,7 +134,7 @@ def _split_list(value: Any) -> Any:
     return value
 
 
-class Settings(BaseSettings):
+class Settings(ConfiguredSettings):
     """Everything the service can be configured with."""
 
     model_config = SettingsConfigDict(
@@ -243,17 +249,6 @@ class Settings(BaseSettings):
         # Built once here only to refuse a registry that cannot be built, at start-up.
         ServiceRegistry.from_config(self.services, self.notice_endpoints)
         return self
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return configuration_sources(settings_cls, init_settings, env_settings)
 
     @property
     def issuer(self) -> str:

@@ -47,3 +47,19 @@ def seal_data(key: bytes, category: str, purpose: str, data: Mapping[str, object
 def open_data(key: bytes, category: str, purpose: str, sealed: bytes) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(unseal(key, sealed, _associated(category, purpose)))
     return data
+
+
+def open_record(row: Any, key: bytes) -> Record:
+    """A ``records`` row as a :class:`Record`, its data opened with the subject's key."""
+    return Record(
+        id=row.id,
+        category=row.category,
+        purpose=row.purpose,
+        basis=row.basis,
+        collected_at=row.collected_at,
+        expires_at=row.expires_at,
+        source=row.source,
+        data=open_data(key, row.category, row.purpose, row.data),
+        updated_at=row.updated_at,
+        policy_version=row.policy_version,
+    )

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -47,7 +47,7 @@ from walletauth.store.purge import (
     expired_rows_batch,
     orphan_key_batches,
 )
-from walletauth.store.records import Record, open_data, seal_data
+from walletauth.store.records import Record, open_data, open_record, seal_data
 from walletauth.store.rekey import RotationReport, rekey_subjects
 from walletauth.store.schema import consent_events, records
 from walletauth.store.secrets import Secrets
@@ -310,7 +310,7 @@ class Store:
         key = self.keys.get(subject.key_id)
         if key is None:  # erased between the two reads: nothing of theirs is readable
             return []
-        return [self._record(row, key) for row in rows]
+        return [open_record(row, key) for row in rows]
 
     def subject_records(self, address: str, *, now: datetime) -> list[Record]:
         """Every live record of the subject, whatever its purpose or the subject's state.
@@ -329,7 +329,7 @@ class Store:
                 .order_by(records.c.id)
             ).all()
         key = self.keys.get(subject.key_id)
-        return [] if key is None else [self._record(row, key) for row in rows]
+        return [] if key is None else [open_record(row, key) for row in rows]
 
     # ------------------------------------------------------------------ consent and state
 
@@ -797,20 +797,6 @@ class Store:
     ) -> None:
         write_audit(connection, event, at=now, policy_version=self.policy.version,
                     subject_id=subject_id, purpose=purpose, category=category, detail=detail)
-
-    def _record(self, row: Any, key: bytes) -> Record:
-        return Record(
-            id=row.id,
-            category=row.category,
-            purpose=row.purpose,
-            basis=row.basis,
-            collected_at=row.collected_at,
-            expires_at=row.expires_at,
-            source=row.source,
-            data=open_data(key, row.category, row.purpose, row.data),
-            updated_at=row.updated_at,
-            policy_version=row.policy_version,
-        )
 
     def _purge_empty_subjects(self, now: datetime, batch_size: int) -> int:
         removed = 0

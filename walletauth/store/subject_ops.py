@@ -25,7 +25,7 @@ from walletauth.store.consent import ConsentEvent, state_from_events
 from walletauth.store.errors import StoreError
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import orphan_key_batches
-from walletauth.store.records import Record, open_data, seal_data
+from walletauth.store.records import Record, open_record, seal_data
 from walletauth.store.rights_schema import rights_requests, third_party_provisions
 from walletauth.store.schema import audit_log, consent_events, records, sessions, subjects
 from walletauth.store.store import Store, _policy_errors_as_store_errors, _refuse
@@ -148,7 +148,7 @@ def read_dossier(store: Store, address: str) -> Dossier:
         return Dossier(found=False)
     return Dossier(
         found=True,
-        records=[_open_record(row, key) for row in rows],
+        records=[open_record(row, key) for row in rows],
         events=events,
         provisions=[
             Provision(row.recipient, tuple(row.categories), row.ground, row.provided_at,
@@ -156,15 +156,6 @@ def read_dossier(store: Store, address: str) -> Dossier:
             for row in provision_rows
         ],
         audit=audit,
-    )
-
-
-def _open_record(row: Any, key: bytes) -> Record:
-    return Record(
-        id=row.id, category=row.category, purpose=row.purpose, basis=row.basis,
-        collected_at=row.collected_at, expires_at=row.expires_at, source=row.source,
-        data=open_data(key, row.category, row.purpose, row.data), updated_at=row.updated_at,
-        policy_version=row.policy_version,
     )
 
 

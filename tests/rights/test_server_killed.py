@@ -9,7 +9,6 @@ log; PostgreSQL: the transaction waiting on a lock the test holds), or seen comm
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -25,6 +24,7 @@ import sqlalchemy as sa
 
 from tests.rights.helpers import signed_request
 from tests.server.conftest import DOMAIN, Wallet
+from tests.server.test_multiworker import free_port, wait_until_healthy
 from walletauth.sdk import new_webhook_secret
 
 pytestmark = pytest.mark.slow
@@ -40,12 +40,6 @@ SPILLED = 256 * 1024
 class Server:
     url: str
     process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -71,7 +65,7 @@ def serve(data_dir: Path, database_url: str | None) -> Iterator[Server]:
     )
     server = Server(f"http://127.0.0.1:{port}", process)
     try:
-        wait_until_healthy(server)
+        wait_until_healthy(server.url, process)
         yield server
     finally:
         if process.poll() is None:
@@ -79,19 +73,13 @@ def serve(data_dir: Path, database_url: str | None) -> Iterator[Server]:
             process.wait(timeout=30)
 
 
-def wait_until_healthy(server: Server) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            output = server.process.stdout.read().decode() if server.process.stdout else ""
-            raise RuntimeError(f"walletauth serve exited: {output[-2000:]}")
-        try:
-            if httpx.get(f"{server.url}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError("walletauth serve did not become healthy")
+@contextmanager
+def database(url: str) -> Iterator[sa.Engine]:
+    engine = sa.create_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
 
 
 def add_records(engine: sa.Engine, count: int) -> int:
@@ -114,12 +102,10 @@ def add_records(engine: sa.Engine, count: int) -> int:
 def counts(engine: sa.Engine) -> tuple[int, int, list[str]]:
     """Records, queued notices, and the statuses of erasure requests."""
     with engine.connect() as connection:
-        return (
-            connection.execute(sa.text("SELECT count(*) FROM records")).scalar_one(),
-            connection.execute(sa.text("SELECT count(*) FROM notice_outbox")).scalar_one(),
-            list(connection.execute(sa.text(
-                "SELECT status FROM rights_requests WHERE kind = 'erase'")).scalars()),
-        )
+        records, outbox = (connection.execute(sa.text(f"SELECT count(*) FROM {table}")
+                                              ).scalar_one() for table in ("records",
+                                                                           "notice_outbox"))
+    return records, outbox, erase_statuses(engine)
 
 
 def erase_and_kill(server: Server, wallet: Wallet, token: str,
@@ -171,21 +157,14 @@ def signed_in_with_many_records(place: tuple[Path, str]) -> Subject:
     with serve(data_dir, url) as server, httpx.Client(base_url=server.url) as http:
         nonce = http.get("/auth/nonce").json()["nonce"]
         token = http.post("/auth/verify", json=wallet.signed_body(nonce)).json()["access_token"]
-    engine = sa.create_engine(url)
-    try:
+    with database(url) as engine:
         return Subject(wallet, token, add_records(engine, EXTRA_RECORDS))
-    finally:
-        engine.dispose()
 
 
 def assert_whole_after_restart(place: tuple[Path, str], subject: Subject) -> None:
     data_dir, url = place
-    with serve(data_dir, url) as server:
-        engine = sa.create_engine(url)
-        try:
-            assert counts(engine) == (subject.records, 0, ["received"])
-        finally:
-            engine.dispose()
+    with serve(data_dir, url) as server, database(url) as engine:
+        assert counts(engine) == (subject.records, 0, ["received"])
         auth = {"Authorization": f"Bearer {subject.token}"}
         assert httpx.get(f"{server.url}/auth/session", headers=auth).status_code == 200
         with httpx.Client(base_url=server.url, timeout=60) as http:
@@ -197,15 +176,17 @@ def assert_whole_after_restart(place: tuple[Path, str], subject: Subject) -> Non
 
 def assert_gone_after_restart(place: tuple[Path, str], subject: Subject) -> None:
     data_dir, url = place
-    with serve(data_dir, url) as server:
-        engine = sa.create_engine(url)
-        try:
-            assert counts(engine) == (0, 1, ["completed"])
-        finally:
-            engine.dispose()
+    with serve(data_dir, url) as server, database(url) as engine:
+        assert counts(engine) == (0, 1, ["completed"])
         refused = httpx.get(f"{server.url}/auth/session",
                             headers={"Authorization": f"Bearer {subject.token}"})
         assert refused.status_code == 401
+
+
+def erase_statuses(engine: sa.Engine) -> list[str]:
+    with engine.connect() as connection:
+        return list(connection.execute(sa.text(
+            "SELECT status FROM rights_requests WHERE kind = 'erase'")).scalars())
 
 
 @pytest.mark.parametrize("place", ["sqlite"], indirect=True)
@@ -213,24 +194,16 @@ def test_killed_while_the_erasure_transaction_is_open_the_subject_is_whole(place
     subject = signed_in_with_many_records(place)
     data_dir, url = place
     wal = data_dir / "walletauth.sqlite3-wal"
-    engine = sa.create_engine(url)
     started_at: list[int] = []
 
-    def transaction_open_and_spilling() -> bool:
-        with engine.connect() as connection:
-            statuses = connection.execute(sa.text(
-                "SELECT status FROM rights_requests WHERE kind = 'erase'")).scalars().all()
-        if statuses != ["received"]:
+    def open_and_spilling(engine: sa.Engine) -> bool:
+        if erase_statuses(engine) != ["received"]:
             return False
-        size = wal.stat().st_size
-        started_at[:] = started_at or [size]
-        return size > started_at[0] + SPILLED
+        started_at[:] = started_at or [wal.stat().st_size]
+        return wal.stat().st_size > started_at[0] + SPILLED
 
-    try:
-        with serve(data_dir, url) as server:
-            erase_and_kill(server, subject.wallet, subject.token, transaction_open_and_spilling)
-    finally:
-        engine.dispose()
+    with database(url) as engine, serve(data_dir, url) as server:
+        erase_and_kill(server, subject.wallet, subject.token, lambda: open_and_spilling(engine))
 
     assert_whole_after_restart(place, subject)
 
@@ -239,19 +212,10 @@ def test_killed_while_the_erasure_transaction_is_open_the_subject_is_whole(place
 def test_killed_once_the_erasure_has_committed_the_subject_is_gone(place):
     subject = signed_in_with_many_records(place)
     data_dir, url = place
-    engine = sa.create_engine(url)
 
-    def committed() -> bool:
-        with engine.connect() as connection:
-            return connection.execute(sa.text(
-                "SELECT count(*) FROM rights_requests WHERE status = 'completed'")
-            ).scalar_one() == 1
-
-    try:
-        with serve(data_dir, url) as server:
-            erase_and_kill(server, subject.wallet, subject.token, committed)
-    finally:
-        engine.dispose()
+    with database(url) as engine, serve(data_dir, url) as server:
+        erase_and_kill(server, subject.wallet, subject.token,
+                       lambda: erase_statuses(engine) == ["completed"])
 
     assert_gone_after_restart(place, subject)
 
@@ -263,21 +227,18 @@ def test_killed_mid_transaction_on_postgresql_the_subject_is_whole(place):
     nothing committed) at its notice; the server is killed there."""
     subject = signed_in_with_many_records(place)
     data_dir, url = place
-    engine = sa.create_engine(url)
 
-    def waiting_on_the_outbox() -> bool:
+    def waiting_on_the_outbox(engine: sa.Engine) -> bool:
         with engine.connect() as connection:
             return connection.execute(sa.text(
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                 " AND query LIKE 'INSERT INTO notice_outbox%'")).scalar_one() == 1
 
-    try:
-        with engine.connect() as locker:
-            locker.execute(sa.text("LOCK TABLE notice_outbox IN ACCESS EXCLUSIVE MODE"))
-            with serve(data_dir, url) as server:
-                erase_and_kill(server, subject.wallet, subject.token, waiting_on_the_outbox)
-            locker.rollback()
-    finally:
-        engine.dispose()
+    with database(url) as engine, engine.connect() as locker:
+        locker.execute(sa.text("LOCK TABLE notice_outbox IN ACCESS EXCLUSIVE MODE"))
+        with serve(data_dir, url) as server:
+            erase_and_kill(server, subject.wallet, subject.token,
+                           lambda: waiting_on_the_outbox(engine))
+        locker.rollback()
 
     assert_whole_after_restart(place, subject)

@@ -8,7 +8,7 @@ import httpx
 
 from tests.rights.conftest import ALICE, NOW
 from walletauth.rights import NoticeEndpoint, deliver_due, erase_subject, retry_delay
-from walletauth.sdk import new_webhook_secret, verify_notice
+from walletauth.sdk import InMemoryReplayGuard, new_webhook_secret, verify_notice
 from walletauth.store.outbox import pending_count
 
 SECRET = new_webhook_secret()
@@ -21,6 +21,7 @@ class Receiver:
         self.failures = failures
         self.notices = []
         self.ids = []
+        self.seen = InMemoryReplayGuard()
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.ids.append(request.headers["webhook-id"])
@@ -28,7 +29,7 @@ class Receiver:
             self.failures -= 1
             return httpx.Response(503)
         notice = verify_notice(request.content, request.headers, SECRET,
-                               now=self.clock)
+                               now=self.clock, seen=self.seen)
         self.notices.append(notice)
         return httpx.Response(204)
 

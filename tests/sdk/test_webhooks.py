@@ -19,8 +19,8 @@ from walletauth.sdk import (
     SdkError,
     new_webhook_secret,
     sign_notice,
-    verify_notice,
 )
+from walletauth.sdk import verify_notice as sdk_verify_notice
 from walletauth.sdk.notices import notice_body
 
 SECRET = "whsec_" + base64.b64encode(b"s" * 32).decode()
@@ -41,6 +41,12 @@ def _spec_signature(secret: str, webhook_id: str, timestamp: int, body: bytes) -
     key = base64.b64decode(secret.removeprefix("whsec_"))
     content = f"{webhook_id}.{timestamp}.".encode() + body
     return "v1," + base64.b64encode(hmac.new(key, content, hashlib.sha256).digest()).decode()
+
+
+def verify_notice(body, headers, secret, **options):
+    """The SDK's ``verify_notice`` with a fresh replay guard unless the test brings one."""
+    options.setdefault("seen", InMemoryReplayGuard())
+    return sdk_verify_notice(body, headers, secret, **options)
 
 
 def _signed(notice: Notice = NOTICE, secret=SECRET, now: datetime = SENT):
@@ -198,6 +204,13 @@ def test_the_tolerance_is_configurable():
 
 
 # --- replays --------------------------------------------------------------------------------
+
+
+def test_the_replay_guard_is_chosen_not_forgotten():
+    body, headers = _signed()
+    with pytest.raises(TypeError, match="seen"):
+        sdk_verify_notice(body, headers, SECRET, now=SENT)  # type: ignore[call-arg]
+    assert sdk_verify_notice(body, headers, SECRET, now=SENT, seen=None) == NOTICE
 
 
 def test_a_replayed_notice_is_refused():

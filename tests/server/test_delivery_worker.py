@@ -26,7 +26,7 @@ from tests.store import conftest as store_fixtures
 from tests.store.conftest import ALICE, BOB, CAROL
 from walletauth.cli import app as cli
 from walletauth.rights import RightsError, erase_subject, restrict
-from walletauth.sdk import new_webhook_secret, verify_notice
+from walletauth.sdk import InMemoryReplayGuard, new_webhook_secret, verify_notice
 from walletauth.server.delivery import DeliverySettings
 from walletauth.store.outbox import claim_due, pending_count
 from walletauth.store.rights_schema import notice_outbox
@@ -50,6 +50,7 @@ class Receiver:
         self.failures = failures
         self.ids: list[str] = []
         self.notices = []
+        self.seen = InMemoryReplayGuard()
         self.sock = free_socket()  # bound, not listening: connections are refused
         host, port = self.sock.getsockname()
         self.url = f"http://{host}:{port}/hooks"
@@ -63,7 +64,7 @@ class Receiver:
             self.failures -= 1
             return Response(status_code=503)
         self.notices.append(verify_notice(body, request.headers, SECRET,
-                                          now=datetime.now(UTC)))
+                                          now=datetime.now(UTC), seen=self.seen))
         return Response(status_code=204)
 
     def up(self) -> None:

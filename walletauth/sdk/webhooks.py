@@ -88,15 +88,18 @@ def verify_notice(
     headers: Mapping[str, str],
     secret: str | Sequence[str],
     *,
+    seen: ReplayGuard | None,
     now: datetime | None = None,
     tolerance: float = DEFAULT_TOLERANCE,
-    seen: ReplayGuard | None = None,
 ) -> Notice:
     """The notice a signed request carries, once signature, freshness and novelty hold.
 
     ``headers`` may use any letter case. ``secret`` may list several secrets while one
     is being rotated. ``seen`` refuses a webhook-id accepted before (see
-    :mod:`walletauth.sdk.replay` for releasing it when handling fails). Every refusal
+    :mod:`walletauth.sdk.replay` for releasing it when handling fails). It has no
+    default on purpose: without a guard a captured notice replays within ``tolerance``
+    (an old ``subject.unrestricted`` undoing a newer restriction), so ``seen=None`` must
+    be a decision, not an omission. Every refusal
     is an :class:`SdkError`: ``notice_malformed``, ``notice_signature_invalid``,
     ``notice_stale``, ``notice_replayed`` (or ``webhook_secret_invalid`` for a bad
     configured secret, ``replay_guard_unavailable`` when the guard's store is down).

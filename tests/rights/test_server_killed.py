@@ -102,9 +102,10 @@ def add_records(engine: sa.Engine, count: int) -> int:
 def counts(engine: sa.Engine) -> tuple[int, int, list[str]]:
     """Records, queued notices, and the statuses of erasure requests."""
     with engine.connect() as connection:
-        records, outbox = (connection.execute(sa.text(f"SELECT count(*) FROM {table}")
-                                              ).scalar_one() for table in ("records",
-                                                                           "notice_outbox"))
+        records, outbox = (
+            connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one()
+            for table in ("records", "notice_outbox")
+        )
     return records, outbox, erase_statuses(engine)
 
 

@@ -101,10 +101,19 @@ def test_a_purpose_not_granted_to_the_service_is_never_allowed_nor_usable(
     assert write.value.status == 403
 
 
-def test_an_unknown_or_erased_subject_is_not_allowed(walletauth, client):
+def test_an_unknown_or_erased_subject_is_not_allowed(walletauth, client, wallet):
+    _url, http, _runtime = walletauth
     stranger = Wallet()
-    assert client.allowed(stranger.address, "service_provision") == Permission(
-        allowed=False, reason="unknown_subject")
+    auth = signed_in(http, wallet)
+    assert client.allowed(wallet.address, "service_provision").allowed
+
+    erased = http.post("/me/erase", json=signed_request(http, wallet, "erase"), headers=auth)
+    assert erased.status_code == 200, erased.text
+
+    nobody = Permission(allowed=False, reason="unknown_subject")
+    assert client.allowed(stranger.address, "service_provision") == nobody
+    assert client.allowed(wallet.address, "service_provision") == nobody
+    assert client.records(wallet.address, "service_provision") == []
 
 
 def test_a_bad_api_key_is_refused_with_a_typed_401(walletauth, wallet):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from tests.rights.conftest import ALICE, NOW
 from walletauth.rights import NoticeEndpoint, deliver_due, erase_subject, retry_delay
@@ -71,18 +72,22 @@ def test_an_unreachable_or_unknown_endpoint_keeps_the_notice_queued(store):
     assert pending_count(store.engine) == 2
 
 
-def test_a_bad_secret_holds_back_its_endpoint_only(store):
+@pytest.mark.parametrize("broken, error", [
+    (NoticeEndpoint("https://broken.example/hooks", ("whsec_short",)), "bad_secret"),
+    (NoticeEndpoint("https://broken.example:port/hooks", (SECRET,)), "unreachable"),
+])
+def test_a_misconfigured_endpoint_holds_back_its_own_notices_only(store, broken, error):
     store.record_login(ALICE, 1, now=NOW)
     erase_subject(store, ALICE, now=NOW, notify=["broken", "music"])
     receiver = Receiver(failures=0)
     receiver.clock = NOW
-    endpoints = {"broken": NoticeEndpoint("https://broken.example/hooks", ("whsec_short",)),
+    endpoints = {"broken": broken,
                  "music": NoticeEndpoint("https://music.example/hooks", (SECRET,))}
 
     with httpx.Client(transport=httpx.MockTransport(receiver)) as client:
         report = deliver_due(store, endpoints, client, now=NOW)
 
-    assert (report.delivered, report.errors) == (1, {"bad_secret": 1})
+    assert (report.delivered, report.errors) == (1, {error: 1})
     assert [notice.subject for notice in receiver.notices] == [ALICE]
     assert pending_count(store.engine) == 1
 

@@ -146,6 +146,9 @@ def test_older_legacy_names_keep_working():
     ({"url": "https://m.example/hooks", "secrets": ["hunter2"]}, "whsec_"),
     ({"url": "ftp://m.example/hooks", "secrets": [SECRET]}, "http"),
     ({"url": "/hooks", "secrets": [SECRET]}, "http"),
+    ({"url": "http://m.example:abc/hooks", "secrets": [SECRET]}, "http"),
+    ({"url": "http://[::1/hooks", "secrets": [SECRET]}, "http"),
+    ({"url": "https://m.example/\x00", "secrets": [SECRET]}, "http"),
     ({"url": "https://m.example/hooks", "secrets": [SECRET], "extra": 1}, "extra"),
 ])
 def test_a_legacy_entry_that_could_not_deliver_is_refused(entry, message):

@@ -98,6 +98,6 @@ def _send(
         return "bad_secret"
     try:
         response = client.post(endpoint.url, content=body, headers=headers)
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.InvalidURL):  # InvalidURL is no HTTPError
         return "unreachable"
     return None if 200 <= response.status_code < 300 else f"http_{response.status_code}"

@@ -28,8 +28,8 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Self
-from urllib.parse import urlsplit
 
+import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from walletauth.rights import NoticeEndpoint
@@ -108,8 +108,12 @@ class LegacyNoticeEndpoint(BaseModel):
 
 
 def _webhook_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
+    # Parsed as the delivery's HTTP client will parse it, so what passes here can be sent.
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in {"http", "https"} or not parsed.host:
         raise ValueError("a webhook URL must be an absolute http(s) URL")
     return url
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+
+from tests.server.conftest import Wallet
+from tests.server.test_multiworker import free_port, wait_until_healthy
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TEXT = README.read_text(encoding="utf-8")
@@ -65,3 +70,36 @@ def test_the_configuration_table_names_every_setting():
     named = set(re.findall(r"`(?:WALLETAUTH)?_(\w+)`", table)) - {"CONFIG"}  # the file
     fields = {*Settings.model_fields, *DeliverySettings.model_fields}
     assert sorted(name.lower() for name in named) == sorted(fields)
+
+
+def test_the_serve_step_alone_in_an_empty_folder_serves_the_example_page(tmp_path):
+    """The first set-up command's last step, on a free port instead of 8000 (the domain
+    follows it): SQLite in a fresh private data dir, the page at /app/, a sign-in."""
+    port = free_port()
+    environment = {name: value for name, value in os.environ.items()
+                   if not name.startswith("WALLETAUTH_")}
+    environment["WALLETAUTH_DOMAINS"] = f"localhost:{port}"
+    serve = subprocess.Popen(
+        [str(Path(sys.executable).with_name("walletauth")), "serve", "--port", str(port)],
+        cwd=tmp_path, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(url, serve)
+        with httpx.Client(base_url=url) as http:
+            page = http.get("/app/")
+            wallet = Wallet()
+            nonce = http.get("/auth/nonce").json()["nonce"]
+            text = wallet.message(nonce, domain=f"localhost:{port}",
+                                  uri=f"http://localhost:{port}/app/")
+            signed_in = http.post("/auth/verify",
+                                  json={"message": text, "signature": wallet.sign(text)})
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+
+    assert page.status_code == 200 and "walletauth-api" in page.text
+    assert signed_in.status_code == 200, signed_in.text
+    data_dir = tmp_path / ".walletauth"
+    assert (data_dir / "walletauth.sqlite3").is_file()
+    assert data_dir.stat().st_mode & 0o777 == 0o700

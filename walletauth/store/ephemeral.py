@@ -12,8 +12,10 @@ may carry an IP address) are kept as keyed hashes.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -21,15 +23,37 @@ from walletauth.store.schema import nonces, rate_counters, sessions
 from walletauth.store.sql import upsert
 
 
-def use_nonce(connection: sa.Connection, nonce: str, remember_until: datetime) -> bool:
-    """Record ``nonce`` as used until ``remember_until``; False if it was used already."""
-    statement = (
-        upsert(connection, nonces)
-        .values(nonce=nonce, expires_at=remember_until)
+@functools.cache
+def _use_nonce(dialect: str) -> Any:
+    # Built once per dialect and reused with new parameters: no per-call construction.
+    return (
+        upsert(dialect, nonces)
         .on_conflict_do_nothing(index_elements=[nonces.c.nonce])
         .returning(nonces.c.nonce)
     )
-    return connection.execute(statement).first() is not None
+
+
+@functools.cache
+def _create_session(dialect: str) -> Any:
+    statement = upsert(dialect, sessions)
+    return statement.on_conflict_do_update(
+        index_elements=[sessions.c.id_hash],
+        set_={"subject_id": statement.excluded.subject_id,
+              "expires_at": statement.excluded.expires_at},
+    )
+
+
+_SESSION_ACTIVE = sa.select(sa.literal(1)).where(
+    sessions.c.id_hash == sa.bindparam("id_hash"), sessions.c.expires_at > sa.bindparam("now")
+)
+
+
+def use_nonce(connection: sa.Connection, nonce: str, remember_until: datetime) -> bool:
+    """Record ``nonce`` as used until ``remember_until``; False if it was used already."""
+    used = connection.execute(
+        _use_nonce(connection.dialect.name), {"nonce": nonce, "expires_at": remember_until}
+    )
+    return used.first() is not None
 
 
 def session_hash(session_id: str) -> str:
@@ -40,22 +64,15 @@ def session_hash(session_id: str) -> str:
 def create_session(
     connection: sa.Connection, session_id: str, subject_id: int, expires_at: datetime
 ) -> None:
-    statement = (
-        upsert(connection, sessions)
-        .values(id_hash=session_hash(session_id), subject_id=subject_id, expires_at=expires_at)
-        .on_conflict_do_update(
-            index_elements=[sessions.c.id_hash],
-            set_={"subject_id": subject_id, "expires_at": expires_at},
-        )
+    connection.execute(
+        _create_session(connection.dialect.name),
+        {"id_hash": session_hash(session_id), "subject_id": subject_id, "expires_at": expires_at},
     )
-    connection.execute(statement)
 
 
 def session_active(connection: sa.Connection, session_id: str, now: datetime) -> bool:
     found = connection.execute(
-        sa.select(sa.literal(1)).where(
-            sessions.c.id_hash == session_hash(session_id), sessions.c.expires_at > now
-        )
+        _SESSION_ACTIVE, {"id_hash": session_hash(session_id), "now": now}
     ).first()
     return found is not None
 

@@ -17,6 +17,11 @@ from walletauth.store.engines import READ_ONLY
 from walletauth.store.keyschema import subject_keys
 from walletauth.store.secrets import Secrets
 
+# Built once and reused with new parameters (see subjects.py): a key is read per sign-in.
+_GET_KEYS = sa.select(
+    subject_keys.c.key_id, subject_keys.c.master_version, subject_keys.c.wrapped
+).where(subject_keys.c.key_id.in_(sa.bindparam("key_ids", expanding=True)))
+
 
 def _associated(key_id: str) -> bytes:
     return f"walletauth subject key {key_id}".encode()
@@ -28,6 +33,7 @@ class KeyStore:
     def __init__(self, engine: sa.Engine, secrets: Secrets) -> None:
         self.engine = engine
         self.secrets = secrets
+        self._reader = engine.execution_options(**READ_ONLY)
 
     def create(self) -> tuple[str, bytes]:
         """A new subject key, stored (committed) before anything is sealed under it."""
@@ -52,11 +58,8 @@ class KeyStore:
     def get_many(self, key_ids: Collection[str]) -> dict[str, bytes]:
         if not key_ids:
             return {}
-        query = sa.select(
-            subject_keys.c.key_id, subject_keys.c.master_version, subject_keys.c.wrapped
-        ).where(subject_keys.c.key_id.in_(list(key_ids)))
-        with self.engine.execution_options(**READ_ONLY).begin() as connection:
-            rows = connection.execute(query).all()
+        with self._reader.begin() as connection:
+            rows = connection.execute(_GET_KEYS, {"key_ids": list(key_ids)}).all()
         return {
             row.key_id: self._unwrap(row.key_id, row.master_version, row.wrapped) for row in rows
         }

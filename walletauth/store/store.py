@@ -68,6 +68,21 @@ MAX_RATE_WINDOW_SECONDS = 366 * 24 * 3600
 """Rate limits count per minute or hour; a year is far beyond any real window."""
 _RATE_KEY_DOMAIN = b"walletauth rate limit key"
 
+# The sign-in's statements, built once and reused with new parameters: SQLAlchemy then
+# neither rebuilds them nor recomputes their cache keys per call.
+_INSERT_RECORD = sa.insert(records).returning(records.c.id)
+_FIRST_RECORD = (
+    sa.select(records.c.id, records.c.data)
+    .where(
+        records.c.subject_id == sa.bindparam("subject"),
+        records.c.category == sa.bindparam("category"),
+        records.c.purpose == sa.bindparam("purpose"),
+    )
+    .order_by(records.c.id)
+    .limit(1)
+)
+_UPDATE_RECORD = sa.update(records).where(records.c.id == sa.bindparam("record"))
+
 
 @dataclass(slots=True)
 class _Write:
@@ -656,22 +671,18 @@ class Store:
         source: str,
     ) -> int:
         expires_at = now + self.policy.retention(category, purpose)
-        record_id: int = connection.execute(
-            sa.insert(records)
-            .values(
-                subject_id=subject.id,
-                category=category,
-                purpose=purpose,
-                basis=self.policy.purpose(purpose).basis,
-                collected_at=now,
-                updated_at=now,
-                expires_at=expires_at,
-                source=source,
-                policy_version=self.policy.version,
-                data=seal_data(key, category, purpose, data),
-            )
-            .returning(records.c.id)
-        ).scalar_one()
+        record_id: int = connection.execute(_INSERT_RECORD, {
+            "subject_id": subject.id,
+            "category": category,
+            "purpose": purpose,
+            "basis": self.policy.purpose(purpose).basis,
+            "collected_at": now,
+            "updated_at": now,
+            "expires_at": expires_at,
+            "source": source,
+            "policy_version": self.policy.version,
+            "data": seal_data(key, category, purpose, data),
+        }).scalar_one()
         retain_until(connection, subject.id, expires_at)
         return record_id
 
@@ -681,14 +692,7 @@ class Store:
     ) -> None:
         category, purpose = self.policy.login.wallet_category, self.policy.login.purpose
         existing = connection.execute(
-            sa.select(records.c.id, records.c.data)
-            .where(
-                records.c.subject_id == subject.id,
-                records.c.category == category,
-                records.c.purpose == purpose,
-            )
-            .order_by(records.c.id)
-            .limit(1)
+            _FIRST_RECORD, {"subject": subject.id, "category": category, "purpose": purpose}
         ).first()
         first_sign_in = now.isoformat()
         if existing is not None:
@@ -701,16 +705,13 @@ class Store:
             self._insert_record(connection, subject, key, category, purpose, data, now, "login")
             return
         expires_at = now + self.policy.retention(category, purpose)
-        connection.execute(
-            sa.update(records)
-            .where(records.c.id == existing.id)
-            .values(
-                updated_at=now,
-                expires_at=expires_at,
-                policy_version=self.policy.version,
-                data=seal_data(key, category, purpose, data),
-            )
-        )
+        connection.execute(_UPDATE_RECORD, {
+            "record": existing.id,
+            "updated_at": now,
+            "expires_at": expires_at,
+            "policy_version": self.policy.version,
+            "data": seal_data(key, category, purpose, data),
+        })
         retain_until(connection, subject.id, expires_at)
 
     def _record_per_allowed_purpose(

@@ -16,7 +16,7 @@ from walletauth.store.consent import ConsentEvent
 from walletauth.store.crypto import seal, subject_ref, unseal
 from walletauth.store.schema import consent_events, subjects
 from walletauth.store.secrets import Secrets
-from walletauth.store.sql import later_of, upsert
+from walletauth.store.sql import upsert
 
 ADDRESS_ASSOCIATED = b"walletauth subject address"
 
@@ -36,6 +36,29 @@ def refs_of(secrets: Secrets, checksum_address: str) -> list[str]:
     ]
 
 
+# Built once: a statement object is reused with new parameters, so SQLAlchemy neither
+# rebuilds it nor recomputes its cache key on every sign-in (that was most of its cost).
+_FIND_WITH_HISTORY = (
+    sa.select(
+        subjects.c.id, subjects.c.ref, subjects.c.key_id,
+        consent_events.c.kind, consent_events.c.purpose, consent_events.c.value,
+        consent_events.c.at, consent_events.c.policy_version,
+    )
+    .select_from(subjects.outerjoin(consent_events, consent_events.c.subject_id == subjects.c.id))
+    .where(subjects.c.ref.in_(sa.bindparam("refs", expanding=True)))
+    .order_by(consent_events.c.id)
+)
+_FIND_WITH_HISTORY_LOCKED = _FIND_WITH_HISTORY.with_for_update(of=subjects)
+_UNTIL = sa.bindparam("until", type_=subjects.c.retained_until.type)
+_RETAIN_UNTIL = (
+    sa.update(subjects)
+    .where(subjects.c.id == sa.bindparam("subject"))
+    .values(retained_until=sa.case(
+        (subjects.c.retained_until < _UNTIL, _UNTIL), else_=subjects.c.retained_until
+    ))
+)
+
+
 def find_with_history(
     connection: sa.Connection, refs: list[str], *, lock: bool
 ) -> tuple[Subject | None, list[ConsentEvent]]:
@@ -44,21 +67,8 @@ def find_with_history(
     ``lock`` takes the subject row for update (PostgreSQL), so that a write deciding on
     the subject's state and a concurrent change of that state happen one after the other.
     """
-    query = (
-        sa.select(
-            subjects.c.id, subjects.c.ref, subjects.c.key_id,
-            consent_events.c.kind, consent_events.c.purpose, consent_events.c.value,
-            consent_events.c.at, consent_events.c.policy_version,
-        )
-        .select_from(
-            subjects.outerjoin(consent_events, consent_events.c.subject_id == subjects.c.id)
-        )
-        .where(subjects.c.ref.in_(refs))
-        .order_by(consent_events.c.id)
-    )
-    if lock:
-        query = query.with_for_update(of=subjects)
-    rows = connection.execute(query).all()
+    query = _FIND_WITH_HISTORY_LOCKED if lock else _FIND_WITH_HISTORY
+    rows = connection.execute(query, {"refs": refs}).all()
     if not rows:
         return None, []
     first = rows[0]
@@ -98,11 +108,7 @@ def insert_subject(
 
 def retain_until(connection: sa.Connection, subject_id: int, until: datetime) -> None:
     """Keep the subject row at least until ``until`` (its longest-living record's expiry)."""
-    connection.execute(
-        sa.update(subjects)
-        .where(subjects.c.id == subject_id)
-        .values(retained_until=later_of(subjects.c.retained_until, until))
-    )
+    connection.execute(_RETAIN_UNTIL, {"subject": subject_id, "until": until})
 
 
 def open_address(key: bytes, address_sealed: bytes) -> str:

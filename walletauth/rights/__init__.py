@@ -5,6 +5,7 @@ The HTTP routes (:mod:`walletauth.server.rights_routes`) add the proof that the 
 itself asks: a live session plus a fresh EIP-4361 signature naming the request.
 """
 
+from walletauth.rights.age import VERIFICATION_METHOD, record_guardian_consent
 from walletauth.rights.delivery import DeliveryReport, NoticeEndpoint, deliver_due, retry_delay
 from walletauth.rights.errors import RIGHTS_ERROR_CODES, RightsError
 from walletauth.rights.export import ExportDocument, to_csv
@@ -30,6 +31,7 @@ from walletauth.store.subject_ops import RecordChange, RequestEntry
 __all__ = [
     "REQUEST_KINDS",
     "RIGHTS_ERROR_CODES",
+    "VERIFICATION_METHOD",
     "DeliveryReport",
     "ErasureReceipt",
     "ExportDocument",
@@ -48,6 +50,7 @@ __all__ = [
     "lift_restriction",
     "list_requests",
     "pending_notices",
+    "record_guardian_consent",
     "record_provision",
     "request_urn",
     "require_request",

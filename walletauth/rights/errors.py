@@ -14,7 +14,9 @@ RightsErrorCode = Literal[
     "undeclared_field",  # a correction holds a field the category does not declare
     "invalid_correction",  # a change lacks what its op needs (record id, category, data)
     "not_restrictable",  # a purpose whose use cannot be suspended (law, or sign-in itself)
-    "invalid_argument",  # an empty purpose list, a recipient name out of bounds
+    "invalid_argument",  # an empty purpose list, a recipient name out of bounds, a bad method
+    "unknown_subject",  # a guardian consent for a wallet that never signed in
+    "no_age_rule",  # a guardian consent under a policy without an age rule
 ]
 
 RIGHTS_ERROR_CODES: Final[frozenset[str]] = frozenset(RightsErrorCode.__args__)  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from walletauth import __version__
-from walletauth.server import rights_routes, service_routes
+from walletauth.server import guardian_routes, rights_routes, service_routes
 from walletauth.server.delivery import notice_endpoints, start_notice_worker
 from walletauth.server.handlers import install_exception_handlers
 from walletauth.server.login import Clock
@@ -52,7 +52,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         lifespan=lifespan,
     )
     for router in (auth.router, consents.router, rights_routes.router, service_routes.router,
-                   policy.router, meta.router):
+                   guardian_routes.router, policy.router, meta.router):
         app.include_router(router)
     install_example_routes(app, settings)
     install_exception_handlers(app)

@@ -21,6 +21,7 @@ ServerErrorCode = Literal[
     "internal_error",
     "service_unauthorized",  # a service API call without a registered service's API key
     "purpose_not_granted_to_service",  # the calling service may not use this purpose
+    "guardian_consent_not_delegated",  # the calling service may not record guardian consents
 ]
 
 

@@ -54,6 +54,8 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "guardian_consent_required": Outcome(403, "Guardian consent required"),
     "third_party_stopped": Outcome(403, "Third-party provision stopped"),
     "ground_not_allowed": Outcome(403, "Third-party ground not allowed"),
+    "no_age_rule": Outcome(422, "The policy has no age rule"),
+    "age_confirmation_final": Outcome(409, "Age confirmed under the guardian age"),
     # walletauth.policy and walletauth.store: bad input
     "invalid_address": Outcome(400, "Invalid address"),
     "invalid_argument": Outcome(400, "Invalid argument"),
@@ -96,6 +98,8 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     # walletauth.server.services: calls of registered services
     "service_unauthorized": Outcome(401, "Service not authenticated"),
     "purpose_not_granted_to_service": Outcome(403, "Purpose not granted to this service"),
+    "guardian_consent_not_delegated": Outcome(
+        403, "This service may not record guardian consents"),
 }
 
 UNMAPPED: Final = Outcome(500, "Internal error")

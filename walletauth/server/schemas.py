@@ -50,8 +50,30 @@ class ConsentChanges(_Request):
     )
 
 
+class AgeDeclaration(_Request):
+    under_guardian_age: bool = Field(
+        description="Whether the user is younger than the policy's guardian age"
+        " (`age.guardian_consent_below` in GET /policy): a yes or no, never a birth date")
+
+
+class AgeState(BaseModel):
+    guardian_consent_below: int = Field(description="The policy's guardian age, in years")
+    confirmed: bool = Field(description="The user confirmed their age (PUT /me/age)")
+    under_guardian_age: bool
+    guardian_consent: bool = Field(description="A guardian's consent is on record")
+
+
 class ConsentsResponse(BaseModel):
     consents: dict[str, bool] = Field(description="Purpose id -> granted, for optional purposes")
+    suspended: list[str] = Field(
+        default_factory=list,
+        description="Purposes whose use the wallet suspended (POST /me/restrictions)")
+    on_hold: dict[str, str] = Field(
+        default_factory=dict,
+        description="Granted purposes not in use now -> why (purpose_suspended,"
+        " age_confirmation_required, guardian_consent_required)")
+    age: AgeState | None = Field(
+        default=None, description="The age rule's state; null when the policy has no age rule")
 
 
 class HealthResponse(BaseModel):

@@ -58,6 +58,11 @@ class ServiceConfig(BaseModel):
     purposes: tuple[str, ...] = ()
     webhook_url: str | None = None
     webhook_secrets: tuple[str, ...] = ()
+    records_guardian_consent: bool = Field(
+        default=False,
+        description="May record guardian consents (the operator's back office, which"
+        " verifies the guardian), through POST /services/v1/guardian-consents",
+    )
 
     @field_validator("api_key_sha256")
     @classmethod
@@ -135,12 +140,22 @@ class Service:
     purposes: frozenset[str]
     key_digest: bytes | None
     webhook: NoticeEndpoint | None
+    records_guardian_consent: bool = False
 
     def require_purpose(self, purpose: str) -> None:
         if purpose not in self.purposes:
             raise ServerError(
                 "purpose_not_granted_to_service",
                 f"purpose {purpose!r} is not granted to service {self.name!r}",
+            )
+
+    def require_guardian_recording(self) -> None:
+        # A child holds their own wallet but no service key: the consent of a guardian
+        # comes only from a service the operator trusts to have verified the guardian.
+        if not self.records_guardian_consent:
+            raise ServerError(
+                "guardian_consent_not_delegated",
+                f"service {self.name!r} is not configured with records_guardian_consent",
             )
 
 
@@ -230,7 +245,8 @@ def _service(name: str, config: ServiceConfig) -> Service:
     if config.webhook_url is not None:
         webhook = NoticeEndpoint(config.webhook_url, config.webhook_secrets)
     digest = bytes.fromhex(config.api_key_sha256) if config.api_key_sha256 else None
-    return Service(name, frozenset(config.purposes), digest, webhook)
+    return Service(name, frozenset(config.purposes), digest, webhook,
+                   config.records_guardian_consent)
 
 
 def parse_json_mapping(value: Any) -> Any:

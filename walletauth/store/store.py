@@ -9,7 +9,7 @@ keeps the answer, never re-implements them in SQL.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -27,7 +27,7 @@ from walletauth.policy.evaluate import (
     effective_consents,
     minimise,
 )
-from walletauth.policy.model import Policy
+from walletauth.policy.model import AgeRule, Policy
 from walletauth.store import ephemeral
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, AuditEvent, DetailValue, read_audit, write_audit
@@ -109,6 +109,13 @@ def _refuse(decision: UseDecision, what: str) -> None:
         reason = decision.reason or "purpose_not_allowed"
         code = reason if reason in STORE_ERROR_CODES else "purpose_not_allowed"
         raise StoreError(code, f"{what} refused: {reason}")  # type: ignore[arg-type]
+
+
+def _refuse_growing_up(state: SubjectState) -> None:
+    if state.age_confirmed and state.under_guardian_age:
+        raise StoreError("age_confirmation_final",
+                         "the subject is confirmed under the guardian age; a new"
+                         " declaration cannot undo that")
 
 
 class Store:
@@ -403,25 +410,37 @@ class Store:
         """Record the subject's age confirmation (and whether a guardian must consent).
 
         Kept as a consent event (for the state) and, where the policy names a category
-        for it, as a record of that category (for export).
+        for it, as a record of that category (for export). Refused (``no_age_rule``)
+        under a policy without an age rule: nothing would ask for it, so nothing is kept.
+        A confirmation of being under the guardian age is final
+        (``age_confirmation_final``): otherwise a child could undo it by declaring again
+        and skip the guardian; confirming it again, or moving an adult below, is allowed.
         """
-        category = self.policy.age.confirmation_category if self.policy.age else None
+        category = self._age_rule().confirmation_category
         evidence = {"under_guardian_age": under_guardian_age, "confirmed_at": now.isoformat()}
         self._state_event(
             address, "age_confirmation", None, under_guardian_age, now, "age_confirmation",
             evidence=(category, evidence) if category else None,
+            check=None if under_guardian_age else _refuse_growing_up,
         )
 
     def set_guardian_consent(
         self, address: str, granted: bool, *, now: datetime, method: str | None = None
     ) -> None:
-        """Record a guardian's consent (``method``: how it was obtained) or its withdrawal."""
-        category = self.policy.age.guardian_consent_category if self.policy.age else None
+        """Record a guardian's consent (``method``: how it was obtained) or its withdrawal;
+        ``no_age_rule`` under a policy without an age rule."""
+        category = self._age_rule().guardian_consent_category
         evidence = {"method": method, "granted_at": now.isoformat()}
         self._state_event(
             address, "guardian_consent", None, granted, now, "guardian_consent",
             evidence=(category, evidence) if category and granted else None,
         )
+
+    def _age_rule(self) -> AgeRule:
+        if self.policy.age is None:
+            raise StoreError("no_age_rule",
+                             f"the policy {self.policy.id!r} has no age rule: nothing to record")
+        return self.policy.age
 
     def record_provision(self, address: str, ground_id: str, *, now: datetime) -> None:
         """Check that data may go to a third party on ``ground_id`` and log that it did."""
@@ -751,9 +770,11 @@ class Store:
         *,
         evidence: tuple[str, Mapping[str, object]] | None = None,
         notices: Sequence[PendingNotice] = (),
+        check: Callable[[SubjectState], None] | None = None,
     ) -> None:
         """Append a state event; ``evidence`` also keeps it as a record of that category,
-        for each purpose the category serves that the subject's state allows."""
+        for each purpose the category serves that the subject's state allows. ``check``
+        may refuse the change given the state, read under the subject's lock."""
         now = require_aware(now)
         if not isinstance(value, bool):
             raise StoreError("invalid_argument", f"expected true or false, got {value!r}")
@@ -764,6 +785,8 @@ class Store:
                 self.policy.purpose(purpose)
         with self._write() as write:
             subject, state = self._locked_state(write.connection, address)
+            if check is not None:
+                check(state)
             subject, key = self._ensure_subject(write, address, subject, now)
             self._append_event(write.connection, subject, kind, purpose, value, now)
             self._enqueue(write.connection, address, notices, now)

@@ -1,14 +1,22 @@
-"""``/me/consents``: the signed-in wallet's optional purposes, granted or withdrawn."""
+"""``/me/consents`` and ``/me/age``: the signed-in wallet's optional purposes, granted or
+withdrawn, and its age confirmation under a policy with an age rule."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
 
 from walletauth import rights
+from walletauth.policy import Policy, SubjectState, decide_use, effective_consents
 from walletauth.server.deps import PrincipalDep, RuntimeDep
 from walletauth.server.problems import problem_responses
 from walletauth.server.runtime import Runtime
-from walletauth.server.schemas import ConsentChange, ConsentChanges, ConsentsResponse
+from walletauth.server.schemas import (
+    AgeDeclaration,
+    AgeState,
+    ConsentChange,
+    ConsentChanges,
+    ConsentsResponse,
+)
 from walletauth.server.services import ServiceRegistry
 
 router = APIRouter(prefix="/me", tags=["consents"])
@@ -18,11 +26,11 @@ router = APIRouter(prefix="/me", tags=["consents"])
     "/consents",
     response_model=ConsentsResponse,
     responses=problem_responses(401, 422, 500, 503),
-    summary="The signed-in wallet's consents per optional purpose",
+    summary="The signed-in wallet's consents per optional purpose, suspensions and age state",
 )
 async def get_consents(runtime: RuntimeDep, principal: PrincipalDep) -> ConsentsResponse:
-    consents = await runtime.store_calls.run(runtime.store.consents, principal.address)
-    return ConsentsResponse(consents=consents)
+    state = await runtime.store_calls.run(runtime.store.subject_state, principal.address)
+    return consents_view(runtime.policy, state)
 
 
 @router.put(
@@ -34,7 +42,10 @@ async def get_consents(runtime: RuntimeDep, principal: PrincipalDep) -> Consents
         'Either one change, `{"purpose": "newsletter", "granted": true}`, or several,'
         ' `{"consents": {"newsletter": true, "analytics": false}}`. Every purpose is'
         " checked against the policy before any change is made; the answer is the"
-        " resulting consents."
+        " resulting consents. Under a policy with an age rule a grant is refused with"
+        " `age_confirmation_required` until PUT /me/age, and below the guardian age with"
+        " `guardian_consent_required` until the operator records a guardian's consent;"
+        " withdrawing is always possible."
     ),
 )
 async def put_consents(
@@ -43,11 +54,54 @@ async def put_consents(
     changes = {body.purpose: body.granted} if isinstance(body, ConsentChange) else body.consents
     for purpose in changes:
         runtime.policy.purpose(purpose)  # refuse an unknown purpose before changing anything
-    consents = await runtime.store_calls.run(_apply, runtime, principal.address, changes)
-    return ConsentsResponse(consents=consents)
+    state = await runtime.store_calls.run(_apply, runtime, principal.address, changes)
+    return consents_view(runtime.policy, state)
 
 
-def _apply(runtime: Runtime, address: str, changes: dict[str, bool]) -> dict[str, bool]:
+@router.put(
+    "/age",
+    response_model=ConsentsResponse,
+    responses=problem_responses(400, 401, 409, 413, 422, 500, 503),
+    summary="Confirm the signed-in user's age (policies with an age rule)",
+    description=(
+        '`{"under_guardian_age": false}`: the user declares whether they are younger than'
+        " the policy's guardian age (`age.guardian_consent_below` in GET /policy). Only that"
+        " yes or no is kept, never a birth date, as a record of the policy's age-confirmation"
+        " category. `no_age_rule` (422) under a policy without an age rule, where nothing is"
+        " recorded; `age_confirmation_final` (409) when a user confirmed under the guardian"
+        " age declares otherwise. The answer is the resulting consents view."
+    ),
+)
+async def put_age(
+    body: AgeDeclaration, runtime: RuntimeDep, principal: PrincipalDep
+) -> ConsentsResponse:
+    state = await runtime.store_calls.run(_confirm_age, runtime, principal.address,
+                                          body.under_guardian_age)
+    return consents_view(runtime.policy, state)
+
+
+def consents_view(policy: Policy, state: SubjectState) -> ConsentsResponse:
+    """What the consent screen shows: switches, suspensions, granted purposes not in use
+    now (and why), and the age rule's state."""
+    consents = effective_consents(policy, state.consents)
+    on_hold = {}
+    for purpose, granted in consents.items():
+        if not (granted and policy.purpose(purpose).optional):
+            continue
+        decision = decide_use(policy, purpose, state)
+        if not decision.allowed:
+            on_hold[purpose] = decision.reason or "purpose_not_allowed"
+    age = None
+    if policy.age is not None:
+        age = AgeState(guardian_consent_below=policy.age.guardian_consent_below,
+                       confirmed=state.age_confirmed,
+                       under_guardian_age=state.under_guardian_age,
+                       guardian_consent=state.guardian_consent)
+    return ConsentsResponse(consents=consents, suspended=sorted(state.suspended),
+                            on_hold=on_hold, age=age)
+
+
+def _apply(runtime: Runtime, address: str, changes: dict[str, bool]) -> SubjectState:
     now = runtime.clock()
     endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
     for purpose, granted in changes.items():
@@ -55,4 +109,10 @@ def _apply(runtime: Runtime, address: str, changes: dict[str, bool]) -> dict[str
         notices = () if granted else rights.pending_notices(
             runtime.store, "consent.withdrawn", [purpose], endpoints, now)
         runtime.store.set_consent(address, purpose, granted, now=now, notices=notices)
-    return runtime.store.consents(address)
+    return runtime.store.subject_state(address)
+
+
+def _confirm_age(runtime: Runtime, address: str, under_guardian_age: bool) -> SubjectState:
+    runtime.store.confirm_age(address, under_guardian_age=under_guardian_age,
+                              now=runtime.clock())
+    return runtime.store.subject_state(address)

@@ -116,7 +116,8 @@ class LoginService:
         ))
         if not written:
             await self._refused(message, _nonce_unknown(), now)
-        log.info("signed in %s", self.subject_ref(login.address))
+        if log.isEnabledFor(logging.INFO):  # the keyed hash only when it is written
+            log.info("signed in %s", self.subject_ref(login.address))
         principal = Principal(login.address, login.chain_id, credential.session_id)
         return SignedIn(principal=principal, access=self._issue(principal, now), cookie=cookie)
 

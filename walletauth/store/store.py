@@ -39,12 +39,18 @@ from walletauth.store.keystore import KeyStore
 from walletauth.store.migrate import upgrade_engine
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import (
+    INTERRUPTED_REQUEST_AFTER,
+    NOTICE_ABANDON_AFTER,
     ORPHAN_KEY_GRACE,
+    REQUESTS_LOG_RETENTION,
     SHORT_LIVED,
     PurgeReport,
+    abandoned_notices_batch,
     empty_subjects_batch,
     expired_records_batch,
     expired_rows_batch,
+    interrupted_requests_batch,
+    old_requests_batch,
     orphan_key_batches,
 )
 from walletauth.store.records import Record, open_data, open_record, seal_data
@@ -221,12 +227,12 @@ class Store:
                 refused = error
             else:
                 subject = self._write_login(
-                    write, address, subject, state, chain_id, now, ip, user_agent
+                    write, address, subject, state, chain_id, now, ip, user_agent,
+                    keep_until=session_expires_at,
                 )
                 ephemeral.create_session(
                     write.connection, session_id, subject.id, session_expires_at
                 )
-                retain_until(write.connection, subject.id, session_expires_at)
         if refused is not None:
             raise refused
         return True
@@ -254,15 +260,24 @@ class Store:
     def _write_login(
         self, write: _Write, address: str, subject: Subject | None, state: SubjectState,
         chain_id: int, now: datetime, ip: str | None, user_agent: str | None,
+        *, keep_until: datetime | None = None,
     ) -> Subject:
+        """The sign-in's records; the subject is kept until the latest of their expiries
+        and ``keep_until`` (its session's), moved once rather than once per row."""
         login = self.policy.login
         subject, key = self._ensure_subject(write, address, subject, now)
-        self._upsert_wallet_record(write.connection, subject, key, chain_id, now)
+        expiries = [self._upsert_wallet_record(
+            write.connection, subject, key, chain_id, now, retain=False
+        )]
         if login.access_log_category is not None:
-            self._record_per_allowed_purpose(
+            expiries += self._record_per_allowed_purpose(
                 write.connection, subject, key, state, login.access_log_category,
                 {"ip": ip, "browser": user_agent, "at": now.isoformat()}, now, "login",
+                retain=False,
             )
+        if keep_until is not None:
+            expiries.append(keep_until)
+        retain_until(write.connection, subject.id, max(expiries))
         return subject
 
     def put_record(
@@ -507,10 +522,19 @@ class Store:
     def purge(
         self, *, now: datetime, batch_size: int = 5000,
         orphan_grace: timedelta = ORPHAN_KEY_GRACE,
+        requests_retention: timedelta = REQUESTS_LOG_RETENTION,
+        notice_abandon_after: timedelta = NOTICE_ABANDON_AFTER,
+        interrupted_after: timedelta = INTERRUPTED_REQUEST_AFTER,
     ) -> PurgeReport:
         """Dispose of every record past ``expires_at``, subjects left with nothing (with
         their key), expired nonces, sessions and rate counters, and subject keys no
         subject points at that are older than ``orphan_grace``.
+
+        The service's own bookkeeping too: the wallet's requests still ``received``
+        ``interrupted_after`` after they arrived are closed as denied (``interrupted``),
+        requests-log entries closed more than ``requests_retention`` ago are deleted,
+        and notices undelivered ``notice_abandon_after`` after they occurred are
+        abandoned.
 
         Batches of ``batch_size`` rows, each in its own short transaction; idempotent.
         An audit entry with counts per category and purpose is written when anything
@@ -520,6 +544,11 @@ class Store:
         _require_positive_int(batch_size, "batch_size")
         if not isinstance(orphan_grace, timedelta) or orphan_grace < timedelta(0):
             raise StoreError("invalid_argument", "orphan_grace must be a timedelta >= 0")
+        for name, bound in (("requests_retention", requests_retention),
+                            ("notice_abandon_after", notice_abandon_after),
+                            ("interrupted_after", interrupted_after)):
+            if not isinstance(bound, timedelta) or bound <= timedelta(0):
+                raise StoreError("invalid_argument", f"{name} must be a timedelta > 0")
         removed: dict[tuple[str, str], int] = {}
         while True:
             with self.engine.begin() as connection:
@@ -533,8 +562,18 @@ class Store:
             name: self._purge_table(table, now, batch_size) for name, table in SHORT_LIVED.items()
         }
         orphans = self._destroy_orphan_keys(now, orphan_grace, batch_size)
+        bookkeeping = {
+            "requests_interrupted": self._batched(
+                interrupted_requests_batch, received_before=now - interrupted_after, now=now,
+                batch_size=batch_size),
+            "requests_removed": self._batched(
+                old_requests_batch, before=now - requests_retention, batch_size=batch_size),
+            "notices_abandoned": self._batched(
+                abandoned_notices_batch, occurred_before=now - notice_abandon_after,
+                batch_size=batch_size),
+        }
         report = PurgeReport(records=removed, subjects=subjects_removed, **short_lived,
-                             orphan_keys=orphans)
+                             orphan_keys=orphans, **bookkeeping)
         if report.anything_removed:
             with self.engine.begin() as connection:
                 self._audit(connection, "purge", now, None, detail=report.audit_detail())
@@ -688,7 +727,11 @@ class Store:
         data: Mapping[str, object],
         now: datetime,
         source: str,
+        *,
+        retain: bool = True,
     ) -> int:
+        """Insert a sealed record; ``retain`` keeps the subject until it expires (a caller
+        writing several records may do that once, for the latest)."""
         expires_at = now + self.policy.retention(category, purpose)
         record_id: int = connection.execute(_INSERT_RECORD, {
             "subject_id": subject.id,
@@ -702,13 +745,15 @@ class Store:
             "policy_version": self.policy.version,
             "data": seal_data(key, category, purpose, data),
         }).scalar_one()
-        retain_until(connection, subject.id, expires_at)
+        if retain:
+            retain_until(connection, subject.id, expires_at)
         return record_id
 
     def _upsert_wallet_record(
         self, connection: sa.Connection, subject: Subject, key: bytes, chain_id: int,
-        now: datetime,
-    ) -> None:
+        now: datetime, *, retain: bool = True,
+    ) -> datetime:
+        """Insert or update the wallet record; returns when it expires."""
         category, purpose = self.policy.login.wallet_category, self.policy.login.purpose
         existing = connection.execute(
             _FIRST_RECORD, {"subject": subject.id, "category": category, "purpose": purpose}
@@ -720,10 +765,11 @@ class Store:
         candidate = {"chain_id": chain_id, "first_sign_in": first_sign_in,
                      "last_sign_in": now.isoformat()}
         data = self._declared_only(category, candidate)
-        if existing is None:
-            self._insert_record(connection, subject, key, category, purpose, data, now, "login")
-            return
         expires_at = now + self.policy.retention(category, purpose)
+        if existing is None:
+            self._insert_record(connection, subject, key, category, purpose, data, now, "login",
+                                retain=retain)
+            return expires_at
         connection.execute(_UPDATE_RECORD, {
             "record": existing.id,
             "updated_at": now,
@@ -731,7 +777,9 @@ class Store:
             "policy_version": self.policy.version,
             "data": seal_data(key, category, purpose, data),
         })
-        retain_until(connection, subject.id, expires_at)
+        if retain:
+            retain_until(connection, subject.id, expires_at)
+        return expires_at
 
     def _record_per_allowed_purpose(
         self,
@@ -743,13 +791,19 @@ class Store:
         candidate: Mapping[str, object],
         now: datetime,
         source: str,
-    ) -> None:
-        """One record of ``category`` per purpose it serves that ``state`` allows now."""
+        *,
+        retain: bool = True,
+    ) -> list[datetime]:
+        """One record of ``category`` per purpose it serves that ``state`` allows now;
+        returns when each expires."""
         data = self._declared_only(category, candidate)
+        expiries = []
         for purpose in self.policy.category(category).retention:
             if decide_collection(self.policy, category, purpose, state).allowed:
                 self._insert_record(connection, subject, key, category, purpose, data, now,
-                                    source)
+                                    source, retain=retain)
+                expiries.append(now + self.policy.retention(category, purpose))
+        return expiries
 
     def _declared_only(self, category: str, candidate: Mapping[str, object]) -> dict[str, object]:
         """What a sign-in offers, cut down to the fields the policy declares, minimised."""
@@ -851,6 +905,16 @@ class Store:
     ) -> None:
         for notice in notices:
             enqueue(connection, self.secrets, notice, normalise_address(address), now)
+
+    def _batched(self, batch: Callable[..., int], *, batch_size: int, **bounds: datetime) -> int:
+        """Run ``batch`` in short transactions until it does less than a full batch."""
+        done = 0
+        while True:
+            with self.engine.begin() as connection:
+                count = batch(connection, batch_size=batch_size, **bounds)
+            done += count
+            if count < batch_size:
+                return done
 
     def _purge_table(self, table: sa.Table, now: datetime, batch_size: int) -> int:
         removed = 0

@@ -16,7 +16,22 @@ from typing import Final
 import sqlalchemy as sa
 
 from walletauth.store.keyschema import subject_keys
+from walletauth.store.rights_schema import notice_outbox, rights_requests
 from walletauth.store.schema import nonces, rate_counters, records, sessions, subjects
+
+REQUESTS_LOG_RETENTION: Final = timedelta(days=3 * 365)
+"""How long a closed rights request stays in the requests log: receipts must outlive the
+erasure they record long enough to prove that it was done (limitation periods run to
+about three years), and no longer."""
+NOTICE_ABANDON_AFTER: Final = timedelta(days=30)
+"""How long an undelivered notice is retried before it is given up: a receiver gone
+for a month is gone, and the sealed address must not wait for it for ever."""
+INTERRUPTED_REQUEST_AFTER: Final = timedelta(hours=1)
+"""A request of the wallet's own still ``received`` this long after it arrived was
+interrupted (the process died mid-transaction): each runs in well under a second."""
+OPERATOR_PENDING_MARK: Final = ":"
+"""Requests a service handed over are logged as ``<kind>:<service>`` and wait for the
+operator, not for walletauth: they are never closed as interrupted."""
 
 ORPHAN_KEY_GRACE: Final = timedelta(hours=1)
 """How old an unreferenced key must be before purge destroys it: a sign-in makes its
@@ -34,6 +49,12 @@ class PurgeReport:
     rate_counters: int = 0
     orphan_keys: int = 0
     """Subject keys no subject pointed at (left by an interrupted erasure), destroyed."""
+    requests_interrupted: int = 0
+    """Requests left ``received`` by a dead process, closed as denied (``interrupted``)."""
+    requests_removed: int = 0
+    """Requests-log entries past the log's retention, deleted."""
+    notices_abandoned: int = 0
+    """Undelivered notices past the retry period, deleted."""
 
     @property
     def records_removed(self) -> int:
@@ -43,7 +64,8 @@ class PurgeReport:
     def anything_removed(self) -> bool:
         return bool(
             self.records_removed or self.subjects or self.nonces or self.sessions
-            or self.rate_counters or self.orphan_keys
+            or self.rate_counters or self.orphan_keys or self.requests_interrupted
+            or self.requests_removed or self.notices_abandoned
         )
 
     def audit_detail(self) -> dict[str, int | list[dict[str, str | int]]]:
@@ -57,6 +79,9 @@ class PurgeReport:
             "sessions": self.sessions,
             "rate_counters": self.rate_counters,
             "orphan_keys": self.orphan_keys,
+            "requests_interrupted": self.requests_interrupted,
+            "requests_removed": self.requests_removed,
+            "notices_abandoned": self.notices_abandoned,
         }
 
 
@@ -119,6 +144,46 @@ def expired_rows_batch(
     else:
         condition = sa.tuple_(*key).in_(chosen)
     return connection.execute(sa.delete(table).where(condition)).rowcount
+
+
+def interrupted_requests_batch(
+    connection: sa.Connection, *, received_before: datetime, now: datetime, batch_size: int
+) -> int:
+    """Close up to ``batch_size`` of the wallet's own requests still ``received`` since
+    before ``received_before`` as denied, reason ``interrupted``."""
+    stale = sa.and_(
+        rights_requests.c.status == "received",
+        rights_requests.c.received_at <= received_before,
+        ~rights_requests.c.kind.contains(OPERATOR_PENDING_MARK, autoescape=True),
+    )
+    chosen = (sa.select(rights_requests.c.id).where(stale).limit(batch_size)
+              .with_for_update(skip_locked=True))
+    return connection.execute(
+        sa.update(rights_requests)
+        .where(rights_requests.c.id.in_(chosen.scalar_subquery()), stale)
+        .values(status="denied", reason="interrupted", completed_at=now)
+    ).rowcount
+
+
+def old_requests_batch(connection: sa.Connection, *, before: datetime, batch_size: int) -> int:
+    """Delete up to ``batch_size`` requests-log entries closed (or, never closed,
+    received) before ``before``."""
+    closed_at = sa.func.coalesce(rights_requests.c.completed_at, rights_requests.c.received_at)
+    chosen = sa.select(rights_requests.c.id).where(closed_at <= before).limit(batch_size)
+    return connection.execute(
+        sa.delete(rights_requests).where(rights_requests.c.id.in_(chosen.scalar_subquery()))
+    ).rowcount
+
+
+def abandoned_notices_batch(
+    connection: sa.Connection, *, occurred_before: datetime, batch_size: int
+) -> int:
+    """Delete up to ``batch_size`` undelivered notices that occurred before
+    ``occurred_before``."""
+    key = sa.tuple_(notice_outbox.c.notice_id, notice_outbox.c.endpoint)
+    chosen = (sa.select(notice_outbox.c.notice_id, notice_outbox.c.endpoint)
+              .where(notice_outbox.c.occurred_at <= occurred_before).limit(batch_size))
+    return connection.execute(sa.delete(notice_outbox).where(key.in_(chosen))).rowcount
 
 
 def orphan_key_batches(

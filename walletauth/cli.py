@@ -85,13 +85,16 @@ def purge(
     secrets = Secrets.load_or_create(settings.data_dir / "secrets")
     store = open_store(settings, load_policy(settings.policy), secrets)
     try:
-        report = store.purge(now=_now(), batch_size=batch_size)
+        report = store.purge(now=_now(), batch_size=batch_size,
+                             requests_retention=settings.requests_log_retention,
+                             notice_abandon_after=settings.notice_abandon_after)
     finally:
         store.close()
     for (category, purpose), count in sorted(report.records.items()):
         typer.echo(f"records {category}/{purpose}: {count}")
     typer.echo(f"records: {report.records_removed}")
-    for kind in ("subjects", "nonces", "sessions", "rate_counters", "orphan_keys"):
+    for kind in ("subjects", "nonces", "sessions", "rate_counters", "orphan_keys",
+                 "requests_interrupted", "requests_removed", "notices_abandoned"):
         typer.echo(f"{kind}: {getattr(report, kind)}")
 
 

@@ -35,3 +35,31 @@ def test_keys_rotate_adds_a_signing_key_and_keeps_the_old_one_listed(run):
 def test_purge_prints_what_it_removed(run):
     output = run("purge")
     assert {"nonces:", "sessions:", "rate_counters:", "subjects:"} <= set(output.split())
+
+
+def test_purge_keeps_the_requests_log_as_long_as_the_operator_says(run, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from walletauth.policy.loader import load_policy
+    from walletauth.server.runtime import open_store, prepare_data_dir
+    from walletauth.server.settings import Settings
+    from walletauth.store import Secrets
+    from walletauth.store.subject_ops import finish_request, open_request
+
+    settings = Settings()
+    prepare_data_dir(settings)
+    store = open_store(settings, load_policy(settings.policy),
+                       Secrets.load_or_create(settings.data_dir / "secrets"))
+    two_days_ago = datetime.now(UTC) - timedelta(days=2)
+    address = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+    finish_request(store, open_request(store, address, "export", now=two_days_ago),
+                   "completed", now=two_days_ago)
+    open_request(store, address, "erase", now=two_days_ago)  # its process died
+    store.close()
+
+    by_default = run("purge").splitlines()
+    monkeypatch.setenv("WALLETAUTH_REQUESTS_LOG_RETENTION", "P1D")
+    one_day = run("purge").splitlines()
+
+    assert {"requests_interrupted: 1", "requests_removed: 0"} <= set(by_default)
+    assert {"requests_interrupted: 0", "requests_removed: 1"} <= set(one_day)

@@ -164,6 +164,10 @@ class Settings(ConfiguredSettings):
     access_token_ttl: timedelta = timedelta(minutes=15)
     session_ttl: timedelta = timedelta(days=14)
     nonce_ttl: timedelta = timedelta(minutes=5)
+    requests_log_retention: timedelta = Field(default=timedelta(days=3 * 365), gt=timedelta(0))
+    """How long ``walletauth purge`` keeps a closed rights request (the receipts)."""
+    notice_abandon_after: timedelta = Field(default=timedelta(days=30), gt=timedelta(0))
+    """How long an undelivered notice is retried before ``walletauth purge`` gives it up."""
     max_message_age: timedelta | None = None
     """Refuse messages issued longer ago than this (``too_old``); off by default."""
     clock_skew: timedelta = timedelta(seconds=60)
@@ -221,6 +225,8 @@ class Settings(ConfiguredSettings):
         "nonce_ttl",
         "max_message_age",
         "clock_skew",
+        "requests_log_retention",
+        "notice_abandon_after",
         mode="before",
     )
     @classmethod

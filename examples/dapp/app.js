@@ -13,6 +13,8 @@ const state = {
   session: null, // { address, chain_id }
   policy: null,
   consents: {},
+  // From /me/consents: suspended purposes, granted ones on hold (and why), the age rule's state.
+  standing: { suspended: [], on_hold: {}, age: null },
   records: null, // the user-supplied records of the last export
 };
 
@@ -135,9 +137,41 @@ async function loadConsents() {
     api("/me/consents"),
   ]);
   state.policy = policy;
-  state.consents = mine.consents;
+  applyConsents(mine);
+}
+
+function applyConsents(answer) {
+  state.consents = answer.consents;
+  state.standing = { suspended: answer.suspended, on_hold: answer.on_hold, age: answer.age };
   renderConsents();
   renderRestrictChoices();
+}
+
+// Shown only when the policy has an age rule: a yes or no, never a birth date.
+function renderAge() {
+  const rule = state.policy.age;
+  $("age-step").hidden = !rule;
+  if (!rule) return;
+  const years = { age: rule.guardian_consent_below };
+  const age = state.standing.age;
+  $("age-intro").textContent = fill(t().ageIntro, years);
+  $("age-adult").textContent = fill(t().ageAdult, years);
+  $("age-child").textContent = fill(t().ageChild, years);
+  // Once under the guardian age, only the service can change it.
+  $("age-choices").hidden = Boolean(age?.confirmed && age.under_guardian_age);
+  let text = "";
+  if (age?.confirmed) {
+    text = fill(age.under_guardian_age ? t().ageConfirmedChild : t().ageConfirmedAdult, years);
+    if (age.under_guardian_age) text += " " + (age.guardian_consent ? t().guardianGiven : t().guardianMissing);
+  }
+  $("age-state").textContent = text;
+}
+
+async function confirmAge(underGuardianAge) {
+  applyConsents(await api("/me/age", {
+    method: "PUT",
+    body: { under_guardian_age: underGuardianAge },
+  }));
 }
 
 function renderConsents() {
@@ -147,6 +181,7 @@ function renderConsents() {
     ...policy.purposes.filter((p) => !p.optional).map(necessaryItem),
   );
   $("optional").replaceChildren(...policy.purposes.filter((p) => p.optional).map(optionalItem));
+  renderAge();
 }
 
 function necessaryItem(purpose) {
@@ -170,6 +205,7 @@ function optionalItem(purpose) {
   toggle.addEventListener("change", () => run(() => changeConsent(purpose, toggle)));
   const stateText = element("span", { className: "switch-state" });
   stateText.textContent = toggle.checked ? t().granted : t().withdrawn;
+  if (state.standing.on_hold[purpose.id]) stateText.textContent += ` (${t().onHold})`;
   label.append(
     element("span", { className: "purpose-text", textContent: purpose.text }),
     toggle,
@@ -186,7 +222,7 @@ async function changeConsent(purpose, toggle) {
       method: "PUT",
       body: { purpose: purpose.id, granted },
     });
-    state.consents = answer.consents;
+    applyConsents(answer);
   } finally {
     renderConsents();
   }
@@ -379,6 +415,11 @@ function renderRestrictChoices() {
       element("input", { type: "checkbox", value: purpose.id, id: `restrict-${purpose.id}` }),
       element("span", { textContent: purpose.text }),
     );
+    if (state.standing.suspended.includes(purpose.id)) {
+      label.append(element("span", {
+        className: "badge", id: `suspended-${purpose.id}`, textContent: t().suspendedBadge,
+      }));
+    }
     return label;
   }));
 }
@@ -392,6 +433,7 @@ async function restrict(lift) {
     return;
   }
   await signedRequest("restrict", "/me/restrictions", { purposes, lift });
+  applyConsents(await api("/me/consents")); // the suspended badges
   const done = lift ? t().liftDone : t().restrictDone;
   $("restrict-result").textContent = done;
   showStatus(done);
@@ -515,6 +557,8 @@ function start() {
   $("export-html").addEventListener("click", () => run(exportHtml));
   $("export-csv").addEventListener("click", () => run(exportCsv));
   $("correct-load").addEventListener("click", () => run(loadRecords));
+  $("age-adult").addEventListener("click", () => run(() => confirmAge(false)));
+  $("age-child").addEventListener("click", () => run(() => confirmAge(true)));
   $("restrict").addEventListener("click", () => run(() => restrict(false)));
   $("lift").addEventListener("click", () => run(() => restrict(true)));
   $("stop-third-party").addEventListener("click", () => run(stopThirdParty));

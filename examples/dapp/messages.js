@@ -56,6 +56,16 @@ export const UI = {
     restrictDone: "利用の停止を受け付けました。",
     liftDone: "利用の再開を受け付けました。",
     restrictNoneChosen: "利用目的を一つ以上選んでください。",
+    suspendedBadge: "停止中",
+    ageHeading: "年齢の確認",
+    ageIntro: "任意の利用目的に同意する前に、{age} 歳未満かどうかを教えてください。生年月日はお聞きしません。",
+    ageAdult: "{age} 歳以上です",
+    ageChild: "{age} 歳未満です",
+    ageConfirmedAdult: "{age} 歳以上と確認済みです。",
+    ageConfirmedChild: "{age} 歳未満と確認済みです。",
+    guardianGiven: "保護者の同意を受け付けています。",
+    guardianMissing: "任意の利用目的には保護者の同意が必要です。保護者の方からサービスの窓口にご連絡ください。",
+    onHold: "保留中",
     thirdPartyHeading: "第三者提供の停止",
     thirdPartyIntro:
       "同意に基づく第三者への提供を停止します（法令に基づく提供は除きます）。",
@@ -147,6 +157,16 @@ export const UI = {
     restrictDone: "Suspension received.",
     liftDone: "Lifting of the suspension received.",
     restrictNoneChosen: "Choose at least one purpose.",
+    suspendedBadge: "Suspended",
+    ageHeading: "Age confirmation",
+    ageIntro: "Before you grant optional purposes, tell us whether you are under {age}. We never ask for your birth date.",
+    ageAdult: "I am {age} or older",
+    ageChild: "I am under {age}",
+    ageConfirmedAdult: "Confirmed: {age} or older.",
+    ageConfirmedChild: "Confirmed: under {age}.",
+    guardianGiven: "A guardian's consent is on record.",
+    guardianMissing: "Optional purposes need a guardian's consent: a parent or guardian contacts the service.",
+    onHold: "on hold",
     thirdPartyHeading: "Stop third-party provision",
     thirdPartyIntro:
       "Stop providing your data to third parties on the ground of consent (provision required by law still applies).",
@@ -362,6 +382,14 @@ export const ERRORS = {
   guardian_consent_required: {
     ja: "保護者の同意が必要です。",
     en: "A guardian's consent is required.",
+  },
+  no_age_rule: {
+    ja: "このサービスでは年齢の確認は不要です。",
+    en: "This service does not ask for an age confirmation.",
+  },
+  age_confirmation_final: {
+    ja: "13 歳未満と確認済みです。変更はサービスの窓口にお問い合わせください。",
+    en: "You are confirmed as under the guardian age; contact the service to change that.",
   },
   third_party_stopped: {
     ja: "第三者提供は停止されています。",

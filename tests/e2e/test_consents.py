@@ -50,3 +50,9 @@ def test_granting_and_withdrawing_a_purpose_changes_the_stored_consent(page, dap
     page.reload()
     expect(page.locator("#tab-consents")).to_have_text("Consents")  # the choice is kept
     expect(page.locator(f"#consent-{OPTIONAL}")).not_to_be_checked()
+
+
+def test_without_an_age_rule_there_is_no_age_step(page, dapp, wallet):
+    sign_in(page, dapp.page_url, wallet.address)
+    expect(page.locator("#necessary li").first).to_be_visible()
+    expect(page.locator("#age-step")).to_be_hidden()

@@ -82,6 +82,7 @@ def test_correct_restrict_and_stop_third_party_are_done_and_listed(page, dapp, w
     page.check(f"#restrict-{OPTIONAL}")
     page.click("#restrict")
     expect(page.locator("#restrict-result")).to_have_text("利用の停止を受け付けました。")
+    expect(page.locator(f"#suspended-{OPTIONAL}")).to_have_text("停止中")
     assert last_request_resource(wallet) == ["urn:walletauth:request:restrict"]
     assert OPTIONAL in dapp.store.subject_state(wallet.address).suspended
 

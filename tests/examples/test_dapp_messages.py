@@ -9,7 +9,8 @@ from pathlib import Path
 from walletauth.server.problems import STATUS_BY_CODE
 
 DAPP = Path(__file__).resolve().parents[2] / "examples" / "dapp"
-SERVICE_API_ONLY = {"service_unauthorized", "purpose_not_granted_to_service"}
+SERVICE_API_ONLY = {"service_unauthorized", "purpose_not_granted_to_service",
+                    "guardian_consent_not_delegated"}
 """Answers of /services/v1, which a page never calls."""
 
 

@@ -111,3 +111,45 @@ def test_an_expired_access_token_is_refused(client, wallet, clock):
     assert response.status_code == 401
     assert response.json()["code"] == "invalid_token"
     assert client.post("/auth/refresh").status_code == 200
+
+
+def test_with_a_token_and_another_sessions_cookie_logout_ends_the_tokens_session(client, wallet):
+    token_a = sign_in(client, wallet).json()["access_token"]
+    token_b = sign_in(client, wallet).json()["access_token"]
+    cookie_b = client.cookies["walletauth_session"]
+
+    logout = client.post("/auth/logout", headers=bearer(token_a))
+
+    assert logout.status_code == 204
+    assert "set-cookie" not in logout.headers  # session B's cookie is kept, B still lives
+    assert client.get("/auth/session", headers=bearer(token_a)).json()["code"] == "session_revoked"
+    assert client.get("/auth/session", headers=bearer(token_b)).status_code == 200
+    assert client.cookies["walletauth_session"] == cookie_b
+    assert client.post("/auth/refresh").status_code == 200
+
+
+def test_logout_with_the_token_of_the_cookies_session_clears_the_cookie(client, wallet):
+    token = sign_in(client, wallet).json()["access_token"]
+
+    logout = client.post("/auth/logout", headers=bearer(token))
+
+    assert 'walletauth_session=""' in logout.headers["set-cookie"]
+    assert client.post("/auth/refresh").json()["code"] == "not_authenticated"
+
+
+def test_session_and_logout_follow_one_precedence_the_token_over_the_cookie(client, wallet):
+    token_a = sign_in(client, wallet).json()["access_token"]
+    sign_in(client, wallet)  # the client now holds session B's cookie
+    tampered = token_a[:-4] + "AAAA"
+
+    # An invalid token is not rescued by a good cookie, on either route.
+    assert client.get("/auth/session", headers=bearer(tampered)).json()["code"] == "invalid_token"
+    assert client.post("/auth/logout", headers=bearer(tampered)).json()["code"] == "invalid_token"
+    assert client.post("/auth/refresh").status_code == 200
+
+
+def test_the_openapi_schema_states_the_credential_precedence(client):
+    schema = client.get("/openapi.json").json()
+    bearer_scheme = schema["components"]["securitySchemes"]["HTTPBearer"]
+    assert "Bearer access token decides" in bearer_scheme["description"]
+    assert "token's session ends" in schema["paths"]["/auth/logout"]["post"]["description"]

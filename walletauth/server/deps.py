@@ -18,7 +18,16 @@ from walletauth.server.runtime import Runtime
 MAX_USER_AGENT_CHARS = 512
 SESSION_COOKIE = "walletauth_session"
 
-bearer = HTTPBearer(auto_error=False, description="Access token from /auth/verify or refresh")
+CREDENTIAL_PRECEDENCE = (
+    "When a request sends both, the Bearer access token decides and the session cookie is"
+    " ignored: the token is what the caller chose to send, the cookie what a browser sends"
+    " on its own."
+)
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description=f"Access token from /auth/verify or refresh. {CREDENTIAL_PRECEDENCE}",
+)
 
 
 async def runtime_of(request: Request) -> Runtime:
@@ -44,7 +53,7 @@ SessionCookieDep = Annotated[
     str | None,
     Cookie(
         alias=SESSION_COOKIE,
-        description="Opaque refresh credential set by /auth/verify",
+        description=f"Opaque refresh credential set by /auth/verify. {CREDENTIAL_PRECEDENCE}",
     ),
 ]
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

@@ -174,16 +174,23 @@ class LoginService:
         principal = await self.by_cookie(cookie)
         return SignedIn(principal=principal, access=self._issue(principal, self._clock()))
 
-    async def logout(self, *, cookie: str | None, token: str | None) -> None:
-        """End the session named by the cookie, else by the access token's ``sid``."""
+    async def logout(self, *, cookie: str | None, token: str | None) -> bool:
+        """End the session named by the access token if one is sent, else by the cookie.
+
+        The same precedence as recognising who is signed in (:func:`deps.principal_of`):
+        the token is what the caller chose to send, the cookie what a browser sends on its
+        own, so a request with both acts for the token's session. True when the cookie sent
+        (if any) belonged to the ended session, so that the answer may clear it.
+        """
         credential = self._cookies.open(cookie) if cookie else None
-        if credential is not None:
-            session_id = credential.session_id
-        elif token is not None:
+        if token is not None:
             session_id = self._tokens.read(token, now=self._clock()).session_id
+        elif credential is not None:
+            session_id = credential.session_id
         else:
             raise ServerError("not_authenticated", "send the session cookie or an access token")
         await self._state.revoke_session(session_id)
+        return credential is None or credential.session_id == session_id
 
     async def by_cookie(self, cookie: str | None) -> Principal:
         if not cookie:

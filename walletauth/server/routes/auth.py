@@ -75,17 +75,24 @@ async def refresh(
     status_code=status.HTTP_204_NO_CONTENT,
     response_class=Response,
     responses=problem_responses(401, 422, 500, 503),
-    summary="End the session of the cookie or token; its access tokens stop working here",
+    summary="End the session of the token, else of the cookie; its access tokens stop working",
+    description=(
+        "With both an `Authorization: Bearer` token and the session cookie, the token's"
+        " session ends (the same precedence as every route that asks who is signed in);"
+        " the cookie is cleared only when it belongs to the ended session (or does not"
+        " open), so a browser's other session is neither ended nor forgotten."
+    ),
 )
 async def logout(
     runtime: RuntimeDep, credentials: BearerDep, cookie: SessionCookieDep = None
 ) -> Response:
     token = credentials.credentials if credentials is not None else None
-    await runtime.login.logout(cookie=cookie, token=token)
+    clear_cookie = await runtime.login.logout(cookie=cookie, token=token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=runtime.settings.cookie_secure, httponly=True
-    )
+    if clear_cookie:
+        response.delete_cookie(
+            SESSION_COOKIE, path="/", secure=runtime.settings.cookie_secure, httponly=True
+        )
     return response
 
 
@@ -94,6 +101,11 @@ async def logout(
     response_model=SessionResponse,
     responses=problem_responses(401, 422, 500, 503),
     summary="Who is signed in (by Bearer token, else by session cookie)",
+    description=(
+        "A Bearer token, when sent, alone decides (an invalid or ended one answers 401"
+        " even beside a good cookie); the cookie counts only without one. Every route"
+        " for a signed-in wallet, and logout, follow the same rule."
+    ),
 )
 async def session(principal: PrincipalDep) -> SessionResponse:
     return SessionResponse(address=principal.address, chain_id=principal.chain_id)

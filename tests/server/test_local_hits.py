@@ -38,3 +38,21 @@ def test_a_clock_that_steps_back_counts_into_the_newest_window():
     hits.count("k", window=MINUTE, now=START + MINUTE)
 
     assert hits.count("k", window=MINUTE, now=START).count == 2
+
+
+async def test_peeking_reads_the_current_window_without_adding_a_hit():
+    hits = LocalHits()
+    never_hit = await hits.peek_hits("k", window=MINUTE, now=START)
+    for _ in range(2):
+        hits.count("k", window=MINUTE, now=START)
+
+    peeks = [(await hits.peek_hits("k", window=MINUTE, now=START)).count for _ in range(3)]
+    later = await hits.peek_hits("k", window=MINUTE, now=START + timedelta(seconds=10))
+
+    assert never_hit.count == 0
+    assert peeks == [2, 2, 2]
+    assert hits.peek("k", window=MINUTE, now=START).retry_after_seconds == 10
+    assert hits.count("k", window=MINUTE, now=START).count == 3
+    assert (later.count, later.retry_after_seconds) == (0, 60)
+    # Peeking into a new window keeps the old one's counts for whoever counts there.
+    assert hits.count("k", window=MINUTE, now=START).count == 4

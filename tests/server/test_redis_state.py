@@ -53,3 +53,21 @@ async def test_hits_count_per_fixed_window_and_say_when_it_ends(state):
 
 async def test_ping_answers(state):
     await state.ping()
+
+
+async def test_peeking_at_a_counter_reads_its_window_without_adding_a_hit(state):
+    window = timedelta(seconds=60)
+    start = datetime.fromtimestamp(1_800_000_000 - 1_800_000_000 % 60 + 50, UTC)
+    never_hit = await state.peek_hits("k", window=window, now=start)
+    for _ in range(2):
+        await state.count_hit("k", window=window, now=start)
+
+    peeks = [(await state.peek_hits("k", window=window, now=start)).count for _ in range(3)]
+    hits = await state.peek_hits("k", window=window, now=start)
+    later = await state.peek_hits("k", window=window, now=start + timedelta(seconds=10))
+
+    assert never_hit.count == 0
+    assert peeks == [2, 2, 2]
+    assert hits.retry_after_seconds == 10
+    assert (await state.count_hit("k", window=window, now=start)).count == 3
+    assert (later.count, later.retry_after_seconds) == (0, 60)

@@ -26,18 +26,35 @@ class LocalHits:
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         return self.count(key, window=window, now=now)
 
+    async def peek_hits(self, key: str, *, window: timedelta, now: datetime) -> Hits:
+        return self.peek(key, window=window, now=now)
+
     def count(self, key: str, *, window: timedelta, now: datetime) -> Hits:
+        seconds, index, counts = self._current_window(window, now)
+        counts[key] = count = counts.get(key, 0) + 1
+        self._windows[seconds] = (index, counts)
+        return Hits(count=count, retry_after_seconds=_retry_after(seconds, index, now))
+
+    def peek(self, key: str, *, window: timedelta, now: datetime) -> Hits:
+        """The hits of ``key`` in the current window; changes nothing."""
+        seconds, index, counts = self._current_window(window, now)
+        return Hits(count=counts.get(key, 0), retry_after_seconds=_retry_after(seconds, index, now))
+
+    def _current_window(
+        self, window: timedelta, now: datetime
+    ) -> tuple[float, int, dict[str, int]]:
+        """The window's length, the index of the window ``now`` counts into, and its
+        counts (a fresh dict, not yet kept, when ``now`` has moved past the held one)."""
         seconds = window.total_seconds()
         if seconds <= 0:
             raise ValueError("a rate-limit window is longer than zero seconds")
-        moment = now.timestamp()
-        index = math.floor(moment / seconds)
+        index = math.floor(now.timestamp() / seconds)
         current, counts = self._windows.get(seconds, (index, {}))
         if index > current:
-            counts = {}
-        elif index < current:  # a clock that went back counts into the newest window
-            index = current
-        counts[key] = count = counts.get(key, 0) + 1
-        self._windows[seconds] = (index, counts)
-        retry_after = max(1, math.ceil((index + 1) * seconds - moment))
-        return Hits(count=count, retry_after_seconds=retry_after)
+            return seconds, index, {}
+        # A clock that went back counts into the newest window.
+        return seconds, current, counts
+
+
+def _retry_after(seconds: float, index: int, now: datetime) -> int:
+    return max(1, math.ceil((index + 1) * seconds - now.timestamp()))

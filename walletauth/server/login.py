@@ -139,6 +139,9 @@ class LoginService:
     ) -> tuple[SiweMessage, VerifiedLogin, NonceCheck]:
         """The message, its verified signer and its authentic, live nonce (not yet used)."""
         message = SiweMessage.parse(text)
+        # Before the signature work: an address out of failed verifies waits, however
+        # good this signature is.
+        await self._limiter.address_allowed(message.address, now=now)
         try:
             login = await averify_message(
                 text, signature, now=now, rpc=self._rpc, **self._expectations(message)

@@ -33,6 +33,20 @@ class RateLimiter:
     async def verify_requested(self, client_ip: str, *, now: datetime) -> None:
         await self._hit("verify", client_ip, self._limits.verify_per_ip, now)
 
+    async def address_allowed(self, address: str, *, now: datetime) -> None:
+        """Raise ``rate_limited`` if ``address`` has used up its failed verifies in this
+        window, counting nothing: checked before any signature work, so that once its
+        allowance is spent even a valid signature waits for the window to end (which is
+        what makes guessing expensive), and a refused attempt does not prolong the lock."""
+        if not self._limits.enabled:
+            return
+        limit = self._limits.failed_verify_per_address
+        hits = await self._counter.peek_hits(
+            self._counter_key("failed", address.lower()), window=self._window, now=now
+        )
+        if hits.count >= limit:
+            raise self._limited(f"{limit} failed verifies", hits.retry_after_seconds)
+
     async def verify_failed(self, address: str, *, now: datetime) -> None:
         """Count a failed verify for ``address``; raise once it is over its limit."""
         await self._hit("failed", address.lower(), self._limits.failed_verify_per_address, now)
@@ -44,12 +58,15 @@ class RateLimiter:
             self._counter_key(kind, subject), window=self._window, now=now
         )
         if hits.count > limit:
-            raise ServerError(
-                "rate_limited",
-                f"more than {limit} {kind} requests in {self._limits.window_seconds} s;"
-                f" retry after {hits.retry_after_seconds} s",
-                retry_after=hits.retry_after_seconds,
-            )
+            raise self._limited(f"more than {limit} {kind} requests", hits.retry_after_seconds)
+
+    def _limited(self, what: str, retry_after: int) -> ServerError:
+        return ServerError(
+            "rate_limited",
+            f"{what} in {self._limits.window_seconds} s;"
+            f" retry after {retry_after} s",
+            retry_after=retry_after,
+        )
 
     def _counter_key(self, kind: str, subject: str) -> str:
         digest = hmac.new(self._key, f"{kind}\0{subject}".encode(), hashlib.sha256).hexdigest()

@@ -26,6 +26,9 @@ class HitCounter(Protocol):
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         """Add one hit to ``key`` and return the hits of the current window."""
 
+    async def peek_hits(self, key: str, *, window: timedelta, now: datetime) -> Hits:
+        """The hits of ``key`` in the current window, adding none (zero if never hit)."""
+
 
 class ShortLivedState(Protocol):
     async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:

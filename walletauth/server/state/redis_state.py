@@ -56,6 +56,16 @@ def _milliseconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() * 1000))
 
 
+def _window_counter(key: str, window: timedelta, now: datetime) -> tuple[str, int]:
+    """The Redis key counting ``key`` in the fixed window of ``now``, and the seconds
+    until that window ends."""
+    window_seconds = window.total_seconds()
+    window_index = math.floor(now.timestamp() / window_seconds)
+    window_end = (window_index + 1) * window_seconds
+    retry_after = max(1, math.ceil(window_end - now.timestamp()))
+    return f"{PREFIX}hits:{key}:{window_index}", retry_after
+
+
 class RedisState:
     def __init__(self, client: Redis, *, subject_keys: Sequence[bytes] = ()) -> None:
         """``subject_keys`` name the per-subject session indexes: new sessions go under
@@ -108,15 +118,16 @@ class RedisState:
         return ended
 
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        window_seconds = window.total_seconds()
-        window_index = math.floor(now.timestamp() / window_seconds)
-        window_end = (window_index + 1) * window_seconds
+        counter, retry_after = _window_counter(key, window, now)
         count = await self._count_hit(
-            keys=[f"{PREFIX}hits:{key}:{window_index}"],
-            args=[math.ceil(window_seconds * 1000)],
+            keys=[counter], args=[math.ceil(window.total_seconds() * 1000)]
         )
-        retry_after = max(1, math.ceil(window_end - now.timestamp()))
         return Hits(count=int(count), retry_after_seconds=retry_after)
+
+    async def peek_hits(self, key: str, *, window: timedelta, now: datetime) -> Hits:
+        counter, retry_after = _window_counter(key, window, now)
+        count = await self._client.get(counter)
+        return Hits(count=int(count or 0), retry_after_seconds=retry_after)
 
     async def ping(self) -> None:
         await self._client.ping()

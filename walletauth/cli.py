@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
+from pydantic import ValidationError
 
+from walletauth.errors import WalletAuthError
 from walletauth.server.keys import KeyRing
 from walletauth.server.settings import Settings
 
@@ -18,6 +21,8 @@ notices_app = typer.Typer(help="The outbox of notices to downstream services.",
 app.add_typer(notices_app, name="notices")
 
 APP_FACTORY = "walletauth.server.app:create_app_from_environment"
+BAD_CONFIGURATION_EXIT = 2
+"""Exit code of a command refused for its settings (as for a bad command-line option)."""
 
 
 def _now() -> datetime:
@@ -40,7 +45,7 @@ def serve(
 
     from walletauth.server.runtime import prepare_data_dir
 
-    settings = Settings()
+    settings = _checked_settings()
     # Done once here, before workers start, so they never race to migrate or make keys.
     prepare_data_dir(settings)
     _keyring(settings)
@@ -59,6 +64,33 @@ def serve(
         server_header=False,
         log_level=settings.log_level,
     )
+
+
+def _checked_settings() -> Settings:
+    """The settings, and the policy they name loaded once, or exit with one line saying
+    what is wrong: caught here, a bad setting is not a worker's start-up traceback."""
+    from walletauth.policy.loader import load_policy
+
+    try:
+        settings = Settings()
+        load_policy(settings.policy)
+    except ValidationError as error:
+        _refuse_configuration("; ".join(_setting_problem(detail) for detail in error.errors()))
+    except WalletAuthError as error:
+        _refuse_configuration(f"{error.code}: {error.message}")
+    return settings
+
+
+def _setting_problem(detail: Mapping[str, Any]) -> str:
+    name = str(detail["loc"][0]) if detail["loc"] else "settings"
+    place = "".join(f"[{part}]" for part in detail["loc"][1:])
+    return f"WALLETAUTH_{name.upper()}{place}: {detail['msg']}"
+
+
+def _refuse_configuration(problem: str) -> NoReturn:
+    one_line = " ".join(problem.split())
+    typer.echo(f"walletauth: invalid configuration: {one_line}", err=True)
+    raise typer.Exit(code=BAD_CONFIGURATION_EXIT)
 
 
 @app.command()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from walletauth.store.crypto import new_subject_key, seal, unseal
 from walletauth.store.engines import READ_ONLY
 from walletauth.store.keyschema import subject_keys
+from walletauth.store.login_sql import KeyRead
 from walletauth.store.secrets import Secrets
 
 # Built once and reused with new parameters (see subjects.py): a key is read per sign-in.
@@ -34,6 +35,7 @@ class KeyStore:
         self.engine = engine
         self.secrets = secrets
         self._reader = engine.execution_options(**READ_ONLY)
+        self._read_one = KeyRead(engine)
 
     def create(self) -> tuple[str, bytes]:
         """A new subject key, stored (committed) before anything is sealed under it."""
@@ -52,8 +54,9 @@ class KeyStore:
         return key_id, key
 
     def get(self, key_id: str) -> bytes | None:
-        """The key, or None once it has been destroyed."""
-        return self.get_many([key_id]).get(key_id)
+        """The key, or None once it has been destroyed (one statement: read per sign-in)."""
+        row = self._read_one(key_id)
+        return None if row is None else self._unwrap(key_id, *row)
 
     def get_many(self, key_ids: Collection[str]) -> dict[str, bytes]:
         if not key_ids:

@@ -32,10 +32,12 @@ from walletauth.store import ephemeral
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, AuditEvent, DetailValue, read_audit, write_audit
 from walletauth.store.consent import ConsentEvent, ConsentKind, state_from_events
-from walletauth.store.crypto import derived_key, keyed_digest
+from walletauth.store.crypto import derived_key, keyed_digest, seal
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
+from walletauth.store.ephemeral import session_hash
 from walletauth.store.errors import STORE_ERROR_CODES, StoreError
 from walletauth.store.keystore import KeyStore
+from walletauth.store.login_sql import LoginSql, LoginTransaction
 from walletauth.store.migrate import upgrade_engine
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import (
@@ -58,6 +60,7 @@ from walletauth.store.rekey import RotationReport, rekey_subjects
 from walletauth.store.schema import consent_events, records
 from walletauth.store.secrets import Secrets
 from walletauth.store.subjects import (
+    ADDRESS_ASSOCIATED,
     Subject,
     find_with_history,
     insert_subject,
@@ -74,20 +77,9 @@ MAX_RATE_WINDOW_SECONDS = 366 * 24 * 3600
 """Rate limits count per minute or hour; a year is far beyond any real window."""
 _RATE_KEY_DOMAIN = b"walletauth rate limit key"
 
-# The sign-in's statements, built once and reused with new parameters: SQLAlchemy then
-# neither rebuilds them nor recomputes their cache keys per call.
+# Built once and reused with new parameters: SQLAlchemy then neither rebuilds it nor
+# recomputes its cache key per call.
 _INSERT_RECORD = sa.insert(records).returning(records.c.id)
-_FIRST_RECORD = (
-    sa.select(records.c.id, records.c.data)
-    .where(
-        records.c.subject_id == sa.bindparam("subject"),
-        records.c.category == sa.bindparam("category"),
-        records.c.purpose == sa.bindparam("purpose"),
-    )
-    .order_by(records.c.id)
-    .limit(1)
-)
-_UPDATE_RECORD = sa.update(records).where(records.c.id == sa.bindparam("record"))
 
 
 @dataclass(slots=True)
@@ -137,6 +129,7 @@ class Store:
         self.policy = policy
         self.secrets = secrets
         self._reader = engine.execution_options(**READ_ONLY)
+        self._login_sql = LoginSql(engine)
 
     @classmethod
     def open(
@@ -188,8 +181,7 @@ class Store:
         """
         now = require_aware(now)
         _require_positive_int(chain_id, "chain_id")
-        with self._write() as write:
-            self._store_login(write, address, chain_id, now, ip, user_agent)
+        self._login(address, chain_id, now, ip, user_agent)
 
     def sign_in(
         self,
@@ -217,68 +209,130 @@ class Store:
         _require_positive_int(chain_id, "chain_id")
         self._require_nonce(nonce)
         self._require_session_id(session_id)
+        return self._login(
+            address, chain_id, now, ip, user_agent,
+            nonce=(nonce, nonce_remember_until), session=(session_id, session_expires_at),
+        )
+
+    def _login(
+        self, address: str, chain_id: int, now: datetime, ip: str | None,
+        user_agent: str | None, *, nonce: tuple[str, datetime] | None = None,
+        session: tuple[str, datetime] | None = None,
+    ) -> bool:
+        """The sign-in's one transaction on the driver (:mod:`walletauth.store.login_sql`).
+
+        With a ``nonce``: False, nothing written, if it was used already; a refusal by the
+        policy keeps it used (committed alone) and is raised after. Without: a refusal
+        writes nothing. The subject is kept until the latest of its records' expiries and
+        the session's, moved once rather than once per row.
+        """
+        checksum = normalise_address(address)
+        refs = refs_of(self.secrets, checksum)
+        created_keys: list[str] = []
         refused: StoreError | None = None
-        with self._write() as write:
-            if not ephemeral.use_nonce(write.connection, nonce, nonce_remember_until):
-                return False
-            try:
-                subject, state = self._login_state(write.connection, address)
-            except StoreError as error:  # refused before anything but the nonce was written
-                refused = error
-            else:
-                subject = self._write_login(
-                    write, address, subject, state, chain_id, now, ip, user_agent,
-                    keep_until=session_expires_at,
-                )
-                ephemeral.create_session(
-                    write.connection, session_id, subject.id, session_expires_at
-                )
+        try:
+            with self._login_sql.transaction() as login:
+                if nonce is not None and not login.use_nonce(*nonce):
+                    return False
+                subject, events = login.find_subject(refs)
+                state = state_from_events(events)
+                try:
+                    self._refuse_login(state)
+                except StoreError as error:
+                    if nonce is None:
+                        raise
+                    refused = error  # the nonce's use alone commits
+                else:
+                    subject, key = self._login_subject(login, subject, refs, checksum, now,
+                                                       created_keys)
+                    expiries = self._write_login(login, subject, key, state, chain_id, now,
+                                                 ip, user_agent)
+                    if session is not None:
+                        session_id, session_expires_at = session
+                        login.create_session(session_hash(session_id), subject.id,
+                                             session_expires_at)
+                        expiries.append(session_expires_at)
+                    login.retain_until(subject.id, max(expiries))
+        except BaseException:
+            self.keys.destroy(created_keys)  # keys of subjects this never committed
+            raise
         if refused is not None:
             raise refused
         return True
 
-    def _store_login(
-        self, write: _Write, address: str, chain_id: int, now: datetime,
-        ip: str | None, user_agent: str | None,
-    ) -> Subject:
-        subject, state = self._login_state(write.connection, address)
-        return self._write_login(write, address, subject, state, chain_id, now, ip, user_agent)
-
-    def _login_state(
-        self, connection: sa.Connection, address: str
-    ) -> tuple[Subject | None, SubjectState]:
-        """The subject (locked) and its state; raises if the policy refuses the sign-in."""
+    def _refuse_login(self, state: SubjectState) -> None:
         login = self.policy.login
-        subject, state = self._locked_state(connection, address)
         with _policy_errors_as_store_errors():
             _refuse(
                 decide_collection(self.policy, login.wallet_category, login.purpose, state),
                 "sign-in",
             )
-        return subject, state
+
+    def _login_subject(
+        self, login: LoginTransaction, subject: Subject | None, refs: list[str],
+        checksum: str, now: datetime, created_keys: list[str],
+    ) -> tuple[Subject, bytes]:
+        """The signing-in subject and its key; a first sign-in creates both."""
+        if subject is not None:
+            return subject, self._key_of(subject)
+        key_id, key = self.keys.create()
+        created_keys.append(key_id)
+        created = login.insert_subject(
+            refs[0], key_id, seal(key, checksum.encode("ascii"), ADDRESS_ASSOCIATED), now
+        )
+        if created is not None:
+            return created, key
+        # Another transaction created the subject meanwhile: use theirs, drop our key.
+        self.keys.destroy([key_id])
+        created_keys.remove(key_id)
+        existing, _events = login.find_subject(refs)
+        if existing is None:
+            raise StoreError("unknown_subject", "the subject vanished while being created")
+        return existing, self._key_of(existing)
 
     def _write_login(
-        self, write: _Write, address: str, subject: Subject | None, state: SubjectState,
+        self, login: LoginTransaction, subject: Subject, key: bytes, state: SubjectState,
         chain_id: int, now: datetime, ip: str | None, user_agent: str | None,
-        *, keep_until: datetime | None = None,
-    ) -> Subject:
-        """The sign-in's records; the subject is kept until the latest of their expiries
-        and ``keep_until`` (its session's), moved once rather than once per row."""
-        login = self.policy.login
-        subject, key = self._ensure_subject(write, address, subject, now)
-        expiries = [self._upsert_wallet_record(
-            write.connection, subject, key, chain_id, now, retain=False
-        )]
-        if login.access_log_category is not None:
-            expiries += self._record_per_allowed_purpose(
-                write.connection, subject, key, state, login.access_log_category,
-                {"ip": ip, "browser": user_agent, "at": now.isoformat()}, now, "login",
-                retain=False,
+    ) -> list[datetime]:
+        """The wallet record (``first_sign_in`` kept) and an access-log record per purpose
+        the state allows; returns when each expires."""
+        policy = self.policy
+        category, purpose = policy.login.wallet_category, policy.login.purpose
+        existing = login.first_record(subject.id, category, purpose)
+        first_sign_in = now.isoformat()
+        if existing is not None:
+            previous = open_data(key, category, purpose, existing[1])
+            first_sign_in = str(previous.get("first_sign_in", first_sign_in))
+        wallet = self._declared_only(category, {
+            "chain_id": chain_id, "first_sign_in": first_sign_in, "last_sign_in": now.isoformat(),
+        })
+        expires_at = now + policy.retention(category, purpose)
+        sealed = seal_data(key, category, purpose, wallet)
+        if existing is None:
+            login.insert_record(
+                subject.id, category, purpose, basis=policy.purpose(purpose).basis, now=now,
+                expires_at=expires_at, source="login", policy_version=policy.version,
+                data=sealed,
             )
-        if keep_until is not None:
-            expiries.append(keep_until)
-        retain_until(write.connection, subject.id, max(expiries))
-        return subject
+        else:
+            login.update_record(existing[0], now=now, expires_at=expires_at,
+                                policy_version=policy.version, data=sealed)
+        expiries = [expires_at]
+        log_category = policy.login.access_log_category
+        if log_category is not None:
+            entry = self._declared_only(
+                log_category, {"ip": ip, "browser": user_agent, "at": now.isoformat()}
+            )
+            for log_purpose in self._allowed_purposes(log_category, state):
+                log_expires_at = now + policy.retention(log_category, log_purpose)
+                login.insert_record(
+                    subject.id, log_category, log_purpose,
+                    basis=policy.purpose(log_purpose).basis, now=now, expires_at=log_expires_at,
+                    source="login", policy_version=policy.version,
+                    data=seal_data(key, log_category, log_purpose, entry),
+                )
+                expiries.append(log_expires_at)
+        return expiries
 
     def put_record(
         self,
@@ -749,38 +803,6 @@ class Store:
             retain_until(connection, subject.id, expires_at)
         return record_id
 
-    def _upsert_wallet_record(
-        self, connection: sa.Connection, subject: Subject, key: bytes, chain_id: int,
-        now: datetime, *, retain: bool = True,
-    ) -> datetime:
-        """Insert or update the wallet record; returns when it expires."""
-        category, purpose = self.policy.login.wallet_category, self.policy.login.purpose
-        existing = connection.execute(
-            _FIRST_RECORD, {"subject": subject.id, "category": category, "purpose": purpose}
-        ).first()
-        first_sign_in = now.isoformat()
-        if existing is not None:
-            previous = open_data(key, category, purpose, existing.data)
-            first_sign_in = str(previous.get("first_sign_in", first_sign_in))
-        candidate = {"chain_id": chain_id, "first_sign_in": first_sign_in,
-                     "last_sign_in": now.isoformat()}
-        data = self._declared_only(category, candidate)
-        expires_at = now + self.policy.retention(category, purpose)
-        if existing is None:
-            self._insert_record(connection, subject, key, category, purpose, data, now, "login",
-                                retain=retain)
-            return expires_at
-        connection.execute(_UPDATE_RECORD, {
-            "record": existing.id,
-            "updated_at": now,
-            "expires_at": expires_at,
-            "policy_version": self.policy.version,
-            "data": seal_data(key, category, purpose, data),
-        })
-        if retain:
-            retain_until(connection, subject.id, expires_at)
-        return expires_at
-
     def _record_per_allowed_purpose(
         self,
         connection: sa.Connection,
@@ -798,12 +820,16 @@ class Store:
         returns when each expires."""
         data = self._declared_only(category, candidate)
         expiries = []
-        for purpose in self.policy.category(category).retention:
-            if decide_collection(self.policy, category, purpose, state).allowed:
-                self._insert_record(connection, subject, key, category, purpose, data, now,
-                                    source, retain=retain)
-                expiries.append(now + self.policy.retention(category, purpose))
+        for purpose in self._allowed_purposes(category, state):
+            self._insert_record(connection, subject, key, category, purpose, data, now,
+                                source, retain=retain)
+            expiries.append(now + self.policy.retention(category, purpose))
         return expiries
+
+    def _allowed_purposes(self, category: str, state: SubjectState) -> list[str]:
+        """The purposes ``category`` serves that ``state`` allows collecting for now."""
+        return [purpose for purpose in self.policy.category(category).retention
+                if decide_collection(self.policy, category, purpose, state).allowed]
 
     def _declared_only(self, category: str, candidate: Mapping[str, object]) -> dict[str, object]:
         """What a sign-in offers, cut down to the fields the policy declares, minimised."""

@@ -43,12 +43,15 @@ def serve(
     """Run the HTTP service (uvicorn with uvloop and httptools)."""
     import uvicorn
 
+    from walletauth.server.metrics import share_metrics_between_workers
     from walletauth.server.runtime import prepare_data_dir
 
     settings = _checked_settings()
     # Done once here, before workers start, so they never race to migrate or make keys.
     prepare_data_dir(settings)
     _keyring(settings)
+    if workers > 1:
+        share_metrics_between_workers(settings.data_dir / "prometheus")
     uvicorn.run(
         APP_FACTORY,
         factory=True,

@@ -44,6 +44,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             if notices is not None:
                 await notices.stop()
             await runtime.stop()
+            metrics.process_exiting()
 
     app = FastAPI(
         title="walletauth",

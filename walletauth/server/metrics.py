@@ -1,11 +1,38 @@
 """Prometheus metrics of one app. Labels are outcome codes and route templates only:
-never an address, an IP, a nonce or a raw path."""
+never an address, an IP, a nonce or a raw path.
+
+With several workers (``walletauth serve --workers N``) each process counts into files
+of its own under ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode)
+and ``/metrics`` adds up every worker's files, so a scrape that lands on any worker
+shows the whole service's numbers."""
 
 from __future__ import annotations
 
+import os
+import shutil
+from pathlib import Path
+from typing import Final
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+MULTIPROCESS_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_metrics_between_workers(directory: Path) -> None:
+    """Make the worker processes started after this call count into ``directory``.
+
+    Emptied first: files left by an earlier run would add its numbers to this one's.
+    prometheus_client picks the directory up when it is imported, which in a uvicorn
+    worker (a fresh process) is after this."""
+    shutil.rmtree(directory, ignore_errors=True)
+    directory.mkdir(mode=0o700, parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(directory)
+
+
+def _multiprocess_directory() -> str | None:
+    return os.environ.get(MULTIPROCESS_ENV) or None
 
 
 class Metrics:
@@ -34,4 +61,16 @@ class Metrics:
         self.logins.labels(outcome=outcome).inc()
 
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        directory = _multiprocess_directory()
+        if directory is None:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, path=directory)
+        return generate_latest(every_worker)
+
+    def process_exiting(self) -> None:
+        """A worker's last word in multiprocess mode: its live gauges stop counting
+        (its counters and histograms stay in the totals, as counters must)."""
+        directory = _multiprocess_directory()
+        if directory is not None:
+            mark_process_dead(os.getpid(), directory)

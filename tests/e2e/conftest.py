@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +15,7 @@ from eth_account.messages import encode_defunct
 from fastapi import FastAPI
 
 from tests.e2e.browser import CHROMIUM_ARGS, SCREENSHOTS, require_chromium
+from tests.server.conftest import free_socket
 from walletauth.server.app import create_app
 from walletauth.server.settings import Settings
 from walletauth.siwe import SiweMessage
@@ -92,8 +91,7 @@ def dapp_settings() -> dict[str, object]:
 @pytest.fixture
 def dapp(tmp_path, dapp_settings) -> Iterator[Dapp]:
     """walletauth on a free loopback port, its domain ``127.0.0.1:<port>``, page at /app/."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = free_socket()  # IPPROTO_TCP, so accepted connections get TCP_NODELAY
     host, port = sock.getsockname()
     settings = Settings(
         data_dir=tmp_path / "data",
@@ -103,8 +101,10 @@ def dapp(tmp_path, dapp_settings) -> Iterator[Dapp]:
         **dapp_settings,
     )
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve(sockets=[sock])), daemon=True)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, loop="uvloop")
+    )
+    thread = threading.Thread(target=lambda: server.run(sockets=[sock]), daemon=True)
     thread.start()
     try:
         for _ in range(500):

@@ -43,7 +43,7 @@ class OneTransaction:
         self._calls = calls
 
     async def write(self, sign_in: SignInWrite) -> bool:
-        return await self._calls.run(
+        return await self._calls.run_short(
             self._store.sign_in,
             sign_in.address,
             sign_in.chain_id,

@@ -1,0 +1,59 @@
+"""Store calls off (or, short ones on SQLite, on) the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from walletauth.server.store_calls import StoreCalls
+
+
+def where_it_ran() -> int:
+    return threading.get_ident()
+
+
+async def test_a_short_call_on_sqlite_runs_on_the_event_loop_when_nothing_is_in_flight():
+    calls = StoreCalls(serial=True)
+    try:
+        assert await calls.run_short(where_it_ran) == threading.get_ident()
+        assert await calls.run(where_it_ran) != threading.get_ident()
+    finally:
+        calls.close()
+
+
+async def test_a_short_call_waits_its_turn_behind_a_call_in_flight():
+    calls = StoreCalls(serial=True)
+    started, release = threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def slow() -> None:
+        started.set()
+        release.wait(5)
+        order.append("slow")
+
+    def short() -> int:
+        order.append("short")
+        return threading.get_ident()
+
+    try:
+        in_flight = asyncio.ensure_future(calls.run(slow))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        queued = asyncio.ensure_future(calls.run_short(short))
+        await asyncio.sleep(0.01)
+        assert order == []
+        release.set()
+        await in_flight
+        assert await queued != threading.get_ident()
+        assert order == ["slow", "short"]
+        assert await calls.run_short(where_it_ran) == threading.get_ident()
+    finally:
+        release.set()
+        calls.close()
+
+
+async def test_a_short_call_on_postgresql_still_runs_on_a_store_thread():
+    calls = StoreCalls(serial=False)
+    try:
+        assert await calls.run_short(where_it_ran) != threading.get_ident()
+    finally:
+        calls.close()

@@ -1,0 +1,89 @@
+"""The sign-in's statements on the DBAPI connection (walletauth.store.login_sql) write
+rows that the rest of the store, on SQLAlchemy, reads back exactly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from tests.store.conftest import ALICE, NOW, table_counts
+from walletauth.store import StoreError
+from walletauth.store.ephemeral import session_hash
+from walletauth.store.schema import nonces, records, sessions, subjects
+
+SESSION = "sess-" + "0123456789abcdef" * 2
+
+
+def sign_in(store, *, now=NOW, nonce="nonce-of-a-sign-in", session=SESSION, days=14):
+    return store.sign_in(
+        ALICE, 1, now=now, nonce=nonce, nonce_remember_until=now + timedelta(minutes=10),
+        session_id=session, session_expires_at=now + timedelta(days=days),
+        ip="192.0.2.1", user_agent="Mozilla/5.0 Firefox/128.0",
+    )
+
+
+def rows(store, table):
+    with store.engine.connect() as connection:
+        return connection.execute(sa.select(table)).all()
+
+
+def test_times_written_by_a_sign_in_read_back_through_sqlalchemy_unchanged(store):
+    assert sign_in(store)
+
+    (nonce,) = rows(store, nonces)
+    assert nonce.expires_at == NOW + timedelta(minutes=10)
+    (session,) = rows(store, sessions)
+    assert session.id_hash == session_hash(SESSION)
+    assert session.expires_at == NOW + timedelta(days=14)
+    for record in rows(store, records):
+        assert record.collected_at == record.updated_at == NOW
+        assert record.expires_at > NOW
+        assert record.source == "login"
+        assert record.policy_version == store.policy.version
+
+
+def test_the_subject_is_kept_until_the_latest_expiry_and_never_moved_back(store):
+    assert sign_in(store, days=4000)
+    (first,) = rows(store, subjects)
+    assert first.retained_until == NOW + timedelta(days=4000)
+
+    assert sign_in(store, now=NOW + timedelta(days=1), nonce="second-nonce", session=SESSION + "2",
+                   days=1)
+
+    (after,) = rows(store, subjects)
+    assert after.retained_until == first.retained_until
+
+
+def test_a_returning_sign_in_updates_the_wallet_record_in_place(store):
+    assert sign_in(store)
+    later = NOW + timedelta(days=3)
+    assert sign_in(store, now=later, nonce="second-nonce", session=SESSION + "2")
+
+    (wallet,) = store.records(ALICE, "service_provision", now=later, category="wallet_address")
+    assert wallet.collected_at == NOW
+    assert wallet.updated_at == later
+    assert wallet.data["first_sign_in"] == NOW.isoformat()
+    assert wallet.data["last_sign_in"] == later.isoformat()
+
+
+def test_a_refused_login_without_a_nonce_writes_nothing(store):
+    store.suspend(ALICE, "service_provision", now=NOW)
+    before = table_counts(store)
+
+    with pytest.raises(StoreError) as refused:
+        store.record_login(ALICE, 1, now=NOW, ip="192.0.2.1")
+
+    assert refused.value.code == "purpose_suspended"
+    assert table_counts(store) == before
+
+
+def test_a_sign_in_with_a_bad_address_is_refused_before_the_nonce_is_used(store):
+    with pytest.raises(StoreError) as refused:
+        store.sign_in("0x1234", 1, now=NOW, nonce="nonce-of-a-sign-in",
+                      nonce_remember_until=NOW + timedelta(minutes=10), session_id=SESSION,
+                      session_expires_at=NOW + timedelta(days=1))
+
+    assert refused.value.code == "invalid_address"
+    assert store.use_nonce("nonce-of-a-sign-in", remember_until=NOW + timedelta(minutes=10))

@@ -1,6 +1,6 @@
 """Full sign-ins per second against the ceiling of a bare FastAPI route.
 
-    .venv/bin/python benchmarks/login.py [--logins 6000] [--connections 16] [--no-postgres]
+    .venv/bin/python benchmarks/login.py [--logins 20000] [--connections 16] [--no-postgres]
 
 What it measures, on this machine, in one run:
 
@@ -261,7 +261,7 @@ def report(ceiling: dict, rows: list[tuple[str, dict]]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--logins", type=int, default=8000, help="pre-signed logins per setup (more than used)"
+        "--logins", type=int, default=20000, help="pre-signed logins per setup (more than used)"
     )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1, help="wrk threads")

@@ -11,9 +11,9 @@ never makes the pool open and close connections per call.
 The sign-in on SQLite is short (a few one-row statements, about 0.2 ms of CPU), shorter
 than the hop to the store thread and back, which also costs two waits for the GIL while
 the event loop and that thread take turns: so :meth:`StoreCalls.run_short` runs it on
-the event loop itself whenever no other store call is in flight (measured with
-``benchmarks/login.py``: p50 12.6 -> 8 ms, p99 30-37 -> 22-23 ms, 700-740 -> 800
-logins/s). Only then: calls still go one at a time and in arrival order, so the loop never
+the event loop itself whenever no other store call is in flight (``benchmarks/login.py``,
+two or three runs each way: 591-759 -> 799-1,003 logins/s, p50 13-17 -> 7-9 ms, p99 30-43 ->
+19-44 ms). Only then: calls still go one at a time and in arrival order, so the loop never
 waits for the store thread's lock. It can wait for another process's (the ``purge`` CLI's
 short batches), which blocks the loop for that long; a thread would not.
 """

@@ -65,7 +65,6 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     # walletauth.policy and walletauth.store: a bug or a broken deployment
     "field_not_allowed": Outcome(500, "Record field not declared by the policy"),
     "naive_datetime": Outcome(500, "Internal time handling error"),
-    "duplicate_nonce": Outcome(500, "Nonce issued twice"),
     "invalid_policy": Outcome(500, "Invalid policy"),
     "policy_not_found": Outcome(500, "Policy not found"),
     "invalid_hash_key": Outcome(500, "Invalid hash key"),

@@ -27,7 +27,6 @@ StoreErrorCode = Literal[
     "invalid_argument",
     "naive_datetime",
     "unknown_subject",
-    "duplicate_nonce",
     "no_age_rule",  # an age confirmation or guardian consent under a policy without age rule
     "age_confirmation_final",  # one confirmed under the guardian age declaring otherwise
     # configuration and storage

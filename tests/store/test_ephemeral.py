@@ -1,4 +1,4 @@
-"""Short-lived state for the HTTP service: nonces, sessions, rate-limit counters."""
+"""Short-lived state for the HTTP service: nonces and sessions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.store import StoreError
-from walletauth.store.schema import nonces, rate_counters, sessions
+from walletauth.store.schema import nonces, sessions
 
 SESSION = "sess-" + "0123456789abcdef" * 2
 
@@ -144,40 +144,6 @@ def test_session_ids_are_stored_only_as_hashes(store):
         [stored] = connection.execute(sa.select(sessions.c.id_hash)).scalars().all()
 
     assert SESSION not in stored
-
-
-def test_the_rate_counter_counts_hits_per_key_and_window(store):
-    counts = [store.count_hit("ip:192.0.2.1", window=60, now=NOW + timedelta(seconds=s))
-              for s in (0, 10, 59)]
-    other_key = store.count_hit("ip:192.0.2.2", window=60, now=NOW)
-    next_window = store.count_hit("ip:192.0.2.1", window=60, now=NOW + timedelta(seconds=60))
-
-    assert counts == [1, 2, 3]
-    assert other_key == 1
-    assert next_window == 1
-
-
-def test_concurrent_hits_are_all_counted(store):
-    results = run_together(20, lambda: store.count_hit("login:burst", window=300, now=NOW))
-
-    assert sorted(results) == list(range(1, 21))
-
-
-def test_rate_limit_keys_are_stored_only_as_keyed_hashes(store):
-    store.count_hit("ip:192.0.2.1", window=60, now=NOW)
-
-    with store.engine.connect() as connection:
-        [stored] = connection.execute(sa.select(rate_counters.c.key_hash)).scalars().all()
-
-    assert "192.0.2.1" not in stored
-
-
-@pytest.mark.parametrize("window", [0, -60, 10**30, 1.5, True], ids=repr)
-def test_bad_windows_are_refused(store, window):
-    with pytest.raises(StoreError) as refused:
-        store.count_hit("k", window=window, now=NOW)
-
-    assert refused.value.code == "invalid_argument"
 
 
 def test_bad_session_ids_are_refused(store):

@@ -71,7 +71,6 @@ def write_everything_about(store: Store, address: str) -> None:
     store.put_record(address, "contact_email", "partner_guidance", {"email": "x@example.com"},
                      now=NOW, source="test")
     store.create_session(session_of(address), address, expires_at=NOW + timedelta(hours=1))
-    store.count_hit(f"address:{address}", window=60, now=NOW)
     store.audit(address, "export", now=NOW)
 
 

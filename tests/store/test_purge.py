@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tests.store.conftest import ALICE, BOB, CAROL, NOW
 from tests.store.test_privacy import forms_of
 from walletauth.store import StoreError
-from walletauth.store.schema import records
+from walletauth.store.schema import rate_counters, records
 
 DAY = timedelta(days=1)
 
@@ -108,7 +108,9 @@ def test_expired_nonces_sessions_and_rate_counters_are_cleaned_up(store):
     store.use_nonce("live-nonce-1", remember_until=NOW + 2 * DAY)
     store.create_session("expired-session-0123456789", ALICE, expires_at=NOW + DAY)
     store.create_session("live-session-0123456789ab", ALICE, expires_at=NOW + 30 * DAY)
-    store.count_hit("ip:192.0.2.1", window=60, now=NOW)
+    with store.engine.begin() as connection:  # the store itself no longer writes it
+        connection.execute(sa.insert(rate_counters).values(
+            key_hash="0" * 64, window_start=NOW, hits=1, expires_at=NOW + timedelta(seconds=60)))
 
     report = store.purge(now=NOW + DAY + timedelta(seconds=1))
 

@@ -4,22 +4,22 @@ Nonces are stateless (the server authenticates them itself); the ``nonces`` tabl
 holds the ones already used, each until its expiry (plus a grace), and a use is a
 single ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` on the nonce's primary key:
 whichever of several concurrent users inserts the row gets it, the others insert
-nothing. Inserted in the sign-in's own transaction, it commits or rolls back with it. Sessions are
-kept by a hash of their id (a leaked table does not hand out live sessions) and tied
-to the subject row, so erasing a subject ends its sessions. Rate-limit keys (which
-may carry an IP address) are kept as keyed hashes.
+nothing. Inserted in the sign-in's own transaction, it commits or rolls back with it.
+Sessions are kept by a hash of their id (a leaked table does not hand out live
+sessions) and tied to the subject row, so erasing a subject ends its sessions. Rate
+limits are counted by the server (in memory, or in Redis), not here.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from walletauth.store.schema import nonces, rate_counters, sessions
+from walletauth.store.schema import nonces, sessions
 from walletauth.store.sql import upsert
 
 
@@ -84,23 +84,3 @@ def revoke_session(connection: sa.Connection, session_id: str) -> None:
 def revoke_sessions_of(connection: sa.Connection, subject_id: int) -> int:
     statement = sa.delete(sessions).where(sessions.c.subject_id == subject_id)
     return connection.execute(statement).rowcount
-
-
-def window_start(now: datetime, window: int) -> datetime:
-    """The start of the fixed window of ``window`` seconds that contains ``now``."""
-    epoch_seconds = int(now.timestamp())
-    return datetime.fromtimestamp(epoch_seconds - epoch_seconds % window, tz=UTC)
-
-
-def count_hit(connection: sa.Connection, key_hash: str, window: int, now: datetime) -> int:
-    """Add one hit to ``key_hash``'s current window and return the window's total."""
-    start = window_start(now, window)
-    statement = upsert(connection, rate_counters).values(
-        key_hash=key_hash, window_start=start, hits=1, expires_at=start + timedelta(seconds=window)
-    )
-    statement = statement.on_conflict_do_update(
-        index_elements=[rate_counters.c.key_hash, rate_counters.c.window_start],
-        set_={"hits": rate_counters.c.hits + 1},
-    ).returning(rate_counters.c.hits)
-    hits: int = connection.execute(statement).scalar_one()
-    return hits

@@ -105,6 +105,8 @@ sessions = sa.Table(
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
 
+# Not written any more (the server counts rate limits in memory or in Redis); the table
+# stays in the migrations and purge still empties it.
 rate_counters = sa.Table(
     "rate_counters",
     metadata,

@@ -32,7 +32,7 @@ from walletauth.store import ephemeral
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, AuditEvent, DetailValue, read_audit, write_audit
 from walletauth.store.consent import ConsentEvent, ConsentKind, state_from_events
-from walletauth.store.crypto import derived_key, keyed_digest, seal
+from walletauth.store.crypto import derived_key, seal
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
 from walletauth.store.ephemeral import session_hash
 from walletauth.store.errors import STORE_ERROR_CODES, StoreError
@@ -73,9 +73,6 @@ if TYPE_CHECKING:
     from walletauth.store.subject_ops import Erasure
 
 _FIELD_HASH_DOMAIN = b"walletauth field hash"
-MAX_RATE_WINDOW_SECONDS = 366 * 24 * 3600
-"""Rate limits count per minute or hour; a year is far beyond any real window."""
-_RATE_KEY_DOMAIN = b"walletauth rate limit key"
 
 # Built once and reused with new parameters: SQLAlchemy then neither rebuilds it nor
 # recomputes its cache key per call.
@@ -694,21 +691,6 @@ class Store:
         with self.engine.begin() as connection:
             subject, _events = self._find(connection, address)
             return 0 if subject is None else ephemeral.revoke_sessions_of(connection, subject.id)
-
-    def count_hit(self, key: str, *, window: int, now: datetime) -> int:
-        """Count one hit for ``key`` in the fixed ``window`` (seconds) containing ``now``."""
-        now = require_aware(now)
-        _require_positive_int(window, "window (seconds)")
-        if window > MAX_RATE_WINDOW_SECONDS:
-            raise StoreError(
-                "invalid_argument",
-                f"a rate-limit window is at most {MAX_RATE_WINDOW_SECONDS} seconds, got {window}",
-            )
-        if not isinstance(key, str) or not key:
-            raise StoreError("invalid_argument", "a rate-limit key is a non-empty string")
-        key_hash = keyed_digest(self.secrets.current.subject_hmac_key, _RATE_KEY_DOMAIN, key)
-        with self.engine.begin() as connection:
-            return ephemeral.count_hit(connection, key_hash, window, now)
 
     # ------------------------------------------------------------------ internals
 

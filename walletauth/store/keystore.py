@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from walletauth.store.crypto import new_subject_key, seal, unseal
 from walletauth.store.engines import READ_ONLY
+from walletauth.store.errors import StoreError
 from walletauth.store.keyschema import subject_keys
 from walletauth.store.login_sql import KeyRead
 from walletauth.store.secrets import Secrets
@@ -57,6 +58,15 @@ class KeyStore:
         """The key, or None once it has been destroyed (one statement: read per sign-in)."""
         row = self._read_one(key_id)
         return None if row is None else self._unwrap(key_id, *row)
+
+    def require(self, key_id: str) -> bytes:
+        """The key; a destroyed one (its subject was erased) is a :class:`StoreError`."""
+        key = self.get(key_id)
+        if key is None:
+            raise StoreError(
+                "subject_key_missing", "the subject's key was destroyed (erased subject)"
+            )
+        return key
 
     def get_many(self, key_ids: Collection[str]) -> dict[str, bytes]:
         if not key_ids:

@@ -1,4 +1,5 @@
-"""Personal-data records as callers see them, and how their data is sealed."""
+"""Personal-data records as callers see them, how their data is minimised and sealed, and
+how one is written (shared by :class:`~walletauth.store.Store` and the subject's rights)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,25 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from walletauth.store.crypto import seal, unseal
+import sqlalchemy as sa
+
+from walletauth.policy.evaluate import minimise
+from walletauth.store.crypto import derived_key, seal, unseal
 from walletauth.store.errors import StoreError
+from walletauth.store.schema import records
+from walletauth.store.subjects import retain_until
+
+if TYPE_CHECKING:
+    from walletauth.policy.model import Policy
+    from walletauth.store.secrets import Secrets
+
+_FIELD_HASH_DOMAIN = b"walletauth field hash"
+
+# Built once and reused with new parameters: SQLAlchemy then neither rebuilds it nor
+# recomputes its cache key per call.
+_INSERT_RECORD = sa.insert(records).returning(records.c.id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +79,44 @@ def open_record(row: Any, key: bytes) -> Record:
         updated_at=row.updated_at,
         policy_version=row.policy_version,
     )
+
+
+def minimised(
+    policy: Policy, secrets: Secrets, category: str, data: Mapping[str, object]
+) -> dict[str, object]:
+    """``data`` as the policy lets ``category`` keep it; hashed fields use the current key."""
+    hash_key = derived_key(secrets.current.subject_hmac_key, _FIELD_HASH_DOMAIN)
+    return minimise(policy, category, data, hash_key=hash_key)
+
+
+def insert_record(
+    connection: sa.Connection,
+    policy: Policy,
+    subject_id: int,
+    key: bytes,
+    category: str,
+    purpose: str,
+    data: Mapping[str, object],
+    now: datetime,
+    source: str,
+    *,
+    retain: bool = True,
+) -> int:
+    """Insert a sealed record; ``retain`` keeps the subject until it expires (a caller
+    writing several records may do that once, for the latest)."""
+    expires_at = now + policy.retention(category, purpose)
+    record_id: int = connection.execute(_INSERT_RECORD, {
+        "subject_id": subject_id,
+        "category": category,
+        "purpose": purpose,
+        "basis": policy.purpose(purpose).basis,
+        "collected_at": now,
+        "updated_at": now,
+        "expires_at": expires_at,
+        "source": source,
+        "policy_version": policy.version,
+        "data": seal_data(key, category, purpose, data),
+    }).scalar_one()
+    if retain:
+        retain_until(connection, subject_id, expires_at)
+    return record_id

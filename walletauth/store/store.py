@@ -25,14 +25,13 @@ from walletauth.policy.evaluate import (
     decide_provision,
     decide_use,
     effective_consents,
-    minimise,
 )
 from walletauth.policy.model import AgeRule, Policy
 from walletauth.store import ephemeral
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, AuditEvent, DetailValue, read_audit, write_audit
 from walletauth.store.consent import ConsentEvent, ConsentKind, state_from_events
-from walletauth.store.crypto import derived_key, seal
+from walletauth.store.crypto import seal
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
 from walletauth.store.ephemeral import session_hash
 from walletauth.store.errors import STORE_ERROR_CODES, StoreError
@@ -55,7 +54,14 @@ from walletauth.store.purge import (
     old_requests_batch,
     orphan_key_batches,
 )
-from walletauth.store.records import Record, open_data, open_record, seal_data
+from walletauth.store.records import (
+    Record,
+    insert_record,
+    minimised,
+    open_data,
+    open_record,
+    seal_data,
+)
 from walletauth.store.rekey import RotationReport, rekey_subjects
 from walletauth.store.schema import consent_events, records
 from walletauth.store.secrets import Secrets
@@ -71,12 +77,6 @@ from walletauth.store.types import require_aware
 
 if TYPE_CHECKING:
     from walletauth.store.subject_ops import Erasure
-
-_FIELD_HASH_DOMAIN = b"walletauth field hash"
-
-# Built once and reused with new parameters: SQLAlchemy then neither rebuilds it nor
-# recomputes its cache key per call.
-_INSERT_RECORD = sa.insert(records).returning(records.c.id)
 
 
 @dataclass(slots=True)
@@ -271,7 +271,7 @@ class Store:
     ) -> tuple[Subject, bytes]:
         """The signing-in subject and its key; a first sign-in creates both."""
         if subject is not None:
-            return subject, self._key_of(subject)
+            return subject, self.keys.require(subject.key_id)
         key_id, key = self.keys.create()
         created_keys.append(key_id)
         created = login.insert_subject(
@@ -285,7 +285,7 @@ class Store:
         existing, _events = login.find_subject(refs)
         if existing is None:
             raise StoreError("unknown_subject", "the subject vanished while being created")
-        return existing, self._key_of(existing)
+        return existing, self.keys.require(existing.key_id)
 
     def _write_login(
         self, login: LoginTransaction, subject: Subject, key: bytes, state: SubjectState,
@@ -356,11 +356,10 @@ class Store:
             subject, state = self._locked_state(write.connection, address)
             with _policy_errors_as_store_errors():
                 _refuse(decide_collection(self.policy, category, purpose, state), "write")
-                minimised = self._minimise(category, data)
+                data_kept = minimised(self.policy, self.secrets, category, data)
             subject, key = self._ensure_subject(write, address, subject, now)
-            return self._insert_record(
-                write.connection, subject, key, category, purpose, minimised, now, source
-            )
+            return insert_record(write.connection, self.policy, subject.id, key, category,
+                                 purpose, data_kept, now, source)
 
     def records(
         self, address: str, purpose: str, *, now: datetime, category: str | None = None
@@ -722,7 +721,7 @@ class Store:
         self, write: _Write, address: str, subject: Subject | None, now: datetime
     ) -> tuple[Subject, bytes]:
         if subject is not None:
-            return subject, self._key_of(subject)
+            return subject, self.keys.require(subject.key_id)
         checksum = normalise_address(address)
         refs = refs_of(self.secrets, checksum)
         key_id, key = self.keys.create()
@@ -739,51 +738,7 @@ class Store:
         existing, _events = find_with_history(write.connection, refs, lock=True)
         if existing is None:
             raise StoreError("unknown_subject", "the subject vanished while being created")
-        return existing, self._key_of(existing)
-
-    def _key_of(self, subject: Subject) -> bytes:
-        key = self.keys.get(subject.key_id)
-        if key is None:
-            raise StoreError(
-                "subject_key_missing", "the subject's key was destroyed (erased subject)"
-            )
-        return key
-
-    def _minimise(self, category: str, data: Mapping[str, object]) -> dict[str, object]:
-        hash_key = derived_key(self.secrets.current.subject_hmac_key, _FIELD_HASH_DOMAIN)
-        return minimise(self.policy, category, data, hash_key=hash_key)
-
-    def _insert_record(
-        self,
-        connection: sa.Connection,
-        subject: Subject,
-        key: bytes,
-        category: str,
-        purpose: str,
-        data: Mapping[str, object],
-        now: datetime,
-        source: str,
-        *,
-        retain: bool = True,
-    ) -> int:
-        """Insert a sealed record; ``retain`` keeps the subject until it expires (a caller
-        writing several records may do that once, for the latest)."""
-        expires_at = now + self.policy.retention(category, purpose)
-        record_id: int = connection.execute(_INSERT_RECORD, {
-            "subject_id": subject.id,
-            "category": category,
-            "purpose": purpose,
-            "basis": self.policy.purpose(purpose).basis,
-            "collected_at": now,
-            "updated_at": now,
-            "expires_at": expires_at,
-            "source": source,
-            "policy_version": self.policy.version,
-            "data": seal_data(key, category, purpose, data),
-        }).scalar_one()
-        if retain:
-            retain_until(connection, subject.id, expires_at)
-        return record_id
+        return existing, self.keys.require(existing.key_id)
 
     def _record_per_allowed_purpose(
         self,
@@ -803,8 +758,8 @@ class Store:
         data = self._declared_only(category, candidate)
         expiries = []
         for purpose in self._allowed_purposes(category, state):
-            self._insert_record(connection, subject, key, category, purpose, data, now,
-                                source, retain=retain)
+            insert_record(connection, self.policy, subject.id, key, category, purpose, data,
+                          now, source, retain=retain)
             expiries.append(now + self.policy.retention(category, purpose))
         return expiries
 
@@ -819,7 +774,7 @@ class Store:
         offered = {name: value for name, value in candidate.items()
                    if name in declared and value is not None}
         with _policy_errors_as_store_errors():
-            return self._minimise(category, offered)
+            return minimised(self.policy, self.secrets, category, offered)
 
     def _state_event(
         self,

@@ -25,7 +25,7 @@ from walletauth.store.consent import ConsentEvent, state_from_events
 from walletauth.store.errors import StoreError
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import orphan_key_batches
-from walletauth.store.records import Record, open_record, seal_data
+from walletauth.store.records import Record, insert_record, minimised, open_record, seal_data
 from walletauth.store.rights_schema import rights_requests, third_party_provisions
 from walletauth.store.schema import audit_log, consent_events, records, sessions, subjects
 from walletauth.store.store import Store, _policy_errors_as_store_errors, _refuse
@@ -316,7 +316,7 @@ def apply_changes(
         refused = _refusals(store, changes, owned, editable)
         if refused:
             return ChangeOutcome(refused=refused)
-        key = store._key_of(subject)
+        key = store.keys.require(subject.key_id)
         state = state_from_events(events)
         corrected, added, deleted = 0, [], 0
         for change in changes:
@@ -389,9 +389,9 @@ def _add(
     category, purpose = change.category or "", change.purpose or ""
     with _policy_errors_as_store_errors():
         _refuse(decide_collection(store.policy, category, purpose, state), "addition")
-        data = store._minimise(category, change.data or {})
-    return store._insert_record(connection, subject, key, category, purpose, data, now,
-                                "subject_request")
+        data = minimised(store.policy, store.secrets, category, change.data or {})
+    return insert_record(connection, store.policy, subject.id, key, category, purpose, data,
+                         now, "subject_request")
 
 
 def _correct(
@@ -399,7 +399,7 @@ def _correct(
     change: RecordChange, now: datetime,
 ) -> None:
     with _policy_errors_as_store_errors():
-        data = store._minimise(row.category, change.data or {})
+        data = minimised(store.policy, store.secrets, row.category, change.data or {})
     expires_at = now + store.policy.retention(row.category, row.purpose)
     connection.execute(
         sa.update(records)

@@ -1,10 +1,15 @@
-"""The one exception type of the store layer, and its stable codes."""
+"""The one exception type of the store layer, its stable codes, and how the policy
+layer's refusals and errors become store errors."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Final, Literal
 
 from walletauth.errors import WalletAuthError
+from walletauth.policy.errors import PolicyError
+from walletauth.policy.evaluate import UseDecision
 
 StoreErrorCode = Literal[
     # refusals that mirror the policy's reason codes (a refused write stores nothing)
@@ -53,3 +58,22 @@ class StoreError(WalletAuthError):
         if code not in STORE_ERROR_CODES:
             raise ValueError(f"unknown store error code {code!r}")
         super().__init__(code, message)
+
+
+@contextlib.contextmanager
+def policy_errors_as_store_errors() -> Iterator[None]:
+    """Re-raise a :class:`PolicyError` as a :class:`StoreError` with the same code when
+    the store has it, else ``invalid_argument``."""
+    try:
+        yield
+    except PolicyError as error:
+        code = error.code if error.code in STORE_ERROR_CODES else "invalid_argument"
+        raise StoreError(code, error.message) from None  # type: ignore[arg-type]
+
+
+def refuse(decision: UseDecision, what: str) -> None:
+    """Raise the refusal ``decision`` holds, if any, under the policy's reason code."""
+    if not decision.allowed:
+        reason = decision.reason or "purpose_not_allowed"
+        code = reason if reason in STORE_ERROR_CODES else "purpose_not_allowed"
+        raise StoreError(code, f"{what} refused: {reason}")  # type: ignore[arg-type]

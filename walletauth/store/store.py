@@ -16,10 +16,8 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from walletauth.policy.errors import PolicyError
 from walletauth.policy.evaluate import (
     SubjectState,
-    UseDecision,
     decide_collection,
     decide_consent_change,
     decide_provision,
@@ -34,7 +32,7 @@ from walletauth.store.consent import ConsentEvent, ConsentKind, state_from_event
 from walletauth.store.crypto import seal
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
 from walletauth.store.ephemeral import session_hash
-from walletauth.store.errors import STORE_ERROR_CODES, StoreError
+from walletauth.store.errors import StoreError, policy_errors_as_store_errors, refuse
 from walletauth.store.keystore import KeyStore
 from walletauth.store.login_sql import LoginSql, LoginTransaction
 from walletauth.store.migrate import upgrade_engine
@@ -85,25 +83,9 @@ class _Write:
     created_keys: list[str] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def _policy_errors_as_store_errors() -> Iterator[None]:
-    try:
-        yield
-    except PolicyError as error:
-        code = error.code if error.code in STORE_ERROR_CODES else "invalid_argument"
-        raise StoreError(code, error.message) from None  # type: ignore[arg-type]
-
-
 def _require_positive_int(value: object, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise StoreError("invalid_argument", f"{name} must be a positive integer, got {value!r}")
-
-
-def _refuse(decision: UseDecision, what: str) -> None:
-    if not decision.allowed:
-        reason = decision.reason or "purpose_not_allowed"
-        code = reason if reason in STORE_ERROR_CODES else "purpose_not_allowed"
-        raise StoreError(code, f"{what} refused: {reason}")  # type: ignore[arg-type]
 
 
 def _refuse_growing_up(state: SubjectState) -> None:
@@ -259,8 +241,8 @@ class Store:
 
     def _refuse_login(self, state: SubjectState) -> None:
         login = self.policy.login
-        with _policy_errors_as_store_errors():
-            _refuse(
+        with policy_errors_as_store_errors():
+            refuse(
                 decide_collection(self.policy, login.wallet_category, login.purpose, state),
                 "sign-in",
             )
@@ -354,8 +336,8 @@ class Store:
             raise StoreError("invalid_argument", "source must be 1 to 64 characters")
         with self._write() as write:
             subject, state = self._locked_state(write.connection, address)
-            with _policy_errors_as_store_errors():
-                _refuse(decide_collection(self.policy, category, purpose, state), "write")
+            with policy_errors_as_store_errors():
+                refuse(decide_collection(self.policy, category, purpose, state), "write")
                 data_kept = minimised(self.policy, self.secrets, category, data)
             subject, key = self._ensure_subject(write, address, subject, now)
             return insert_record(write.connection, self.policy, subject.id, key, category,
@@ -370,7 +352,7 @@ class Store:
         what may not be used is not handed out.
         """
         now = require_aware(now)
-        with _policy_errors_as_store_errors():
+        with policy_errors_as_store_errors():
             self.policy.purpose(purpose)
             if category is not None:
                 self.policy.category(category)
@@ -378,7 +360,7 @@ class Store:
             subject, events = self._find(connection, address)
             if subject is None:
                 return []
-            with _policy_errors_as_store_errors():
+            with policy_errors_as_store_errors():
                 usable = decide_use(self.policy, purpose, state_from_events(events)).allowed
             if not usable:
                 return []
@@ -431,8 +413,8 @@ class Store:
             raise StoreError("invalid_argument", f"granted must be true or false: {granted!r}")
         with self._write() as write:
             subject, state = self._locked_state(write.connection, address)
-            with _policy_errors_as_store_errors():
-                _refuse(
+            with policy_errors_as_store_errors():
+                refuse(
                     decide_consent_change(self.policy, purpose, granted, state), "consent change"
                 )
             subject, _key = self._ensure_subject(write, address, subject, now)
@@ -443,7 +425,7 @@ class Store:
 
     def consents(self, address: str) -> dict[str, bool]:
         """The effective consent per purpose (explicit choices over the policy's defaults)."""
-        with _policy_errors_as_store_errors():
+        with policy_errors_as_store_errors():
             return effective_consents(self.policy, self.subject_state(address).consents)
 
     def consent_history(self, address: str) -> list[ConsentEvent]:
@@ -512,8 +494,8 @@ class Store:
         now = require_aware(now)
         with self._write() as write:
             subject, state = self._locked_state(write.connection, address)
-            with _policy_errors_as_store_errors():
-                _refuse(decide_provision(self.policy, ground_id, state), "third-party provision")
+            with policy_errors_as_store_errors():
+                refuse(decide_provision(self.policy, ground_id, state), "third-party provision")
             if subject is None:
                 raise StoreError("unknown_subject", "no data is kept about this address")
             self._audit(write.connection, "third_party_provision", now, subject.id,
@@ -773,7 +755,7 @@ class Store:
         declared = self.policy.category(category).fields
         offered = {name: value for name, value in candidate.items()
                    if name in declared and value is not None}
-        with _policy_errors_as_store_errors():
+        with policy_errors_as_store_errors():
             return minimised(self.policy, self.secrets, category, offered)
 
     def _state_event(
@@ -798,7 +780,7 @@ class Store:
         if purpose is None and kind == "suspension":
             raise StoreError("unknown_purpose", "a suspension names the purpose it suspends")
         if purpose is not None:
-            with _policy_errors_as_store_errors():
+            with policy_errors_as_store_errors():
                 self.policy.purpose(purpose)
         with self._write() as write:
             subject, state = self._locked_state(write.connection, address)

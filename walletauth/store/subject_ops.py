@@ -22,13 +22,13 @@ from walletauth.policy.evaluate import decide_collection, decide_provision
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, read_audit, write_audit
 from walletauth.store.consent import ConsentEvent, state_from_events
-from walletauth.store.errors import StoreError
+from walletauth.store.errors import StoreError, policy_errors_as_store_errors, refuse
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import orphan_key_batches
 from walletauth.store.records import Record, insert_record, minimised, open_record, seal_data
 from walletauth.store.rights_schema import rights_requests, third_party_provisions
 from walletauth.store.schema import audit_log, consent_events, records, sessions, subjects
-from walletauth.store.store import Store, _policy_errors_as_store_errors, _refuse
+from walletauth.store.store import Store
 from walletauth.store.subjects import (
     Subject,
     find_with_history,
@@ -387,8 +387,8 @@ def _add(
     change: RecordChange, now: datetime,
 ) -> int:
     category, purpose = change.category or "", change.purpose or ""
-    with _policy_errors_as_store_errors():
-        _refuse(decide_collection(store.policy, category, purpose, state), "addition")
+    with policy_errors_as_store_errors():
+        refuse(decide_collection(store.policy, category, purpose, state), "addition")
         data = minimised(store.policy, store.secrets, category, change.data or {})
     return insert_record(connection, store.policy, subject.id, key, category, purpose, data,
                          now, "subject_request")
@@ -398,7 +398,7 @@ def _correct(
     store: Store, connection: sa.Connection, subject: Subject, key: bytes, row: Any,
     change: RecordChange, now: datetime,
 ) -> None:
-    with _policy_errors_as_store_errors():
+    with policy_errors_as_store_errors():
         data = minimised(store.policy, store.secrets, row.category, change.data or {})
     expires_at = now + store.policy.retention(row.category, row.purpose)
     connection.execute(
@@ -426,14 +426,14 @@ def record_provision(
     policy allowed it for the subject's state right now (refused: nothing is logged)."""
     now = require_aware(now)
     names = tuple(categories)
-    with _policy_errors_as_store_errors():
+    with policy_errors_as_store_errors():
         for name in names:
             store.policy.category(name)
     refs = refs_of(store.secrets, _checksum(address))
     with store.engine.begin() as connection:
         subject, events = find_with_history(connection, refs, lock=True)
-        with _policy_errors_as_store_errors():
-            _refuse(decide_provision(store.policy, ground, state_from_events(events)),
+        with policy_errors_as_store_errors():
+            refuse(decide_provision(store.policy, ground, state_from_events(events)),
                     "third-party provision")
         if subject is None:
             raise StoreError("unknown_subject", "no data is kept about this address")

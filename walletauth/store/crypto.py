@@ -27,12 +27,6 @@ def subject_ref(hmac_key: bytes, version: int, checksum_address: str) -> str:
     return f"{version}:{digest}"
 
 
-def keyed_digest(hmac_key: bytes, purpose: bytes, value: str) -> str:
-    """A keyed hash of ``value`` in a domain of its own (rate-limit keys, field hashing)."""
-    domain_key = hmac.new(hmac_key, purpose, hashlib.sha256).digest()
-    return hmac.new(domain_key, value.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
 def derived_key(hmac_key: bytes, purpose: bytes) -> bytes:
     return hmac.new(hmac_key, purpose, hashlib.sha256).digest()
 

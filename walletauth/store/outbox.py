@@ -77,21 +77,6 @@ def enqueue(
     )
 
 
-def due_notices(
-    engine: sa.Engine, secrets: Secrets, *, now: datetime, limit: int
-) -> list[OutboxNotice]:
-    """Notices whose next attempt is due, oldest first (a look, not a claim: delivery
-    goes through :func:`claim_due`)."""
-    with engine.begin() as connection:
-        rows = connection.execute(
-            sa.select(notice_outbox)
-            .where(notice_outbox.c.next_attempt_at <= now)
-            .order_by(notice_outbox.c.next_attempt_at, notice_outbox.c.notice_id)
-            .limit(limit)
-        ).all()
-    return [_opened(secrets, row) for row in rows]
-
-
 def claim_due(
     engine: sa.Engine, secrets: Secrets, *, now: datetime, limit: int, lease: timedelta
 ) -> list[OutboxNotice]:

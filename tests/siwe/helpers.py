@@ -51,3 +51,21 @@ def make_message(**overrides: Any) -> SiweMessage:
     }
     fields.update(overrides)
     return SiweMessage(**fields)
+
+
+# The message fields in the spec's order (EIP-4361 names in snake_case).
+FIELD_NAMES = (
+    "scheme",
+    "domain",
+    "address",
+    "statement",
+    "uri",
+    "version",
+    "chain_id",
+    "nonce",
+    "issued_at",
+    "expiration_time",
+    "not_before",
+    "request_id",
+    "resources",
+)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.siwe.helpers import NOW, load_vectors, snake_case
+from tests.siwe.helpers import FIELD_NAMES, NOW, load_vectors, snake_case
 from walletauth.siwe import SiweError, SiweMessage, eip191_digest, verify_message
 from walletauth.siwe.eoa import recover_signer
 
@@ -18,21 +18,6 @@ VERIFICATION_POSITIVE = load_vectors("verification_positive")
 VERIFICATION_NEGATIVE = load_vectors("verification_negative")
 EIP1271 = load_vectors("eip1271")
 
-FIELD_NAMES = (
-    "scheme",
-    "domain",
-    "address",
-    "statement",
-    "uri",
-    "version",
-    "chain_id",
-    "nonce",
-    "issued_at",
-    "expiration_time",
-    "not_before",
-    "request_id",
-    "resources",
-)
 
 # The reference library never checks Issued At against the verification time, so its
 # vector "expired message" (issued 2022, verified "in 2020") counts as valid there.

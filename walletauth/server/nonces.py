@@ -10,7 +10,6 @@ verify records the nonce as used, atomically, in the same transaction as the sig
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import string
@@ -29,7 +28,14 @@ _RAW_BYTES: Final = _PAYLOAD_BYTES + TAG_BYTES
 LENGTH: Final = 46
 """Characters of a nonce: 34 bytes in base62 (62**46 > 256**34)."""
 _DOMAIN: Final = b"walletauth sign-in nonce\0"
-_INDEX: Final = {char: value for value, char in enumerate(ALPHABET)}
+# Base62 two digits at a time: half the Python-level steps of a digit-by-digit loop.
+_PAIRS: Final = tuple(high + low for high in ALPHABET for low in ALPHABET)
+_PAIR_BASE: Final = len(ALPHABET) ** 2
+_PAIR_COUNT: Final = LENGTH // 2  # LENGTH is even, so pairs cover it exactly
+# Byte of a digit character -> its value; bytes.translate maps a whole nonce in C.
+_DIGIT_VALUES: Final = bytes(
+    ALPHABET.index(chr(byte)) if chr(byte) in ALPHABET else 0 for byte in range(256)
+)
 
 USED_NONCE_GRACE: Final = timedelta(minutes=5)
 """How long a used nonce stays recorded past its expiry: a worker whose clock runs up
@@ -56,8 +62,10 @@ class NonceMinter:
             raise ValueError("at least one nonce key is required")
         if any(not 0 < version < 2 ** (8 * _VERSION_BYTES) for version in keys):
             raise ValueError("nonce key versions are 1 to 65535")
-        self._keys = dict(keys)
-        self._current = max(self._keys)
+        # One HMAC per key, already fed the domain prefix; each tag continues a copy of it,
+        # which skips OpenSSL's per-call digest lookup and key setup (~0.5 us per tag).
+        self._macs = {version: hmac.new(key, _DOMAIN, "sha256") for version, key in keys.items()}
+        self._current = max(self._macs)
         self._ttl_seconds = max(1, int(ttl.total_seconds()))
 
     def issue(self, *, now: datetime) -> str:
@@ -67,7 +75,7 @@ class NonceMinter:
             + expiry.to_bytes(_EXPIRY_BYTES, "big")
             + secrets.token_bytes(RANDOM_BYTES)
         )
-        return _base62(payload + self._tag(self._keys[self._current], payload))
+        return _base62(payload + _tag(self._macs[self._current], payload))
 
     def check(self, nonce: str, *, now: datetime) -> NonceCheck | None:
         """The nonce's expiry if this service made it and it has not expired, else None."""
@@ -75,36 +83,38 @@ class NonceMinter:
         if raw is None:
             return None
         payload, tag = raw[:_PAYLOAD_BYTES], raw[_PAYLOAD_BYTES:]
-        key = self._keys.get(int.from_bytes(payload[:_VERSION_BYTES], "big"))
-        if key is None or not hmac.compare_digest(tag, self._tag(key, payload)):
+        mac = self._macs.get(int.from_bytes(payload[:_VERSION_BYTES], "big"))
+        if mac is None or not hmac.compare_digest(tag, _tag(mac, payload)):
             return None
         expiry = int.from_bytes(payload[_VERSION_BYTES:_PAYLOAD_BYTES - RANDOM_BYTES], "big")
         if now.timestamp() >= expiry:
             return None
         return NonceCheck(nonce, datetime.fromtimestamp(expiry, UTC))
 
-    @staticmethod
-    def _tag(key: bytes, payload: bytes) -> bytes:
-        return hmac.new(key, _DOMAIN + payload, hashlib.sha256).digest()[:TAG_BYTES]
+
+def _tag(keyed_mac: hmac.HMAC, payload: bytes) -> bytes:
+    """HMAC-SHA256(key, domain | payload), truncated; ``keyed_mac`` has the domain already."""
+    mac = keyed_mac.copy()
+    mac.update(payload)
+    return mac.digest()[:TAG_BYTES]
 
 
 def _base62(raw: bytes) -> str:
+    """``raw`` as exactly ``LENGTH`` base62 digits, most significant first."""
     number = int.from_bytes(raw, "big")
-    chars = []
-    for _ in range(LENGTH):
-        number, digit = divmod(number, 62)
-        chars.append(ALPHABET[digit])
-    return "".join(reversed(chars))
+    pairs = [""] * _PAIR_COUNT
+    for position in range(_PAIR_COUNT - 1, -1, -1):
+        number, pair = divmod(number, _PAIR_BASE)
+        pairs[position] = _PAIRS[pair]
+    return "".join(pairs)
 
 
 def _from_base62(text: object) -> bytes | None:
-    if not isinstance(text, str) or len(text) != LENGTH:
+    # ASCII letters and digits are exactly ALPHABET, so this is the alphabet check.
+    if not isinstance(text, str) or len(text) != LENGTH or not (text.isascii() and text.isalnum()):
         return None
     number = 0
-    for char in text:
-        digit = _INDEX.get(char)
-        if digit is None:
-            return None
+    for digit in text.encode("ascii").translate(_DIGIT_VALUES):
         number = number * 62 + digit
     if number >= 1 << (8 * _RAW_BYTES):
         return None

@@ -9,12 +9,14 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.types import Receive, Scope, Send
 
 from walletauth import __version__
 from walletauth.server import guardian_routes, rights_routes, service_routes
 from walletauth.server.delivery import notice_endpoints, start_notice_worker
 from walletauth.server.handlers import install_exception_handlers
 from walletauth.server.login import Clock
+from walletauth.server.login_asgi import LoginEndpoints, cors_options, document
 from walletauth.server.metrics import Metrics
 from walletauth.server.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
 from walletauth.server.problems import Problem
@@ -24,6 +26,20 @@ from walletauth.server.settings import Settings
 from walletauth.server.static_routes import install_example_routes
 
 log = logging.getLogger("walletauth.server")
+
+
+class WalletAuthApp(FastAPI):
+    """FastAPI, with the sign-in's two requests answered ahead of its stack
+    (:mod:`walletauth.server.login_asgi` says why)."""
+
+    login_endpoints: LoginEndpoints | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoints = self.login_endpoints
+        if endpoints is not None and endpoints.handles(scope):
+            await endpoints(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
 
 
 def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
@@ -46,7 +62,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
             await runtime.stop()
             metrics.process_exiting()
 
-    app = FastAPI(
+    app = WalletAuthApp(
         title="walletauth",
         version=__version__,
         summary="Sign-In with Ethereum login service that keeps privacy promises by construction",
@@ -57,19 +73,14 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         app.include_router(router)
     install_example_routes(app, settings)
     install_exception_handlers(app)
-    _install_problem_schema(app)
+    _install_schema_additions(app)
     # The last added runs first: metrics see every answer, CORS headers go on problem
     # answers too, and the body limit sits closest to the routes.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     if settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=list(settings.cors_origins),
-            allow_credentials=True,
-            allow_methods=["GET", "POST", "PUT"],
-            allow_headers=["Authorization", "Content-Type"],
-        )
+        app.add_middleware(CORSMiddleware, **cors_options(settings))
     app.add_middleware(RequestMetricsMiddleware, metrics=metrics)
+    app.login_endpoints = LoginEndpoints(app.state, settings, metrics)
     return app
 
 
@@ -78,13 +89,15 @@ def create_app_from_environment() -> FastAPI:
     return create_app(Settings())
 
 
-def _install_problem_schema(app: FastAPI) -> None:
-    """Put the Problem model into the schema's components, which problem responses name."""
+def _install_schema_additions(app: FastAPI) -> None:
+    """Describe the plain-ASGI sign-in endpoints, and put the Problem model into the
+    schema's components, which problem responses name."""
     build_schema = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build_schema()
+            document(schema)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-
-from starlette.requests import Request
 
 Network = IPv4Network | IPv6Network
 UNKNOWN_IP = "0.0.0.0"
@@ -22,19 +20,19 @@ def _trusted(address: IPv4Address | IPv6Address | None, proxies: Sequence[Networ
     return address is not None and any(address in network for network in proxies)
 
 
-def client_ip(request: Request, trusted_proxies: Sequence[Network]) -> str:
-    """The socket peer; behind trusted proxies, the right-most untrusted X-Forwarded-For hop.
+def client_ip(
+    peer: str | None, forwarded_for: Iterable[str], trusted_proxies: Sequence[Network]
+) -> str:
+    """The socket ``peer``; behind trusted proxies, the right-most untrusted hop of the
+    ``X-Forwarded-For`` headers' values (``forwarded_for``, in the order received).
 
     Walking X-Forwarded-For from the right and stopping at the first hop that is not a
     trusted proxy means a client cannot spoof its IP by sending the header itself.
     """
-    peer = request.client.host if request.client else UNKNOWN_IP
-    peer_address = _parse(peer)
+    peer_address = _parse(peer) if peer else None
     if not trusted_proxies or not _trusted(peer_address, trusted_proxies):
         return str(peer_address) if peer_address else UNKNOWN_IP
-    hops = [
-        hop for header in request.headers.getlist("x-forwarded-for") for hop in header.split(",")
-    ]
+    hops = [hop for header in forwarded_for for hop in header.split(",")]
     for hop in reversed(hops):
         address = _parse(hop)
         if address is None:

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the runtime, the client, and who is signed in.
+"""Request-scoped dependencies: the runtime and who is signed in.
 
 All are ``async def`` although none awaits: FastAPI runs a plain ``def`` dependency in a
 worker thread, and the hop there and back (waiting for the GIL on the way back) cost
@@ -11,8 +11,7 @@ from typing import Annotated
 from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from walletauth.server.client_ip import client_ip
-from walletauth.server.login import Client, Principal
+from walletauth.server.login import Principal
 from walletauth.server.runtime import Runtime
 
 MAX_USER_AGENT_CHARS = 512
@@ -36,17 +35,6 @@ async def runtime_of(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime_of)]
-
-
-async def client_of(request: Request, runtime: RuntimeDep) -> Client:
-    user_agent = request.headers.get("user-agent")
-    return Client(
-        ip=client_ip(request, runtime.settings.trusted_proxies),
-        user_agent=user_agent[:MAX_USER_AGENT_CHARS] if user_agent else None,
-    )
-
-
-ClientDep = Annotated[Client, Depends(client_of)]
 
 
 SessionCookieDep = Annotated[

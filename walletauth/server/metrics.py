@@ -57,6 +57,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        # A labelled child per route, method and status, looked up once: ``labels()``
+        # validates and hashes its arguments on every call.
+        self._latency_by_label: dict[tuple[str, str, int], Histogram] = {}
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        """One answered request; ``route`` is a template, never a raw path."""
+        label = (route, method, status)
+        child = self._latency_by_label.get(label)
+        if child is None:
+            child = self.request_latency.labels(route=route, method=method, status=status)
+            self._latency_by_label[label] = child
+        child.observe(seconds)
+
     def login(self, outcome: str) -> None:
         self.logins.labels(outcome=outcome).inc()
 

@@ -92,8 +92,6 @@ class RequestMetricsMiddleware:
         # The route template, never the raw path: a path could carry anything a client typed.
         template = getattr(route, "path", None) or "unmatched"
         method = scope["method"]
-        self.metrics.request_latency.labels(route=template, method=method, status=status).observe(
-            seconds
-        )
+        self.metrics.observe_request(template, method, status, seconds)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d in %.1f ms", method, template, status, seconds * 1000)

@@ -1,4 +1,5 @@
-"""``/auth``: nonce, verify, refresh, logout, session."""
+"""``/auth``: refresh, logout, session. The sign-in's own two requests, nonce and verify,
+are plain ASGI (:mod:`walletauth.server.login_asgi`)."""
 
 from __future__ import annotations
 
@@ -7,55 +8,20 @@ from fastapi import APIRouter, Response, status
 from walletauth.server.deps import (
     SESSION_COOKIE,
     BearerDep,
-    ClientDep,
     PrincipalDep,
     RuntimeDep,
     SessionCookieDep,
 )
 from walletauth.server.login import SignedIn
 from walletauth.server.problems import problem_responses
-from walletauth.server.runtime import Runtime
 from walletauth.server.schemas import (
-    NonceResponse,
     SessionResponse,
     TokenResponse,
-    VerifyRequest,
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 NO_STORE = {"Cache-Control": "no-store"}
-
-
-@router.get(
-    "/nonce",
-    response_model=NonceResponse,
-    responses=problem_responses(429, 500, 503),
-    summary="A fresh single-use nonce for the next sign-in message",
-)
-async def nonce(runtime: RuntimeDep, client: ClientDep, response: Response) -> NonceResponse:
-    response.headers.update(NO_STORE)
-    return NonceResponse(nonce=await runtime.login.new_nonce(client))
-
-
-@router.post(
-    "/verify",
-    response_model=TokenResponse,
-    responses=problem_responses(400, 401, 403, 413, 422, 429, 500, 503),
-    summary="Sign in with a signed EIP-4361 message; sets the session cookie",
-    description=(
-        "The message's nonce must come from GET /auth/nonce and is consumed: a second"
-        " verify with it answers 401 with code `nonce_unknown`, as does an expired or"
-        " unknown nonce."
-    ),
-)
-async def verify(
-    body: VerifyRequest, runtime: RuntimeDep, client: ClientDep, response: Response
-) -> TokenResponse:
-    signed_in = await runtime.login.verify(body.message, body.signature, client)
-    if signed_in.cookie is not None:
-        _set_session_cookie(response, runtime, signed_in.cookie)
-    return _token_response(signed_in, response)
 
 
 @router.post(
@@ -118,16 +84,4 @@ def _token_response(signed_in: SignedIn, response: Response) -> TokenResponse:
         chain_id=signed_in.principal.chain_id,
         access_token=signed_in.access.token,
         expires_in=signed_in.access.expires_in,
-    )
-
-
-def _set_session_cookie(response: Response, runtime: Runtime, cookie: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        cookie,
-        max_age=int(runtime.settings.session_ttl.total_seconds()),
-        path="/",
-        secure=runtime.settings.cookie_secure,
-        httponly=True,
-        samesite="lax",
     )

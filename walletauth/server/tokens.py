@@ -3,20 +3,37 @@
 Claims: ``iss``, ``aud``, ``sub`` (EIP-55 address), ``chain_id``, ``sid`` (the session
 id, so that logging out ends its tokens on this service), ``iat``, ``exp``, ``jti``.
 Anyone can check them offline against ``/.well-known/jwks.json``.
+
+Issuing signs with ``cryptography`` directly: the header segment is fixed per key and
+made once, the claims are compact JSON, and the DER signature becomes the JWS ``r || s``.
+The bytes are what ``jwt.encode`` writes (header keys sorted, claims in order); reading
+stays on PyJWT, the reviewed library, as does every verifier of our tokens.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from walletauth.server.errors import ServerError
-from walletauth.server.keys import ALGORITHM, KeyRing
+from walletauth.server.keys import ALGORITHM, KeyRing, SigningKey
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "chain_id", "sid", "iat", "exp", "jti")
+TOKEN_TYPE: Final = "JWT"
+
+_COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"))
+"""The encoder ``jwt.encode`` uses for claims: no spaces, ASCII only, keys in order."""
+_ES256: Final = ec.ECDSA(hashes.SHA256())
+_P256_SCALAR_BYTES: Final = 32
 
 
 @dataclass(frozen=True)
@@ -42,6 +59,8 @@ class TokenIssuer:
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
+        self._header_segments: dict[str, bytes] = {}
+        """kid -> the encoded header; one per key, so a rotation adds one entry."""
 
     @property
     def ttl(self) -> timedelta:
@@ -58,7 +77,6 @@ class TokenIssuer:
             expires_at=datetime.fromtimestamp(issued_at + expires_in, UTC),
             token_id=secrets.token_urlsafe(16),
         )
-        key = self._keyring.signing_key()
         payload = {
             "iss": self._issuer,
             "aud": self._audience,
@@ -69,8 +87,18 @@ class TokenIssuer:
             "exp": issued_at + expires_in,
             "jti": claims.token_id,
         }
-        token = jwt.encode(payload, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+        token = self._signed(self._keyring.signing_key(), payload)
         return IssuedToken(token=token, expires_in=expires_in, claims=claims)
+
+    def _signed(self, key: SigningKey, payload: dict[str, object]) -> str:
+        """The compact JWS of ``payload`` under ``key``: header.claims.signature."""
+        header = self._header_segments.get(key.kid)
+        if header is None:
+            header = self._header_segments[key.kid] = _header_segment(key)
+        signing_input = header + b"." + _base64url(_COMPACT_JSON.encode(payload).encode("ascii"))
+        r, s = decode_dss_signature(key.private_key.sign(signing_input, _ES256))
+        signature = r.to_bytes(_P256_SCALAR_BYTES, "big") + s.to_bytes(_P256_SCALAR_BYTES, "big")
+        return (signing_input + b"." + _base64url(signature)).decode("ascii")
 
     def read(self, token: str, *, now: datetime) -> AccessClaims:
         """The claims of a token this service signed and that is valid at ``now``."""
@@ -116,3 +144,15 @@ class TokenIssuer:
         if claims.issued_at > now + self._leeway:
             raise ServerError("invalid_token", "the access token was issued in the future")
         return claims
+
+
+def _header_segment(key: SigningKey) -> bytes:
+    """The header ``jwt.encode`` would write for ``key``: alg, kid, typ, keys sorted."""
+    if not isinstance(key.private_key.curve, ec.SECP256R1):
+        raise ValueError(f"key {key.kid!r} is not a P-256 key; ES256 needs one")
+    header = {"alg": ALGORITHM, "kid": key.kid, "typ": TOKEN_TYPE}
+    return _base64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("ascii"))
+
+
+def _base64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")

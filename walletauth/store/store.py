@@ -34,7 +34,7 @@ from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_
 from walletauth.store.ephemeral import session_hash
 from walletauth.store.errors import StoreError, policy_errors_as_store_errors, refuse
 from walletauth.store.keystore import KeyStore
-from walletauth.store.login_sql import LoginSql, LoginTransaction
+from walletauth.store.login_sql import LoginBatch, LoginSql, LoginTransaction
 from walletauth.store.migrate import upgrade_engine
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import (
@@ -83,6 +83,91 @@ class _Write:
     created_keys: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class SignIn:
+    """One verified sign-in to write (the arguments of :meth:`Store.sign_in`)."""
+
+    address: str
+    chain_id: int
+    now: datetime
+    nonce: str
+    nonce_remember_until: datetime
+    session_id: str
+    session_expires_at: datetime
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignInOutcome:
+    """How one sign-in of :meth:`Store.sign_in_many` ended, as :meth:`Store.sign_in`
+    alone would have: written (True), its nonce used already (False, nothing written),
+    or ``error``, which it would have raised."""
+
+    written: bool
+    error: Exception | None = None
+
+    def result(self) -> bool:
+        """``written``, or ``error`` raised."""
+        if self.error is not None:
+            raise self.error
+        return self.written
+
+
+@dataclass(frozen=True, slots=True)
+class _Login:
+    """A sign-in (or :meth:`Store.record_login`) with its arguments checked."""
+
+    checksum: str
+    refs: list[str]
+    chain_id: int
+    now: datetime
+    ip: str | None
+    user_agent: str | None
+    nonce: tuple[str, datetime] | None
+    session: tuple[str, datetime] | None
+    """The session id's hash and when the session expires."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """A category kept for a purpose, as the policy has a sign-in write it."""
+
+    category: str
+    purpose: str
+    basis: str
+    retention: timedelta
+
+    @classmethod
+    def of(cls, policy: Policy, category: str, purpose: str) -> _Kept:
+        return cls(category, purpose, policy.purpose(purpose).basis,
+                   policy.retention(category, purpose))
+
+
+@dataclass(frozen=True, slots=True)
+class _LoginPlan:
+    """What ``policy.login`` has a sign-in write, looked up once per policy (a frozen
+    value) rather than a dozen lookups per sign-in. Which access-log purposes it writes
+    still depends on the subject's state, decided per sign-in."""
+
+    policy: Policy
+    wallet: _Kept
+    access_log_category: str | None
+    access_log: tuple[_Kept, ...]
+    """Every purpose the access-log category serves, in the policy's order."""
+
+    @classmethod
+    def of(cls, policy: Policy) -> _LoginPlan:
+        login = policy.login
+        log_category = login.access_log_category
+        logs = () if log_category is None else tuple(
+            _Kept.of(policy, log_category, purpose)
+            for purpose in policy.category(log_category).retention
+        )
+        return cls(policy, _Kept.of(policy, login.wallet_category, login.purpose), log_category,
+                   logs)
+
+
 def _require_positive_int(value: object, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise StoreError("invalid_argument", f"{name} must be a positive integer, got {value!r}")
@@ -109,6 +194,7 @@ class Store:
         self.secrets = secrets
         self._reader = engine.execution_options(**READ_ONLY)
         self._login_sql = LoginSql(engine)
+        self._plan: _LoginPlan | None = None
 
     @classmethod
     def open(
@@ -160,7 +246,8 @@ class Store:
         """
         now = require_aware(now)
         _require_positive_int(chain_id, "chain_id")
-        self._login(address, chain_id, now, ip, user_agent)
+        (outcome,) = self._logins([self._login_of(address, chain_id, now, ip, user_agent)])
+        outcome.result()
 
     def sign_in(
         self,
@@ -182,133 +269,184 @@ class Store:
         refuses raises :class:`StoreError` but keeps the nonce used, so its signed
         message cannot be replayed later when the subject's state may allow it.
         """
-        now = require_aware(now)
-        nonce_remember_until = require_aware(nonce_remember_until, "nonce_remember_until")
-        session_expires_at = require_aware(session_expires_at, "session_expires_at")
-        _require_positive_int(chain_id, "chain_id")
-        self._require_nonce(nonce)
-        self._require_session_id(session_id)
-        return self._login(
-            address, chain_id, now, ip, user_agent,
-            nonce=(nonce, nonce_remember_until), session=(session_id, session_expires_at),
-        )
+        (outcome,) = self.sign_in_many([SignIn(
+            address, chain_id, now, nonce, nonce_remember_until, session_id,
+            session_expires_at, ip, user_agent,
+        )])
+        return outcome.result()
 
-    def _login(
+    def sign_in_many(self, sign_ins: Sequence[SignIn]) -> list[SignInOutcome]:
+        """Several sign-ins in one transaction (one commit for all: see
+        :mod:`walletauth.store.login_sql`), each ending as :meth:`sign_in` alone would.
+
+        An argument it refuses, a refusal by the policy (its nonce kept used) or an
+        unexpected error (its writes undone, keys it created destroyed) is that sign-in's
+        outcome alone; the others still commit. Returns once the commit is done; a failing
+        commit raises for all, and the keys the batch created are destroyed.
+        """
+        return self._logins([self._sign_in_login(sign_in) for sign_in in sign_ins])
+
+    def _sign_in_login(self, sign_in: SignIn) -> _Login | StoreError:
+        """``sign_in`` checked, or what it was refused for (before its nonce is used)."""
+        try:
+            now = require_aware(sign_in.now)
+            remember_until = require_aware(sign_in.nonce_remember_until, "nonce_remember_until")
+            session_expires_at = require_aware(sign_in.session_expires_at, "session_expires_at")
+            _require_positive_int(sign_in.chain_id, "chain_id")
+            self._require_nonce(sign_in.nonce)
+            self._require_session_id(sign_in.session_id)
+            return self._login_of(
+                sign_in.address, sign_in.chain_id, now, sign_in.ip, sign_in.user_agent,
+                nonce=(sign_in.nonce, remember_until),
+                session=(session_hash(sign_in.session_id), session_expires_at),
+            )
+        except StoreError as refused:
+            return refused
+
+    def _login_of(
         self, address: str, chain_id: int, now: datetime, ip: str | None,
         user_agent: str | None, *, nonce: tuple[str, datetime] | None = None,
         session: tuple[str, datetime] | None = None,
-    ) -> bool:
-        """The sign-in's one transaction on the driver (:mod:`walletauth.store.login_sql`).
-
-        With a ``nonce``: False, nothing written, if it was used already; a refusal by the
-        policy keeps it used (committed alone) and is raised after. Without: a refusal
-        writes nothing. The subject is kept until the latest of its records' expiries and
-        the session's, moved once rather than once per row.
-        """
+    ) -> _Login:
         checksum = normalise_address(address)
-        refs = refs_of(self.secrets, checksum)
-        created_keys: list[str] = []
-        refused: StoreError | None = None
-        try:
-            with self._login_sql.transaction() as login:
-                if nonce is not None and not login.use_nonce(*nonce):
-                    return False
-                subject, events = login.find_subject(refs)
-                state = state_from_events(events)
-                try:
-                    self._refuse_login(state)
-                except StoreError as error:
-                    if nonce is None:
-                        raise
-                    refused = error  # the nonce's use alone commits
-                else:
-                    subject, key = self._login_subject(login, subject, refs, checksum, now,
-                                                       created_keys)
-                    expiries = self._write_login(login, subject, key, state, chain_id, now,
-                                                 ip, user_agent)
-                    if session is not None:
-                        session_id, session_expires_at = session
-                        login.create_session(session_hash(session_id), subject.id,
-                                             session_expires_at)
-                        expiries.append(session_expires_at)
-                    login.retain_until(subject.id, max(expiries))
-        except BaseException:
-            self.keys.destroy(created_keys)  # keys of subjects this never committed
-            raise
-        if refused is not None:
-            raise refused
-        return True
+        return _Login(checksum, refs_of(self.secrets, checksum), chain_id, now, ip, user_agent,
+                      nonce, session)
 
-    def _refuse_login(self, state: SubjectState) -> None:
-        login = self.policy.login
+    def _logins(self, logins: Sequence[_Login | StoreError]) -> list[SignInOutcome]:
+        """The sign-ins' one transaction on the driver (:mod:`walletauth.store.login_sql`);
+        the refused ones are outcomes already and take no part."""
+        outcomes = {index: SignInOutcome(False, login) for index, login in enumerate(logins)
+                    if isinstance(login, StoreError)}
+        to_run = [(index, login) for index, login in enumerate(logins)
+                  if isinstance(login, _Login)]
+        if to_run:
+            plan = self._login_plan()
+            created_keys: list[str] = []
+            try:
+                with self._login_sql.batch(len(to_run)) as batch:
+                    for index, login in to_run:
+                        outcomes[index] = self._login_alone(batch, plan, login, created_keys)
+            except BaseException:
+                self.keys.destroy(created_keys)  # keys of subjects this never committed
+                raise
+        return [outcomes[index] for index in range(len(logins))]
+
+    def _login_alone(
+        self, batch: LoginBatch, plan: _LoginPlan, login: _Login, created_keys: list[str]
+    ) -> SignInOutcome:
+        """One sign-in of the batch: an error undoes its own writes and keys, no one else's."""
+        own_keys_from = len(created_keys)
+        try:
+            with batch.sign_in() as transaction:
+                return self._login(transaction, plan, login, created_keys)
+        except Exception as error:
+            self.keys.destroy(created_keys[own_keys_from:])
+            del created_keys[own_keys_from:]
+            return SignInOutcome(False, error)
+
+    def _login(
+        self, transaction: LoginTransaction, plan: _LoginPlan, login: _Login,
+        created_keys: list[str],
+    ) -> SignInOutcome:
+        """One sign-in's statements. With a nonce: False, nothing written, if it was used
+        already; a refusal by the policy keeps it used and is the outcome. Without: a
+        refusal is raised (so nothing is written). The subject is kept until the latest of
+        its records' expiries and the session's, moved once rather than once per row."""
+        if login.nonce is not None and not transaction.use_nonce(*login.nonce):
+            return SignInOutcome(False)
+        subject, events = transaction.find_subject(login.refs)
+        state = state_from_events(events)
+        try:
+            self._refuse_login(plan, state)
+        except StoreError as refused:
+            if login.nonce is None:
+                raise
+            return SignInOutcome(False, refused)  # the nonce's use alone is kept
+        subject, key = self._login_subject(transaction, subject, login, created_keys)
+        expiries = self._write_login(transaction, plan, subject, key, state, login)
+        if login.session is not None:
+            id_hash, session_expires_at = login.session
+            transaction.create_session(id_hash, subject.id, session_expires_at)
+            expiries.append(session_expires_at)
+        transaction.retain_until(subject.id, max(expiries))
+        return SignInOutcome(True)
+
+    def _login_plan(self) -> _LoginPlan:
+        """What a sign-in writes under the current policy (looked up again if it changed)."""
+        plan = self._plan
+        if plan is None or plan.policy is not self.policy:
+            with policy_errors_as_store_errors():
+                plan = self._plan = _LoginPlan.of(self.policy)
+        return plan
+
+    def _refuse_login(self, plan: _LoginPlan, state: SubjectState) -> None:
+        wallet = plan.wallet
         with policy_errors_as_store_errors():
-            refuse(
-                decide_collection(self.policy, login.wallet_category, login.purpose, state),
-                "sign-in",
-            )
+            refuse(decide_collection(self.policy, wallet.category, wallet.purpose, state),
+                   "sign-in")
 
     def _login_subject(
-        self, login: LoginTransaction, subject: Subject | None, refs: list[str],
-        checksum: str, now: datetime, created_keys: list[str],
+        self, transaction: LoginTransaction, subject: Subject | None, login: _Login,
+        created_keys: list[str],
     ) -> tuple[Subject, bytes]:
         """The signing-in subject and its key; a first sign-in creates both."""
         if subject is not None:
             return subject, self.keys.require(subject.key_id)
         key_id, key = self.keys.create()
         created_keys.append(key_id)
-        created = login.insert_subject(
-            refs[0], key_id, seal(key, checksum.encode("ascii"), ADDRESS_ASSOCIATED), now
+        created = transaction.insert_subject(
+            login.refs[0], key_id,
+            seal(key, login.checksum.encode("ascii"), ADDRESS_ASSOCIATED), login.now,
         )
         if created is not None:
             return created, key
         # Another transaction created the subject meanwhile: use theirs, drop our key.
         self.keys.destroy([key_id])
         created_keys.remove(key_id)
-        existing, _events = login.find_subject(refs)
+        existing, _events = transaction.find_subject(login.refs)
         if existing is None:
             raise StoreError("unknown_subject", "the subject vanished while being created")
         return existing, self.keys.require(existing.key_id)
 
     def _write_login(
-        self, login: LoginTransaction, subject: Subject, key: bytes, state: SubjectState,
-        chain_id: int, now: datetime, ip: str | None, user_agent: str | None,
+        self, transaction: LoginTransaction, plan: _LoginPlan, subject: Subject, key: bytes,
+        state: SubjectState, login: _Login,
     ) -> list[datetime]:
         """The wallet record (``first_sign_in`` kept) and an access-log record per purpose
         the state allows; returns when each expires."""
-        policy = self.policy
-        category, purpose = policy.login.wallet_category, policy.login.purpose
-        existing = login.first_record(subject.id, category, purpose)
-        first_sign_in = now.isoformat()
+        wallet, now, version = plan.wallet, login.now, self.policy.version
+        existing = transaction.first_record(subject.id, wallet.category, wallet.purpose)
+        first_sign_in = last_sign_in = now.isoformat()
         if existing is not None:
-            previous = open_data(key, category, purpose, existing[1])
+            previous = open_data(key, wallet.category, wallet.purpose, existing[1])
             first_sign_in = str(previous.get("first_sign_in", first_sign_in))
-        wallet = self._declared_only(category, {
-            "chain_id": chain_id, "first_sign_in": first_sign_in, "last_sign_in": now.isoformat(),
-        })
-        expires_at = now + policy.retention(category, purpose)
-        sealed = seal_data(key, category, purpose, wallet)
+        sealed = seal_data(key, wallet.category, wallet.purpose, self._declared_only(
+            wallet.category,
+            {"chain_id": login.chain_id, "first_sign_in": first_sign_in,
+             "last_sign_in": last_sign_in},
+        ))
+        expires_at = now + wallet.retention
         if existing is None:
-            login.insert_record(
-                subject.id, category, purpose, basis=policy.purpose(purpose).basis, now=now,
-                expires_at=expires_at, source="login", policy_version=policy.version,
-                data=sealed,
+            transaction.insert_record(
+                subject.id, wallet.category, wallet.purpose, basis=wallet.basis, now=now,
+                expires_at=expires_at, source="login", policy_version=version, data=sealed,
             )
         else:
-            login.update_record(existing[0], now=now, expires_at=expires_at,
-                                policy_version=policy.version, data=sealed)
+            transaction.update_record(existing[0], now=now, expires_at=expires_at,
+                                      policy_version=version, data=sealed)
         expiries = [expires_at]
-        log_category = policy.login.access_log_category
-        if log_category is not None:
-            entry = self._declared_only(
-                log_category, {"ip": ip, "browser": user_agent, "at": now.isoformat()}
-            )
-            for log_purpose in self._allowed_purposes(log_category, state):
-                log_expires_at = now + policy.retention(log_category, log_purpose)
-                login.insert_record(
-                    subject.id, log_category, log_purpose,
-                    basis=policy.purpose(log_purpose).basis, now=now, expires_at=log_expires_at,
-                    source="login", policy_version=policy.version,
-                    data=seal_data(key, log_category, log_purpose, entry),
+        if plan.access_log_category is not None:
+            entry = self._declared_only(plan.access_log_category, {
+                "ip": login.ip, "browser": login.user_agent, "at": last_sign_in,
+            })
+            for log in plan.access_log:
+                if not decide_collection(self.policy, log.category, log.purpose, state).allowed:
+                    continue
+                log_expires_at = now + log.retention
+                transaction.insert_record(
+                    subject.id, log.category, log.purpose, basis=log.basis, now=now,
+                    expires_at=log_expires_at, source="login", policy_version=version,
+                    data=seal_data(key, log.category, log.purpose, entry),
                 )
                 expiries.append(log_expires_at)
         return expiries

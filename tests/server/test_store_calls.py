@@ -57,3 +57,14 @@ async def test_a_short_call_on_postgresql_still_runs_on_a_store_thread():
         assert await calls.run_short(where_it_ran) != threading.get_ident()
     finally:
         calls.close()
+
+
+def test_store_calls_are_serial_on_sqlite_only():
+    sqlite, postgresql = (StoreCalls.for_url("sqlite:///data/walletauth.db"),
+                          StoreCalls.for_url("postgresql+psycopg://db/walletauth"))
+    try:
+        assert sqlite.serial
+        assert not postgresql.serial
+    finally:
+        sqlite.close()
+        postgresql.close()

@@ -20,7 +20,7 @@ from walletauth.server.nonces import NonceMinter
 from walletauth.server.ratelimit import RateLimiter
 from walletauth.server.session_cookie import SessionCookies
 from walletauth.server.settings import Settings
-from walletauth.server.sign_in import NonceFirst, OneTransaction, SignInWrites
+from walletauth.server.sign_in import SQLITE_BATCH, GroupCommit, NonceFirst, SignInWrites
 from walletauth.server.state.base import HitCounter, ShortLivedState
 from walletauth.server.state.redis_state import RedisState
 from walletauth.server.state.sql_state import SqlState
@@ -151,7 +151,8 @@ def hit_counter(state: ShortLivedState) -> HitCounter:
 
 def sign_in_writes(state: ShortLivedState, store: Store, calls: StoreCalls) -> SignInWrites:
     if isinstance(state, SqlState):
-        return OneTransaction(store, calls)
+        # Group commit on SQLite only (see walletauth.server.sign_in).
+        return GroupCommit(store, calls, max_batch=SQLITE_BATCH if calls.serial else 1)
     return NonceFirst(state, store, calls)
 
 

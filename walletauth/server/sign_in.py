@@ -1,21 +1,39 @@
 """What a successful verify writes: the nonce's use, the sign-in's records, the session.
 
-On SQL (no Redis) all three are one store transaction (:meth:`Store.sign_in`): one
-subject lookup, one key-store read, one commit, and a nonce that was used already
-leaves nothing behind. With Redis, the nonce's use is a ``SET NX`` there first (the
-atomic step), then the store's one transaction, then the session in Redis.
+On SQL (no Redis) all three are one store transaction (:meth:`Store.sign_in_many`): one
+subject lookup, one key-store read, and a nonce that was used already leaves nothing
+behind. With Redis, the nonce's use is a ``SET NX`` there first (the atomic step), then
+the store's one transaction, then the session in Redis.
+
+Group commit (:class:`GroupCommit` on SQLite): SQLite's commit is about a third of a
+sign-in's CPU, and there is one writer anyway. So the verifies that reach the store in one
+turn of the event loop share one transaction, each in a savepoint of its own, and so one
+commit: the first to queue starts the flush on the loop's next turn, which goes
+through :meth:`StoreCalls.run_short` (inline on the loop when no other store call is in
+flight), and each caller gets its own outcome once the commit holding its writes is done.
+A batch holds at most :data:`SQLITE_BATCH` sign-ins, so no caller waits behind an
+unbounded queue. On PostgreSQL every sign-in is a batch of its own: the workers' batches
+would lock subject rows and nonce keys in different orders and could deadlock, and
+PostgreSQL runs sign-ins in parallel anyway.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from walletauth.server.nonces import NonceCheck
 from walletauth.server.state.base import ShortLivedState
 from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Store
+from walletauth.store.store import SignIn, SignInOutcome
+
+SQLITE_BATCH = 64
+"""Most sign-ins in one SQLite transaction: past about 16 the commit's share per sign-in
+barely shrinks (``benchmarks/login_floor.py``), while the last of a batch waits for all."""
 
 
 @dataclass(frozen=True)
@@ -35,26 +53,73 @@ class SignInWrites(Protocol):
         """Store ``sign_in``; False, with nothing stored, if its nonce was used already."""
 
 
-class OneTransaction:
-    """Nonce, records and session in the store's tables, in one transaction."""
+class GroupCommit:
+    """Nonce, records and session in the store's tables, in one transaction shared with
+    the sign-ins queued with it (see the module's docstring)."""
 
-    def __init__(self, store: Store, calls: StoreCalls) -> None:
+    def __init__(self, store: Store, calls: StoreCalls, *, max_batch: int) -> None:
+        if max_batch < 1:
+            raise ValueError(f"a batch holds at least one sign-in, not {max_batch}")
         self._store = store
         self._calls = calls
+        self._max_batch = max_batch
+        self._queued: list[tuple[SignIn, asyncio.Future[bool]]] = []
+        self._flushes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
 
     async def write(self, sign_in: SignInWrite) -> bool:
-        return await self._calls.run_short(
-            self._store.sign_in,
-            sign_in.address,
-            sign_in.chain_id,
-            now=sign_in.now,
-            ip=sign_in.ip,
-            user_agent=sign_in.user_agent,
-            nonce=sign_in.nonce.nonce,
-            nonce_remember_until=sign_in.nonce.remember_until,
-            session_id=sign_in.session_id,
-            session_expires_at=sign_in.session_expires_at,
-        )
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queued.append((_store_sign_in(sign_in), answer))
+        if len(self._queued) == 1:
+            # A task starts on the loop's next turn: the verifies due in this one queue first.
+            self._spawn(self._flush())
+        return await answer
+
+    async def _flush(self) -> None:
+        queued, self._queued = self._queued, []
+        size = self._max_batch
+        batches = [queued[start:start + size] for start in range(0, len(queued), size)]
+        for batch in batches[1:]:
+            self._spawn(self._write_batch(batch))
+        await self._write_batch(batches[0])
+
+    def _spawn(self, flush: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(flush)
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _write_batch(self, batch: Sequence[tuple[SignIn, asyncio.Future[bool]]]) -> None:
+        answers = [answer for _sign_in, answer in batch]
+        try:
+            outcomes = await self._calls.run_short(
+                self._store.sign_in_many, [sign_in for sign_in, _answer in batch]
+            )
+        except Exception as error:  # the commit failed: every sign-in of the batch with it
+            for answer in answers:
+                _answer(answer, SignInOutcome(False, error))
+            return
+        except BaseException:  # cancelled (shutdown): no answer will come
+            for answer in answers:
+                answer.cancel()
+            raise
+        for answer, outcome in zip(answers, outcomes, strict=True):
+            _answer(answer, outcome)
+
+
+def _store_sign_in(sign_in: SignInWrite) -> SignIn:
+    return SignIn(
+        sign_in.address, sign_in.chain_id, sign_in.now, sign_in.nonce.nonce,
+        sign_in.nonce.remember_until, sign_in.session_id, sign_in.session_expires_at,
+        sign_in.ip, sign_in.user_agent,
+    )
+
+
+def _answer(answer: asyncio.Future[bool], outcome: SignInOutcome) -> None:
+    if answer.done():  # its caller was cancelled; the sign-in is written all the same
+        return
+    if outcome.error is not None:
+        answer.set_exception(outcome.error)
+    else:
+        answer.set_result(outcome.written)
 
 
 class NonceFirst:

@@ -15,7 +15,9 @@ the event loop itself whenever no other store call is in flight (``benchmarks/lo
 two or three runs each way: 591-759 -> 799-1,003 logins/s, p50 13-17 -> 7-9 ms, p99 30-43 ->
 19-44 ms). Only then: calls still go one at a time and in arrival order, so the loop never
 waits for the store thread's lock. It can wait for another process's (the ``purge`` CLI's
-short batches), which blocks the loop for that long; a thread would not.
+short batches), which blocks the loop for that long; a thread would not. The sign-ins of
+one turn of the loop go as one call (group commit, :mod:`walletauth.server.sign_in`),
+which holds the loop for the whole batch: its cap bounds that.
 """
 
 from __future__ import annotations
@@ -46,6 +48,11 @@ class StoreCalls:
     @classmethod
     def for_url(cls, url: str) -> StoreCalls:
         return cls(serial=url.startswith("sqlite"))
+
+    @property
+    def serial(self) -> bool:
+        """One store call at a time, in arrival order (SQLite)."""
+        return self._serial
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()

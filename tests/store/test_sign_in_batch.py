@@ -182,3 +182,23 @@ def test_a_failing_commit_fails_every_sign_in_and_destroys_the_keys_it_made(stor
     assert "foreign key" in str(failed.value).lower()
     assert table_counts(store) == before
     assert key_count(store) == 1  # Bob's, from before; none of Alice's or Carol's
+
+
+def test_a_batch_checks_out_one_connection_of_each_database(store):
+    wallets = [ALICE, BOB, CAROL]
+    assert all(outcome.result() for outcome in store.sign_in_many(
+        [sign_in(address, f"first-{index}") for index, address in enumerate(wallets)]
+    ))
+    checkouts = {store.engine: 0, store.keys.engine: 0}
+    for engine in checkouts:
+        sa.event.listen(engine, "checkout", lambda *_args, engine=engine: count(engine))
+
+    def count(engine) -> None:
+        checkouts[engine] += 1
+
+    outcomes = store.sign_in_many(
+        [sign_in(address, f"again-{index}") for index, address in enumerate(wallets)]
+    )
+
+    assert [outcome.result() for outcome in outcomes] == [True] * 3  # each read its key
+    assert list(checkouts.values()) == [1, 1]

@@ -14,7 +14,7 @@ writes and reads. Everything else in the store stays on SQLAlchemy.
 Group commit: on SQLite the commit (writing the transaction's pages to the WAL) costs
 about a third of a sign-in's CPU, so concurrent sign-ins share one transaction, each in a
 savepoint of its own (:meth:`LoginBatch.sign_in`): one that fails is undone alone, the
-others still commit, all in one commit and one pool checkout. A batch of one (every
+others still commit, all in one commit and one pool checkout per engine. A batch of one (every
 sign-in on PostgreSQL, where the server does not batch) needs no savepoint: its failure
 rolls the transaction back.
 """
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -71,6 +72,13 @@ _STATEMENTS = (
     _USE_NONCE, _INSERT_SUBJECT, _FIRST_RECORD, _INSERT_RECORD, _UPDATE_RECORD, _RETAIN_UNTIL,
     _CREATE_SESSION, _READ_KEY,
 )
+_HELD_KEY_CONNECTIONS: ContextVar[dict[sa.Engine, Any] | None] = ContextVar(
+    "walletauth_held_key_connections", default=None
+)
+"""Inside a :meth:`LoginSql.batch`: the key-store connection each :class:`KeyRead` keeps
+until the batch ends, so a batch checks one out of the pool, not one per sign-in (a
+checkout and its return cost about 15 us). The key store is another engine, reached
+through :class:`~walletauth.store.keystore.KeyStore`, so the batch cannot hand it one."""
 _BEGIN = {"sqlite": "BEGIN IMMEDIATE", "postgresql": None}
 """How a write transaction starts: the SQLite connections run in autocommit mode (see
 :mod:`walletauth.store.engines`), psycopg opens one implicitly on the first statement."""
@@ -245,7 +253,8 @@ class LoginSql:
                 if self._dialect.begin is not None:
                     cursor.execute(self._dialect.begin)
                 batch = LoginBatch(cursor, self._dialect, several=size > 1)
-                yield batch
+                with _holding_key_connections():
+                    yield batch
                 if batch.undone:
                     connection.rollback()
                 else:
@@ -261,7 +270,8 @@ class LoginSql:
 
 class KeyRead:
     """A subject key's row read in one statement on the key store's DBAPI connection: it
-    is read once per sign-in (see the module's docstring)."""
+    is read once per sign-in (see the module's docstring). Within a :meth:`LoginSql.batch`
+    every read of the batch goes through one connection, checked out at the first."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self._engine = engine
@@ -269,7 +279,19 @@ class KeyRead:
 
     def __call__(self, key_id: str) -> tuple[int, bytes] | None:
         """The key's master version and wrapped bytes, or None once it was destroyed."""
-        connection = self._engine.raw_connection()
+        held = _HELD_KEY_CONNECTIONS.get()
+        if held is None:
+            connection = self._engine.raw_connection()
+            try:
+                return self._read(connection, key_id)
+            finally:
+                connection.close()
+        connection = held.get(self._engine)
+        if connection is None:
+            connection = held[self._engine] = self._engine.raw_connection()
+        return self._read(connection, key_id)
+
+    def _read(self, connection: Any, key_id: str) -> tuple[int, bytes] | None:
         try:
             cursor = connection.cursor()
             try:
@@ -278,6 +300,21 @@ class KeyRead:
             finally:
                 cursor.close()
             connection.commit()  # ends psycopg's implicit transaction; SQLite autocommits
-        finally:
-            connection.close()
+        except BaseException:
+            connection.rollback()  # a kept connection stays usable for the batch's next read
+            raise
         return None if row is None else (row[0], bytes(row[1]))
+
+
+@contextlib.contextmanager
+def _holding_key_connections() -> Iterator[None]:
+    """Let :class:`KeyRead` keep its connection until the block ends (see
+    :data:`_HELD_KEY_CONNECTIONS`)."""
+    held: dict[sa.Engine, Any] = {}
+    token = _HELD_KEY_CONNECTIONS.set(held)
+    try:
+        yield
+    finally:
+        _HELD_KEY_CONNECTIONS.reset(token)
+        for connection in held.values():
+            connection.close()

@@ -40,9 +40,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
 ) -> None:
-    """Run the HTTP service (uvicorn with uvloop and httptools)."""
+    """Run the HTTP service (uvicorn with uvloop and httptools, each answer one write)."""
     import uvicorn
 
+    from walletauth.server.http_protocol import UVICORN_HTTP
     from walletauth.server.metrics import share_metrics_between_workers
     from walletauth.server.runtime import prepare_data_dir
 
@@ -59,7 +60,7 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=UVICORN_HTTP,
         # The access log would print client IPs; X-Forwarded-For is handled by the app,
         # only for the configured trusted proxies.
         access_log=False,

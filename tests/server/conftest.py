@@ -15,6 +15,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from walletauth.server.app import create_app
+from walletauth.server.http_protocol import UVICORN_HTTP
 from walletauth.server.settings import Settings
 from walletauth.siwe import SiweMessage
 
@@ -85,7 +86,7 @@ def serving(settings: Settings, clock=None) -> Iterator[tuple[str, object]]:
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http="httptools",
+        http=UVICORN_HTTP,
         log_level="warning",
         access_log=False,
         proxy_headers=False,

@@ -1,8 +1,11 @@
 """The client IP: the socket peer, or X-Forwarded-For only behind trusted proxies."""
 
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 
-from walletauth.server.client_ip import client_ip
+from hypothesis import given
+from hypothesis import strategies as st
+
+from walletauth.server.client_ip import UNKNOWN_IP, client_ip
 
 PROXIES = (ip_network("10.0.0.0/8"),)
 
@@ -27,3 +30,20 @@ def test_behind_a_trusted_proxy_the_right_most_untrusted_hop_is_the_client():
 
 def test_garbage_in_the_header_stops_the_walk_at_the_proxy():
     assert client_ip(*request_from("10.0.0.2", "bogus"), PROXIES) == "10.0.0.2"
+
+
+IP_LIKE_TEXT = st.text(alphabet="0123456789.:abcdefx% ", max_size=40)
+
+
+@given(st.one_of(st.ip_addresses().map(str), IP_LIKE_TEXT))
+def test_the_client_ip_is_written_as_ipaddress_writes_it_or_unknown(text):
+    try:
+        expected = str(ip_address(text.strip()))
+    except ValueError:
+        expected = UNKNOWN_IP
+    assert client_ip(text, [], ()) == expected
+    assert client_ip(text, [], PROXIES) == expected
+
+
+def test_no_peer_is_the_unknown_ip():
+    assert client_ip(None, ["198.51.100.1"], ()) == UNKNOWN_IP

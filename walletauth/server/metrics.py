@@ -60,6 +60,7 @@ class Metrics:
         # A labelled child per route, method and status, looked up once: ``labels()``
         # validates and hashes its arguments on every call.
         self._latency_by_label: dict[tuple[str, str, int], Histogram] = {}
+        self._logins_by_outcome: dict[str, Counter] = {}
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         """One answered request; ``route`` is a template, never a raw path."""
@@ -71,7 +72,10 @@ class Metrics:
         child.observe(seconds)
 
     def login(self, outcome: str) -> None:
-        self.logins.labels(outcome=outcome).inc()
+        child = self._logins_by_outcome.get(outcome)
+        if child is None:
+            child = self._logins_by_outcome[outcome] = self.logins.labels(outcome=outcome)
+        child.inc()
 
     def exposition(self) -> bytes:
         directory = _multiprocess_directory()

@@ -18,7 +18,7 @@ from eth_account import Account
 
 from walletauth.policy.loader import load_policy
 from walletauth.server.nonces import NonceCheck
-from walletauth.server.sign_in import GroupCommit, SignInWrite
+from walletauth.server.sign_in import SQLITE_BATCH, GroupCommit, SignInWrite
 from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Secrets, Store, StoreError
 
@@ -85,7 +85,7 @@ def addresses(count: int) -> list[str]:
 async def test_concurrent_writes_share_one_commit_and_each_gets_its_own_answer(traced, calls):
     refused, *others = addresses(9)
     traced.store.suspend(refused, "service_provision", now=NOW)
-    writes = GroupCommit(traced.store, calls, max_batch=64)
+    writes = GroupCommit(traced.store, calls, max_batch=SQLITE_BATCH)
     traced.log.clear()
     batch = {f"wallet-{index}": write_of(address, f"wallet-{index}")
              for index, address in enumerate(others)}
@@ -137,7 +137,7 @@ async def test_a_batch_of_one_is_a_transaction_per_sign_in(traced, calls):
 
 
 async def test_writes_queued_behind_a_call_in_flight_share_the_commit_after_it(traced, calls):
-    writes = GroupCommit(traced.store, calls, max_batch=64)
+    writes = GroupCommit(traced.store, calls, max_batch=SQLITE_BATCH)
     started, release = threading.Event(), threading.Event()
 
     def slow() -> None:
@@ -167,7 +167,7 @@ async def test_a_failing_commit_is_every_callers_error(traced, calls):
         connection.exec_driver_sql(
             "CREATE TRIGGER commit_fails AFTER INSERT ON sessions"
             " BEGIN INSERT INTO commit_fails VALUES (-1); END")
-    writes = GroupCommit(traced.store, calls, max_batch=64)
+    writes = GroupCommit(traced.store, calls, max_batch=SQLITE_BATCH)
     traced.log.clear()
 
     answers = await asyncio.gather(*(

@@ -31,9 +31,10 @@ from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Store
 from walletauth.store.store import SignIn, SignInOutcome
 
-SQLITE_BATCH = 64
-"""Most sign-ins in one SQLite transaction: past about 16 the commit's share per sign-in
-barely shrinks (``benchmarks/login_floor.py``), while the last of a batch waits for all."""
+SQLITE_BATCH = 32
+"""Most sign-ins in one SQLite transaction. Per sign-in (``benchmarks/login_floor.py``):
+about 335 us alone, 170 in batches of 8, 160 of 16, 150-165 of 32 and 64; the commit's
+share stops shrinking while the last of a batch, and the event loop, wait for all."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from tests.store.conftest import ALICE, BOB, CAROL, NOW, table_counts
 from walletauth.store import StoreError
 from walletauth.store.ephemeral import session_hash
 from walletauth.store.keyschema import subject_keys
+from walletauth.store.login_sql import TransactionLost
 from walletauth.store.schema import nonces, sessions, subjects
 from walletauth.store.store import SignIn
 
@@ -202,3 +203,19 @@ def test_a_batch_checks_out_one_connection_of_each_database(store):
 
     assert [outcome.result() for outcome in outcomes] == [True] * 3  # each read its key
     assert list(checkouts.values()) == [1, 1]
+
+
+def test_a_sign_in_whose_error_takes_the_whole_transaction_fails_the_batch(store):
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("only SQLite rolls a whole transaction back from inside a statement")
+    id_hash = session_hash(sign_in(BOB, "bob").session_id)
+    run_ddl(store, sqlite=[
+        f"CREATE TRIGGER lose_all BEFORE INSERT ON sessions WHEN NEW.id_hash = '{id_hash}'"
+        " BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction is gone'); END",
+    ], postgresql=[])
+    before = table_counts(store)
+
+    with pytest.raises(TransactionLost):
+        store.sign_in_many([sign_in(ALICE, "alice"), sign_in(BOB, "bob"), sign_in(CAROL, "carol")])
+
+    assert table_counts(store) == before  # Alice's and Carol's too: none is answered True

@@ -202,10 +202,14 @@ class LoginTransaction:
         self._run(_CREATE_SESSION, (id_hash, subject_id, self._time(expires_at)))
 
 
+class TransactionLost(Exception):
+    """A batch's transaction is in no known state (SQLite rolls a whole transaction back
+    on some errors, so a sign-in's savepoint may be gone with the others' writes): the
+    batch fails for every sign-in in it."""
+
+
 class LoginBatch:
     """One write transaction for one or more sign-ins (see the module's docstring)."""
-
-    _SAVEPOINT = "sign_in"
 
     def __init__(self, cursor: Any, dialect: _Dialect, *, several: bool) -> None:
         self._cursor = cursor
@@ -224,15 +228,21 @@ class LoginBatch:
                 self.undone = True
                 raise
             return
-        self._cursor.execute(f"SAVEPOINT {self._SAVEPOINT}")
+        self._savepoint("SAVEPOINT sign_in")
         try:
             yield self._login
         except BaseException:
             # Also what makes PostgreSQL's transaction usable again after an error in it.
-            self._cursor.execute(f"ROLLBACK TO SAVEPOINT {self._SAVEPOINT}")
-            self._cursor.execute(f"RELEASE SAVEPOINT {self._SAVEPOINT}")
+            self._savepoint("ROLLBACK TO SAVEPOINT sign_in", "RELEASE SAVEPOINT sign_in")
             raise
-        self._cursor.execute(f"RELEASE SAVEPOINT {self._SAVEPOINT}")
+        self._savepoint("RELEASE SAVEPOINT sign_in")
+
+    def _savepoint(self, *statements: str) -> None:
+        try:
+            for statement in statements:
+                self._cursor.execute(statement)
+        except Exception as error:
+            raise TransactionLost(f"the sign-ins' transaction is lost: {error}") from error
 
 
 class LoginSql:

@@ -34,7 +34,7 @@ from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_
 from walletauth.store.ephemeral import session_hash
 from walletauth.store.errors import StoreError, policy_errors_as_store_errors, refuse
 from walletauth.store.keystore import KeyStore
-from walletauth.store.login_sql import LoginBatch, LoginSql, LoginTransaction
+from walletauth.store.login_sql import LoginBatch, LoginSql, LoginTransaction, TransactionLost
 from walletauth.store.migrate import upgrade_engine
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import (
@@ -339,6 +339,8 @@ class Store:
         try:
             with batch.sign_in() as transaction:
                 return self._login(transaction, plan, login, created_keys)
+        except TransactionLost:
+            raise  # the others' writes may be gone with its own: the batch fails for all
         except Exception as error:
             self.keys.destroy(created_keys[own_keys_from:])
             del created_keys[own_keys_from:]

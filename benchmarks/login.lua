@@ -6,6 +6,13 @@
 --
 -- Environment: BODIES = file with one JSON body per line; THREADS = wrk's -t.
 
+-- What a desktop browser sends: its User-Agent is reduced to a browser family for the
+-- access log, part of a real sign-in's work.
+local user_agent = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
+  .. " (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+browser = {["User-Agent"] = user_agent}
+verify_headers = {["User-Agent"] = user_agent, ["Content-Type"] = "application/json"}
+
 local threads = {}
 local thread_count = 0
 
@@ -31,7 +38,7 @@ function init(args)
   failed = 0
   answered = 0
   exhausted = 0
-  nonce_request = wrk.format("GET", "/auth/nonce")
+  nonce_request = wrk.format("GET", "/auth/nonce", browser)
 end
 
 function request()
@@ -43,7 +50,7 @@ function request()
   send_nonce = true
   local body = bodies[next_body]
   next_body = next_body + 1
-  return wrk.format("POST", "/auth/verify", {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", "/auth/verify", verify_headers, body)
 end
 
 function response(status, headers, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,8 +86,17 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
 
 
 def create_app_from_environment() -> FastAPI:
-    """The factory uvicorn workers call: settings from ``WALLETAUTH_*`` and the TOML file."""
-    return create_app(Settings())
+    """The factory uvicorn workers call: settings from ``WALLETAUTH_*`` and the TOML file.
+
+    What is loaded by now (the libraries, the policy, the app) lives as long as the
+    worker, so it leaves the garbage collector's view (``gc.freeze``): a full collection
+    no longer walks the ~150,000 objects of web3, SQLAlchemy and pydantic, tens of
+    milliseconds that some request would otherwise wait for.
+    """
+    app = create_app(Settings())
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def _install_schema_additions(app: FastAPI) -> None:

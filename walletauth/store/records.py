@@ -3,6 +3,7 @@ how one is written (shared by :class:`~walletauth.store.Store` and the subject's
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from walletauth.store.secrets import Secrets
 
 _FIELD_HASH_DOMAIN = b"walletauth field hash"
+
+# What json.dumps(..., sort_keys=True, separators=(",", ":"), allow_nan=False) builds on
+# every call; built once, it seals a record about 2 us faster.
+_RECORD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 # Built once and reused with new parameters: SQLAlchemy then neither rebuilds it nor
 # recomputes its cache key per call.
@@ -52,7 +57,7 @@ def _associated(category: str, purpose: str) -> bytes:
 
 def seal_data(key: bytes, category: str, purpose: str, data: Mapping[str, object]) -> bytes:
     try:
-        plain = json.dumps(dict(data), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        plain = _RECORD_JSON.encode(dict(data))
     except (TypeError, ValueError) as exc:
         raise StoreError(
             "invalid_field_value", f"record data must be JSON values (text, numbers...): {exc}"
@@ -85,8 +90,15 @@ def minimised(
     policy: Policy, secrets: Secrets, category: str, data: Mapping[str, object]
 ) -> dict[str, object]:
     """``data`` as the policy lets ``category`` keep it; hashed fields use the current key."""
-    hash_key = derived_key(secrets.current.subject_hmac_key, _FIELD_HASH_DOMAIN)
+    hash_key = _field_hash_key(secrets.current.subject_hmac_key)
     return minimise(policy, category, data, hash_key=hash_key)
+
+
+@functools.lru_cache(maxsize=1)
+def _field_hash_key(subject_hmac_key: bytes) -> bytes:
+    """Derived once per secrets version, not per record: only the current version's key is
+    asked for, so one entry suffices (it holds a server key, never a subject's key)."""
+    return derived_key(subject_hmac_key, _FIELD_HASH_DOMAIN)
 
 
 def insert_record(

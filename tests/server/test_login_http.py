@@ -1,5 +1,6 @@
 """Signing in over real HTTP: nonce, verify, and every way a verify can fail."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -225,3 +226,37 @@ def test_the_cookie_is_secure_unless_configured_for_local_http(tmp_path, wallet,
             response = sign_in(secure_client, wallet)
     assert response.status_code == 200
     assert "Secure" in response.headers["set-cookie"]
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"]
+)
+def test_a_verify_not_sent_as_json_is_refused_and_leaves_its_nonce_usable(
+    client, wallet, content_type
+):
+    # What a cross-site form can send without a preflight: it must not sign a browser in.
+    nonce = client.get("/auth/nonce").json()["nonce"]
+    body = wallet.signed_body(nonce)
+    headers = {"Content-Type": content_type} if content_type else {}
+    refused = client.post("/auth/verify", content=json.dumps(body), headers=headers)
+    assert refused.status_code == 422
+    assert problem_code(refused) == "invalid_request"
+    assert "set-cookie" not in refused.headers
+    assert client.post("/auth/verify", json=body).status_code == 200
+
+
+def test_a_json_subtype_and_a_charset_are_json_too(client, wallet):
+    for content_type in ("application/json; charset=utf-8", "application/vnd.api+json"):
+        body = wallet.signed_body(client.get("/auth/nonce").json()["nonce"])
+        response = client.post(
+            "/auth/verify", content=json.dumps(body), headers={"Content-Type": content_type}
+        )
+        assert response.status_code == 200, response.text
+
+
+def test_other_methods_on_the_sign_in_paths_get_405_with_allow(client):
+    response = client.put("/auth/verify", json={})
+    assert response.status_code == 405
+    assert problem_code(response) == "method_not_allowed"
+    assert response.headers["allow"] == "POST"
+    assert client.post("/auth/nonce").headers["allow"] == "GET"

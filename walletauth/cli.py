@@ -129,8 +129,8 @@ def purge(
     for (category, purpose), count in sorted(report.records.items()):
         typer.echo(f"records {category}/{purpose}: {count}")
     typer.echo(f"records: {report.records_removed}")
-    for kind in ("subjects", "nonces", "sessions", "rate_counters", "orphan_keys",
-                 "requests_interrupted", "requests_removed", "notices_abandoned"):
+    for kind in ("subjects", "nonces", "sessions", "orphan_keys", "requests_interrupted",
+                 "requests_removed", "notices_abandoned"):
         typer.echo(f"{kind}: {getattr(report, kind)}")
 
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from sqlalchemy import event
 
 from tests.store.conftest import NOW
 from walletauth.store import Store, StoreError, migrate
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
-from walletauth.store.migrate import schema_differences
+from walletauth.store.migrate import alembic_config, schema_differences
+from walletauth.store.rights_schema import rights_requests
+from walletauth.store.schema import nonces, sessions, subjects
 
 
 def test_migrate_brings_an_empty_database_to_head_and_models_match(backend):
@@ -27,11 +31,103 @@ def test_migrate_brings_an_empty_database_to_head_and_models_match(backend):
         assert schema_differences(keys, "keystore") == []
         tables = set(sa.inspect(records).get_table_names())
         assert {"subjects", "records", "consent_events", "audit_log", "nonces", "sessions",
-                "rate_counters", "alembic_version"} <= tables
+                "alembic_version"} <= tables
+        assert "rate_counters" not in tables  # dropped by 0003
         assert "keystore_subject_keys" in set(sa.inspect(keys).get_table_names())
     finally:
         records.dispose()
         keys.dispose()
+
+
+def _move_records_schema(engine: sa.Engine, revision: str, *, down: bool = False) -> None:
+    with engine.connect() as connection:
+        config = alembic_config("records", connection)
+        if down:
+            command.downgrade(config, revision)
+        else:
+            command.upgrade(config, revision)
+        connection.commit()
+
+
+def _table_shapes(engine: sa.Engine) -> dict[str, dict[str, object]]:
+    """Every table's columns, keys and indexes as the database itself reports them."""
+    inspector = sa.inspect(engine)
+    return {
+        table: {
+            "columns": [(c["name"], str(c["type"]), c["nullable"])
+                        for c in inspector.get_columns(table)],
+            "primary_key": inspector.get_pk_constraint(table),
+            "foreign_keys": inspector.get_foreign_keys(table),
+            "unique": sorted(inspector.get_unique_constraints(table), key=lambda u: u["name"]),
+            "indexes": sorted(inspector.get_indexes(table), key=lambda i: i["name"]),
+        }
+        for table in inspector.get_table_names()
+        if table != "alembic_version"
+    }
+
+
+def _table_rows(engine: sa.Engine) -> dict[str, list[tuple[object, ...]]]:
+    reflected = sa.MetaData()
+    reflected.reflect(engine)
+    with engine.connect() as connection:
+        return {name: sorted(map(tuple, connection.execute(sa.select(table))), key=repr)
+                for name, table in reflected.tables.items() if name != "alembic_version"}
+
+
+def _fill_at_0002(engine: sa.Engine) -> None:
+    """Rows in rate_counters (as servers before 0003 wrote them) and in tables that stay."""
+    counters = sa.Table("rate_counters", sa.MetaData(), autoload_with=engine)
+    with engine.begin() as connection:
+        subject_id = connection.execute(sa.insert(subjects).values(
+            ref="r" * 80, key_id="k" * 32, address_sealed=b"sealed", created_at=NOW,
+            retained_until=NOW + timedelta(days=365),
+        ).returning(subjects.c.id)).scalar_one()
+        connection.execute(sa.insert(sessions).values(
+            id_hash="s" * 64, subject_id=subject_id, expires_at=NOW + timedelta(days=1)))
+        connection.execute(sa.insert(nonces).values(
+            nonce="a-used-nonce", expires_at=NOW + timedelta(minutes=5)))
+        connection.execute(sa.insert(rights_requests).values(
+            id="q" * 40, subject_ref="r" * 80, kind="export", status="completed",
+            received_at=NOW, completed_at=NOW, detail={}))
+        connection.execute(sa.insert(counters), [
+            {"key_hash": f"{n}" * 64, "window_start": NOW, "hits": n + 1,
+             "expires_at": NOW + timedelta(seconds=60)}
+            for n in range(3)
+        ])
+
+
+def test_upgrading_from_0002_drops_rate_counters_and_keeps_everything_else(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        shapes_before, rows_before = _table_shapes(engine), _table_rows(engine)
+        assert len(rows_before["rate_counters"]) == 3
+
+        _move_records_schema(engine, "head")
+
+        del shapes_before["rate_counters"], rows_before["rate_counters"]
+        assert _table_shapes(engine) == shapes_before
+        assert _table_rows(engine) == rows_before
+        assert schema_differences(engine, "records") == []
+    finally:
+        engine.dispose()
+
+
+def test_downgrading_to_0002_brings_rate_counters_back_empty_as_0001_made_it(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        shapes_at_0002 = _table_shapes(engine)
+        _move_records_schema(engine, "head")
+        assert "rate_counters" not in _table_shapes(engine)
+
+        _move_records_schema(engine, "0002_rights", down=True)
+
+        assert _table_shapes(engine) == shapes_at_0002
+        assert _table_rows(engine)["rate_counters"] == []
+    finally:
+        engine.dispose()
 
 
 def test_opening_the_store_migrates_it(store):

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tests.store.conftest import ALICE, BOB, CAROL, NOW
 from tests.store.test_privacy import forms_of
 from walletauth.store import StoreError
-from walletauth.store.schema import rate_counters, records
+from walletauth.store.schema import records
 
 DAY = timedelta(days=1)
 
@@ -103,18 +103,15 @@ def test_a_subject_with_a_live_record_is_kept_after_its_wallet_record_expires(st
     assert email.data == {"email": "a@x.io"}
 
 
-def test_expired_nonces_sessions_and_rate_counters_are_cleaned_up(store):
+def test_expired_nonces_and_sessions_are_cleaned_up(store):
     store.use_nonce("expired-nonce", remember_until=NOW + timedelta(minutes=5))
     store.use_nonce("live-nonce-1", remember_until=NOW + 2 * DAY)
     store.create_session("expired-session-0123456789", ALICE, expires_at=NOW + DAY)
     store.create_session("live-session-0123456789ab", ALICE, expires_at=NOW + 30 * DAY)
-    with store.engine.begin() as connection:  # the store itself no longer writes it
-        connection.execute(sa.insert(rate_counters).values(
-            key_hash="0" * 64, window_start=NOW, hits=1, expires_at=NOW + timedelta(seconds=60)))
 
     report = store.purge(now=NOW + DAY + timedelta(seconds=1))
 
-    assert (report.nonces, report.sessions, report.rate_counters) == (1, 1, 1)
+    assert (report.nonces, report.sessions) == (1, 1)
     assert not store.use_nonce("live-nonce-1", remember_until=NOW + 2 * DAY)  # still used
     assert store.session_active("live-session-0123456789ab", now=NOW + DAY)
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from walletauth.store.keyschema import subject_keys
 from walletauth.store.rights_schema import notice_outbox, rights_requests
-from walletauth.store.schema import nonces, rate_counters, records, sessions, subjects
+from walletauth.store.schema import nonces, records, sessions, subjects
 
 REQUESTS_LOG_RETENTION: Final = timedelta(days=3 * 365)
 """How long a closed rights request stays in the requests log: receipts must outlive the
@@ -46,7 +46,6 @@ class PurgeReport:
     """Subjects removed with their key: nothing of theirs was left."""
     nonces: int = 0
     sessions: int = 0
-    rate_counters: int = 0
     orphan_keys: int = 0
     """Subject keys no subject pointed at (left by an interrupted erasure), destroyed."""
     requests_interrupted: int = 0
@@ -64,8 +63,8 @@ class PurgeReport:
     def anything_removed(self) -> bool:
         return bool(
             self.records_removed or self.subjects or self.nonces or self.sessions
-            or self.rate_counters or self.orphan_keys or self.requests_interrupted
-            or self.requests_removed or self.notices_abandoned
+            or self.orphan_keys or self.requests_interrupted or self.requests_removed
+            or self.notices_abandoned
         )
 
     def audit_detail(self) -> dict[str, int | list[dict[str, str | int]]]:
@@ -77,7 +76,6 @@ class PurgeReport:
             "subjects": self.subjects,
             "nonces": self.nonces,
             "sessions": self.sessions,
-            "rate_counters": self.rate_counters,
             "orphan_keys": self.orphan_keys,
             "requests_interrupted": self.requests_interrupted,
             "requests_removed": self.requests_removed,
@@ -216,4 +214,4 @@ def orphan_key_batches(
         after = page[-1]
 
 
-SHORT_LIVED = {"nonces": nonces, "sessions": sessions, "rate_counters": rate_counters}
+SHORT_LIVED = {"nonces": nonces, "sessions": sessions}

@@ -104,14 +104,3 @@ sessions = sa.Table(
     ),
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )
-
-# Not written any more (the server counts rate limits in memory or in Redis); the table
-# stays in the migrations and purge still empties it.
-rate_counters = sa.Table(
-    "rate_counters",
-    metadata,
-    sa.Column("key_hash", sa.String(64), primary_key=True),
-    sa.Column("window_start", UTCDateTime, primary_key=True),
-    sa.Column("hits", sa.Integer, nullable=False),
-    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
-)

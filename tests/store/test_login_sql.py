@@ -3,15 +3,19 @@ rows that the rest of the store, on SQLAlchemy, reads back exactly."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.store.conftest import ALICE, NOW, table_counts
 from walletauth.store import StoreError
 from walletauth.store.ephemeral import session_hash
+from walletauth.store.login_sql import sqlite_time
 from walletauth.store.schema import nonces, records, sessions, subjects
+from walletauth.store.types import UTCDateTime
 
 SESSION = "sess-" + "0123456789abcdef" * 2
 
@@ -42,6 +46,29 @@ def test_times_written_by_a_sign_in_read_back_through_sqlalchemy_unchanged(store
         assert record.expires_at > NOW
         assert record.source == "login"
         assert record.policy_version == store.policy.version
+
+
+_SQLITE = sa.create_engine("sqlite://").dialect
+_SQLALCHEMY_SQLITE_TIME = UTCDateTime().dialect_impl(_SQLITE).bind_processor(_SQLITE)
+_OFFSETS = st.integers(min_value=-23 * 60, max_value=23 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+
+@given(st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(9998, 12, 31),
+                    timezones=st.just(UTC) | _OFFSETS))
+def test_sqlite_times_are_bound_as_the_column_type_binds_them(moment):
+    assert sqlite_time(moment) == _SQLALCHEMY_SQLITE_TIME(moment)
+
+
+def test_a_naive_time_is_refused_as_the_column_type_refuses_it():
+    naive = datetime(2026, 3, 1, 12, 0)
+    with pytest.raises(StoreError) as direct:
+        sqlite_time(naive)
+    with pytest.raises(StoreError) as through_sqlalchemy:
+        _SQLALCHEMY_SQLITE_TIME(naive)
+    assert direct.value.code == through_sqlalchemy.value.code == "naive_datetime"
+    assert str(direct.value) == str(through_sqlalchemy.value)
 
 
 def test_the_subject_is_kept_until_the_latest_expiry_and_never_moved_back(store):

@@ -24,13 +24,13 @@ def limited_settings(request, tmp_path):
 def signature_checks(monkeypatch):
     """Every message whose signature the service checks."""
     checked: list[str] = []
-    verify = login_module.averify_message
+    verify = login_module.averify_expected
 
-    async def counting(text, signature, **expectations):
-        checked.append(text)
-        return await verify(text, signature, **expectations)
+    async def counting(message, signature, expected, **call):
+        checked.append(message)
+        return await verify(message, signature, expected, **call)
 
-    monkeypatch.setattr(login_module, "averify_message", counting)
+    monkeypatch.setattr(login_module, "averify_expected", counting)
     return checked
 
 

@@ -16,7 +16,7 @@ from walletauth.siwe import (
     verify_message,
 )
 from walletauth.siwe.eoa import SECP256K1_ORDER
-from walletauth.siwe.verify import ERC6492_MAGIC_SUFFIX
+from walletauth.siwe.verify import ERC6492_MAGIC_SUFFIX, averify_expected, expectations
 
 MICROSECOND = timedelta(microseconds=1)
 SKEW = timedelta(seconds=60)
@@ -396,6 +396,47 @@ async def test_async_reports_the_same_codes():
     with pytest.raises(SiweError) as caught:
         await averify_message(text, signature[:64], domain="example.com", now=NOW)
     assert caught.value.code == "invalid_signature"
+
+
+@pytest.mark.parametrize(
+    ("message", "call"),
+    [
+        (make_message(), {}),
+        (make_message(), {"nonce": "xxxxxxxx1"}),
+        (make_message(domain="other.example"), {}),
+        (make_message(scheme="http"), {}),
+        (make_message(chain_id=5), {}),
+        (make_message(issued_at=NOW - timedelta(hours=2)), {}),
+        (make_message(issued_at=NOW + timedelta(minutes=5)), {}),
+    ],
+)
+async def test_expectations_built_once_verify_as_the_per_call_arguments(message, call):
+    text, signature = signed(message)
+    settings = {
+        "domain": ["Example.com", "app.example"],
+        "scheme": "https",
+        "chain_ids": (1, 10),
+        "max_age": timedelta(hours=1),
+    }
+    shared = expectations(**settings)
+    outcomes = []
+    for verify in (
+        lambda: averify_message(text, signature, now=NOW, **settings, **call),
+        lambda: averify_expected(text, signature, shared, now=NOW, **call),
+        lambda: averify_expected(SiweMessage.parse(text), signature, shared, now=NOW, **call),
+    ):
+        try:
+            outcomes.append(await verify())
+        except SiweError as error:
+            outcomes.append((error.code, error.message))
+    assert outcomes[0] == outcomes[1] == outcomes[2]
+
+
+def test_expectations_refuse_caller_mistakes_when_built():
+    with pytest.raises(ValueError, match="clock_skew"):
+        expectations(domain="example.com", clock_skew=timedelta(minutes=6))
+    with pytest.raises(ValueError, match="chain_ids"):
+        expectations(domain="example.com", chain_ids=())
 
 
 # --- routing to the contract check -----------------------------------------------------

@@ -23,11 +23,12 @@ from walletauth.server.metrics import Metrics
 from walletauth.server.nonces import NonceCheck, NonceMinter
 from walletauth.server.ratelimit import RateLimiter
 from walletauth.server.session_cookie import SessionCookies
-from walletauth.server.settings import LoginDomain, Settings
+from walletauth.server.settings import Settings
 from walletauth.server.sign_in import SignInWrite, SignInWrites
 from walletauth.server.state.base import ShortLivedState
 from walletauth.server.tokens import IssuedToken, TokenIssuer
-from walletauth.siwe import SiweError, SiweMessage, VerifiedLogin, averify_message
+from walletauth.siwe import SiweError, SiweMessage, VerifiedLogin
+from walletauth.siwe.verify import Expectations, averify_expected, expectations
 
 log = logging.getLogger("walletauth.server.login")
 
@@ -87,6 +88,7 @@ class LoginService:
         self._clock = parts.clock
         self._log_key = parts.log_key
         self._rpc: Mapping[int, object] | None = dict(settings.rpc_urls) or None
+        self._expected_by_domain, self._expected_elsewhere = _domain_expectations(settings)
 
     async def new_nonce(self, client: Client) -> str:
         now = self._clock()
@@ -145,8 +147,8 @@ class LoginService:
         try:
             # The parsed message, not the text: no second parse (~10 us); it hashes as the
             # text, since parse(text).to_text() == text for every message parse accepts.
-            login = await averify_message(
-                message, signature, now=now, rpc=self._rpc, **self._expectations(message)
+            login = await averify_expected(
+                message, signature, self._expectations(message), now=now, rpc=self._rpc
             )
         except SiweError as error:
             await self._refused(message, error, now)
@@ -164,16 +166,10 @@ class LoginService:
             await self._limiter.verify_failed(message.address, now=now)
         raise error
 
-    def _expectations(self, message: SiweMessage) -> dict[str, object]:
-        domains = self._settings.domains
-        domain = _matching_domain(domains, message.domain)
-        return {
-            "domain": domain.authority if domain else [d.authority for d in domains],
-            "scheme": domain.scheme if domain else None,
-            "chain_ids": self._settings.chain_ids,
-            "max_age": self._settings.max_message_age,
-            "clock_skew": self._settings.clock_skew,
-        }
+    def _expectations(self, message: SiweMessage) -> Expectations:
+        """Those of the configured domain the message names (with its pinned scheme), or,
+        for a domain not configured, any configured domain (which then fails, listing them)."""
+        return self._expected_by_domain.get(message.domain.lower(), self._expected_elsewhere)
 
     async def refresh(self, cookie: str | None) -> SignedIn:
         principal = await self.by_cookie(cookie)
@@ -237,6 +233,22 @@ def _nonce_unknown() -> ServerError:
     )
 
 
-def _matching_domain(domains: tuple[LoginDomain, ...], authority: str) -> LoginDomain | None:
-    wanted = authority.lower()
-    return next((domain for domain in domains if domain.authority.lower() == wanted), None)
+def _domain_expectations(settings: Settings) -> tuple[dict[str, Expectations], Expectations]:
+    """Built once: per configured domain (lower-cased) what a message naming it must meet,
+    and what a message naming any other domain is checked against. The first configured
+    entry of a domain wins, as the search through the list of domains did."""
+
+    def expected(domain: str | list[str], scheme: str | None) -> Expectations:
+        return expectations(
+            domain=domain,
+            scheme=scheme,
+            chain_ids=settings.chain_ids,
+            max_age=settings.max_message_age,
+            clock_skew=settings.clock_skew,
+        )
+
+    by_domain: dict[str, Expectations] = {}
+    for domain in settings.domains:
+        by_domain.setdefault(domain.authority.lower(), expected(domain.authority, domain.scheme))
+    elsewhere = expected([domain.authority for domain in settings.domains], None)
+    return by_domain, elsewhere

@@ -52,15 +52,18 @@ class VerifiedLogin:
     wallet_kind: WalletKind
 
 
-class _Expectations(NamedTuple):
-    """What the relying party accepts, normalized once per call (a tuple: cheap to make)."""
+class Expectations(NamedTuple):
+    """What a relying party accepts, checked and normalized once (:func:`expectations`).
+
+    A service that verifies many messages against the same settings builds this once
+    and passes it to :func:`averify_expected`, instead of having every verify check and
+    normalize its arguments again.
+    """
 
     domains: frozenset[str]
     schemes: frozenset[str] | None
     origins: frozenset[str] | None
     chain_ids: frozenset[int] | None
-    nonce: str | None
-    now: datetime
     max_age: timedelta | None
     clock_skew: timedelta
 
@@ -112,7 +115,12 @@ def verify_message(
     signed = _checked_signed_message(
         message,
         signature,
-        _expectations(domain, nonce, now, scheme, uri, chain_ids, max_age, clock_skew),
+        expectations(
+            domain=domain, scheme=scheme, uri=uri, chain_ids=chain_ids, max_age=max_age,
+            clock_skew=clock_skew,
+        ),
+        _nonce(nonce),
+        _now(now),
     )
     eoa_failure = _eoa_failure(signed)
     if eoa_failure is None:
@@ -144,11 +152,25 @@ async def averify_message(
 
     Recovering a plain key takes tens of microseconds, so it runs inline.
     """
-    signed = _checked_signed_message(
-        message,
-        signature,
-        _expectations(domain, nonce, now, scheme, uri, chain_ids, max_age, clock_skew),
+    expected = expectations(
+        domain=domain, scheme=scheme, uri=uri, chain_ids=chain_ids, max_age=max_age,
+        clock_skew=clock_skew,
     )
+    return await averify_expected(message, signature, expected, nonce=nonce, now=now, rpc=rpc)
+
+
+async def averify_expected(
+    message: str | SiweMessage,
+    signature: str | bytes,
+    expected: Expectations,
+    *,
+    nonce: str | None = None,
+    now: datetime | None = None,
+    rpc: Mapping[int, object] | None = None,
+) -> VerifiedLogin:
+    """:func:`averify_message` against :func:`expectations` built beforehand: the same
+    checks in the same order, without re-checking the relying party's settings."""
+    signed = _checked_signed_message(message, signature, expected, _nonce(nonce), _now(now))
     eoa_failure = _eoa_failure(signed)
     if eoa_failure is None:
         return _login(signed, "eoa")
@@ -229,17 +251,23 @@ def _login(signed: _SignedMessage, kind: WalletKind) -> VerifiedLogin:
 
 
 def _checked_signed_message(
-    message: str | SiweMessage, signature: str | bytes, expected: _Expectations
+    message: str | SiweMessage,
+    signature: str | bytes,
+    expected: Expectations,
+    nonce: str | None,
+    now: datetime,
 ) -> _SignedMessage:
     if isinstance(message, SiweMessage):
         parsed, text = message, message.to_text()
     else:
         parsed, text = SiweMessage.parse(message), message
-    _check_fields(parsed, expected)
+    _check_fields(parsed, expected, nonce, now)
     return _SignedMessage(parsed, eip191_digest(text), _signature_bytes(signature))
 
 
-def _check_fields(message: SiweMessage, expected: _Expectations) -> None:
+def _check_fields(
+    message: SiweMessage, expected: Expectations, nonce: str | None, now: datetime
+) -> None:
     _check_domain(message, expected.domains)
     if expected.schemes is not None:
         _check_scheme(message, expected.schemes)
@@ -250,9 +278,9 @@ def _check_fields(message: SiweMessage, expected: _Expectations) -> None:
             "chain_not_allowed",
             f"expected chain id in {sorted(expected.chain_ids)}; found {message.chain_id}",
         )
-    if expected.nonce is not None:
-        _check_nonce(message, expected.nonce)
-    _check_times(message, expected)
+    if nonce is not None:
+        _check_nonce(message, nonce)
+    _check_times(message, expected, now)
 
 
 def _check_domain(message: SiweMessage, domains: frozenset[str]) -> None:
@@ -288,9 +316,9 @@ def _check_nonce(message: SiweMessage, nonce: str) -> None:
         )
 
 
-def _check_times(message: SiweMessage, expected: _Expectations) -> None:
+def _check_times(message: SiweMessage, expected: Expectations, now: datetime) -> None:
     # Differences of datetimes, never datetime + skew: 9999-12-31 + 60 s would overflow.
-    now, skew = expected.now, expected.clock_skew
+    skew = expected.clock_skew
     issued_at = message.issued_at_datetime
     if issued_at - now > skew:
         raise SiweError(
@@ -343,23 +371,22 @@ def _signature_bytes(signature: str | bytes) -> bytes:
 # --- the caller's arguments ------------------------------------------------------------
 
 
-def _expectations(
+def expectations(
+    *,
     domain: str | Collection[str],
-    nonce: str | None,
-    now: datetime | None,
-    scheme: str | Collection[str] | None,
-    uri: str | Collection[str] | None,
-    chain_ids: Collection[int] | None,
-    max_age: timedelta | None,
-    clock_skew: timedelta,
-) -> _Expectations:
-    return _Expectations(
+    scheme: str | Collection[str] | None = None,
+    uri: str | Collection[str] | None = None,
+    chain_ids: Collection[int] | None = None,
+    max_age: timedelta | None = None,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+) -> Expectations:
+    """The relying party's side of :func:`verify_message` (same parameters, same
+    ``ValueError`` for a caller's bug), checked and normalized for :func:`averify_expected`."""
+    return Expectations(
         domains=_lowered(domain, "domain"),
         schemes=None if scheme is None else _lowered(scheme, "scheme"),
         origins=None if uri is None else _origins(uri),
         chain_ids=None if chain_ids is None else _chain_ids(chain_ids),
-        nonce=_nonce(nonce),
-        now=_now(now),
         max_age=_max_age(max_age),
         clock_skew=_clock_skew(clock_skew),
     )

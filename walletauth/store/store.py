@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from walletauth.policy.evaluate import (
     SubjectState,
+    UseDecision,
     decide_collection,
     decide_consent_change,
     decide_provision,
@@ -148,7 +149,13 @@ class _Kept:
 class _LoginPlan:
     """What ``policy.login`` has a sign-in write, looked up once per policy (a frozen
     value) rather than a dozen lookups per sign-in. Which access-log purposes it writes
-    still depends on the subject's state, decided per sign-in."""
+    still depends on the subject's state, decided per sign-in.
+
+    A plan exists only if ``policy.retention`` took each of its (category, purpose)
+    pairs, which it does exactly when :func:`decide_collection`'s policy-only checks
+    (known category, known purpose, allowed pair) pass; so for these pairs deciding a
+    collection is :func:`decide_use` alone (:meth:`may_collect`), not those checks again
+    per sign-in."""
 
     policy: Policy
     wallet: _Kept
@@ -166,6 +173,11 @@ class _LoginPlan:
         )
         return cls(policy, _Kept.of(policy, login.wallet_category, login.purpose), log_category,
                    logs)
+
+    def may_collect(self, kept: _Kept, state: SubjectState) -> UseDecision:
+        """``decide_collection(policy, kept.category, kept.purpose, state)`` for one of
+        this plan's pairs (see the class docstring)."""
+        return decide_use(self.policy, kept.purpose, state)
 
 
 def _require_positive_int(value: object, name: str) -> None:
@@ -384,8 +396,7 @@ class Store:
     def _refuse_login(self, plan: _LoginPlan, state: SubjectState) -> None:
         wallet = plan.wallet
         with policy_errors_as_store_errors():
-            refuse(decide_collection(self.policy, wallet.category, wallet.purpose, state),
-                   "sign-in")
+            refuse(plan.may_collect(wallet, state), "sign-in")
 
     def _login_subject(
         self, transaction: LoginTransaction, subject: Subject | None, login: _Login,
@@ -442,7 +453,7 @@ class Store:
                 "ip": login.ip, "browser": login.user_agent, "at": last_sign_in,
             })
             for log in plan.access_log:
-                if not decide_collection(self.policy, log.category, log.purpose, state).allowed:
+                if not plan.may_collect(log, state).allowed:
                     continue
                 log_expires_at = now + log.retention
                 transaction.insert_record(

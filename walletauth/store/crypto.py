@@ -41,8 +41,15 @@ def seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
 
 
 def unseal(key: bytes, sealed: bytes, associated: bytes) -> bytes:
+    return unseal_with(AESGCM(key), sealed, associated)
+
+
+def unseal_with(cipher: AESGCM, sealed: bytes, associated: bytes) -> bytes:
+    """:func:`unseal` with the key's cipher object already built (building one costs
+    about 1.5 us): only for server keys, which may stay in memory; a subject key's cipher
+    is never kept, so that destroying the key destroys every way to read its data."""
     try:
-        return AESGCM(key).decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated)
+        return cipher.decrypt(sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:], associated)
     except InvalidTag:
         raise StoreError(
             "subject_key_missing",

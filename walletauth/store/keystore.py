@@ -11,8 +11,9 @@ from collections.abc import Collection, Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from walletauth.store.crypto import new_subject_key, seal, unseal
+from walletauth.store.crypto import new_subject_key, seal, unseal_with
 from walletauth.store.engines import READ_ONLY
 from walletauth.store.errors import StoreError
 from walletauth.store.keyschema import subject_keys
@@ -37,6 +38,9 @@ class KeyStore:
         self.secrets = secrets
         self._reader = engine.execution_options(**READ_ONLY)
         self._read_one = KeyRead(engine)
+        self._master_ciphers: dict[bytes, AESGCM] = {}
+        """Each master key's cipher, built once: a key is unwrapped per sign-in. Master
+        keys are server keys (kept in memory anyway); subject keys are never kept."""
 
     def create(self) -> tuple[str, bytes]:
         """A new subject key, stored (committed) before anything is sealed under it."""
@@ -115,5 +119,8 @@ class KeyStore:
                 return done
 
     def _unwrap(self, key_id: str, master_version: int, wrapped: bytes) -> bytes:
-        master = self.secrets.version(master_version)
-        return unseal(master.master_key, wrapped, _associated(key_id))
+        master_key = self.secrets.version(master_version).master_key
+        cipher = self._master_ciphers.get(master_key)
+        if cipher is None:
+            cipher = self._master_ciphers[master_key] = AESGCM(master_key)
+        return unseal_with(cipher, wrapped, _associated(key_id))

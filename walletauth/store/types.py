@@ -12,6 +12,8 @@ from walletauth.store.errors import StoreError
 
 def require_aware(moment: datetime, name: str = "now") -> datetime:
     """Times cross the store boundary timezone-aware, and are kept in UTC."""
+    if type(moment) is datetime and moment.tzinfo is UTC:
+        return moment  # what astimezone(UTC) gives for it; most times are UTC already
     if not isinstance(moment, datetime):
         raise StoreError("invalid_argument", f"{name} must be a datetime, got {moment!r}")
     if moment.tzinfo is None or moment.utcoffset() is None:

@@ -10,7 +10,8 @@ sign-in's CPU, and there is one writer anyway. So the verifies that reach the st
 turn of the event loop share one transaction, each in a savepoint of its own, and so one
 commit: the first to queue starts the flush, which waits one more turn of the loop (the
 verifies whose requests arrived with this one reach the store in it: batches of about 5
-instead of 3 under ``benchmarks/login.py``, logins/s +8-15%) and goes through :meth:`StoreCalls.run_short` (inline on the loop when no other store call is in
+instead of 3 under ``benchmarks/login.py``, logins/s +8-15%) and goes through
+:meth:`StoreCalls.run_short` (inline on the loop when no other store call is in
 flight), and each caller gets its own outcome once the commit holding its writes is done.
 A batch holds at most :data:`SQLITE_BATCH` sign-ins, so no caller waits behind an
 unbounded queue. On PostgreSQL every sign-in is a batch of its own: the workers' batches

@@ -30,31 +30,37 @@ class LocalHits:
         return self.peek(key, window=window, now=now)
 
     def count(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        seconds, index, counts = self._current_window(window, now)
+        seconds, timestamp = _seconds(window), now.timestamp()
+        index, counts = self._current_window(seconds, timestamp)
         counts[key] = count = counts.get(key, 0) + 1
         self._windows[seconds] = (index, counts)
-        return Hits(count=count, retry_after_seconds=_retry_after(seconds, index, now))
+        return Hits(count=count, retry_after_seconds=_retry_after(seconds, index, timestamp))
 
     def peek(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         """The hits of ``key`` in the current window; changes nothing."""
-        seconds, index, counts = self._current_window(window, now)
-        return Hits(count=counts.get(key, 0), retry_after_seconds=_retry_after(seconds, index, now))
+        seconds, timestamp = _seconds(window), now.timestamp()
+        index, counts = self._current_window(seconds, timestamp)
+        return Hits(
+            count=counts.get(key, 0), retry_after_seconds=_retry_after(seconds, index, timestamp)
+        )
 
-    def _current_window(
-        self, window: timedelta, now: datetime
-    ) -> tuple[float, int, dict[str, int]]:
-        """The window's length, the index of the window ``now`` counts into, and its
-        counts (a fresh dict, not yet kept, when ``now`` has moved past the held one)."""
-        seconds = window.total_seconds()
-        if seconds <= 0:
-            raise ValueError("a rate-limit window is longer than zero seconds")
-        index = math.floor(now.timestamp() / seconds)
+    def _current_window(self, seconds: float, timestamp: float) -> tuple[int, dict[str, int]]:
+        """The index of the window ``timestamp`` counts into, and its counts (a fresh
+        dict, not yet kept, when ``timestamp`` has moved past the held one)."""
+        index = math.floor(timestamp / seconds)
         current, counts = self._windows.get(seconds, (index, {}))
         if index > current:
-            return seconds, index, {}
+            return index, {}
         # A clock that went back counts into the newest window.
-        return seconds, current, counts
+        return current, counts
 
 
-def _retry_after(seconds: float, index: int, now: datetime) -> int:
-    return max(1, math.ceil((index + 1) * seconds - now.timestamp()))
+def _seconds(window: timedelta) -> float:
+    seconds = window.total_seconds()
+    if seconds <= 0:
+        raise ValueError("a rate-limit window is longer than zero seconds")
+    return seconds
+
+
+def _retry_after(seconds: float, index: int, timestamp: float) -> int:
+    return max(1, math.ceil((index + 1) * seconds - timestamp))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.siwe.helpers import ALICE, BOB, NOW, make_message, sign
 from walletauth.siwe import (
@@ -15,6 +18,7 @@ from walletauth.siwe import (
     eip191_digest,
     verify_message,
 )
+from walletauth.siwe import verify as verify_module
 from walletauth.siwe.eoa import SECP256K1_ORDER
 from walletauth.siwe.verify import ERC6492_MAGIC_SUFFIX, averify_expected, expectations
 
@@ -365,12 +369,35 @@ def test_signature_by_another_key_fails_and_names_the_signer():
 
 @pytest.mark.parametrize(
     "given",
-    ["", "0x123", "0xzz", "0x 12", "12" * 65, 1234, None],
-    ids=["empty-str", "odd", "non-hex", "space", "no-0x", "int", "none"],
+    [
+        "", "0x123", "0xzz", "0x 12", "0x12 ", "0x12\n34", "0x\t1234", "0X12", "0x\uff11\uff12",
+        "12" * 65, 1234, None,
+    ],
+    ids=[
+        "empty-str", "odd", "non-hex", "space", "trailing-space", "line-break", "tab", "0X",
+        "full-width-digits", "no-0x", "int", "none",
+    ],
 )
 def test_unreadable_signatures(given):
     text, _ = signed()
     failure("invalid_signature", text, given)
+
+
+HEX_SIGNATURE = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+
+
+SIGNATURE_CHARS = st.text(
+    alphabet="0123456789abcdefABCDEFxXg \t\n\r\x0b\x0c\u00a0\uff11", max_size=12
+)
+
+
+@given(st.one_of(SIGNATURE_CHARS, SIGNATURE_CHARS.map(lambda digits: "0x" + digits)))
+def test_signature_text_is_read_exactly_when_it_is_0x_and_hex_pairs(signature):
+    read = verify_module._hex_bytes(signature)
+    if HEX_SIGNATURE.fullmatch(signature):
+        assert read == bytes.fromhex(signature[2:])
+    else:
+        assert read is None
 
 
 def test_cheap_field_checks_come_before_the_signature():

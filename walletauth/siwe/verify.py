@@ -13,7 +13,6 @@ else. Schemes and domains compare case-insensitively, as RFC 3986 says they are.
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,6 @@ DEFAULT_CLOCK_SKEW: Final = timedelta(seconds=60)
 MAX_CLOCK_SKEW: Final = timedelta(minutes=5)
 ERC6492_MAGIC_SUFFIX: Final = bytes.fromhex("6492" * 16)
 _ASSUMED_SCHEME: Final = "https"
-_HEX_SIGNATURE_RE: Final = re.compile(r"0x(?:[0-9a-fA-F]{2})*+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,14 +356,30 @@ def _signature_bytes(signature: str | bytes) -> bytes:
             "invalid_signature",
             f"expected a 0x-hex string or bytes signature; found {type(signature).__name__}",
         )
-    # bytes.fromhex would skip spaces; a signature with them is not one we were sent.
-    if _HEX_SIGNATURE_RE.fullmatch(signature) is None:
+    raw = _hex_bytes(signature)
+    if raw is None:
         raise SiweError(
             "invalid_signature",
             f"expected 0x and an even number of hex digits; found {signature[:20]!r}"
             f"{'...' if len(signature) > 20 else ''}",
         )
-    return bytes.fromhex(signature[2:])
+    return raw
+
+
+def _hex_bytes(text: str) -> bytes | None:
+    """The bytes of ``0x`` + an even number of hex digits, else ``None``.
+
+    ``bytes.fromhex`` (C, faster than a regex check first) refuses every other
+    character but skips whitespace; a signature with whitespace is not one we were
+    sent, and exactly then it yields fewer bytes than half the digits given.
+    """
+    if not text.startswith("0x"):
+        return None
+    try:
+        raw = bytes.fromhex(text[2:])
+    except ValueError:
+        return None
+    return raw if 2 * len(raw) == len(text) - 2 else None
 
 
 # --- the caller's arguments ------------------------------------------------------------

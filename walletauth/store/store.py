@@ -710,8 +710,8 @@ class Store:
         interrupted_after: timedelta = INTERRUPTED_REQUEST_AFTER,
     ) -> PurgeReport:
         """Dispose of every record past ``expires_at``, subjects left with nothing (with
-        their key), expired nonces, sessions and rate counters, and subject keys no
-        subject points at that are older than ``orphan_grace``.
+        their key), expired nonces and sessions, and subject keys no subject points at
+        that are older than ``orphan_grace``.
 
         The service's own bookkeeping too: the wallet's requests still ``received``
         ``interrupted_after`` after they arrived are closed as denied (``interrupted``),

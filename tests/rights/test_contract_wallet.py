@@ -18,10 +18,14 @@ class SmartWallet(Wallet):
     """A deployed SmartWallet whose owner key signs (WebAuthn-style signature format)."""
 
     def __init__(self, chain: EvmChain, factory, salt: int) -> None:
+        self.chain_id = chain.chain_id  # every message names the chain the wallet lives on
         self.owner = Account.create()
         chain.transact(factory.functions.createAccount(self.owner.address, salt), chain.funder)
         self.address = factory.functions.getAddress(self.owner.address, salt).call()
         self.signer = self.owner
+
+    def message(self, nonce: str, **fields) -> str:
+        return super().message(nonce, **{"chain_id": self.chain_id, **fields})
 
     def sign(self, text: str) -> str:
         return "0x" + smart_wallet_signature(self.signer, siwe_digest(text)).hex()
@@ -45,8 +49,10 @@ def factory(chain):
 
 
 @pytest.fixture
-def http(tmp_path, clock, node) -> Iterator[httpx.Client]:
-    settings = make_settings(tmp_path, rpc_urls={1: node.url})
+def http(tmp_path, clock, chain, node) -> Iterator[httpx.Client]:
+    settings = make_settings(
+        tmp_path, chain_ids=[chain.chain_id], rpc_urls={chain.chain_id: node.url}
+    )
     with serving(settings, clock) as (url, _app), httpx.Client(base_url=url, timeout=30) as client:
         yield client
 

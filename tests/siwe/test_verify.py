@@ -475,20 +475,22 @@ class ContractWallets:
     def __init__(self, answer: str | SiweError = "eip1271") -> None:
         self.answer = answer
         self.calls: list[tuple[object, str, bytes, bytes]] = []
+        self.chain_ids: list[int] = []  # the chain the node must serve, per call
 
     def web3_for(self, rpc, chain_id):
         return f"web3 for chain {chain_id}" if rpc and chain_id in rpc else None
 
-    def verify(self, w3, address, digest, signature):
+    def verify(self, w3, address, digest, signature, *, chain_id):
         self.calls.append((w3, address, digest, signature))
+        self.chain_ids.append(chain_id)
         if isinstance(self.answer, SiweError):
             raise self.answer
         if signature.endswith(ERC6492_MAGIC_SUFFIX):
             return "eip6492"
         return self.answer
 
-    async def averify(self, w3, address, digest, signature):
-        return self.verify(w3, address, digest, signature)
+    async def averify(self, w3, address, digest, signature, *, chain_id):
+        return self.verify(w3, address, digest, signature, chain_id=chain_id)
 
 
 @pytest.fixture
@@ -537,6 +539,7 @@ async def test_any_other_signature_reaches_the_contract_check_untouched(
         result = await averify_message(text, given, domain="example.com", now=NOW, rpc=RPC)
     assert result.wallet_kind == kind
     assert wallets.calls == [("web3 for chain 1", ALICE.address, eip191_digest(text), signature)]
+    assert wallets.chain_ids == [1]  # the node must serve the message's own chain
 
 
 def test_valid_signature_by_another_key_still_gets_the_contract_check(wallets):

@@ -26,13 +26,13 @@ from walletauth import SiweError, SiweMessage, averify_message, verify_message
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
 
-def message_for(address: str) -> str:
+def message_for(address: str, chain_id: int) -> str:
     return SiweMessage(
         domain="example.test",
         address=address,
         uri="https://example.test",
         version="1",
-        chain_id=1,  # eth-tester's chain id
+        chain_id=chain_id,
         nonce="contractwallet01",
         issued_at="2026-01-01T11:59:00Z",
     ).to_text()
@@ -59,10 +59,11 @@ def test_deployed_smart_wallet_signs_in_as_eip1271(chain: EvmChain, factory) -> 
     owner = Account.create()
     chain.transact(factory.functions.createAccount(owner.address, 3), chain.funder)
     wallet = factory.functions.getAddress(owner.address, 3).call()
-    text = message_for(wallet)
+    text = message_for(wallet, chain.chain_id)
     signature = smart_wallet_signature(owner, siwe_digest(text))
 
-    login = verify_message(text, signature, domain="example.test", now=NOW, rpc={1: chain.w3})
+    rpc = {chain.chain_id: chain.w3}
+    login = verify_message(text, signature, domain="example.test", now=NOW, rpc=rpc)
 
     assert (login.address, login.wallet_kind) == (wallet, "eip1271")
 
@@ -71,11 +72,12 @@ def test_smart_wallet_signature_by_another_key_is_refused(chain: EvmChain, facto
     owner = Account.create()
     chain.transact(factory.functions.createAccount(owner.address, 4), chain.funder)
     wallet = factory.functions.getAddress(owner.address, 4).call()
-    text = message_for(wallet)
+    text = message_for(wallet, chain.chain_id)
     signature = smart_wallet_signature(Account.create(), siwe_digest(text))
 
     with pytest.raises(SiweError) as caught:
-        verify_message(text, signature, domain="example.test", now=NOW, rpc={1: chain.w3})
+        rpc = {chain.chain_id: chain.w3}
+        verify_message(text, signature, domain="example.test", now=NOW, rpc=rpc)
     assert caught.value.code == "invalid_signature"
 
 
@@ -84,12 +86,12 @@ async def test_undeployed_wallet_signs_in_as_eip6492_over_http(
 ) -> None:
     owner = Account.create()
     wallet = factory.functions.getAddress(owner.address, 5).call()
-    text = message_for(wallet)
+    text = message_for(wallet, chain.chain_id)
     create = calldata(factory.functions.createAccount(owner.address, 5))
     signature = wrap_6492(factory.address, create, smart_wallet_signature(owner, siwe_digest(text)))
 
     login = await averify_message(
-        text, signature, domain="example.test", now=NOW, rpc={1: node.url}
+        text, signature, domain="example.test", now=NOW, rpc={chain.chain_id: node.url}
     )
 
     assert (login.address, login.wallet_kind) == (wallet, "eip6492")
@@ -101,7 +103,7 @@ async def test_unreachable_node_is_rpc_unavailable_not_an_invalid_signature(
 ) -> None:
     owner = Account.create()
     wallet = factory.functions.getAddress(owner.address, 6).call()
-    text = message_for(wallet)
+    text = message_for(wallet, 1)
     signature = smart_wallet_signature(owner, siwe_digest(text))
 
     with pytest.raises(SiweError) as caught:
@@ -109,3 +111,25 @@ async def test_unreachable_node_is_rpc_unavailable_not_an_invalid_signature(
             text, signature, domain="example.test", now=NOW, rpc={1: "http://127.0.0.1:9"}
         )
     assert caught.value.code == "rpc_unavailable"
+
+
+async def test_a_node_of_another_chain_is_never_asked_about_the_wallet(
+    chain: EvmChain, node: LoopbackNode, factory
+) -> None:
+    # Configured for mainnet, the node serves eth-tester's chain: the same address there
+    # may be another contract with other owners, so its answer cannot sign anyone in.
+    owner = Account.create()
+    chain.transact(factory.functions.createAccount(owner.address, 7), chain.funder)
+    wallet = factory.functions.getAddress(owner.address, 7).call()
+    text = message_for(wallet, 1)
+    signature = smart_wallet_signature(owner, siwe_digest(text))
+    assert chain.chain_id != 1
+
+    with pytest.raises(SiweError) as sync_refusal:
+        verify_message(text, signature, domain="example.test", now=NOW, rpc={1: chain.w3})
+    with pytest.raises(SiweError) as async_refusal:
+        await averify_message(text, signature, domain="example.test", now=NOW, rpc={1: node.url})
+
+    for refusal in (sync_refusal.value, async_refusal.value):
+        assert refusal.code == "rpc_unavailable"
+        assert f"serves chain {chain.chain_id}" in refusal.message

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import sys
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -101,7 +102,7 @@ def unwrap_erc6492(signature: bytes) -> tuple[str, bytes, bytes]:
 
 
 def verify_contract_signature(
-    w3: Web3, address: str, digest: bytes, signature: bytes
+    w3: Web3, address: str, digest: bytes, signature: bytes, *, chain_id: int | None = None
 ) -> ContractSignatureKind:
     """Check a smart-contract wallet's signature over ``digest`` on chain.
 
@@ -110,12 +111,22 @@ def verify_contract_signature(
     ``"eip1271"`` when the deployed wallet accepts the signature. Raises
     ``SiweError("invalid_signature")`` or ``SiweError("rpc_unavailable")``; a malformed
     ``address`` or ``digest`` is the caller's bug and raises :class:`ValueError`.
+
+    With ``chain_id`` (the message's), a node that serves another chain is refused
+    (``rpc_unavailable``) before it is asked anything about the wallet: the same address
+    can hold another contract, with other owners, on another chain.
     """
     account = _checksum(address)
     _check_digest(digest)
     signature = bytes(signature)
-    if is_erc6492_wrapped(signature):
+    wrapped = is_erc6492_wrapped(signature)
+    if wrapped:
         unwrap_erc6492(signature)  # malformed wrappers fail here, before any RPC
+    if chain_id is not None and _served_chains.get(w3) != chain_id:
+        with _node_errors(account, "eth_chainId"):
+            served = int(w3.eth.chain_id)
+        _check_served_chain(w3, served, chain_id)
+    if wrapped:
         with _node_errors(account, "the ERC-6492 validator"):
             result = w3.eth.call(
                 _validator_call(account, digest, signature), ccip_read_enabled=False
@@ -134,7 +145,8 @@ def verify_contract_signature(
 
 
 async def averify_contract_signature(
-    w3: AsyncWeb3[Any], address: str, digest: bytes, signature: bytes
+    w3: AsyncWeb3[Any], address: str, digest: bytes, signature: bytes,
+    *, chain_id: int | None = None,
 ) -> ContractSignatureKind:
     """Async twin of :func:`verify_contract_signature`, same contract and outcomes."""
     account = _checksum(address)
@@ -145,6 +157,10 @@ async def averify_contract_signature(
         unwrap_erc6492(signature)  # malformed wrappers fail here, before any RPC
     with _node_errors(account, "the RPC connection"):
         await ensure_connected(w3)
+    if chain_id is not None and _served_chains.get(w3) != chain_id:
+        with _node_errors(account, "eth_chainId"):
+            served = int(await w3.eth.chain_id)
+        _check_served_chain(w3, served, chain_id)
     if wrapped:
         with _node_errors(account, "the ERC-6492 validator"):
             result = await w3.eth.call(
@@ -163,6 +179,23 @@ async def averify_contract_signature(
         with _node_errors(account, "eth_getCode"):
             has_code = len(await w3.eth.get_code(account)) > 0
     raise _rejection(account, bytes(result), has_code)
+
+
+# -- the node's chain -----------------------------------------------------------------
+
+# The chain each client's node was seen to serve, asked once per client: a node does not
+# change chains under a running service. Weak, as callers may hand in clients per call.
+_served_chains: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def _check_served_chain(w3: Any, served: int, chain_id: int) -> None:
+    if served != chain_id:
+        raise SiweError(
+            "rpc_unavailable",
+            f"the RPC node configured for chain {chain_id} serves chain {served}; "
+            "a contract wallet is only asked on the message's own chain",
+        )
+    _served_chains[w3] = served
 
 
 # -- building the calls -------------------------------------------------------------

@@ -128,7 +128,10 @@ def verify_message(
         raise _no_rpc_error(signed, eoa_failure)
     from walletauth.siwe.contract import verify_contract_signature
 
-    kind = verify_contract_signature(web3, signed.message.address, signed.digest, signed.signature)
+    kind = verify_contract_signature(
+        web3, signed.message.address, signed.digest, signed.signature,
+        chain_id=signed.message.chain_id,
+    )
     return _login(signed, kind)
 
 
@@ -178,7 +181,8 @@ async def averify_expected(
     from walletauth.siwe.contract import averify_contract_signature
 
     kind = await averify_contract_signature(
-        web3, signed.message.address, signed.digest, signed.signature
+        web3, signed.message.address, signed.digest, signed.signature,
+        chain_id=signed.message.chain_id,
     )
     return _login(signed, kind)
 

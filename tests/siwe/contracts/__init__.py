@@ -80,6 +80,11 @@ class EvmChain:
         self.w3 = Web3(self.provider)
         self.funder = self.w3.eth.accounts[0]
 
+    @property
+    def chain_id(self) -> int:
+        """The chain id the node reports (eth-tester's, not mainnet's 1)."""
+        return int(self.w3.eth.chain_id)
+
     def deploy(self, name: str, *args: Any) -> Contract:
         spec = artifact(name)
         factory = self.w3.eth.contract(abi=spec["abi"], bytecode=spec["bytecode"])

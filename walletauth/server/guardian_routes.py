@@ -6,7 +6,8 @@ count as a guardian's consent. The operator verifies the guardian by its own mea
 its back office, a registered service configured with ``records_guardian_consent``,
 records the consent with the method used (a method's name, never the guardian's
 identity). Withdrawing goes the same way (``granted: false``); the user's own consents
-can always be withdrawn at ``PUT /me/consents``.
+can always be withdrawn at ``PUT /me/consents``. A withdrawal that takes purposes out of
+use sends the registered services a ``consent.withdrawn`` notice, as the user's own does.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from walletauth import rights
 from walletauth.server.deps import RuntimeDep
 from walletauth.server.problems import problem_responses
 from walletauth.server.service_routes import Address, ServiceDep
+from walletauth.server.services import ServiceRegistry
 
 router = APIRouter(
     prefix="/services/v1", tags=["services"],
@@ -49,11 +51,15 @@ class GuardianConsentRecorded(BaseModel):
     " configured with `records_guardian_consent` (else `guardian_consent_not_delegated`,"
     " 403). `unknown_subject` (404) for a wallet that never signed in, `no_age_rule` (422)"
     " under a policy without an age rule. Kept as a record of the policy's guardian-consent"
-    " category with the method and time, shown in the user's export.",
+    " category with the method and time, shown in the user's export. A withdrawal sends"
+    " registered services a `consent.withdrawn` notice naming the purposes it took out of"
+    " use, committed with it (none when nothing was in use).",
 )
 async def record_guardian_consent(body: GuardianConsentWrite, runtime: RuntimeDep,
                                   service: ServiceDep) -> GuardianConsentRecorded:
     service.require_guardian_recording()
+    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
     await run_in_threadpool(rights.record_guardian_consent, runtime.store, body.address,
-                            body.granted, method=body.method, now=runtime.clock())
+                            body.granted, method=body.method, now=runtime.clock(),
+                            notify=endpoints)
     return GuardianConsentRecorded(guardian_consent=body.granted)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -183,6 +183,18 @@ class _LoginPlan:
 def _require_positive_int(value: object, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise StoreError("invalid_argument", f"{name} must be a positive integer, got {value!r}")
+
+
+def _purposes_taken_out_of_use(
+    policy: Policy, before: SubjectState, after: SubjectState
+) -> tuple[str, ...]:
+    """The optional purposes in use under ``before`` that ``after`` no longer allows, in
+    the policy's order."""
+    return tuple(
+        purpose.id for purpose in policy.purposes.values()
+        if purpose.optional and decide_use(policy, purpose.id, before).allowed
+        and not decide_use(policy, purpose.id, after).allowed
+    )
 
 
 def _refuse_growing_up(state: SubjectState) -> None:
@@ -623,15 +635,31 @@ class Store:
         )
 
     def set_guardian_consent(
-        self, address: str, granted: bool, *, now: datetime, method: str | None = None
+        self, address: str, granted: bool, *, now: datetime, method: str | None = None,
+        withdrawal_notices: Callable[[Sequence[str]], Sequence[PendingNotice]] | None = None,
     ) -> None:
         """Record a guardian's consent (``method``: how it was obtained) or its withdrawal;
-        ``no_age_rule`` under a policy without an age rule."""
+        ``no_age_rule`` under a policy without an age rule.
+
+        ``withdrawal_notices`` turns the optional purposes the change takes out of use
+        into notices enqueued in the same transaction; it is not called when none are.
+        Which purposes were in use is read under the subject's lock, so a consent the
+        user changes at the same moment is either in the notice or decided after it.
+        """
         category = self._age_rule().guardian_consent_category
         evidence = {"method": method, "granted_at": now.isoformat()}
+
+        def notices_for(before: SubjectState) -> Sequence[PendingNotice]:
+            if withdrawal_notices is None:
+                return ()
+            after = replace(before, guardian_consent=granted)
+            lost = _purposes_taken_out_of_use(self.policy, before, after)
+            return withdrawal_notices(lost) if lost else ()
+
         self._state_event(
             address, "guardian_consent", None, granted, now, "guardian_consent",
             evidence=(category, evidence) if category and granted else None,
+            notices_for=notices_for,
         )
 
     def _age_rule(self) -> AgeRule:
@@ -920,11 +948,13 @@ class Store:
         *,
         evidence: tuple[str, Mapping[str, object]] | None = None,
         notices: Sequence[PendingNotice] = (),
+        notices_for: Callable[[SubjectState], Sequence[PendingNotice]] | None = None,
         check: Callable[[SubjectState], None] | None = None,
     ) -> None:
         """Append a state event; ``evidence`` also keeps it as a record of that category,
         for each purpose the category serves that the subject's state allows. ``check``
-        may refuse the change given the state, read under the subject's lock."""
+        may refuse the change given the state, read under the subject's lock, and
+        ``notices_for`` adds notices that depend on that state to ``notices``."""
         now = require_aware(now)
         if not isinstance(value, bool):
             raise StoreError("invalid_argument", f"expected true or false, got {value!r}")
@@ -940,6 +970,8 @@ class Store:
             subject, key = self._ensure_subject(write, address, subject, now)
             self._append_event(write.connection, subject, kind, purpose, value, now)
             self._enqueue(write.connection, address, notices, now)
+            if notices_for is not None:
+                self._enqueue(write.connection, address, notices_for(state), now)
             if evidence is not None:
                 self._record_per_allowed_purpose(
                     write.connection, subject, key, state, evidence[0], evidence[1], now, kind

@@ -30,6 +30,7 @@ const TARGETS = {
   SmartWalletFactory: "tests/siwe/contracts",
   RevertingWallet: "tests/siwe/contracts",
   RawResponseWallet: "tests/siwe/contracts",
+  MigratingWallet: "tests/siwe/contracts",
 };
 
 function listSources(dir) {

@@ -50,6 +50,7 @@ def test_every_expected_artifact_is_committed() -> None:
         "SmartWalletFactory",
         "RevertingWallet",
         "RawResponseWallet",
+        "MigratingWallet",
     }
 
 

@@ -62,6 +62,11 @@ def smart_wallet_signature(owner: LocalAccount, digest: bytes, owner_index: int 
     return encode(["(uint256,bytes)"], [(owner_index, signature_data)])
 
 
+def migration_authorisation(wallet: Contract, owner: LocalAccount, new_owner: str) -> bytes:
+    """The owner's signature that lets anyone run MigratingWallet.migrate(new_owner, ...)."""
+    return ecdsa(owner, bytes(wallet.functions.migrationHash(new_owner).call()))
+
+
 def wrap_6492(factory: str, calldata: bytes, inner: bytes) -> bytes:
     return encode(["address", "bytes", "bytes"], [factory, calldata, inner]) + ERC6492_SUFFIX
 

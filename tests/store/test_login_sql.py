@@ -114,3 +114,23 @@ def test_a_sign_in_with_a_bad_address_is_refused_before_the_nonce_is_used(store)
 
     assert refused.value.code == "invalid_address"
     assert store.use_nonce("nonce-of-a-sign-in", remember_until=NOW + timedelta(minutes=10))
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_key_read_in_autocommit_returns_its_connection_as_it_found_it(store):
+    # On PostgreSQL the key is read in autocommit (no BEGIN and COMMIT round trips): the
+    # connection must go back to the pool in the mode the engine's other users expect.
+    from psycopg.pq import TransactionStatus
+
+    assert sign_in(store)  # a first sign-in creates the key; the next one reads it
+    returned = []
+    sa.event.listen(store.keys.engine, "checkin", lambda dbapi_connection, _record: (
+        returned.append((dbapi_connection.autocommit, dbapi_connection.info.transaction_status))
+    ))
+
+    assert sign_in(store, nonce="a-second-nonce", session="sess-" + "f" * 32)
+
+    assert returned == [(False, TransactionStatus.IDLE)]
+    assert len(rows(store, sessions)) == 2

@@ -18,20 +18,19 @@ others still commit, all in one commit and one pool checkout per engine. A batch
 sign-in on PostgreSQL, where the server does not batch) needs no savepoint: its failure
 rolls the transaction back.
 
-Round trips on PostgreSQL: psycopg sends BEGIN on its own, then waits for each statement's
-answer, though only the lookups' answers are needed before the next statement. So a batch
-runs in psycopg's pipeline mode: BEGIN goes with the subject lookup, and the writes that
-follow the record lookup go together, answered when the sign-in's block ends (so an error
-in one is still that sign-in's, undone alone), then COMMIT; the key read runs in
-autocommit, without a BEGIN and COMMIT of its own. Per returning sign-in 12 round trips
-become 7 (pings included); ``benchmarks/login.py`` shows no CPU change beyond its noise,
-a single-threaded loop of ``record_login`` about 10% less time per call.
+On PostgreSQL the key read runs in autocommit: psycopg would wrap its one SELECT in a
+BEGIN and a COMMIT, two round trips of their own. Pipeline mode for the batch (BEGIN sent
+with the first lookup, the writes after the record lookup sent together: 8 round trips
+on the records' connection become 5) was tried and not kept: under
+``benchmarks/login.py`` its many small polling steps (psycopg's pipeline loop, each taking
+the GIL back from the event loop) gave the same CPU per sign-in and a worse p99 (three
+alternating runs: 104-196 ms against 80-93 ms).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -91,12 +90,6 @@ through :class:`~walletauth.store.keystore.KeyStore`, so the batch cannot hand i
 _BEGIN = {"sqlite": "BEGIN IMMEDIATE", "postgresql": None}
 """How a write transaction starts: the SQLite connections run in autocommit mode (see
 :mod:`walletauth.store.engines`), psycopg opens one implicitly on the first statement."""
-_PIPELINED = {"sqlite": False, "postgresql": True}
-"""Whether a batch runs in psycopg's pipeline mode (see the module's docstring)."""
-
-
-def _nothing_queued() -> None:
-    """Outside pipeline mode every statement has answered by the time it returns."""
 
 
 def sqlite_time(moment: datetime) -> str:
@@ -115,7 +108,6 @@ class _Dialect:
     def __init__(self, engine: sa.Engine) -> None:
         self.name = engine.dialect.name
         self.begin = _BEGIN[self.name]
-        self.pipelined = _PIPELINED[self.name]
         self.lock = _LOCK_SUBJECT[self.name]
         self.placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         time_type = UTCDateTime().dialect_impl(engine.dialect)
@@ -239,40 +231,16 @@ class TransactionLost(Exception):
 class LoginBatch:
     """One write transaction for one or more sign-ins (see the module's docstring)."""
 
-    def __init__(
-        self, cursor: Any, dialect: _Dialect, *, several: bool,
-        settle: Callable[[], None] = _nothing_queued,
-    ) -> None:
+    def __init__(self, cursor: Any, dialect: _Dialect, *, several: bool) -> None:
         self._cursor = cursor
         self._login = LoginTransaction(cursor, dialect)
         self._savepoints = several
-        self._settle = settle
         self.undone = False
         """A lone sign-in failed: the transaction is rolled back instead of committed."""
 
     def sign_in(self) -> _SignInScope:
         """One sign-in's statements: if the block raises, what they wrote is undone."""
         return _SignInScope(self)
-
-    def _keep(self) -> None:
-        """The sign-in's block ended well: what it queued must have gone through too."""
-        try:
-            self._settle()
-        except Exception:
-            self._undo()
-            raise
-        if self._savepoints:
-            self._savepoint("RELEASE SAVEPOINT sign_in")
-
-    def _undo(self) -> None:
-        if not self._savepoints:
-            self.undone = True
-            return
-        # Out of a pipeline's aborted state first (its error is the one being undone).
-        with contextlib.suppress(Exception):
-            self._settle()
-        # Also what makes PostgreSQL's transaction usable again after an error in it.
-        self._savepoint("ROLLBACK TO SAVEPOINT sign_in", "RELEASE SAVEPOINT sign_in")
 
     def _savepoint(self, *statements: str) -> None:
         try:
@@ -299,10 +267,15 @@ class _SignInScope:
         return batch._login
 
     def __exit__(self, error_type: type[BaseException] | None, *_details: object) -> None:
-        if error_type is None:
-            self._batch._keep()
+        batch = self._batch
+        if not batch._savepoints:
+            if error_type is not None:
+                batch.undone = True
+        elif error_type is None:
+            batch._savepoint("RELEASE SAVEPOINT sign_in")
         else:
-            self._batch._undo()
+            # Also what makes PostgreSQL's transaction usable again after an error in it.
+            batch._savepoint("ROLLBACK TO SAVEPOINT sign_in", "RELEASE SAVEPOINT sign_in")
 
 
 class LoginSql:
@@ -318,23 +291,22 @@ class LoginSql:
         (rolled back instead if its lone sign-in failed), rolled back if it raises."""
         connection = self._engine.raw_connection()
         try:
-            with _pipeline(connection, self._dialect) as settle:
-                cursor = connection.cursor()
-                try:
-                    if self._dialect.begin is not None:
-                        cursor.execute(self._dialect.begin)
-                    batch = LoginBatch(cursor, self._dialect, several=size > 1, settle=settle)
-                    with _holding_key_connections():
-                        yield batch
-                    if batch.undone:
-                        connection.rollback()
-                    else:
-                        connection.commit()
-                except BaseException:
+            cursor = connection.cursor()
+            try:
+                if self._dialect.begin is not None:
+                    cursor.execute(self._dialect.begin)
+                batch = LoginBatch(cursor, self._dialect, several=size > 1)
+                with _holding_key_connections():
+                    yield batch
+                if batch.undone:
                     connection.rollback()
-                    raise
-                finally:
-                    cursor.close()
+                else:
+                    connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                cursor.close()
         finally:
             connection.close()
 
@@ -350,7 +322,8 @@ class KeyRead:
         self._text = dialect.sql(_READ_KEY)
         # psycopg wraps even one SELECT in BEGIN and COMMIT, two round trips of their own:
         # the read runs in autocommit instead (SQLite's connections autocommit already).
-        self._read = self._read_autocommit if dialect.pipelined else self._read_in_transaction
+        autocommit = dialect.name == "postgresql"
+        self._read = self._read_autocommit if autocommit else self._read_in_transaction
 
     def __call__(self, key_id: str) -> tuple[int, bytes] | None:
         """The key's master version and wrapped bytes, or None once it was destroyed."""
@@ -392,17 +365,6 @@ class KeyRead:
         finally:
             cursor.close()
         return None if row is None else (row[0], bytes(row[1]))
-
-
-@contextlib.contextmanager
-def _pipeline(connection: Any, dialect: _Dialect) -> Iterator[Callable[[], None]]:
-    """On PostgreSQL, the block's statements in psycopg's pipeline mode; yields what waits
-    for every statement queued so far to answer (and raises the first one's error)."""
-    if not dialect.pipelined:
-        yield _nothing_queued
-        return
-    with connection.driver_connection.pipeline() as pipeline:
-        yield pipeline.sync
 
 
 @contextlib.contextmanager

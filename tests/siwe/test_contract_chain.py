@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
 from aiohttp import ClientTimeout
@@ -18,18 +17,6 @@ from walletauth.siwe.contract import averify_contract_signature, verify_contract
 
 URL = "http://127.0.0.1:8545"
 OTHER_URL = "https://rpc.example.test/v1"
-
-
-@pytest.fixture(scope="module")
-def chain() -> EvmChain:
-    return EvmChain()
-
-
-@pytest.fixture(scope="module")
-def node(chain: EvmChain) -> Iterator[LoopbackNode]:
-    loopback = LoopbackNode(chain).start()
-    yield loopback
-    loopback.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ and a closed port for "unreachable". Sync and async paths both.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -27,18 +27,6 @@ CLOSED_PORT_URL = "http://127.0.0.1:9"
 ETH_CALL = frozenset({"eth_call"})
 
 Verify = Callable[[object, str, bytes, bytes], Awaitable[str]]
-
-
-@pytest.fixture(scope="module")
-def chain() -> EvmChain:
-    return EvmChain()
-
-
-@pytest.fixture(scope="module")
-def node(chain: EvmChain) -> Iterator[LoopbackNode]:
-    loopback = LoopbackNode(chain).start()
-    yield loopback
-    loopback.stop()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ translation of every provider path is exercised. One chain per module keeps it f
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import pytest
@@ -63,18 +63,6 @@ class Wallets:
     counterfactual_owner: LocalAccount
     counterfactual: str  # SmartWallet address for counterfactual_owner, never deployed
     reverting: Contract
-
-
-@pytest.fixture(scope="module")
-def chain() -> EvmChain:
-    return EvmChain()
-
-
-@pytest.fixture(scope="module")
-def node(chain: EvmChain) -> Iterator[LoopbackNode]:
-    loopback = LoopbackNode(chain).start()
-    yield loopback
-    loopback.stop()
 
 
 @pytest.fixture(scope="module")

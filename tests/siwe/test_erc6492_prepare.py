@@ -10,7 +10,7 @@ HTTP) and averify_message (over HTTP), with messages naming the node's own chain
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -51,18 +51,6 @@ def message_for(address: str, chain_id: int) -> str:
         nonce="preparecall00001",
         issued_at="2026-01-01T11:59:00Z",
     ).to_text()
-
-
-@pytest.fixture(scope="module")
-def chain() -> EvmChain:
-    return EvmChain()
-
-
-@pytest.fixture(scope="module")
-def node(chain: EvmChain) -> Iterator[LoopbackNode]:
-    loopback = LoopbackNode(chain).start()
-    yield loopback
-    loopback.stop()
 
 
 @pytest.fixture(params=["sync-in-process", "sync-http", "async-http"])

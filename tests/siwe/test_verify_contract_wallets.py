@@ -7,7 +7,6 @@ averify_message, and that the wallet kind comes back right.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -36,18 +35,6 @@ def message_for(address: str, chain_id: int) -> str:
         nonce="contractwallet01",
         issued_at="2026-01-01T11:59:00Z",
     ).to_text()
-
-
-@pytest.fixture(scope="module")
-def chain() -> EvmChain:
-    return EvmChain()
-
-
-@pytest.fixture(scope="module")
-def node(chain: EvmChain) -> Iterator[LoopbackNode]:
-    loopback = LoopbackNode(chain).start()
-    yield loopback
-    loopback.stop()
 
 
 @pytest.fixture(scope="module")

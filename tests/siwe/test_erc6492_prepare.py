@@ -25,11 +25,11 @@ from tests.siwe.contracts import (
     ecdsa,
     migration_authorisation,
     siwe_digest,
+    wallet_message,
     wrap_6492,
 )
 from walletauth import (
     SiweError,
-    SiweMessage,
     VerifiedLogin,
     averify_message,
     verify_message,
@@ -39,18 +39,6 @@ NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 NOT_MAGIC = "did not return the ERC-1271 magic value"
 
 Verify = Callable[[str, bytes], Awaitable[VerifiedLogin]]
-
-
-def message_for(address: str, chain_id: int) -> str:
-    return SiweMessage(
-        domain="example.test",
-        address=address,
-        uri="https://example.test",
-        version="1",
-        chain_id=chain_id,
-        nonce="preparecall00001",
-        issued_at="2026-01-01T11:59:00Z",
-    ).to_text()
 
 
 @pytest.fixture(params=["sync-in-process", "sync-http", "async-http"])
@@ -85,7 +73,7 @@ async def test_deployed_wallet_signs_in_after_the_wrappers_prepare_call_and_keep
     prepare = migrate_call(
         wallet, new_owner.address, migration_authorisation(wallet, old_owner, new_owner.address)
     )
-    text = message_for(wallet.address, chain.chain_id)
+    text = wallet_message(wallet.address, chain.chain_id)
     signature = wrap_6492(wallet.address, prepare, ecdsa(new_owner, siwe_digest(text)))
     block_before = chain.w3.eth.block_number
 
@@ -103,7 +91,7 @@ async def test_the_new_owners_signature_without_the_wrapper_is_refused(
 ) -> None:
     old_owner, new_owner = Account.create(), Account.create()
     wallet = chain.deploy("MigratingWallet", old_owner.address)
-    text = message_for(wallet.address, chain.chain_id)
+    text = wallet_message(wallet.address, chain.chain_id)
 
     caught = await refusal(verify, text, ecdsa(new_owner, siwe_digest(text)))
 
@@ -119,7 +107,7 @@ async def test_a_reverting_prepare_call_gives_the_wallets_first_answer(
     wallet = chain.deploy("MigratingWallet", old_owner.address)
     forged = migration_authorisation(wallet, stranger, new_owner.address)
     prepare = migrate_call(wallet, new_owner.address, forged)
-    text = message_for(wallet.address, chain.chain_id)
+    text = wallet_message(wallet.address, chain.chain_id)
     signature = wrap_6492(wallet.address, prepare, ecdsa(new_owner, siwe_digest(text)))
 
     caught = await refusal(verify, text, signature)
@@ -132,7 +120,7 @@ async def test_a_reverting_prepare_call_keeps_a_reverting_wallets_answer(
     chain: EvmChain, verify: Verify
 ) -> None:
     wallet = chain.deploy("RevertingWallet")
-    text = message_for(wallet.address, chain.chain_id)
+    text = wallet_message(wallet.address, chain.chain_id)
     # RevertingWallet has no fallback: calling it with the prepare calldata reverts too.
     signature = wrap_6492(wallet.address, b"\x12\x34\x56\x78", bytes(65))
 
@@ -165,7 +153,7 @@ async def test_a_wallet_that_validates_as_it_is_never_runs_the_prepare_call(
 ) -> None:
     owner = Account.create()
     wallet = chain.deploy("MigratingWallet", owner.address)
-    text = message_for(wallet.address, chain.chain_id)
+    text = wallet_message(wallet.address, chain.chain_id)
     signature = wrap_6492(
         wallet.address, make_prepare(wallet, owner), ecdsa(owner, siwe_digest(text))
     )
@@ -182,7 +170,7 @@ async def test_the_prepared_wallet_really_needs_the_migration(chain: EvmChain) -
     old_owner, new_owner = Account.create(), Account.create()
     wallet = chain.deploy("MigratingWallet", old_owner.address)
     authorisation = migration_authorisation(wallet, old_owner, new_owner.address)
-    digest = siwe_digest(message_for(wallet.address, chain.chain_id))
+    digest = siwe_digest(wallet_message(wallet.address, chain.chain_id))
 
     chain.transact(wallet.functions.migrate(new_owner.address, authorisation), chain.funder)
 

@@ -18,23 +18,12 @@ from tests.siwe.contracts import (
     calldata,
     siwe_digest,
     smart_wallet_signature,
+    wallet_message,
     wrap_6492,
 )
-from walletauth import SiweError, SiweMessage, averify_message, verify_message
+from walletauth import SiweError, averify_message, verify_message
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def message_for(address: str, chain_id: int) -> str:
-    return SiweMessage(
-        domain="example.test",
-        address=address,
-        uri="https://example.test",
-        version="1",
-        chain_id=chain_id,
-        nonce="contractwallet01",
-        issued_at="2026-01-01T11:59:00Z",
-    ).to_text()
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +35,7 @@ def test_deployed_smart_wallet_signs_in_as_eip1271(chain: EvmChain, factory) -> 
     owner = Account.create()
     chain.transact(factory.functions.createAccount(owner.address, 3), chain.funder)
     wallet = factory.functions.getAddress(owner.address, 3).call()
-    text = message_for(wallet, chain.chain_id)
+    text = wallet_message(wallet, chain.chain_id)
     signature = smart_wallet_signature(owner, siwe_digest(text))
 
     rpc = {chain.chain_id: chain.w3}
@@ -59,7 +48,7 @@ def test_smart_wallet_signature_by_another_key_is_refused(chain: EvmChain, facto
     owner = Account.create()
     chain.transact(factory.functions.createAccount(owner.address, 4), chain.funder)
     wallet = factory.functions.getAddress(owner.address, 4).call()
-    text = message_for(wallet, chain.chain_id)
+    text = wallet_message(wallet, chain.chain_id)
     signature = smart_wallet_signature(Account.create(), siwe_digest(text))
 
     with pytest.raises(SiweError) as caught:
@@ -73,7 +62,7 @@ async def test_undeployed_wallet_signs_in_as_eip6492_over_http(
 ) -> None:
     owner = Account.create()
     wallet = factory.functions.getAddress(owner.address, 5).call()
-    text = message_for(wallet, chain.chain_id)
+    text = wallet_message(wallet, chain.chain_id)
     create = calldata(factory.functions.createAccount(owner.address, 5))
     signature = wrap_6492(factory.address, create, smart_wallet_signature(owner, siwe_digest(text)))
 
@@ -90,7 +79,7 @@ async def test_unreachable_node_is_rpc_unavailable_not_an_invalid_signature(
 ) -> None:
     owner = Account.create()
     wallet = factory.functions.getAddress(owner.address, 6).call()
-    text = message_for(wallet, 1)
+    text = wallet_message(wallet, 1)
     signature = smart_wallet_signature(owner, siwe_digest(text))
 
     with pytest.raises(SiweError) as caught:
@@ -108,7 +97,7 @@ async def test_a_node_of_another_chain_is_never_asked_about_the_wallet(
     owner = Account.create()
     chain.transact(factory.functions.createAccount(owner.address, 7), chain.funder)
     wallet = factory.functions.getAddress(owner.address, 7).call()
-    text = message_for(wallet, 1)
+    text = wallet_message(wallet, 1)
     signature = smart_wallet_signature(owner, siwe_digest(text))
     assert chain.chain_id != 1
 

@@ -24,6 +24,7 @@ from eth_account.signers.local import LocalAccount
 from web3 import EthereumTesterProvider, Web3
 from web3.contract import Contract
 
+from walletauth.siwe import SiweMessage
 from walletauth.siwe.contract import ERC6492_SUFFIX
 
 ARTIFACTS = Path(__file__).parent
@@ -255,3 +256,17 @@ _FAULTS: dict[str | None, Callable[[LoopbackNode, dict[str, Any], Any], tuple[in
     "garbage": _garbage,
     "slow": _slow,
 }
+
+
+def wallet_message(address: str, chain_id: int) -> str:
+    """A sign-in message of ``address`` on ``chain_id`` (the node's chain, for a contract
+    wallet), issued a minute before the tests' fixed ``now`` (2026-01-01 12:00 UTC)."""
+    return SiweMessage(
+        domain="example.test",
+        address=address,
+        uri="https://example.test",
+        version="1",
+        chain_id=chain_id,
+        nonce="contractwallet01",
+        issued_at="2026-01-01T11:59:00Z",
+    ).to_text()

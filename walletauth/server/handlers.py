@@ -5,6 +5,8 @@ anything unforeseen as a 500 that reveals nothing."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,24 +26,38 @@ CODE_BY_HTTP_STATUS = {
 }
 
 
-async def _walletauth_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, WalletAuthError)
-    response = error_response(error)
-    if response.status_code >= 500:
-        log.error("%s %s failed: %s", request.method, _route(request), error.code)
-    return response
+def problem_for(error: Exception, method: str, route: str) -> JSONResponse:
+    """The problem answer to a request that raised ``error``: a layer's error by its code
+    (logged when it is the service's fault), anything else a 500 that reveals nothing.
+    ``route`` is a template, never a raw path (it could carry an address)."""
+    if isinstance(error, WalletAuthError):
+        response = error_response(error)
+        if response.status_code >= 500:
+            log.error("%s %s failed: %s", method, route, error.code)
+        return response
+    # The traceback goes to the log (no request data in it); the client learns nothing.
+    log.error("%s %s crashed", method, route, exc_info=error)
+    return problem_response("internal_error", "an internal error occurred")
 
 
-async def _validation_error(request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, RequestValidationError)
-    problems = list(error.errors())
+def validation_problem(problems: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    """The problem answer to a body pydantic refused (``loc`` starting at the request part)."""
     if any(problem.get("type") == "json_invalid" for problem in problems):
         return problem_response("malformed_json", "the request body is not valid JSON")
     return problem_response("invalid_request", "; ".join(_describe(p) for p in problems[:5]))
 
 
-def _describe(problem: dict[str, object]) -> str:
-    location = ".".join(str(part) for part in problem.get("loc", ()))  # type: ignore[attr-defined]
+async def _walletauth_error(request: Request, error: Exception) -> JSONResponse:
+    return problem_for(error, request.method, _route(request))
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    return validation_problem(list(error.errors()))
+
+
+def _describe(problem: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in problem.get("loc", ()))
     return f"{location}: {problem.get('msg', 'invalid')}"
 
 
@@ -53,9 +69,7 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
-    # The traceback goes to the log (no request data in it); the client learns nothing.
-    log.exception("%s %s crashed", request.method, _route(request))
-    return problem_response("internal_error", "an internal error occurred")
+    return problem_for(error, request.method, _route(request))
 
 
 def _route(request: Request) -> str:

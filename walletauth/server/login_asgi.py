@@ -18,7 +18,6 @@ browser in.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Final
@@ -26,21 +25,18 @@ from typing import Any, Final
 from pydantic import ValidationError
 from starlette.datastructures import State
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from walletauth.errors import WalletAuthError
 from walletauth.server.client_ip import client_ip
 from walletauth.server.deps import MAX_USER_AGENT_CHARS, SESSION_COOKIE
 from walletauth.server.errors import ServerError
+from walletauth.server.handlers import problem_for, validation_problem
 from walletauth.server.login import Client, SignedIn
 from walletauth.server.metrics import Metrics
-from walletauth.server.problems import error_response, problem_response, problem_responses
+from walletauth.server.problems import problem_response, problem_responses
 from walletauth.server.runtime import Runtime
 from walletauth.server.schemas import NonceResponse, TokenResponse, VerifyRequest
 from walletauth.server.settings import Settings
-
-log = logging.getLogger("walletauth.server")
 
 NONCE_PATH: Final = "/auth/nonce"
 VERIFY_PATH: Final = "/auth/verify"
@@ -87,7 +83,10 @@ class LoginEndpoints:
         try:
             status = await self._route(path, method, scope, receive, send)
         except Exception as error:  # every failure is a problem answer, never a bare 500
-            response = self._problem_for(error, method, path)
+            if isinstance(error, _RefusedBody):
+                response = validation_problem(error.problems)
+            else:
+                response = problem_for(error, method, path)
             await response(scope, receive, send)
             status = response.status_code
         self._metrics.observe_request(path, method, status, time.perf_counter() - started)
@@ -163,16 +162,6 @@ class LoginEndpoints:
         cookie = f"{SESSION_COOKIE}={signed_in.cookie}; {self._cookie_attributes}"
         return [*_JSON_HEADERS, (b"set-cookie", cookie.encode("latin-1"))]
 
-    def _problem_for(self, error: Exception, method: str, path: str) -> Response:
-        if isinstance(error, WalletAuthError):
-            response = error_response(error)
-            if response.status_code >= 500:
-                log.error("%s %s failed: %s", method, path, error.code)
-            return response
-        # The traceback goes to the log (no request data in it); the client learns nothing.
-        log.error("%s %s crashed", method, path, exc_info=error)
-        return problem_response("internal_error", "an internal error occurred")
-
 
 def _verify_request(body: bytes) -> VerifyRequest:
     if not body:
@@ -181,15 +170,15 @@ def _verify_request(body: bytes) -> VerifyRequest:
         return VerifyRequest.model_validate_json(body)
     except ValidationError as error:
         problems = error.errors(include_url=False, include_input=False)
-        if any(problem["type"] == "json_invalid" for problem in problems):
-            raise ServerError("malformed_json", "the request body is not valid JSON") from None
-        described = "; ".join(_describe(problem) for problem in problems[:5])
-        raise ServerError("invalid_request", described) from None
+        raise _RefusedBody([{**p, "loc": ("body", *p["loc"])} for p in problems]) from None
 
 
-def _describe(problem: Any) -> str:
-    location = ".".join(str(part) for part in ("body", *problem["loc"]))
-    return f"{location}: {problem['msg']}"
+class _RefusedBody(Exception):
+    """A body the model refused; answered as FastAPI's validation errors are."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__("request body refused")
+        self.problems = problems
 
 
 def _is_json(content_type: str | None) -> bool:

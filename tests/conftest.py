@@ -6,8 +6,16 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.services import require_postgres, require_redis
+
+# Two shared cores also run PostgreSQL, Redis and the servers under test: how fast hypothesis
+# draws an example, or runs one, says nothing about the code. Properties are checked, not timed.
+settings.register_profile(
+    "walletauth", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("walletauth")
 
 
 @pytest.fixture

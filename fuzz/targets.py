@@ -1,0 +1,168 @@
+"""Fuzz targets: each takes the fuzzer's bytes and fails only on an exception that is not
+its layer's own error (or on a broken round trip). Imported after atheris instruments
+walletauth, so coverage guides the inputs into the parser's and validators' branches."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import atheris
+from pydantic import BaseModel, ValidationError
+
+from walletauth.policy import PolicyError, parse_policy
+from walletauth.policy.loader import shipped_policies
+from walletauth.server import guardian_routes, rights_routes, schemas, service_routes
+from walletauth.server.errors import ServerError
+from walletauth.server.login_asgi import _RefusedBody, _verify_request
+from walletauth.siwe import SiweError, SiweMessage, verify_message
+
+VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "siwe"
+POLICIES = Path(__file__).resolve().parent.parent / "walletauth" / "policy" / "policies"
+# A fixed clock inside the vectors' validity windows: verification is then deterministic.
+NOW = datetime(2021, 12, 7, 18, 29, tzinfo=UTC)
+
+
+def siwe_parse(data: bytes) -> None:
+    """SiweMessage.parse raises only SiweError; what it accepts prints back byte for byte."""
+    text = data.decode("utf-8", "replace")
+    try:
+        message = SiweMessage.parse(text)
+    except SiweError:
+        return
+    printed = message.to_text()
+    assert printed == text, f"round trip changed the text: {text!r} -> {printed!r}"
+    assert SiweMessage.parse(printed) == message
+
+
+def siwe_verify(data: bytes) -> None:
+    """verify_message of any text and signature raises only SiweError (no chain node:
+    a contract wallet's signature is refused with a code, not an exception)."""
+    text, _, signature = data.partition(b"\x00")
+    try:
+        verify_message(
+            text.decode("utf-8", "replace"), signature, domain="example.com", now=NOW
+        )
+    except SiweError:
+        return
+
+
+def verify_body(data: bytes) -> None:
+    """The body of POST /auth/verify: refused with the HTTP layer's own error, or a
+    message and signature that verification refuses with SiweError."""
+    try:
+        body = _verify_request(data)
+    except (ServerError, _RefusedBody):
+        return
+    try:
+        verify_message(body.message, body.signature, domain="example.com", now=NOW)
+    except SiweError:
+        return
+
+
+def _request_models() -> list[type[BaseModel]]:
+    modules = (schemas, rights_routes, service_routes, guardian_routes)
+    found = {
+        value
+        for module in modules
+        for value in vars(module).values()
+        if isinstance(value, type) and issubclass(value, BaseModel) and value is not BaseModel
+    }
+    return sorted(found, key=lambda model: (model.__module__, model.__name__))
+
+
+REQUEST_MODELS = _request_models()
+
+
+def request_bodies(data: bytes) -> None:
+    """Every body model of the HTTP API refuses bad JSON with pydantic's ValidationError
+    (which the server answers 422), never another exception.
+
+    pydantic validates in Rust, where atheris sees no coverage; so the bytes choose a
+    model and build a JSON document around its own field names (wrong types, nesting,
+    extra keys, huge numbers, lone surrogates), which reaches the validators' branches
+    that raw bytes would seldom get past the JSON syntax to."""
+    fuzz = atheris.FuzzedDataProvider(data)
+    model = REQUEST_MODELS[fuzz.ConsumeIntInRange(0, len(REQUEST_MODELS) - 1)]
+    names = [*model.model_fields, *(f.alias for f in model.model_fields.values() if f.alias)]
+    document = {
+        (fuzz.PickValueInList(names) if names and fuzz.ConsumeBool() else fuzz.ConsumeUnicode(8)):
+        _json_value(fuzz, depth=2)
+        for _ in range(fuzz.ConsumeIntInRange(0, 6))
+    }
+    body = json.dumps(document, ensure_ascii=fuzz.ConsumeBool()).encode("utf-8", "surrogatepass")
+    with contextlib.suppress(ValidationError):
+        model.model_validate_json(body)
+    with contextlib.suppress(ValidationError):
+        model.model_validate(document)
+
+
+def _json_value(fuzz: atheris.FuzzedDataProvider, depth: int) -> object:
+    kind = fuzz.ConsumeIntInRange(0, 7 if depth else 5)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return fuzz.ConsumeBool()
+    if kind == 2:
+        return fuzz.ConsumeInt(fuzz.ConsumeIntInRange(1, 40))
+    if kind == 3:
+        return fuzz.ConsumeFloat()
+    if kind in (4, 5):
+        return fuzz.ConsumeUnicode(fuzz.ConsumeIntInRange(0, 80))
+    if kind == 6:
+        return [_json_value(fuzz, depth - 1) for _ in range(fuzz.ConsumeIntInRange(0, 4))]
+    return {fuzz.ConsumeUnicode(6): _json_value(fuzz, depth - 1)
+            for _ in range(fuzz.ConsumeIntInRange(0, 4))}
+
+
+def policy_loader(data: bytes) -> None:
+    """A policy file of any content is a Policy or a PolicyError naming the problem."""
+    try:
+        parse_policy(data.decode("utf-8", "replace"), origin="fuzz.toml")
+    except PolicyError:
+        return
+
+
+TARGETS: dict[str, Callable[[bytes], None]] = {
+    "siwe_parse": siwe_parse,
+    "siwe_verify": siwe_verify,
+    "verify_body": verify_body,
+    "request_bodies": request_bodies,
+    "policy_loader": policy_loader,
+}
+
+
+def seeds(target: str) -> Iterator[bytes]:
+    """A starting corpus: the official SIWE vectors and the shipped policies."""
+    if target == "request_bodies":  # builds its documents from the bytes: no corpus
+        return
+    if target == "policy_loader":
+        for name in shipped_policies():
+            yield (POLICIES / f"{name}.toml").read_bytes()
+        return
+    for text, signature in _signed_vectors():
+        if target == "siwe_parse":
+            yield text.encode()
+        elif target == "siwe_verify":
+            yield text.encode() + b"\x00" + signature.encode()
+        else:
+            yield json.dumps({"message": text, "signature": signature}).encode()
+
+
+def _signed_vectors() -> Iterator[tuple[str, str]]:
+    for case in json.loads((VECTORS / "parsing_positive.json").read_text()).values():
+        yield case["message"], "0x"
+    for case in json.loads((VECTORS / "verification_positive.json").read_text()).values():
+        known = {name: value for name, value in case.items() if name in _MESSAGE_FIELDS}
+        fields = {re.sub(r"[A-Z]", lambda m: "_" + m[0].lower(), k): v for k, v in known.items()}
+        yield SiweMessage(**fields).to_text(), case["signature"]
+
+
+_MESSAGE_FIELDS = frozenset({
+    "scheme", "domain", "address", "statement", "uri", "version", "chainId", "nonce",
+    "issuedAt", "expirationTime", "notBefore", "requestId", "resources",
+})

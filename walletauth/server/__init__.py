@@ -1,0 +1,1 @@
+"""The HTTP service: FastAPI app factory, routes, settings, tokens, nonces and rate limits."""

@@ -1,0 +1,1 @@
+"""Where nonces, sessions and rate-limit counters live: in process or in Redis."""

@@ -165,3 +165,23 @@ def test_bad_batch_sizes_are_refused(store):
         store.purge(now=NOW, batch_size=0)
 
     assert refused.value.code == "invalid_argument"
+
+
+def test_a_record_is_kept_until_its_expiry_and_disposed_of_at_that_instant(store):
+    """Retention is exact: live (readable and kept) until ``expires_at``, gone from then on,
+    whether read or purged; a purge a moment early removes nothing."""
+    store.record_login(ALICE, 1, now=NOW, ip="192.0.2.10")
+    [log] = store.records(ALICE, "service_provision", now=NOW, category="access_log")
+    expiry = log.expires_at
+    just_before = expiry - timedelta(microseconds=1)
+
+    early = store.purge(now=just_before)
+
+    assert early.records_removed == 0
+    assert store.records(ALICE, "service_provision", now=just_before, category="access_log")
+    assert store.records(ALICE, "service_provision", now=expiry, category="access_log") == []
+
+    on_time = store.purge(now=expiry)
+
+    assert on_time.records == {("access_log", "service_provision"): 1}
+    assert store.records(ALICE, "service_provision", now=just_before, category="access_log") == []

@@ -158,6 +158,10 @@ class Settings(ConfiguredSettings):
     chain_ids: Annotated[tuple[int, ...], NoDecode] = (1,)
     rpc_urls: Annotated[dict[int, str], NoDecode] = Field(default_factory=dict)
     redis_url: str | None = None
+    redis_max_connections: int = Field(default=50, gt=0)
+    """Connections each worker may open to Redis; more concurrent commands wait."""
+    redis_pool_timeout: float = Field(default=2.0, gt=0)
+    """Seconds a command waits for a free Redis connection before the request is a 503."""
     policy: str = "abcrecords"
     audience: str | None = None
     """The ``aud`` claim of access tokens; defaults to the issuer."""

@@ -37,6 +37,7 @@ from walletauth.server.services import (
 )
 
 CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
+LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
 RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
 
 
@@ -80,6 +81,23 @@ class LoginDomain(BaseModel):
                 f"{text!r} is not a domain such as 'app.example' or 'https://app.example'"
             )
         return cls(authority=authority, scheme=scheme.lower() or None)
+
+    @property
+    def host(self) -> str:
+        """The host of ``host[:port]``, keeping an IPv6 literal's brackets."""
+        if self.authority.startswith("["):
+            return self.authority[: self.authority.find("]") + 1]
+        return self.authority.rsplit(":", 1)[0]
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host.lower() in LOOPBACK_HOSTS
+
+    @property
+    def origin_scheme(self) -> str:
+        """The pinned scheme; unpinned, ``http`` on a loopback host (where ``walletauth
+        serve`` speaks plain http) and ``https`` anywhere else."""
+        return self.scheme or ("http" if self.is_loopback else "https")
 
 
 class RateLimits(BaseModel):
@@ -262,8 +280,11 @@ class Settings(ConfiguredSettings):
 
     @property
     def issuer(self) -> str:
+        """The ``iss`` of access tokens: the first domain's origin, so the README's
+        ``walletauth serve`` issues ``http://localhost:8000`` (always ``https`` was
+        refused as ``token_issuer_mismatch`` by a verifier configured with that URL)."""
         first = self.domains[0]
-        return f"{first.scheme or 'https'}://{first.authority}"
+        return f"{first.origin_scheme}://{first.authority}"
 
     @property
     def token_audience(self) -> str:

@@ -200,6 +200,10 @@ class Settings(ConfiguredSettings):
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     """Peers whose ``X-Forwarded-For`` is believed; the client IP is the socket peer otherwise."""
     max_body_bytes: int = Field(default=32 * 1024, gt=0)
+    max_head_bytes: int = Field(default=16 * 1024, ge=1024)
+    """Larger request heads (request line and headers) are answered 431 and closed."""
+    head_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a request head may take to arrive; then it is answered 408 and closed."""
     log_level: str = "info"
     serve_example: bool | None = None
     """Serve the example dApp at ``/app/``; unset means only when every domain is loopback."""

@@ -21,6 +21,7 @@ ServerErrorCode = Literal[
     "not_found",
     "method_not_allowed",
     "service_unavailable",  # the database or Redis does not answer
+    "metrics_unauthorized",  # /metrics without the configured WALLETAUTH_METRICS_TOKEN
     "internal_error",
     "service_unauthorized",  # a service API call without a registered service's API key
     "purpose_not_granted_to_service",  # the calling service may not use this purpose

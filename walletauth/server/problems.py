@@ -96,6 +96,7 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "not_found": Outcome(404, "Not found"),
     "method_not_allowed": Outcome(405, "Method not allowed"),
     "service_unavailable": Outcome(503, "Service unavailable"),
+    "metrics_unauthorized": Outcome(401, "Metrics token required"),
     "internal_error": Outcome(500, "Internal error"),
     # walletauth.server.services: calls of registered services
     "service_unauthorized": Outcome(401, "Service not authenticated"),

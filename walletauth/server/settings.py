@@ -20,7 +20,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -206,6 +206,11 @@ class Settings(ConfiguredSettings):
     """Seconds a request head may take to arrive; then it is answered 408 and closed."""
     log_level: str = "info"
     serve_example: bool | None = None
+    api_docs: bool = False
+    """Serve ``/docs`` and ``/redoc``: pages that run scripts from cdn.jsdelivr.net on this
+    origin, so off unless asked for (``/openapi.json`` is always served)."""
+    metrics_token: SecretStr | None = None
+    """When set, ``/metrics`` answers only ``Authorization: Bearer <token>``."""
     """Serve the example dApp at ``/app/``; unset means only when every domain is loopback."""
     services: Annotated[dict[str, ServiceConfig], NoDecode] = Field(default_factory=dict)
     """Registered services (see :mod:`walletauth.server.services`)."""

@@ -9,12 +9,15 @@ deployment on a real domain exposes no demo. Only the page's own files are serve
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from pathlib import Path
 from typing import Final
 
 from fastapi import FastAPI
-from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from walletauth.rights.export_html import STYLE_HASH as EXPORT_STYLE_HASH
 from walletauth.server.problems import problem_response
@@ -75,3 +78,49 @@ def _file_response(root: Path, name: str) -> Response:
     if not SERVED_NAME.fullmatch(name) or not path.is_relative_to(root) or not path.is_file():
         return problem_response("not_found", f"{EXAMPLE_PATH}{name} is not part of the page")
     return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=PAGE_HEADERS)
+
+
+# --- the API docs (WALLETAUTH_API_DOCS) ---------------------------------------------------
+
+DOCS_CDN: Final = "https://cdn.jsdelivr.net"
+FASTAPI_FAVICON: Final = "https://fastapi.tiangolo.com"
+_INLINE_SCRIPT: Final = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def install_api_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and ``/redoc`` as FastAPI draws them, with their scripts from
+    cdn.jsdelivr.net (no SRI is possible: FastAPI names a moving major version), each
+    under a CSP that lets only that CDN and the page's own inline script run."""
+    title = f"{app.title} API"
+    swagger = get_swagger_ui_html(openapi_url=app.openapi_url or "", title=title)
+    redoc = get_redoc_html(openapi_url=app.openapi_url or "", title=title)
+    swagger_headers = _docs_headers(
+        swagger, style_src=f"{DOCS_CDN} 'unsafe-inline'", extra="worker-src 'none'"
+    )
+    redoc_headers = _docs_headers(
+        redoc,
+        style_src="https://fonts.googleapis.com 'unsafe-inline'",
+        extra="font-src https://fonts.gstatic.com; worker-src blob:",
+    )
+
+    async def swagger_page() -> Response:
+        return HTMLResponse(swagger.body, headers=swagger_headers)
+
+    async def redoc_page() -> Response:
+        return HTMLResponse(redoc.body, headers=redoc_headers)
+
+    app.add_api_route("/docs", swagger_page, methods=["GET"], include_in_schema=False)
+    app.add_api_route("/redoc", redoc_page, methods=["GET"], include_in_schema=False)
+
+
+def _docs_headers(page: HTMLResponse, *, style_src: str, extra: str) -> dict[str, str]:
+    inline = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()}'"
+        for script in _INLINE_SCRIPT.findall(bytes(page.body).decode())
+    )
+    policy = (
+        f"default-src 'none'; script-src {DOCS_CDN} {inline}; style-src {style_src};"
+        f" img-src 'self' data: {FASTAPI_FAVICON}; connect-src 'self'; {extra};"
+        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {"Content-Security-Policy": " ".join(policy.split()), "Cache-Control": "no-cache"}

@@ -1,6 +1,7 @@
 """Short-lived state in Redis: a nonce's use recorded by ``SET NX PX`` (one round trip;
-exactly one caller creates the key), sessions with a TTL, fixed-window rate counters
-with an atomic INCR + PEXPIRE script.
+exactly one caller creates the key), sessions with a TTL, rate counters per fixed window
+(an atomic INCR + PEXPIRE script that also reads the previous window's counter, for the
+sliding estimate of :class:`~walletauth.server.state.base.Hits`).
 
 Each subject's sessions are also listed in a set named by a keyed hash of the address
 (never the address itself), living as long as its longest session, so an erasure
@@ -19,6 +20,7 @@ import hmac
 import math
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
 from typing import Final, ParamSpec, TypeVar
@@ -32,11 +34,13 @@ from walletauth.server.state.base import Hits
 
 PREFIX: Final = "walletauth:"
 
-# INCR and PEXPIRE in one step, so a crash between them never leaves an immortal counter.
+# INCR and PEXPIRE in one step, so a crash between them never leaves an immortal counter,
+# and the previous window's count in the same round trip. A counter lives two windows:
+# through its own and, as the previous one, through the next.
 _COUNT_HIT: Final = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count
+return {count, tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
 
 # The session, its place in the subject's index, and the index's TTL (never shortened:
@@ -96,14 +100,29 @@ def _milliseconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() * 1000))
 
 
-def _window_counter(key: str, window: timedelta, now: datetime) -> tuple[str, int]:
-    """The Redis key counting ``key`` in the fixed window of ``now``, and the seconds
-    until that window ends."""
+@dataclass(frozen=True)
+class _Counters:
+    """The Redis keys counting a key in the fixed window of a moment and the one before."""
+
+    current: str
+    previous: str
+    elapsed: float
+    window_seconds: float
+
+    def hits(self, current: int, previous: int) -> Hits:
+        return Hits(current, previous, self.elapsed, self.window_seconds)
+
+
+def _counters(key: str, window: timedelta, now: datetime) -> _Counters:
     window_seconds = window.total_seconds()
-    window_index = math.floor(now.timestamp() / window_seconds)
-    window_end = (window_index + 1) * window_seconds
-    retry_after = max(1, math.ceil(window_end - now.timestamp()))
-    return f"{PREFIX}hits:{key}:{window_index}", retry_after
+    position = now.timestamp() / window_seconds
+    index = math.floor(position)
+    return _Counters(
+        current=f"{PREFIX}hits:{key}:{index}",
+        previous=f"{PREFIX}hits:{key}:{index - 1}",
+        elapsed=min(position - index, 0.999999),
+        window_seconds=window_seconds,
+    )
 
 
 class RedisState:
@@ -177,17 +196,18 @@ class RedisState:
 
     @_unavailable_when_redis_is
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        counter, retry_after = _window_counter(key, window, now)
-        count = await self._count_hit(
-            keys=[counter], args=[math.ceil(window.total_seconds() * 1000)]
+        counters = _counters(key, window, now)
+        current, previous = await self._count_hit(
+            keys=[counters.current, counters.previous],
+            args=[math.ceil(2 * counters.window_seconds * 1000)],
         )
-        return Hits(count=int(count), retry_after_seconds=retry_after)
+        return counters.hits(int(current), int(previous))
 
     @_unavailable_when_redis_is
     async def peek_hits(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        counter, retry_after = _window_counter(key, window, now)
-        count = await self._client.get(counter)
-        return Hits(count=int(count or 0), retry_after_seconds=retry_after)
+        counters = _counters(key, window, now)
+        current, previous = await self._client.mget(counters.current, counters.previous)
+        return counters.hits(int(current or 0), int(previous or 0))
 
     @_unavailable_when_redis_is
     async def ping(self) -> None:

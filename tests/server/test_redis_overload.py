@@ -5,7 +5,7 @@ import asyncio
 import httpx
 import pytest
 
-from tests.server.conftest import make_settings, serving
+from tests.server.conftest import Wallet, make_settings, serving
 from tests.server.test_multiworker import free_port
 from walletauth.server.errors import ServerError
 from walletauth.server.state.redis_state import RedisState
@@ -39,6 +39,34 @@ def test_four_hundred_concurrent_nonces_on_a_small_pool_are_200_or_503(tmp_path,
         assert response.headers["Retry-After"] == "1"
         assert response.headers["content-type"] == "application/problem+json"
         assert response.json()["code"] == "service_unavailable"
+
+
+def test_concurrent_sign_ins_on_a_small_pool_are_200_or_503(tmp_path, redis_url):
+    """The attack's four workers' 62 x 500 came from sign-ins: each one uses Redis for the
+    rate limits, the nonce's use and the session."""
+    settings = make_settings(
+        tmp_path, redis_url=redis_url, rate_limits=COUNTED_NOT_LIMITED,
+        redis_max_connections=1, redis_pool_timeout=0.005,
+    )
+    wallets = [Wallet() for _ in range(100)]
+    with serving(settings) as (url, _app):
+        with httpx.Client(base_url=url) as client:
+            nonces = [client.get("/auth/nonce").json()["nonce"] for _ in wallets]
+        bodies = [wallet.signed_body(nonce) for wallet, nonce in zip(wallets, nonces, strict=True)]
+
+        async def sign_ins() -> list[httpx.Response]:
+            limits = httpx.Limits(max_connections=len(bodies))
+            async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+                return await asyncio.gather(
+                    *(client.post("/auth/verify", json=body) for body in bodies)
+                )
+
+        responses = asyncio.run(sign_ins())
+    assert {r.status_code for r in responses} <= {200, 503}
+    for response in responses:
+        if response.status_code == 503:
+            assert response.headers["Retry-After"] == "1"
+            assert response.json()["code"] == "service_unavailable"
 
 
 def test_a_redis_that_does_not_answer_is_a_503_with_retry_after(tmp_path):

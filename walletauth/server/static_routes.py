@@ -5,6 +5,9 @@ loopback host, so ``walletauth serve`` with its defaults shows the page at once 
 deployment on a real domain exposes no demo. Only the page's own files are served
 (``*.html``, ``*.js``, ``*.css``, ``*.svg`` at the top or under ``vendor/``): never
 ``package.json``, the bundler's sources or ``node_modules``.
+
+Also the API docs pages (``/docs``, ``/redoc``), only when ``api_docs`` asks for them:
+FastAPI's pages run scripts from a CDN on this service's origin.
 """
 
 from __future__ import annotations

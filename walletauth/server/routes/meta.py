@@ -17,6 +17,8 @@ router = APIRouter(tags=["meta"])
 # Verifiers cache the key set; a minute keeps a rotation visible quickly. Verifiers
 # that meet an unknown kid should refetch anyway.
 JWKS_MAX_AGE_SECONDS = 60
+RETRY_AFTER_SECONDS = 1
+"""What a failed health check tells a poller to wait (a 503 always says when to retry)."""
 
 
 @router.get(
@@ -42,7 +44,9 @@ async def healthz(runtime: RuntimeDep) -> HealthResponse:
         try:
             await check()
         except Exception as error:
-            raise ServerError("service_unavailable", f"{name} does not answer") from error
+            raise ServerError(
+                "service_unavailable", f"{name} does not answer", retry_after=RETRY_AFTER_SECONDS
+            ) from error
     return HealthResponse(status="ok", checks=dict.fromkeys(checks, "ok"))
 
 

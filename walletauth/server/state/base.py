@@ -23,9 +23,9 @@ class Hits:
 
     Fixed windows alone let a client spend its limit at the end of one window and again
     at the start of the next: twice the limit within a second. Here hits made just
-    before a window's end still count in full just after it, and fade out over the next
-    window, so no instant allows more than the limit: still one counter per window to
-    keep, and one round trip to Redis.
+    before a window's end still count in full just after it and fade out over the next
+    window, so a burst can spend the limit once, then the allowance returns at the
+    limit's pace. Still one counter per window to keep, and one round trip to Redis.
     """
 
     current: int

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -72,9 +73,10 @@ def test_the_configuration_table_names_every_setting():
     assert sorted(name.lower() for name in named) == sorted(fields)
 
 
-def test_the_serve_step_alone_in_an_empty_folder_serves_the_example_page(tmp_path):
+@pytest.fixture
+def readme_server(tmp_path) -> Iterator[tuple[str, int]]:
     """The first set-up command's last step, on a free port instead of 8000 (the domain
-    follows it): SQLite in a fresh private data dir, the page at /app/, a sign-in."""
+    follows it, through the variable a user would set): SQLite in a fresh data dir."""
     port = free_port()
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith("WALLETAUTH_")}
@@ -86,20 +88,47 @@ def test_the_serve_step_alone_in_an_empty_folder_serves_the_example_page(tmp_pat
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_healthy(url, serve)
-        with httpx.Client(base_url=url) as http:
-            page = http.get("/app/")
-            wallet = Wallet()
-            nonce = http.get("/auth/nonce").json()["nonce"]
-            text = wallet.message(nonce, domain=f"localhost:{port}",
-                                  uri=f"http://localhost:{port}/app/")
-            signed_in = http.post("/auth/verify",
-                                  json={"message": text, "signature": wallet.sign(text)})
+        yield url, port
     finally:
         serve.terminate()
         serve.wait(timeout=30)
+
+
+def sign_in(http: httpx.Client, port: int, wallet: Wallet) -> httpx.Response:
+    nonce = http.get("/auth/nonce").json()["nonce"]
+    text = wallet.message(nonce, domain=f"localhost:{port}", uri=f"http://localhost:{port}/app/")
+    return http.post("/auth/verify", json={"message": text, "signature": wallet.sign(text)})
+
+
+def test_the_serve_step_alone_in_an_empty_folder_serves_the_example_page(readme_server, tmp_path):
+    url, port = readme_server
+    with httpx.Client(base_url=url) as http:
+        page = http.get("/app/")
+        signed_in = sign_in(http, port, Wallet())
 
     assert page.status_code == 200 and "walletauth-api" in page.text
     assert signed_in.status_code == 200, signed_in.text
     data_dir = tmp_path / ".walletauth"
     assert (data_dir / "walletauth.sqlite3").is_file()
     assert data_dir.stat().st_mode & 0o777 == 0o700
+
+
+async def test_the_sdk_sample_accepts_a_token_of_the_readme_server(readme_server):
+    """"The SDK in ten lines", its issuer on the server's port (the one change, as
+    ``WALLETAUTH_DOMAINS`` follows ``--port`` above), verifies a token that server issued:
+    a server issuing ``https://localhost`` tokens failed here with token_issuer_mismatch."""
+    url, port = readme_server
+    (sample,) = [s for s in PYTHON_SAMPLES if "AsyncSessionVerifier(" in s]
+    assert '"http://localhost:8000"' in sample
+    namespace: dict[str, object] = {}
+    exec(sample.replace("localhost:8000", f"localhost:{port}"), namespace)
+    wallet = Wallet()
+    with httpx.Client(base_url=url) as http:
+        token = sign_in(http, port, wallet).json()["access_token"]
+    transport = httpx.ASGITransport(app=namespace["app"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://sample") as service:
+        mine = await service.get("/playlists", headers={"Authorization": f"Bearer {token}"})
+        anonymous = await service.get("/playlists")
+    assert mine.status_code == 200, mine.text
+    assert mine.json() == {"owner": wallet.address, "chain_id": 1}
+    assert anonymous.status_code == 401

@@ -43,7 +43,7 @@ def serve(
     """Run the HTTP service (uvicorn with uvloop and httptools, each answer one write)."""
     import uvicorn
 
-    from walletauth.server.http_protocol import UVICORN_HTTP
+    from walletauth.server.http_protocol import http_protocol
     from walletauth.server.metrics import share_metrics_between_workers
     from walletauth.server.runtime import prepare_data_dir
 
@@ -60,7 +60,9 @@ def serve(
         port=port,
         workers=workers,
         loop="uvloop",
-        http=UVICORN_HTTP,
+        http=http_protocol(  # type: ignore[arg-type]  # a protocol factory, as a class is
+            max_head_bytes=settings.max_head_bytes, head_timeout=settings.head_timeout
+        ),
         # The access log would print client IPs; X-Forwarded-For is handled by the app,
         # only for the configured trusted proxies.
         access_log=False,

@@ -440,6 +440,18 @@ export const ERRORS = {
   malformed_json: { ja: "要求の形式が正しくありません。", en: "The request is malformed." },
   invalid_request: { ja: "要求の内容が正しくありません。", en: "The request is not valid." },
   request_too_large: { ja: "要求が大きすぎます。", en: "The request is too large." },
+  malformed_request: {
+    ja: "サーバーが要求を読み取れませんでした。",
+    en: "The server could not read the request.",
+  },
+  request_head_too_large: {
+    ja: "要求のヘッダーが大きすぎます。このサイトの Cookie を削除してからお試しください。",
+    en: "The request headers are too large. Clear this site's cookies and try again.",
+  },
+  request_head_timeout: {
+    ja: "要求が時間内に届きませんでした。接続を確認してからお試しください。",
+    en: "The request did not arrive in time. Check your connection and try again.",
+  },
   not_found: { ja: "見つかりません。", en: "Not found." },
   method_not_allowed: {
     ja: "この操作はサーバーで利用できません。",

@@ -10,8 +10,8 @@ from walletauth.server.problems import STATUS_BY_CODE
 
 DAPP = Path(__file__).resolve().parents[2] / "examples" / "dapp"
 SERVICE_API_ONLY = {"service_unauthorized", "purpose_not_granted_to_service",
-                    "guardian_consent_not_delegated"}
-"""Answers of /services/v1, which a page never calls."""
+                    "guardian_consent_not_delegated", "metrics_unauthorized"}
+"""Answers of /services/v1 and /metrics, which a page never calls."""
 
 
 def messages() -> dict[str, str]:

@@ -79,14 +79,15 @@ def free_socket() -> socket.socket:
 
 
 @contextlib.contextmanager
-def serving(settings: Settings, clock=None) -> Iterator[tuple[str, object]]:
-    """Run an app on a free loopback port in a background thread; yield (url, app)."""
+def serving(settings: Settings, clock=None, http=UVICORN_HTTP) -> Iterator[tuple[str, object]]:
+    """Run an app on a free loopback port in a background thread; yield (url, app).
+    ``http`` is the protocol (``walletauth serve``'s, with its default limits)."""
     app = create_app(settings, clock=clock) if clock else create_app(settings)
     sock = free_socket()
     config = uvicorn.Config(
         app,
         loop="uvloop",
-        http=UVICORN_HTTP,
+        http=http,
         log_level="warning",
         access_log=False,
         proxy_headers=False,

@@ -54,10 +54,12 @@ def test_a_valid_sign_in_waits_once_the_address_used_up_its_failed_verifies(
         assert failures == ["invalid_signature"] * FAILED_LIMIT
         assert refused.status_code == 429
         assert refused.json()["code"] == "rate_limited"
-        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        # A sliding window: the failures fade out by the end of the next window at most.
+        wait = int(refused.headers["retry-after"])
+        assert 1 <= wait <= 120
         assert len(signature_checks) == checked_before  # refused before the signature work
-        # The refusal used no nonce: the same signed message signs in once the window ends.
-        clock.advance(timedelta(seconds=60))
+        # The refusal used no nonce: the same signed message signs in once Retry-After passed.
+        clock.advance(timedelta(seconds=wait))
         assert client.post("/auth/verify", json=valid).status_code == 200
 
 

@@ -8,7 +8,7 @@ MINUTE = timedelta(seconds=60)
 START = datetime.fromtimestamp(1_800_000_000 - 1_800_000_000 % 60 + 50, UTC)
 
 
-async def test_hits_count_per_key_and_fixed_window_and_say_when_it_ends():
+async def test_hits_count_per_key_and_carry_into_the_next_window():
     hits = LocalHits()
 
     counts = [(await hits.count_hit("k", window=MINUTE, now=START)).count for _ in range(3)]
@@ -18,19 +18,22 @@ async def test_hits_count_per_key_and_fixed_window_and_say_when_it_ends():
 
     assert counts == [1, 2, 3]
     assert other.count == 1
-    assert (last.count, last.retry_after_seconds) == (4, 10)
-    assert (next_window.count, next_window.retry_after_seconds) == (1, 60)
+    assert (last.current, last.previous) == (4, 0)
+    assert (next_window.current, next_window.previous, next_window.count) == (1, 4, 5)
 
 
-def test_a_new_window_forgets_every_key_of_the_last_one():
+def test_the_window_after_next_forgets_every_key_of_a_window():
     hits = LocalHits()
     for index in range(100):
         hits.count(f"client-{index}", window=MINUTE, now=START)
 
     hits.count("client-0", window=MINUTE, now=START + MINUTE)
+    assert hits.peek("client-1", window=MINUTE, now=START + MINUTE).previous == 1
+    hits.count("client-0", window=MINUTE, now=START + 2 * MINUTE)
 
-    assert hits.count("client-1", window=MINUTE, now=START + MINUTE).count == 1
-    assert len(hits._windows[60.0][1]) == 2
+    assert hits.count("client-1", window=MINUTE, now=START + 2 * MINUTE).count == 1
+    windows = hits._windows[60.0]
+    assert (len(windows.previous), len(windows.current)) == (1, 2)
 
 
 def test_a_clock_that_steps_back_counts_into_the_newest_window():
@@ -51,8 +54,7 @@ async def test_peeking_reads_the_current_window_without_adding_a_hit():
 
     assert never_hit.count == 0
     assert peeks == [2, 2, 2]
-    assert hits.peek("k", window=MINUTE, now=START).retry_after_seconds == 10
     assert hits.count("k", window=MINUTE, now=START).count == 3
-    assert (later.count, later.retry_after_seconds) == (0, 60)
+    assert (later.current, later.previous) == (0, 2)
     # Peeking into a new window keeps the old one's counts for whoever counts there.
     assert hits.count("k", window=MINUTE, now=START).count == 4

@@ -177,7 +177,8 @@ def test_nonces_are_rate_limited_per_ip_with_retry_after(tmp_path, wallet):
             limited = client.get("/auth/nonce")
     assert statuses == [200, 200, 200, 429]
     assert problem_code(limited) == "rate_limited"
-    assert 1 <= int(limited.headers["retry-after"]) <= 60
+    # A sliding window of 60 s: a hit fades out by the end of the next window at most.
+    assert 1 <= int(limited.headers["retry-after"]) <= 120
 
 
 def test_failed_verifies_are_rate_limited_per_address(tmp_path, wallet):

@@ -40,15 +40,22 @@ async def test_a_session_lives_until_revoked(state):
     assert not await state.session_active("sid-0123456789abcdef", now=NOW)
 
 
-async def test_hits_count_per_fixed_window_and_say_when_it_ends(state):
+async def test_hits_count_per_fixed_window_and_carry_into_the_next(state):
     start = datetime.fromtimestamp(1_800_000_000 - 1_800_000_000 % 60 + 50, UTC)
     window = timedelta(seconds=60)
     counts = [(await state.count_hit("k", window=window, now=start)).count for _ in range(3)]
     assert counts == [1, 2, 3]
     hits = await state.count_hit("k", window=window, now=start)
-    assert hits.retry_after_seconds == 10
+    assert (hits.current, hits.previous, hits.elapsed) == (4, 0, pytest.approx(50 / 60))
     next_window = await state.count_hit("k", window=window, now=start + timedelta(seconds=10))
-    assert next_window.count == 1
+    assert (next_window.current, next_window.previous, next_window.count) == (1, 4, 5)
+
+
+async def test_a_counter_lives_through_its_window_and_the_next(state):
+    start = datetime.fromtimestamp(1_800_000_000 - 1_800_000_000 % 60, UTC)
+    await state.count_hit("k", window=timedelta(seconds=60), now=start)
+    (counter,) = await state._client.keys("walletauth:hits:k:*")
+    assert 119_000 < await state._client.pttl(counter) <= 120_000
 
 
 async def test_ping_answers(state):
@@ -63,11 +70,9 @@ async def test_peeking_at_a_counter_reads_its_window_without_adding_a_hit(state)
         await state.count_hit("k", window=window, now=start)
 
     peeks = [(await state.peek_hits("k", window=window, now=start)).count for _ in range(3)]
-    hits = await state.peek_hits("k", window=window, now=start)
     later = await state.peek_hits("k", window=window, now=start + timedelta(seconds=10))
 
     assert never_hit.count == 0
     assert peeks == [2, 2, 2]
-    assert hits.retry_after_seconds == 10
     assert (await state.count_hit("k", window=window, now=start)).count == 3
-    assert (later.count, later.retry_after_seconds) == (0, 60)
+    assert (later.current, later.previous) == (0, 2)

@@ -55,6 +55,18 @@ def test_environment_variables_take_lists_and_maps_in_plain_form(monkeypatch):
     assert settings.issuer == "https://app.example"
 
 
+@pytest.mark.parametrize(("domain", "issuer"), [
+    ("localhost:8000", "http://localhost:8000"),
+    ("127.0.0.1:9000", "http://127.0.0.1:9000"),
+    ("[::1]:8000", "http://[::1]:8000"),
+    ("app.example", "https://app.example"),
+    ("http://app.example:8080", "http://app.example:8080"),
+    ("https://localhost:8443", "https://localhost:8443"),
+])
+def test_the_issuer_follows_the_first_domains_scheme(domain, issuer):
+    assert Settings(domains=[domain, "other.example"]).issuer == issuer
+
+
 def test_environment_variables_also_take_json(monkeypatch):
     monkeypatch.setenv("WALLETAUTH_CHAIN_IDS", "[10, 8453]")
     monkeypatch.setenv("WALLETAUTH_RPC_URLS", '{"10": "http://op"}')

@@ -19,12 +19,16 @@ from walletauth.server.handlers import install_exception_handlers
 from walletauth.server.login import Clock
 from walletauth.server.login_asgi import LoginEndpoints, cors_options, document
 from walletauth.server.metrics import Metrics
-from walletauth.server.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from walletauth.server.middleware import (
+    BodyLimitMiddleware,
+    RequestMetricsMiddleware,
+    with_security_headers,
+)
 from walletauth.server.problems import Problem
 from walletauth.server.routes import auth, consents, meta, policy
 from walletauth.server.runtime import Runtime, system_clock
 from walletauth.server.settings import Settings
-from walletauth.server.static_routes import install_example_routes
+from walletauth.server.static_routes import install_api_docs, install_example_routes
 
 log = logging.getLogger("walletauth.server")
 
@@ -36,6 +40,8 @@ class WalletAuthApp(FastAPI):
     login_endpoints: LoginEndpoints | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            send = with_security_headers(send)  # outermost: every answer, the sign-in's too
         endpoints = self.login_endpoints
         if endpoints is not None and endpoints.handles(scope):
             await endpoints(scope, receive, send)
@@ -68,11 +74,16 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         version=__version__,
         summary="Sign-In with Ethereum login service that keeps privacy promises by construction",
         lifespan=lifespan,
+        # FastAPI's pages load their scripts from a CDN: added below only when enabled.
+        docs_url=None,
+        redoc_url=None,
     )
     for router in (auth.router, consents.router, rights_routes.router, service_routes.router,
                    guardian_routes.router, policy.router, meta.router):
         app.include_router(router)
     install_example_routes(app, settings)
+    if settings.api_docs:
+        install_api_docs(app)
     install_exception_handlers(app)
     _install_schema_additions(app)
     # The last added runs first: metrics see every answer, CORS headers go on problem

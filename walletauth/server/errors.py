@@ -15,9 +15,13 @@ ServerErrorCode = Literal[
     "malformed_json",
     "invalid_request",  # well-formed JSON or query that does not fit the schema
     "request_too_large",
+    "malformed_request",  # not HTTP/1.1 (answered by the protocol, before any app)
+    "request_head_too_large",  # request line and headers over WALLETAUTH_MAX_HEAD_BYTES
+    "request_head_timeout",  # the head did not arrive within WALLETAUTH_HEAD_TIMEOUT
     "not_found",
     "method_not_allowed",
     "service_unavailable",  # the database or Redis does not answer
+    "metrics_unauthorized",  # /metrics without the configured WALLETAUTH_METRICS_TOKEN
     "internal_error",
     "service_unauthorized",  # a service API call without a registered service's API key
     "purpose_not_granted_to_service",  # the calling service may not use this purpose

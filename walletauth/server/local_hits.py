@@ -5,23 +5,44 @@ dict update. The price: each worker counts on its own, so with N workers a clien
 up to N times the limit. A deployment with several workers (or hosts) that wants
 shared limits sets ``WALLETAUTH_REDIS_URL``, whose counters every worker shares.
 
-Fixed windows aligned to the epoch, like the Redis counters; a window's counts are
-dropped as soon as a later window of the same length is counted, so memory holds one
-window's keys (which are keyed hashes, never an IP or an address).
+Two fixed windows aligned to the epoch, like the Redis counters, weighed into a sliding
+one (:class:`~walletauth.server.state.base.Hits`); a window's counts are dropped once the
+window after the next is counted, so memory holds two windows' keys (which are keyed
+hashes, never an IP or an address).
 """
 
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 
 from walletauth.server.state.base import Hits
 
+_NO_HITS: dict[str, int] = {}
+
+
+class _Windows:
+    """The counts of one window length: the current fixed window's and the one before."""
+
+    __slots__ = ("current", "index", "previous")
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+        self.current: dict[str, int] = {}
+        self.previous: dict[str, int] = _NO_HITS
+
+    def move_to(self, index: int) -> None:
+        """Make ``index`` current; a clock that went back counts into the newest window."""
+        if index <= self.index:
+            return
+        self.previous = self.current if index == self.index + 1 else _NO_HITS
+        self.current = {}
+        self.index = index
+
 
 class LocalHits:
     def __init__(self) -> None:
-        self._windows: dict[float, tuple[int, dict[str, int]]] = {}
-        """Window length in seconds -> (index of its current window, hits per key)."""
+        self._windows: dict[float, _Windows] = {}
+        """Window length in seconds -> its two windows' counts."""
 
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         return self.count(key, window=window, now=now)
@@ -30,37 +51,28 @@ class LocalHits:
         return self.peek(key, window=window, now=now)
 
     def count(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        seconds, timestamp = _seconds(window), now.timestamp()
-        index, counts = self._current_window(seconds, timestamp)
-        counts[key] = count = counts.get(key, 0) + 1
-        self._windows[seconds] = (index, counts)
-        return Hits(count=count, retry_after_seconds=_retry_after(seconds, index, timestamp))
+        windows, seconds, elapsed = self._at(window, now)
+        windows.current[key] = current = windows.current.get(key, 0) + 1
+        return Hits(current, windows.previous.get(key, 0), elapsed, seconds)
 
     def peek(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        """The hits of ``key`` in the current window; changes nothing."""
-        seconds, timestamp = _seconds(window), now.timestamp()
-        index, counts = self._current_window(seconds, timestamp)
+        """The hits of ``key``; changes no count."""
+        windows, seconds, elapsed = self._at(window, now)
         return Hits(
-            count=counts.get(key, 0), retry_after_seconds=_retry_after(seconds, index, timestamp)
+            windows.current.get(key, 0), windows.previous.get(key, 0), elapsed, seconds
         )
 
-    def _current_window(self, seconds: float, timestamp: float) -> tuple[int, dict[str, int]]:
-        """The index of the window ``timestamp`` counts into, and its counts (a fresh
-        dict, not yet kept, when ``timestamp`` has moved past the held one)."""
-        index = math.floor(timestamp / seconds)
-        current, counts = self._windows.get(seconds, (index, {}))
-        if index > current:
-            return index, {}
-        # A clock that went back counts into the newest window.
-        return current, counts
-
-
-def _seconds(window: timedelta) -> float:
-    seconds = window.total_seconds()
-    if seconds <= 0:
-        raise ValueError("a rate-limit window is longer than zero seconds")
-    return seconds
-
-
-def _retry_after(seconds: float, index: int, timestamp: float) -> int:
-    return max(1, math.ceil((index + 1) * seconds - timestamp))
+    def _at(self, window: timedelta, now: datetime) -> tuple[_Windows, float, float]:
+        """The windows of ``window``'s length moved to ``now``, the length in seconds,
+        and the share of the current window gone by."""
+        seconds = window.total_seconds()
+        if seconds <= 0:
+            raise ValueError("a rate-limit window is longer than zero seconds")
+        position = now.timestamp() / seconds
+        index = int(position // 1)
+        windows = self._windows.get(seconds)
+        if windows is None:
+            windows = self._windows[seconds] = _Windows(index)
+        windows.move_to(index)
+        elapsed = min(max(position - windows.index, 0.0), 0.999999)
+        return windows, seconds, elapsed

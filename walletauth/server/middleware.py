@@ -1,10 +1,13 @@
 """Plain ASGI middleware (cheaper than Starlette's BaseHTTPMiddleware on every request):
-a request body limit, and request timing for metrics and a log line without IPs."""
+a request body limit, request timing for metrics and a log line without IPs, and the
+security headers every answer carries."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
+from typing import Final
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,6 +16,44 @@ from walletauth.server.metrics import Metrics
 from walletauth.server.problems import problem_response
 
 log = logging.getLogger("walletauth.server")
+
+NOSNIFF: Final = (b"x-content-type-options", b"nosniff")
+HTML_DEFAULT_CSP: Final = (
+    b"content-security-policy",
+    b"default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+)
+"""For an HTML answer that brings no policy of its own: it may load and run nothing."""
+
+
+def with_security_headers(send: Send) -> Send:
+    """``send``, adding ``X-Content-Type-Options: nosniff`` to every answer and the
+    default CSP to an HTML answer without one (the pages that need more, the example
+    dApp, the HTML export and the API docs, set their own)."""
+
+    async def send_secured(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": _secured(message.get("headers", ()))}
+        await send(message)
+
+    return send_secured
+
+
+def _secured(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    secured = list(headers)
+    nosniff = html = has_policy = False
+    for name, value in secured:
+        lowered = name.lower()
+        if lowered == b"x-content-type-options":
+            nosniff = True
+        elif lowered == b"content-type":
+            html = value[:9].lower() == b"text/html"
+        elif lowered == b"content-security-policy":
+            has_policy = True
+    if not nosniff:
+        secured.append(NOSNIFF)
+    if html and not has_policy:
+        secured.append(HTML_DEFAULT_CSP)
+    return secured
 
 
 class BodyTooLarge(HTTPException):

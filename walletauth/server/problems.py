@@ -90,9 +90,13 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "malformed_json": Outcome(400, "Malformed JSON"),
     "invalid_request": Outcome(422, "Invalid request"),
     "request_too_large": Outcome(413, "Request body too large"),
+    "malformed_request": Outcome(400, "Malformed HTTP request"),
+    "request_head_too_large": Outcome(431, "Request Header Fields Too Large"),
+    "request_head_timeout": Outcome(408, "Request Timeout"),
     "not_found": Outcome(404, "Not found"),
     "method_not_allowed": Outcome(405, "Method not allowed"),
     "service_unavailable": Outcome(503, "Service unavailable"),
+    "metrics_unauthorized": Outcome(401, "Metrics token required"),
     "internal_error": Outcome(500, "Internal error"),
     # walletauth.server.services: calls of registered services
     "service_unauthorized": Outcome(401, "Service not authenticated"),

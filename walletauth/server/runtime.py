@@ -139,7 +139,12 @@ def open_state(
     session_index_keys: Sequence[bytes] = (),
 ) -> ShortLivedState:
     if settings.redis_url:
-        return RedisState.from_url(settings.redis_url, subject_keys=session_index_keys)
+        return RedisState.from_url(
+            settings.redis_url,
+            subject_keys=session_index_keys,
+            max_connections=settings.redis_max_connections,
+            pool_timeout=settings.redis_pool_timeout,
+        )
     return SqlState(store, store_calls)
 
 

@@ -20,7 +20,7 @@ from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -37,6 +37,7 @@ from walletauth.server.services import (
 )
 
 CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
+LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
 RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
 
 
@@ -80,6 +81,23 @@ class LoginDomain(BaseModel):
                 f"{text!r} is not a domain such as 'app.example' or 'https://app.example'"
             )
         return cls(authority=authority, scheme=scheme.lower() or None)
+
+    @property
+    def host(self) -> str:
+        """The host of ``host[:port]``, keeping an IPv6 literal's brackets."""
+        if self.authority.startswith("["):
+            return self.authority[: self.authority.find("]") + 1]
+        return self.authority.rsplit(":", 1)[0]
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host.lower() in LOOPBACK_HOSTS
+
+    @property
+    def origin_scheme(self) -> str:
+        """The pinned scheme; unpinned, ``http`` on a loopback host (where ``walletauth
+        serve`` speaks plain http) and ``https`` anywhere else."""
+        return self.scheme or ("http" if self.is_loopback else "https")
 
 
 class RateLimits(BaseModel):
@@ -158,6 +176,10 @@ class Settings(ConfiguredSettings):
     chain_ids: Annotated[tuple[int, ...], NoDecode] = (1,)
     rpc_urls: Annotated[dict[int, str], NoDecode] = Field(default_factory=dict)
     redis_url: str | None = None
+    redis_max_connections: int = Field(default=50, gt=0)
+    """Connections each worker may open to Redis; more concurrent commands wait."""
+    redis_pool_timeout: float = Field(default=2.0, gt=0)
+    """Seconds a command waits for a free Redis connection before the request is a 503."""
     policy: str = "abcrecords"
     audience: str | None = None
     """The ``aud`` claim of access tokens; defaults to the issuer."""
@@ -178,8 +200,17 @@ class Settings(ConfiguredSettings):
     trusted_proxies: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     """Peers whose ``X-Forwarded-For`` is believed; the client IP is the socket peer otherwise."""
     max_body_bytes: int = Field(default=32 * 1024, gt=0)
+    max_head_bytes: int = Field(default=16 * 1024, ge=1024)
+    """Larger request heads (request line and headers) are answered 431 and closed."""
+    head_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a request head may take to arrive; then it is answered 408 and closed."""
     log_level: str = "info"
     serve_example: bool | None = None
+    api_docs: bool = False
+    """Serve ``/docs`` and ``/redoc``: pages that run scripts from cdn.jsdelivr.net on this
+    origin, so off unless asked for (``/openapi.json`` is always served)."""
+    metrics_token: SecretStr | None = None
+    """When set, ``/metrics`` answers only ``Authorization: Bearer <token>``."""
     """Serve the example dApp at ``/app/``; unset means only when every domain is loopback."""
     services: Annotated[dict[str, ServiceConfig], NoDecode] = Field(default_factory=dict)
     """Registered services (see :mod:`walletauth.server.services`)."""
@@ -258,8 +289,11 @@ class Settings(ConfiguredSettings):
 
     @property
     def issuer(self) -> str:
+        """The ``iss`` of access tokens: the first domain's origin, so the README's
+        ``walletauth serve`` issues ``http://localhost:8000`` (always ``https`` was
+        refused as ``token_issuer_mismatch`` by a verifier configured with that URL)."""
         first = self.domains[0]
-        return f"{first.scheme or 'https'}://{first.authority}"
+        return f"{first.origin_scheme}://{first.authority}"
 
     @property
     def token_audience(self) -> str:

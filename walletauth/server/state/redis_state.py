@@ -1,10 +1,17 @@
 """Short-lived state in Redis: a nonce's use recorded by ``SET NX PX`` (one round trip;
-exactly one caller creates the key), sessions with a TTL, fixed-window rate counters
-with an atomic INCR + PEXPIRE script.
+exactly one caller creates the key), sessions with a TTL, rate counters per fixed window
+(an atomic INCR + PEXPIRE script that also reads the previous window's counter, for the
+sliding estimate of :class:`~walletauth.server.state.base.Hits`).
 
 Each subject's sessions are also listed in a set named by a keyed hash of the address
 (never the address itself), living as long as its longest session, so an erasure
-ends every session of the address on every worker at once."""
+ends every session of the address on every worker at once.
+
+Each worker talks to Redis through a bounded pool that waits a little for a free
+connection (``BlockingConnectionPool``): redis-py's default pool refused the 101st
+concurrent command with ``MaxConnectionsError``, which reached clients as a 500. A
+command that still finds no connection, or a Redis that does not answer, is
+``service_unavailable`` (503 with ``Retry-After``), never a 500."""
 
 from __future__ import annotations
 
@@ -12,21 +19,28 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from functools import wraps
+from typing import Final, ParamSpec, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from walletauth.server.errors import ServerError
 from walletauth.server.state.base import Hits
 
 PREFIX: Final = "walletauth:"
 
-# INCR and PEXPIRE in one step, so a crash between them never leaves an immortal counter.
+# INCR and PEXPIRE in one step, so a crash between them never leaves an immortal counter,
+# and the previous window's count in the same round trip. A counter lives two windows:
+# through its own and, as the previous one, through the next.
 _COUNT_HIT: Final = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count
+return {count, tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
 
 # The session, its place in the subject's index, and the index's TTL (never shortened:
@@ -52,18 +66,63 @@ return ended
 """
 
 
+DEFAULT_MAX_CONNECTIONS: Final = 50
+DEFAULT_POOL_TIMEOUT_SECONDS: Final = 2.0
+RETRY_AFTER_SECONDS: Final = 1
+"""What a client is told to wait when Redis is busy or away: overload passes quickly."""
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _unavailable_when_redis_is(
+    call: Callable[_P, Awaitable[_T]],
+) -> Callable[_P, Awaitable[_T]]:
+    """Answer a Redis that is down, slow or out of pooled connections as
+    ``service_unavailable`` (redis-py raises ``ConnectionError`` for a pool wait that
+    timed out and ``MaxConnectionsError``, a ``ConnectionError``, for a full pool)."""
+
+    @wraps(call)
+    async def answered(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await call(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            raise ServerError(
+                "service_unavailable",
+                f"Redis is unavailable ({type(error).__name__})",
+                retry_after=RETRY_AFTER_SECONDS,
+            ) from error
+
+    return answered
+
+
 def _milliseconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() * 1000))
 
 
-def _window_counter(key: str, window: timedelta, now: datetime) -> tuple[str, int]:
-    """The Redis key counting ``key`` in the fixed window of ``now``, and the seconds
-    until that window ends."""
+@dataclass(frozen=True)
+class _Counters:
+    """The Redis keys counting a key in the fixed window of a moment and the one before."""
+
+    current: str
+    previous: str
+    elapsed: float
+    window_seconds: float
+
+    def hits(self, current: int, previous: int) -> Hits:
+        return Hits(current, previous, self.elapsed, self.window_seconds)
+
+
+def _counters(key: str, window: timedelta, now: datetime) -> _Counters:
     window_seconds = window.total_seconds()
-    window_index = math.floor(now.timestamp() / window_seconds)
-    window_end = (window_index + 1) * window_seconds
-    retry_after = max(1, math.ceil(window_end - now.timestamp()))
-    return f"{PREFIX}hits:{key}:{window_index}", retry_after
+    position = now.timestamp() / window_seconds
+    index = math.floor(position)
+    return _Counters(
+        current=f"{PREFIX}hits:{key}:{index}",
+        previous=f"{PREFIX}hits:{key}:{index - 1}",
+        elapsed=min(position - index, 0.999999),
+        window_seconds=window_seconds,
+    )
 
 
 class RedisState:
@@ -79,14 +138,28 @@ class RedisState:
         self._revoke_all = client.register_script(_REVOKE_ALL)
 
     @classmethod
-    def from_url(cls, url: str, *, subject_keys: Sequence[bytes] = ()) -> RedisState:
-        return cls(Redis.from_url(url, decode_responses=True), subject_keys=subject_keys)
+    def from_url(
+        cls,
+        url: str,
+        *,
+        subject_keys: Sequence[bytes] = (),
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS,
+    ) -> RedisState:
+        """A state on at most ``max_connections`` connections to ``url``; a command waits
+        up to ``pool_timeout`` seconds for one before it is ``service_unavailable``."""
+        pool = BlockingConnectionPool.from_url(
+            url, decode_responses=True, max_connections=max_connections, timeout=pool_timeout
+        )
+        # from_pool: closing the client closes the pool, which it then owns.
+        return cls(Redis.from_pool(pool), subject_keys=subject_keys)
 
     def _index(self, address: str, key: bytes | None = None) -> str:
         key = self._subject_keys[0] if key is None else key
         ref = hmac.new(key, address.lower().encode(), hashlib.sha256).hexdigest()
         return f"{PREFIX}subject-sessions:{ref}"
 
+    @_unavailable_when_redis_is
     async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:
         created = await self._client.set(
             f"{PREFIX}used-nonce:{nonce}", "1", nx=True,
@@ -94,6 +167,7 @@ class RedisState:
         )
         return bool(created)
 
+    @_unavailable_when_redis_is
     async def create_session(
         self, session_id: str, address: str, *, expires_at: datetime, now: datetime
     ) -> None:
@@ -103,12 +177,15 @@ class RedisState:
             args=[_milliseconds_until(expires_at, now), session_id],
         )
 
+    @_unavailable_when_redis_is
     async def session_active(self, session_id: str, *, now: datetime) -> bool:
         return bool(await self._client.exists(f"{PREFIX}session:{session_id}"))
 
+    @_unavailable_when_redis_is
     async def revoke_session(self, session_id: str) -> None:
         await self._client.delete(f"{PREFIX}session:{session_id}")
 
+    @_unavailable_when_redis_is
     async def revoke_sessions_of(self, address: str) -> int:
         """End every session of ``address``; returns how many were live."""
         ended = 0
@@ -117,18 +194,22 @@ class RedisState:
                                                 args=[f"{PREFIX}session:"]))
         return ended
 
+    @_unavailable_when_redis_is
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        counter, retry_after = _window_counter(key, window, now)
-        count = await self._count_hit(
-            keys=[counter], args=[math.ceil(window.total_seconds() * 1000)]
+        counters = _counters(key, window, now)
+        current, previous = await self._count_hit(
+            keys=[counters.current, counters.previous],
+            args=[math.ceil(2 * counters.window_seconds * 1000)],
         )
-        return Hits(count=int(count), retry_after_seconds=retry_after)
+        return counters.hits(int(current), int(previous))
 
+    @_unavailable_when_redis_is
     async def peek_hits(self, key: str, *, window: timedelta, now: datetime) -> Hits:
-        counter, retry_after = _window_counter(key, window, now)
-        count = await self._client.get(counter)
-        return Hits(count=int(count or 0), retry_after_seconds=retry_after)
+        counters = _counters(key, window, now)
+        current, previous = await self._client.mget(counters.current, counters.previous)
+        return counters.hits(int(current or 0), int(previous or 0))
 
+    @_unavailable_when_redis_is
     async def ping(self) -> None:
         await self._client.ping()
 

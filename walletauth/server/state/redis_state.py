@@ -2,6 +2,16 @@
 exactly one caller creates the key), sessions with a TTL, fixed-window rate counters
 with an atomic INCR + PEXPIRE script.
 
+Redis may forget (a restart without persistence, a flush, a failover to a replica that
+lagged): a used nonce it forgot would be accepted again, so a captured sign-in body
+would replay for the rest of the nonce's life. So Redis also keeps the *epoch* from
+which its memory of used nonces runs, and a nonce issued before it is refused: a worker
+sets it when it starts (if absent), and a nonce use that finds it absent — Redis lost
+everything — sets it to the next second, refusing every nonce issued until then. The
+cost of a loss is one failed sign-in for whoever was signing in; never a replay.
+Redis must not evict keys (``maxmemory-policy noeviction``): an evicted used-nonce key
+is forgotten without the epoch moving.
+
 Each subject's sessions are also listed in a set named by a keyed hash of the address
 (never the address itself), living as long as its longest session, so an erasure
 ends every session of the address on every worker at once."""
@@ -17,10 +27,28 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from walletauth.server.state.base import Hits
 
 PREFIX: Final = "walletauth:"
+
+# The epoch check and the nonce's use in one step. ARGV: milliseconds to remember the
+# use, the nonce's issue second, the epoch to start if Redis has none (it lost its data).
+_USE_NONCE: Final = """
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  redis.call('SET', KEYS[2], ARGV[3])
+  epoch = ARGV[3]
+end
+if tonumber(ARGV[2]) < tonumber(epoch) then return 0 end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+EPOCH_KEY: Final = f"{PREFIX}used-nonces-since"
 
 # INCR and PEXPIRE in one step, so a crash between them never leaves an immortal counter.
 _COUNT_HIT: Final = """
@@ -74,25 +102,47 @@ class RedisState:
         secrets); without any, a random key serves this instance alone."""
         self._client = client
         self._subject_keys = tuple(subject_keys) or (secrets.token_bytes(32),)
+        self._use_nonce = client.register_script(_USE_NONCE)
         self._count_hit = client.register_script(_COUNT_HIT)
         self._create_session = client.register_script(_CREATE_SESSION)
         self._revoke_all = client.register_script(_REVOKE_ALL)
 
     @classmethod
     def from_url(cls, url: str, *, subject_keys: Sequence[bytes] = ()) -> RedisState:
-        return cls(Redis.from_url(url, decode_responses=True), subject_keys=subject_keys)
+        # A pooled connection Redis closed (a restart, an idle timeout) fails its next
+        # command; two quick retries on a new connection hide that from the request.
+        # Retrying can repeat a command whose reply was lost: a nonce's use then reads as
+        # used (refused, the safe way), a rate counter counts one more.
+        retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2)
+        client = Redis.from_url(
+            url, decode_responses=True, retry=retry,
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        return cls(client, subject_keys=subject_keys)
 
     def _index(self, address: str, key: bytes | None = None) -> str:
         key = self._subject_keys[0] if key is None else key
         ref = hmac.new(key, address.lower().encode(), hashlib.sha256).hexdigest()
         return f"{PREFIX}subject-sessions:{ref}"
 
-    async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:
-        created = await self._client.set(
-            f"{PREFIX}used-nonce:{nonce}", "1", nx=True,
-            px=_milliseconds_until(remember_until, now),
+    async def start(self, *, now: datetime) -> None:
+        """Begin the epoch of used nonces now, unless Redis already holds one: nonces
+        issued from this second on are accepted."""
+        await self._client.set(EPOCH_KEY, math.floor(now.timestamp()), nx=True)
+
+    async def use_nonce(
+        self, nonce: str, *, issued_at: datetime, remember_until: datetime, now: datetime
+    ) -> bool:
+        used = await self._use_nonce(
+            keys=[f"{PREFIX}used-nonce:{nonce}", EPOCH_KEY],
+            args=[
+                _milliseconds_until(remember_until, now),
+                math.floor(issued_at.timestamp()),
+                # Lost data: whatever was issued up to this second may have been used.
+                math.floor(now.timestamp()) + 1,
+            ],
         )
-        return bool(created)
+        return bool(used)
 
     async def create_session(
         self, session_id: str, address: str, *, expires_at: datetime, now: datetime

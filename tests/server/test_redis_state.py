@@ -14,19 +14,48 @@ NOW = datetime.now(UTC)
 @pytest.fixture
 async def state(redis_url):
     state = RedisState.from_url(redis_url)
+    await state.start(now=NOW)  # as a worker does when it starts
     yield state
     await state.close()
 
 
 async def test_a_nonce_is_used_once(state):
-    remember_until = NOW + timedelta(minutes=10)
-    assert await state.use_nonce("abcdefgh12345678", remember_until=remember_until, now=NOW)
-    assert not await state.use_nonce("abcdefgh12345678", remember_until=remember_until, now=NOW)
-    assert await state.use_nonce("another-nonce-000", remember_until=remember_until, now=NOW)
+    times = {"issued_at": NOW, "remember_until": NOW + timedelta(minutes=10), "now": NOW}
+    assert await state.use_nonce("abcdefgh12345678", **times)
+    assert not await state.use_nonce("abcdefgh12345678", **times)
+    assert await state.use_nonce("another-nonce-000", **times)
+
+
+async def test_nonces_issued_before_the_epoch_of_used_nonces_are_refused(state):
+    until = NOW + timedelta(minutes=10)
+    earlier = NOW - timedelta(seconds=1)
+    assert not await state.use_nonce("issued-before-1", issued_at=earlier, remember_until=until,
+                                     now=NOW)
+    assert await state.use_nonce("issued-at-start", issued_at=NOW, remember_until=until, now=NOW)
+    await state.start(now=NOW + timedelta(minutes=1))  # another worker: the epoch stays
+    assert await state.use_nonce("issued-at-start-2", issued_at=NOW, remember_until=until,
+                                 now=NOW)
+
+
+async def test_when_redis_lost_its_data_nothing_issued_before_the_loss_is_accepted(state):
+    until = NOW + timedelta(minutes=10)
+    assert await state.use_nonce("used-then-lost", issued_at=NOW, remember_until=until, now=NOW)
+    await state._client.flushdb()  # what a restart without persistence leaves
+    later = NOW + timedelta(seconds=30)
+
+    assert not await state.use_nonce("used-then-lost", issued_at=NOW, remember_until=until,
+                                     now=later)
+    assert not await state.use_nonce("never-used", issued_at=later, remember_until=until,
+                                     now=later)  # its second may predate the loss
+    next_second = later + timedelta(seconds=1)
+    assert await state.use_nonce("issued-after", issued_at=next_second, remember_until=until,
+                                 now=next_second)
 
 
 async def test_a_used_nonce_is_forgotten_after_its_time(state, redis_url):
-    await state.use_nonce("abcdefgh12345678", remember_until=NOW + timedelta(minutes=10), now=NOW)
+    await state.use_nonce(
+        "abcdefgh12345678", issued_at=NOW, remember_until=NOW + timedelta(minutes=10), now=NOW
+    )
     ttl = await state._client.pttl("walletauth:used-nonce:abcdefgh12345678")
     assert 9 * 60_000 < ttl <= 10 * 60_000
 

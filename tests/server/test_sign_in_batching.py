@@ -64,7 +64,9 @@ def calls() -> Iterator[StoreCalls]:
 
 def write_of(address: str, name: str, *, nonce: str | None = None) -> SignInWrite:
     return SignInWrite(
-        nonce=NonceCheck(nonce=nonce or f"nonce-{name}", expires_at=NOW + timedelta(minutes=5)),
+        nonce=NonceCheck(
+            nonce=nonce or f"nonce-{name}", expires_at=NOW + timedelta(minutes=5), issued_at=NOW
+        ),
         address=address, chain_id=1, ip="192.0.2.1", user_agent="Mozilla/5.0 Firefox/128.0",
         session_id=f"session-{name}-0123456789abcdef",
         session_expires_at=NOW + timedelta(days=14), now=NOW,

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException
 
 from walletauth.errors import WalletAuthError
 from walletauth.server.problems import error_response, problem_response
+from walletauth.store.errors import database_unavailability
 
 log = logging.getLogger("walletauth.server")
 
@@ -30,6 +31,7 @@ def problem_for(error: Exception, method: str, route: str) -> JSONResponse:
     """The problem answer to a request that raised ``error``: a layer's error by its code
     (logged when it is the service's fault), anything else a 500 that reveals nothing.
     ``route`` is a template, never a raw path (it could carry an address)."""
+    error = database_unavailability(error) or error
     if isinstance(error, WalletAuthError):
         response = error_response(error)
         if response.status_code >= 500:

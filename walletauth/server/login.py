@@ -131,7 +131,8 @@ class LoginService:
         identity of a signed-in wallet's requests reuses it."""
         message, login, nonce = await self._checked(text, signature, now)
         if not await self._state.use_nonce(
-            nonce.nonce, remember_until=nonce.remember_until, now=now
+            nonce.nonce, issued_at=nonce.issued_at, remember_until=nonce.remember_until,
+            now=now,
         ):
             await self._refused(message, _nonce_unknown(), now)
         return login

@@ -44,10 +44,12 @@ to this much behind still finds it used (clock skew is bounded by 5 minutes)."""
 
 @dataclass(frozen=True)
 class NonceCheck:
-    """An authentic, live nonce and until when its use must be remembered."""
+    """An authentic, live nonce, when it was issued (to the second, read back from its
+    expiry and the minter's lifetime) and until when its use must be remembered."""
 
     nonce: str
     expires_at: datetime
+    issued_at: datetime
 
     @property
     def remember_until(self) -> datetime:
@@ -89,7 +91,11 @@ class NonceMinter:
         expiry = int.from_bytes(payload[_VERSION_BYTES:_PAYLOAD_BYTES - RANDOM_BYTES], "big")
         if now.timestamp() >= expiry:
             return None
-        return NonceCheck(nonce, datetime.fromtimestamp(expiry, UTC))
+        return NonceCheck(
+            nonce,
+            datetime.fromtimestamp(expiry, UTC),
+            datetime.fromtimestamp(expiry - self._ttl_seconds, UTC),
+        )
 
 
 def _tag(keyed_mac: hmac.HMAC, payload: bytes) -> bytes:

@@ -97,6 +97,9 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "method_not_allowed": Outcome(405, "Method not allowed"),
     "service_unavailable": Outcome(503, "Service unavailable"),
     "metrics_unauthorized": Outcome(401, "Metrics token required"),
+    # walletauth.store: the database cannot serve now; nothing was written
+    "database_unavailable": Outcome(503, "Database unavailable"),
+    "storage_full": Outcome(507, "Out of storage"),
     "internal_error": Outcome(500, "Internal error"),
     # walletauth.server.services: calls of registered services
     "service_unauthorized": Outcome(401, "Service not authenticated"),
@@ -135,12 +138,19 @@ def problem_response(
     )
 
 
+RETRY_AFTER_SECONDS: Final = 2
+"""What a client is told to wait for a dependency that is down, unless the error says."""
+
+
 def error_response(error: WalletAuthError) -> JSONResponse:
     headers: dict[str, str] = {}
     retry_after = getattr(error, "retry_after", None)
+    status = outcome_of(error.code).status
+    if retry_after is None and status in (503, 507):  # a dependency, not the request
+        retry_after = RETRY_AFTER_SECONDS
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)
-    if outcome_of(error.code).status == 401:
+    if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="walletauth"'
     return problem_response(error.code, error.message, headers=headers)
 

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from walletauth.policy import Policy
 from walletauth.policy.loader import load_policy
+from walletauth.server.errors import ServerError
 from walletauth.server.keys import KeyRing
 from walletauth.server.local_hits import LocalHits
 from walletauth.server.login import Clock, LoginParts, LoginService
@@ -27,6 +30,8 @@ from walletauth.server.state.sql_state import SqlState
 from walletauth.server.store_calls import StoreCalls
 from walletauth.server.tokens import TokenIssuer
 from walletauth.store import Secrets, Store, migrate
+
+log = logging.getLogger("walletauth.server")
 
 HEALTH_PROBE_ID = "walletauth-health-probe"
 
@@ -61,6 +66,7 @@ class Runtime:
             for number in sorted(secrets.versions, reverse=True)
         ]
         state = open_state(settings, store, store_calls, index_keys)
+        await begin_nonce_epoch(state, now=clock())
         keyring = KeyRing.load_or_create(
             settings.data_dir, token_ttl=settings.access_token_ttl, now=clock()
         )
@@ -146,6 +152,19 @@ def open_state(
             pool_timeout=settings.redis_pool_timeout,
         )
     return SqlState(store, store_calls)
+
+
+async def begin_nonce_epoch(state: ShortLivedState, *, now: datetime) -> None:
+    """Start Redis's epoch of used nonces if it has none. Redis down at start is no
+    reason not to start: the first nonce used once it answers starts the epoch then,
+    refusing the nonces issued before (the safe direction)."""
+    if not isinstance(state, RedisState):
+        return
+    try:
+        await state.start(now=now)
+    except (RedisError, ServerError) as error:
+        log.warning("Redis did not answer at start (%s); nonces issued before it"
+                    " answers will be refused once", type(error).__name__)
 
 
 def hit_counter(state: ShortLivedState) -> HitCounter:

@@ -138,7 +138,8 @@ class NonceFirst:
     async def write(self, sign_in: SignInWrite) -> bool:
         now = sign_in.now
         if not await self._state.use_nonce(
-            sign_in.nonce.nonce, remember_until=sign_in.nonce.remember_until, now=now
+            sign_in.nonce.nonce, issued_at=sign_in.nonce.issued_at,
+            remember_until=sign_in.nonce.remember_until, now=now,
         ):
             return False
         await self._calls.run(

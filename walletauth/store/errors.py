@@ -4,8 +4,12 @@ layer's refusals and errors become store errors."""
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from collections.abc import Iterator
 from typing import Final, Literal
+
+import psycopg
+import sqlalchemy.exc as sa_exc
 
 from walletauth.errors import WalletAuthError
 from walletauth.policy.errors import PolicyError
@@ -40,6 +44,9 @@ StoreErrorCode = Literal[
     "secrets_unreadable",
     "unknown_key_version",
     "subject_key_missing",
+    # the database cannot serve now (nothing was written): down, restarting, busy, full
+    "database_unavailable",
+    "storage_full",
 ]
 
 STORE_ERROR_CODES: Final[frozenset[str]] = frozenset(StoreErrorCode.__args__)  # type: ignore[attr-defined]
@@ -58,6 +65,43 @@ class StoreError(WalletAuthError):
         if code not in STORE_ERROR_CODES:
             raise ValueError(f"unknown store error code {code!r}")
         super().__init__(code, message)
+
+
+# SQLSTATE 53100 (PostgreSQL) and SQLITE_FULL: out of disk, not out of service.
+_DISK_FULL_SQLSTATE: Final = "53100"
+_SQLITE_FULL: Final = 13
+
+
+def database_unavailability(error: BaseException) -> StoreError | None:
+    """The store error for a driver error that says the database cannot serve now — the
+    server is down or restarting, a connection broke, the pool is exhausted, SQLite is
+    locked, the disk is full — so that a caller answers "try again later" instead of
+    reporting a bug. None for any other exception.
+
+    A failed transaction was rolled back (or never began): nothing of it was written."""
+    if isinstance(error, sa_exc.TimeoutError):  # no pooled connection came free in time
+        return StoreError("database_unavailable", "no database connection came free in time")
+    # Through SQLAlchemy, or straight from the driver (the sign-in's own SQL path).
+    if isinstance(error, sa_exc.DBAPIError):
+        driver_error: BaseException = error.orig
+        cannot_serve = isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)) or (
+            error.connection_invalidated
+        )
+    elif isinstance(error, psycopg.Error | sqlite3.Error):
+        driver_error = error
+        cannot_serve = isinstance(
+            error, psycopg.OperationalError | psycopg.InterfaceError | sqlite3.OperationalError
+        )
+    else:
+        return None
+    if (getattr(driver_error, "sqlstate", None) == _DISK_FULL_SQLSTATE
+            or getattr(driver_error, "sqlite_errorcode", None) == _SQLITE_FULL):
+        return StoreError("storage_full", "the database is out of disk space")
+    if cannot_serve:
+        return StoreError(
+            "database_unavailable", f"the database does not answer ({type(driver_error).__name__})"
+        )
+    return None
 
 
 @contextlib.contextmanager

@@ -65,8 +65,13 @@ class HitCounter(Protocol):
 
 
 class ShortLivedState(Protocol):
-    async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:
-        """Record ``nonce`` as used until ``remember_until``; true for exactly one caller."""
+    async def use_nonce(
+        self, nonce: str, *, issued_at: datetime, remember_until: datetime, now: datetime
+    ) -> bool:
+        """Record ``nonce`` as used until ``remember_until``; true for exactly one caller,
+        and never for a nonce issued before the state's own memory of used nonces began
+        (a state that can forget, as Redis without persistence does on a restart, must
+        refuse what it may have forgotten)."""
 
     async def create_session(
         self, session_id: str, address: str, *, expires_at: datetime, now: datetime

@@ -3,6 +3,16 @@ exactly one caller creates the key), sessions with a TTL, rate counters per fixe
 (an atomic INCR + PEXPIRE script that also reads the previous window's counter, for the
 sliding estimate of :class:`~walletauth.server.state.base.Hits`).
 
+Redis may forget (a restart without persistence, a flush, a failover to a replica that
+lagged): a used nonce it forgot would be accepted again, so a captured sign-in body
+would replay for the rest of the nonce's life. So Redis also keeps the *epoch* from
+which its memory of used nonces runs, and a nonce issued before it is refused: a worker
+sets it when it starts (if absent), and a nonce use that finds it absent — Redis lost
+everything — sets it to the next second, refusing every nonce issued until then. The
+cost of a loss is one failed sign-in for whoever was signing in; never a replay.
+Redis must not evict keys (``maxmemory-policy noeviction``): an evicted used-nonce key
+is forgotten without the epoch moving.
+
 Each subject's sessions are also listed in a set named by a keyed hash of the address
 (never the address itself), living as long as its longest session, so an erasure
 ends every session of the address on every worker at once.
@@ -26,6 +36,8 @@ from functools import wraps
 from typing import Final, ParamSpec, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -33,6 +45,20 @@ from walletauth.server.errors import ServerError
 from walletauth.server.state.base import Hits
 
 PREFIX: Final = "walletauth:"
+
+# The epoch check and the nonce's use in one step. ARGV: milliseconds to remember the
+# use, the nonce's issue second, the epoch to start if Redis has none (it lost its data).
+_USE_NONCE: Final = """
+local epoch = redis.call('GET', KEYS[2])
+if not epoch then
+  redis.call('SET', KEYS[2], ARGV[3])
+  epoch = ARGV[3]
+end
+if tonumber(ARGV[2]) < tonumber(epoch) then return 0 end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+EPOCH_KEY: Final = f"{PREFIX}used-nonces-since"
 
 # INCR and PEXPIRE in one step, so a crash between them never leaves an immortal counter,
 # and the previous window's count in the same round trip. A counter lives two windows:
@@ -133,6 +159,7 @@ class RedisState:
         secrets); without any, a random key serves this instance alone."""
         self._client = client
         self._subject_keys = tuple(subject_keys) or (secrets.token_bytes(32),)
+        self._use_nonce = client.register_script(_USE_NONCE)
         self._count_hit = client.register_script(_COUNT_HIT)
         self._create_session = client.register_script(_CREATE_SESSION)
         self._revoke_all = client.register_script(_REVOKE_ALL)
@@ -148,8 +175,14 @@ class RedisState:
     ) -> RedisState:
         """A state on at most ``max_connections`` connections to ``url``; a command waits
         up to ``pool_timeout`` seconds for one before it is ``service_unavailable``."""
+        # A pooled connection Redis closed (a restart, an idle timeout) fails its next
+        # command; two quick retries on a new connection hide that from the request.
+        # Retrying can repeat a command whose reply was lost: a nonce's use then reads as
+        # used (refused, the safe way), a rate counter counts one more.
+        retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2)
         pool = BlockingConnectionPool.from_url(
-            url, decode_responses=True, max_connections=max_connections, timeout=pool_timeout
+            url, decode_responses=True, max_connections=max_connections, timeout=pool_timeout,
+            retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         # from_pool: closing the client closes the pool, which it then owns.
         return cls(Redis.from_pool(pool), subject_keys=subject_keys)
@@ -160,12 +193,25 @@ class RedisState:
         return f"{PREFIX}subject-sessions:{ref}"
 
     @_unavailable_when_redis_is
-    async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:
-        created = await self._client.set(
-            f"{PREFIX}used-nonce:{nonce}", "1", nx=True,
-            px=_milliseconds_until(remember_until, now),
+    async def start(self, *, now: datetime) -> None:
+        """Begin the epoch of used nonces now, unless Redis already holds one: nonces
+        issued from this second on are accepted."""
+        await self._client.set(EPOCH_KEY, math.floor(now.timestamp()), nx=True)
+
+    @_unavailable_when_redis_is
+    async def use_nonce(
+        self, nonce: str, *, issued_at: datetime, remember_until: datetime, now: datetime
+    ) -> bool:
+        used = await self._use_nonce(
+            keys=[f"{PREFIX}used-nonce:{nonce}", EPOCH_KEY],
+            args=[
+                _milliseconds_until(remember_until, now),
+                math.floor(issued_at.timestamp()),
+                # Lost data: whatever was issued up to this second may have been used.
+                math.floor(now.timestamp()) + 1,
+            ],
         )
-        return bool(created)
+        return bool(used)
 
     @_unavailable_when_redis_is
     async def create_session(

@@ -19,7 +19,10 @@ class SqlState:
         self._store = store
         self._calls = calls
 
-    async def use_nonce(self, nonce: str, *, remember_until: datetime, now: datetime) -> bool:
+    async def use_nonce(
+        self, nonce: str, *, issued_at: datetime, remember_until: datetime, now: datetime
+    ) -> bool:
+        # The SQL table is as durable as the records: it forgets nothing before its time.
         return await self._calls.run(self._store.use_nonce, nonce, remember_until=remember_until)
 
     async def create_session(

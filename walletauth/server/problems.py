@@ -61,9 +61,11 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "invalid_argument": Outcome(400, "Invalid argument"),
     "invalid_ip": Outcome(400, "Invalid IP address"),
     "invalid_field_value": Outcome(400, "Invalid field value"),
+    # A caller's record with a field its category does not declare (the services API
+    # passes a service's data through as sent).
+    "field_not_allowed": Outcome(422, "Record field not declared by the policy"),
     "unknown_subject": Outcome(404, "Unknown subject"),
     # walletauth.policy and walletauth.store: a bug or a broken deployment
-    "field_not_allowed": Outcome(500, "Record field not declared by the policy"),
     "naive_datetime": Outcome(500, "Internal time handling error"),
     "invalid_policy": Outcome(500, "Invalid policy"),
     "policy_not_found": Outcome(500, "Policy not found"),

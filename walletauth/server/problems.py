@@ -101,6 +101,11 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "purpose_not_granted_to_service": Outcome(403, "Purpose not granted to this service"),
     "guardian_consent_not_delegated": Outcome(
         403, "This service may not record guardian consents"),
+    "category_reserved": Outcome(403, "Category written only through its own endpoint"),
+    "subject_creation_not_granted": Outcome(
+        403, "This service may not create subjects for this purpose"),
+    "category_not_granted_to_service": Outcome(
+        403, "Category serves no purpose granted to this service"),
 }
 
 UNMAPPED: Final = Outcome(500, "Internal error")

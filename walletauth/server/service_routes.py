@@ -234,13 +234,16 @@ async def record_provision(body: ProvisionWrite, runtime: RuntimeDep,
 
 @router.post(
     "/requests", response_model=RequestReceived, status_code=202,
+    responses=problem_responses(429),
     summary="Hand over a rights request the service received; walletauth does not act on it",
     description="Logged as `received` with kind `<kind>:<service>` in the subject's requests"
     " log, for the operator and the user (`/me/requests`). Nothing is exported or erased on a"
-    " service's word: the wallet proves such requests itself at `/me/...`.",
+    " service's word: the wallet proves such requests itself at `/me/...`. Limited per wallet"
+    " (`rate_limited`, 429, with `Retry-After`), apart from the wallet's own requests.",
 )
 async def forward_request(body: ForwardedRequest, runtime: RuntimeDep,
                           service: ServiceDep) -> RequestReceived:
+    await runtime.limiter.request_forwarded(body.address, now=runtime.clock())
     request_id = await run_in_threadpool(
         open_request, runtime.store, body.address, f"{body.kind}:{service.name}",
         now=runtime.clock(),

@@ -163,6 +163,7 @@ def _refusal(store: Store, address: str, purpose: str, now: datetime) -> str | N
 
 @router.post(
     "/records", response_model=RecordCreated, status_code=201,
+    responses=problem_responses(409),
     summary="Keep a record for the subject, under the store's rules",
     description="Refused with `category_reserved` (403) for the age rule's categories"
     " (`PUT /me/age`, `POST /services/v1/guardian-consents` write those), and with"
@@ -218,6 +219,7 @@ async def query_records(body: RecordQuery, runtime: RuntimeDep, service: Service
 
 @router.post(
     "/provisions", response_model=ProvisionRecorded, status_code=201,
+    responses=problem_responses(404),
     summary="Record a provision to a third party (refused after the user stopped it)",
     description="Each category must serve a purpose granted to the calling service, else"
     " `category_not_granted_to_service` (403): a service records the provision only of data"

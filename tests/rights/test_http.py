@@ -154,11 +154,11 @@ def test_wrong_request_replay_and_another_wallets_session_are_refused_with_stabl
     assert (foreign.status_code, code_of(foreign)) == (403, "signer_mismatch")
     assert (unsigned.status_code, code_of(unsigned)) == (401, "not_authenticated")
     assert http.get("/auth/session", headers=auth).status_code == 200  # nothing was erased
+    # Only the replay got as far as the signature; the other refusals wrote nothing.
     denied = [r["reason"] for r in http.get("/me/requests", headers=auth).json()["requests"]
               if r["status"] == "denied"]
-    assert sorted(denied) == ["nonce_unknown", "wrong_request", "wrong_request", "wrong_request"]
-    mallory_denied = http.get("/me/requests", headers=mallory_auth).json()["requests"]
-    assert [r["reason"] for r in mallory_denied] == ["signer_mismatch"]
+    assert denied == ["nonce_unknown"]
+    assert http.get("/me/requests", headers=mallory_auth).json()["requests"] == []
 
 
 def test_a_correction_naming_a_record_id_beyond_any_row_is_refused_not_a_crash(served, wallet):

@@ -88,6 +88,20 @@ def test_every_digest_is_compared_whichever_matches(monkeypatch):
     assert compared == [4, 4, 4]
 
 
+def test_a_service_creates_subjects_only_for_the_purposes_its_configuration_names():
+    services = registry({
+        "signup": {"api_key_sha256": hash_api_key(MUSIC_KEY),
+                   "purposes": ["service_provision", "quality_marketing"],
+                   "creates_subjects_for": ["service_provision"]},
+        "music": {"api_key_sha256": hash_api_key(VIDEO_KEY), "purposes": ["service_provision"]},
+    })
+    signup, music = services.authenticate(MUSIC_KEY), services.authenticate(VIDEO_KEY)
+
+    assert signup.may_create_subject("service_provision")
+    assert not signup.may_create_subject("quality_marketing")
+    assert not music.may_create_subject("service_provision")
+
+
 def test_a_webhook_only_legacy_endpoint_holds_no_key():
     services = three_services()
     archive = services.get("archive")
@@ -164,6 +178,8 @@ def test_a_legacy_entry_that_could_not_deliver_is_refused(entry, message):
      "24 to 64"),
     ({"webhook_url": "mailto:ops@m.example", "webhook_secrets": [SECRET]}, "http"),
     ({"api_key_sha256": hash_api_key(MUSIC_KEY), "purpose": ["typo"]}, "purpose"),
+    ({"api_key_sha256": hash_api_key(MUSIC_KEY), "purposes": ["service_provision"],
+      "creates_subjects_for": ["quality_marketing"]}, "not in purposes"),
 ])
 def test_a_service_that_could_not_work_is_refused(entry, message):
     with pytest.raises(ValidationError, match=message):

@@ -88,6 +88,12 @@ def test_rate_limits_take_named_numbers(monkeypatch):
     )
 
 
+def test_rights_requests_have_a_limit_and_window_of_their_own(monkeypatch):
+    assert (RateLimits().rights_per_subject, RateLimits().rights_window_seconds) == (30, 86400)
+    monkeypatch.setenv("WALLETAUTH_RATE_LIMITS", "rights=4,rights_window=3600")
+    assert Settings().rate_limits == RateLimits(rights_per_subject=4, rights_window_seconds=3600)
+
+
 def test_a_toml_file_named_by_walletauth_config_is_read(monkeypatch, tmp_path):
     config = tmp_path / "walletauth.toml"
     config.write_text(

@@ -239,5 +239,10 @@ def record_provision(
     ops.record_provision(store, address, recipient, categories, ground, now=now)
 
 
-def list_requests(store: Store, address: str) -> list[RequestEntry]:
-    return ops.list_requests(store, address)
+def list_requests(
+    store: Store, address: str, *, after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[RequestEntry]:
+    """The subject's requests, oldest first; a page of them with ``after`` (the last
+    one's ``received_at`` and ``id``) and ``limit``."""
+    return ops.list_requests(store, address, after=after, limit=limit)

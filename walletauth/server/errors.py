@@ -26,6 +26,9 @@ ServerErrorCode = Literal[
     "service_unauthorized",  # a service API call without a registered service's API key
     "purpose_not_granted_to_service",  # the calling service may not use this purpose
     "guardian_consent_not_delegated",  # the calling service may not record guardian consents
+    "category_reserved",  # the age rule's categories are written through their own endpoints
+    "subject_creation_not_granted",  # a record would be the first about an unknown address
+    "category_not_granted_to_service",  # a provision of data the service may not use
 ]
 
 

@@ -61,9 +61,11 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "invalid_argument": Outcome(400, "Invalid argument"),
     "invalid_ip": Outcome(400, "Invalid IP address"),
     "invalid_field_value": Outcome(400, "Invalid field value"),
+    # A caller's record with a field its category does not declare (the services API
+    # passes a service's data through as sent).
+    "field_not_allowed": Outcome(422, "Record field not declared by the policy"),
     "unknown_subject": Outcome(404, "Unknown subject"),
     # walletauth.policy and walletauth.store: a bug or a broken deployment
-    "field_not_allowed": Outcome(500, "Record field not declared by the policy"),
     "naive_datetime": Outcome(500, "Internal time handling error"),
     "invalid_policy": Outcome(500, "Invalid policy"),
     "policy_not_found": Outcome(500, "Policy not found"),
@@ -106,6 +108,11 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "purpose_not_granted_to_service": Outcome(403, "Purpose not granted to this service"),
     "guardian_consent_not_delegated": Outcome(
         403, "This service may not record guardian consents"),
+    "category_reserved": Outcome(403, "Category written only through its own endpoint"),
+    "subject_creation_not_granted": Outcome(
+        403, "This service may not create subjects for this purpose"),
+    "category_not_granted_to_service": Outcome(
+        403, "Category serves no purpose granted to this service"),
 }
 
 UNMAPPED: Final = Outcome(500, "Internal error")

@@ -1,6 +1,6 @@
-"""Rate limits per client IP (nonce, verify) and per address (failed verifies), over a
-sliding window (:class:`~walletauth.server.state.base.Hits`: no double burst at a fixed
-window's edge).
+"""Rate limits per client IP (nonce, verify) and per address (failed verifies, rights
+requests), over a sliding window (:class:`~walletauth.server.state.base.Hits`: no double
+burst at a fixed window's edge).
 
 Counter keys name the subject only by a keyed hash, so neither Redis nor this worker's
 memory (:mod:`walletauth.server.local_hits`, without Redis) ever holds an IP or an
@@ -32,6 +32,30 @@ class RateLimiter:
     @property
     def enabled(self) -> bool:
         return self._limits.enabled
+
+    async def rights_requested(self, address: str, *, now: datetime) -> None:
+        """Count a rights request of ``address``'s wallet; raise once over its limit."""
+        await self._subject_hit("rights", address, now)
+
+    async def request_forwarded(self, address: str, *, now: datetime) -> None:
+        """Count a rights request a service hands over about ``address``, apart from the
+        wallet's own, so that no service can use up the wallet's allowance."""
+        await self._subject_hit("forwarded", address, now)
+
+    async def _subject_hit(self, kind: str, address: str, now: datetime) -> None:
+        if not self._limits.enabled:
+            return
+        limit, window = self._limits.rights_per_subject, self._limits.rights_window_seconds
+        hits = await self._counter.count_hit(
+            self._counter_key(kind, address.lower()), window=timedelta(seconds=window), now=now
+        )
+        if hits.count > limit:
+            raise ServerError(
+                "rate_limited",
+                f"more than {limit} {kind} requests of this wallet in {window} s;"
+                f" retry after {hits.retry_after(limit)} s",
+                retry_after=hits.retry_after(limit),
+            )
 
     async def nonce_requested(self, client_ip: str, *, now: datetime) -> None:
         await self._hit("nonce", client_network(client_ip), self._limits.nonce_per_ip, now)

@@ -5,14 +5,17 @@ Every request but the listing is proven by the wallet itself: a live session (Be
 token or cookie) AND a fresh EIP-4361 message, checked exactly as a sign-in checks it
 (its nonce from ``GET /auth/nonce`` consumed atomically), signed by the session's
 address, whose resources name exactly this request
-(``urn:walletauth:request:<kind>``). A refused proof of a signed-in wallet is logged
-in its requests log as denied with the stable code.
+(``urn:walletauth:request:<kind>``). Each request counts against the wallet's rights
+allowance first (``rate_limited``, 429, with ``Retry-After``). A proof refused at its
+signature (not the wallet's, or its nonce spent) is logged in the requests log as denied
+with the stable code; one refused before (unparseable, for another request or wallet, a
+field that does not check out) writes nothing, so no session fills the log for free.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -24,6 +27,7 @@ from walletauth.errors import WalletAuthError
 from walletauth.rights import RecordChange, RequestKind, RightsError
 from walletauth.rights.export_html import CONTENT_SECURITY_POLICY as HTML_EXPORT_CSP
 from walletauth.server.deps import SESSION_COOKIE, PrincipalDep, RuntimeDep
+from walletauth.server.errors import ServerError
 from walletauth.server.login import Principal
 from walletauth.server.problems import problem_responses
 from walletauth.server.runtime import Runtime
@@ -34,6 +38,11 @@ from walletauth.siwe import SiweMessage
 router = APIRouter(prefix="/me", tags=["rights"])
 
 NO_STORE: Final = {"Cache-Control": "no-store"}
+DENIALS_LOGGED: Final = frozenset({"invalid_signature", "nonce_unknown"})
+"""The refusals of a proof whose signature was checked: logged as the wallet's denied
+requests. Every other refusal comes before the signature and writes nothing."""
+MAX_REQUESTS_PAGE: Final = 100
+CURSOR_PATTERN: Final = r"^[0-9]{1,19}\.[A-Za-z0-9_-]{1,40}$"
 SIGNED_REFUSALS: Final = problem_responses(400, 401, 403, 404, 413, 422, 429, 500, 503)
 FieldValue = str | int | float | bool | None
 
@@ -101,7 +110,9 @@ class RequestItem(BaseModel):
 
 
 class RequestsResponse(BaseModel):
-    requests: list[RequestItem]
+    requests: list[RequestItem] = Field(description="Oldest first")
+    next_cursor: str | None = Field(
+        description="Pass as `after` for the next page; null on the last page")
 
 
 async def _prove(
@@ -110,6 +121,7 @@ async def _prove(
 ) -> datetime:
     """The wallet itself asks: its session, and its signature naming this request."""
     now = runtime.clock()
+    await runtime.limiter.rights_requested(principal.address, now=now)
     try:
         message = SiweMessage.parse(body.message)
         rights.require_request(message, kind)
@@ -117,7 +129,7 @@ async def _prove(
         login = await runtime.login.check_signed_message(body.message, body.signature, now=now)
         _same_wallet(login.address, principal)
     except WalletAuthError as error:
-        if error.code != "rpc_unavailable":  # the node's failure, not the wallet's
+        if error.code in DENIALS_LOGGED:  # not rpc_unavailable: the node's failure
             await run_in_threadpool(rights.deny_request, runtime.store, principal.address,
                                     log_kind or kind, error.code, now=now)
         raise
@@ -244,15 +256,44 @@ async def stop_third_party(
     "/requests",
     response_model=RequestsResponse,
     responses=problem_responses(401, 422, 500, 503),
-    summary="The signed-in wallet's requests and what became of them",
+    summary="The signed-in wallet's requests and what became of them, a page at a time",
+    description=f"Oldest first, at most `limit` (1 to {MAX_REQUESTS_PAGE}) per page;"
+    " `next_cursor` of a page, passed as `after`, gives the next one.",
 )
-async def requests(runtime: RuntimeDep, principal: PrincipalDep) -> RequestsResponse:
-    entries = await run_in_threadpool(rights.list_requests, runtime.store, principal.address)
-    return RequestsResponse(requests=[
-        RequestItem(id=e.id, kind=e.kind, status=e.status, reason=e.reason,
-                    received_at=e.received_at, completed_at=e.completed_at)
-        for e in entries
-    ])
+async def requests(
+    runtime: RuntimeDep, principal: PrincipalDep,
+    limit: int = Query(50, ge=1, le=MAX_REQUESTS_PAGE, description="Requests per page"),
+    after: str | None = Query(None, pattern=CURSOR_PATTERN,
+                              description="The `next_cursor` of the previous page"),
+) -> RequestsResponse:
+    # One more than the page: whether it is there says if a next page exists.
+    entries = await run_in_threadpool(rights.list_requests, runtime.store, principal.address,
+                                      after=_position(after), limit=limit + 1)
+    page = entries[:limit]
+    return RequestsResponse(
+        requests=[RequestItem(id=e.id, kind=e.kind, status=e.status, reason=e.reason,
+                              received_at=e.received_at, completed_at=e.completed_at)
+                  for e in page],
+        next_cursor=_cursor(page[-1]) if len(entries) > limit else None,
+    )
+
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _cursor(entry: rights.RequestEntry) -> str:
+    """Where a page ended: its last request's time (whole microseconds) and id."""
+    return f"{(entry.received_at - _EPOCH) // timedelta(microseconds=1)}.{entry.id}"
+
+
+def _position(cursor: str | None) -> tuple[datetime, str] | None:
+    if cursor is None:
+        return None
+    micros, _, request_id = cursor.partition(".")
+    try:
+        return _EPOCH + timedelta(microseconds=int(micros)), request_id
+    except OverflowError:
+        raise ServerError("invalid_request", "after: not a cursor this service gave") from None
 
 
 def _receipt(receipt: rights.RequestReceipt) -> ReceiptResponse:

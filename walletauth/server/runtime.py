@@ -52,6 +52,7 @@ class Runtime:
     metrics: Metrics
     clock: Clock
     store_calls: StoreCalls
+    limiter: RateLimiter
 
     @classmethod
     async def start(cls, settings: Settings, metrics: Metrics, clock: Clock) -> Runtime:
@@ -104,7 +105,8 @@ class Runtime:
         )
         login = LoginService(settings, parts)
         return cls(
-            settings, policy, store, state, keyring, tokens, login, metrics, clock, store_calls
+            settings, policy, store, state, keyring, tokens, login, metrics, clock, store_calls,
+            limiter,
         )
 
     def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:

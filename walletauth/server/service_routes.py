@@ -5,6 +5,11 @@ goes through the store's rules: a purpose must be granted to the calling service
 the subject's consents, suspensions and third-party stop apply as everywhere else.
 Addresses travel in request bodies only, never in paths, so access logs hold none.
 
+A service's scope ends there: the age rule's categories (age confirmation, guardian
+consent) are written only through their own endpoints, a record is the first about an
+address only for a purpose the service's ``creates_subjects_for`` names, and a provision
+names only categories that serve a purpose granted to the service.
+
 ``POST /services/v1/sessions/status`` is how walletauth publishes revocation: a service
 that verifies access tokens offline asks whether a token's session (``sid``) is still
 active, so a sign-out or an erasure ends the session there too before the token expires.
@@ -21,12 +26,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from walletauth import rights
+from walletauth.policy import Policy
 from walletauth.policy.evaluate import decide_use
 from walletauth.server.deps import RuntimeDep
+from walletauth.server.errors import ServerError
 from walletauth.server.problems import problem_responses
 from walletauth.server.schemas import MAX_PURPOSE_CHARS
 from walletauth.server.services import Service, ServiceRegistry
-from walletauth.store import Store
+from walletauth.store import Store, StoreError
 from walletauth.store.subject_ops import open_request
 
 MAX_ADDRESS_CHARS: Final = 64
@@ -154,16 +161,47 @@ def _refusal(store: Store, address: str, purpose: str, now: datetime) -> str | N
     return None if decision.allowed else decision.reason or "purpose_not_allowed"
 
 
-@router.post("/records", response_model=RecordCreated, status_code=201,
-             summary="Keep a record for the subject, under the store's rules")
+@router.post(
+    "/records", response_model=RecordCreated, status_code=201,
+    responses=problem_responses(409),
+    summary="Keep a record for the subject, under the store's rules",
+    description="Refused with `category_reserved` (403) for the age rule's categories"
+    " (`PUT /me/age`, `POST /services/v1/guardian-consents` write those), and with"
+    " `subject_creation_not_granted` (403) when walletauth holds nothing about the address"
+    " and the purpose is not in the service's `creates_subjects_for`.",
+)
 async def put_record(body: RecordWrite, runtime: RuntimeDep,
                      service: ServiceDep) -> RecordCreated:
     service.require_purpose(body.purpose)
-    record_id = await run_in_threadpool(
-        runtime.store.put_record, body.address, body.category, body.purpose, body.data,
-        now=runtime.clock(), source=f"service:{service.name}",
-    )
+    _require_unreserved(runtime.policy, body.category)
+    try:
+        record_id = await run_in_threadpool(
+            runtime.store.put_record, body.address, body.category, body.purpose, body.data,
+            now=runtime.clock(), source=f"service:{service.name}",
+            create_subject=service.may_create_subject(body.purpose),
+        )
+    except StoreError as error:
+        if error.code != "unknown_subject":
+            raise
+        raise ServerError(
+            "subject_creation_not_granted",
+            f"walletauth holds nothing about this address, and service {service.name!r} may"
+            f" not create subjects for {body.purpose!r} (creates_subjects_for)",
+        ) from None
     return RecordCreated(id=record_id)
+
+
+def _require_unreserved(policy: Policy, category: str) -> None:
+    # An age confirmation is the user's own word and a guardian consent the verified word
+    # of a guardian: a service writing either would change what the age rule allows.
+    age = policy.age
+    if age is not None and category in {age.confirmation_category,
+                                        age.guardian_consent_category}:
+        raise ServerError(
+            "category_reserved",
+            f"{category!r} is the age rule's; it is written through PUT /me/age or"
+            " POST /services/v1/guardian-consents only",
+        )
 
 
 @router.post("/records/query", response_model=Records,
@@ -179,10 +217,18 @@ async def query_records(body: RecordQuery, runtime: RuntimeDep, service: Service
     ])
 
 
-@router.post("/provisions", response_model=ProvisionRecorded, status_code=201,
-             summary="Record a provision to a third party (refused after the user stopped it)")
+@router.post(
+    "/provisions", response_model=ProvisionRecorded, status_code=201,
+    responses=problem_responses(404),
+    summary="Record a provision to a third party (refused after the user stopped it)",
+    description="Each category must serve a purpose granted to the calling service, else"
+    " `category_not_granted_to_service` (403): a service records the provision only of data"
+    " it may use itself.",
+)
 async def record_provision(body: ProvisionWrite, runtime: RuntimeDep,
                            service: ServiceDep) -> ProvisionRecorded:
+    for name in body.categories:
+        service.require_category_use(name, runtime.policy.category(name).purposes)
     await run_in_threadpool(rights.record_provision, runtime.store, body.address,
                             body.recipient, body.categories, body.ground, now=runtime.clock())
     return ProvisionRecorded()
@@ -190,13 +236,16 @@ async def record_provision(body: ProvisionWrite, runtime: RuntimeDep,
 
 @router.post(
     "/requests", response_model=RequestReceived, status_code=202,
+    responses=problem_responses(429),
     summary="Hand over a rights request the service received; walletauth does not act on it",
     description="Logged as `received` with kind `<kind>:<service>` in the subject's requests"
     " log, for the operator and the user (`/me/requests`). Nothing is exported or erased on a"
-    " service's word: the wallet proves such requests itself at `/me/...`.",
+    " service's word: the wallet proves such requests itself at `/me/...`. Limited per wallet"
+    " (`rate_limited`, 429, with `Retry-After`), apart from the wallet's own requests.",
 )
 async def forward_request(body: ForwardedRequest, runtime: RuntimeDep,
                           service: ServiceDep) -> RequestReceived:
+    await runtime.limiter.request_forwarded(body.address, now=runtime.clock())
     request_id = await run_in_threadpool(
         open_request, runtime.store, body.address, f"{body.kind}:{service.name}",
         now=runtime.clock(),

@@ -8,10 +8,12 @@ it may ask about or write for, and optionally a webhook for signed notices::
         "purposes": ["service_provision"], "webhook_url": "https://music.example/notices",
         "webhook_secrets": ["whsec_..."]}}'
 
-(or a ``[services.music]`` table in the TOML file). A service with a webhook is a notice
-endpoint: an erasure enqueues one notice for it. The older ``WALLETAUTH_NOTICE_ENDPOINTS``
-(name -> ``{"url", "secrets"}``) still works and registers webhook-only services, which
-hold no key and so cannot call the service API.
+(or a ``[services.music]`` table in the TOML file). A service's records attach to a subject
+walletauth already holds (a wallet that signed in); only for the purposes listed in its
+``creates_subjects_for`` may its record be the first about an address. A service with a
+webhook is a notice endpoint: an erasure enqueues one notice for it. The older
+``WALLETAUTH_NOTICE_ENDPOINTS`` (name -> ``{"url", "secrets"}``) still works and
+registers webhook-only services, which hold no key and so cannot call the service API.
 
 Everything is checked when the settings are read, so a registry that would fail later
 (a webhook without a usable secret stalls the outbox; a name too long for the outbox
@@ -63,6 +65,12 @@ class ServiceConfig(BaseModel):
         description="May record guardian consents (the operator's back office, which"
         " verifies the guardian), through POST /services/v1/guardian-consents",
     )
+    creates_subjects_for: tuple[str, ...] = Field(
+        default=(),
+        description="Purposes (among its own) for which the service may keep the first"
+        " record of an address that never signed in; for any other purpose its records"
+        " need a subject walletauth already knows",
+    )
 
     @field_validator("api_key_sha256")
     @classmethod
@@ -90,6 +98,9 @@ class ServiceConfig(BaseModel):
             raise ValueError("a service needs an api_key_sha256, a webhook_url or both")
         if (self.webhook_url is None) != (not self.webhook_secrets):
             raise ValueError("webhook_url and webhook_secrets go together: notices are signed")
+        not_granted = sorted(set(self.creates_subjects_for) - set(self.purposes))
+        if not_granted:
+            raise ValueError(f"creates_subjects_for names purposes not in purposes: {not_granted}")
         return self
 
 
@@ -141,12 +152,26 @@ class Service:
     key_digest: bytes | None
     webhook: NoticeEndpoint | None
     records_guardian_consent: bool = False
+    creates_subjects_for: frozenset[str] = frozenset()
 
     def require_purpose(self, purpose: str) -> None:
         if purpose not in self.purposes:
             raise ServerError(
                 "purpose_not_granted_to_service",
                 f"purpose {purpose!r} is not granted to service {self.name!r}",
+            )
+
+    def may_create_subject(self, purpose: str) -> bool:
+        """Whether a record for ``purpose`` may be the first one kept about an address."""
+        return purpose in self.creates_subjects_for
+
+    def require_category_use(self, category: str, serves: frozenset[str]) -> None:
+        """Refuse data of ``category`` (kept for the purposes ``serves``) unless one of
+        those purposes is granted to the service: it may only pass on what it may use."""
+        if not serves & self.purposes:
+            raise ServerError(
+                "category_not_granted_to_service",
+                f"category {category!r} serves no purpose granted to service {self.name!r}",
             )
 
     def require_guardian_recording(self) -> None:
@@ -246,7 +271,7 @@ def _service(name: str, config: ServiceConfig) -> Service:
         webhook = NoticeEndpoint(config.webhook_url, config.webhook_secrets)
     digest = bytes.fromhex(config.api_key_sha256) if config.api_key_sha256 else None
     return Service(name, frozenset(config.purposes), digest, webhook,
-                   config.records_guardian_consent)
+                   config.records_guardian_consent, frozenset(config.creates_subjects_for))
 
 
 def parse_json_mapping(value: Any) -> Any:

@@ -110,10 +110,15 @@ class RateLimits(BaseModel):
     nonce_per_ip: int = Field(default=120, gt=0)
     verify_per_ip: int = Field(default=60, gt=0)
     failed_verify_per_address: int = Field(default=10, gt=0)
+    rights_per_subject: int = Field(default=30, gt=0)
+    """Rights requests (``/me/...`` and those services hand over) per wallet in a rights
+    window: each one leaves a row in the requests log, kept for years."""
+    rights_window_seconds: int = Field(default=24 * 3600, gt=0)
 
     @classmethod
     def parse(cls, value: Any) -> Any:
-        """Accept ``off``, ``nonce=120,verify=60,failed=10[,window=60]``, JSON or a mapping."""
+        """Accept ``off``, ``nonce=120,verify=60,failed=10[,window=60][,rights=30]
+        [,rights_window=86400]``, JSON or a mapping."""
         if not isinstance(value, str):
             return value
         text = value.strip()
@@ -126,6 +131,8 @@ class RateLimits(BaseModel):
             "verify": "verify_per_ip",
             "failed": "failed_verify_per_address",
             "window": "window_seconds",
+            "rights": "rights_per_subject",
+            "rights_window": "rights_window_seconds",
         }
         limits: dict[str, Any] = {}
         for name, number in _pairs(text):

@@ -485,12 +485,15 @@ class Store:
         *,
         now: datetime,
         source: str,
+        create_subject: bool = True,
     ) -> int:
         """Keep a minimised record of ``category`` for ``purpose``; returns its id.
 
         Refused with :class:`StoreError` (and nothing written) when the policy does not
         allow the pair, the purpose needs a consent the subject has not given (or has
-        suspended), or ``data`` holds a field the category does not declare.
+        suspended), or ``data`` holds a field the category does not declare; with
+        ``create_subject=False``, also (``unknown_subject``) when no subject is held for
+        ``address``, decided under the same lock as the write.
         """
         now = require_aware(now)
         if not isinstance(data, Mapping):
@@ -502,6 +505,8 @@ class Store:
             with policy_errors_as_store_errors():
                 refuse(decide_collection(self.policy, category, purpose, state), "write")
                 data_kept = minimised(self.policy, self.secrets, category, data)
+            if subject is None and not create_subject:
+                raise StoreError("unknown_subject", "no data is kept about this address")
             subject, key = self._ensure_subject(write, address, subject, now)
             return insert_record(write.connection, self.policy, subject.id, key, category,
                                  purpose, data_kept, now, source)

@@ -28,7 +28,7 @@ from walletauth.store.purge import orphan_key_batches
 from walletauth.store.records import Record, insert_record, minimised, open_record, seal_data
 from walletauth.store.rights_schema import rights_requests, third_party_provisions
 from walletauth.store.schema import audit_log, consent_events, records, sessions, subjects
-from walletauth.store.store import Store
+from walletauth.store.store import Store, _require_positive_int
 from walletauth.store.subjects import (
     Subject,
     find_with_history,
@@ -489,15 +489,32 @@ def _finish(
     )
 
 
-def list_requests(store: Store, address: str) -> list[RequestEntry]:
-    """The subject's requests, oldest first (found under every secrets version held)."""
+def list_requests(
+    store: Store, address: str, *, after: tuple[datetime, str] | None = None,
+    limit: int | None = None,
+) -> list[RequestEntry]:
+    """The subject's requests, oldest first (found under every secrets version held):
+    those received after ``after`` (a request's ``received_at`` and ``id``: the order's
+    key, so a page ends where the last one did however many arrive meanwhile), at most
+    ``limit`` of them."""
     refs = refs_of(store.secrets, _checksum(address))
+    query = (
+        sa.select(rights_requests)
+        .where(rights_requests.c.subject_ref.in_(refs))
+        .order_by(rights_requests.c.received_at, rights_requests.c.id)
+    )
+    if after is not None:
+        received_at, request_id = require_aware(after[0]), after[1]
+        query = query.where(sa.or_(
+            rights_requests.c.received_at > received_at,
+            sa.and_(rights_requests.c.received_at == received_at,
+                    rights_requests.c.id > request_id),
+        ))
+    if limit is not None:
+        _require_positive_int(limit, "limit")
+        query = query.limit(limit)
     with store.engine.execution_options(walletauth_read_only=True).begin() as connection:
-        rows = connection.execute(
-            sa.select(rights_requests)
-            .where(rights_requests.c.subject_ref.in_(refs))
-            .order_by(rights_requests.c.received_at, rights_requests.c.id)
-        ).all()
+        rows = connection.execute(query).all()
     return [
         RequestEntry(row.id, row.kind, row.status, row.reason, row.received_at,
                      row.completed_at, row.detail)

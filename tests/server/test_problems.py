@@ -67,7 +67,8 @@ DEPLOYMENT_FAULTS = frozenset({
     "unsupported_database", "insecure_secrets", "secrets_unreadable", "unknown_key_version",
     "subject_key_missing", "internal_error",
 })
-UNAVAILABLE = frozenset({"rpc_unavailable", "service_unavailable"})
+UNAVAILABLE = frozenset({"rpc_unavailable", "service_unavailable", "database_unavailable"})
+OUT_OF_STORAGE = frozenset({"storage_full"})
 RAISED = (
     [(StoreError, code) for code in sorted(STORE_ERROR_CODES)]
     + [(PolicyError, code) for code in sorted(typing.get_args(PolicyErrorCode))]
@@ -101,8 +102,9 @@ async def test_every_layer_code_through_the_http_layer_is_4xx_unless_the_server_
 
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["code"] == code
-    if code in UNAVAILABLE:
-        assert answer.status_code == 503
+    if code in UNAVAILABLE | OUT_OF_STORAGE:
+        assert answer.status_code == (507 if code in OUT_OF_STORAGE else 503)
+        assert answer.headers["retry-after"]
     elif code in DEPLOYMENT_FAULTS:
         assert answer.status_code == 500
     else:

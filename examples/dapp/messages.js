@@ -371,6 +371,10 @@ export const ERRORS = {
     ja: "この操作には同意が必要です。",
     en: "Consent is required for this.",
   },
+  policy_changed: {
+    ja: "この目的の内容が変更されたため、同意は保留中です。変更内容を確認し、改めて同意してください。",
+    en: "This purpose's text has changed, so your consent is on hold. Review the change and consent again.",
+  },
   purpose_suspended: {
     ja: "この利用目的は利用停止中です。先に「利用の再開」をしてください。",
     en: "This purpose is suspended. Lift the suspension first.",

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from walletauth import __version__
@@ -20,6 +21,7 @@ from walletauth.server.login import Clock
 from walletauth.server.login_asgi import LoginEndpoints, cors_options, document
 from walletauth.server.metrics import Metrics
 from walletauth.server.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from walletauth.server.policy_changes import announce_policy
 from walletauth.server.problems import Problem
 from walletauth.server.routes import auth, consents, meta, policy
 from walletauth.server.runtime import Runtime, system_clock
@@ -56,6 +58,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         app.state.runtime = runtime
         notices = start_notice_worker(runtime.store, clock, notice_endpoints(settings))
         try:
+            # A new version's policy.changed goes into the outbox before any request.
+            await run_in_threadpool(announce_policy, runtime)
             yield
         finally:
             if notices is not None:

@@ -23,7 +23,7 @@ from walletauth.server.metrics import Metrics
 from walletauth.server.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
 from walletauth.server.policy_changes import announce_policy
 from walletauth.server.problems import Problem
-from walletauth.server.routes import auth, consents, meta, policy
+from walletauth.server.routes import auth, consents, intake, meta, policy
 from walletauth.server.runtime import Runtime, system_clock
 from walletauth.server.settings import Settings
 from walletauth.server.static_routes import install_example_routes
@@ -73,8 +73,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         summary="Sign-In with Ethereum login service that keeps privacy promises by construction",
         lifespan=lifespan,
     )
-    for router in (auth.router, consents.router, rights_routes.router, service_routes.router,
-                   guardian_routes.router, policy.router, meta.router):
+    for router in (auth.router, consents.router, intake.router, rights_routes.router,
+                   service_routes.router, guardian_routes.router, policy.router, meta.router):
         app.include_router(router)
     install_example_routes(app, settings)
     install_exception_handlers(app)

@@ -225,6 +225,11 @@ function optionalItem(purpose) {
   item.append(label);
   const change = state.standing.changed[purpose.id];
   if (change) item.append(element("p", { className: "muted change", textContent: changeText(change) }));
+  else if (purpose.changed_in === state.policy.version && purpose.change) {
+    // New or changed in the version in force, and not granted before: say what changed.
+    const text = fill(t().changedInVersion, { version: purpose.changed_in, summary: purpose.change });
+    item.append(element("p", { className: "muted change", textContent: text }));
+  }
   return item;
 }
 

@@ -72,7 +72,7 @@ def dapp_settings(request, tmp_path_factory):
     """Default settings, or (``indirect`` param ``"abcrecords 2.0"``) the changed policy."""
     if getattr(request, "param", None) != "abcrecords 2.0":
         return {}
-    return {"policy": str(write_v2(tmp_path_factory.mktemp("policy")))}
+    return {"policy": str(write_v2(tmp_path_factory.mktemp("policy"), new_purpose=True))}
 
 
 @pytest.mark.parametrize("dapp_settings", ["abcrecords 2.0"], indirect=True)
@@ -91,8 +91,15 @@ def test_a_consent_to_a_changed_text_shows_what_changed_until_given_again(page, 
     expect(page.locator("#purpose-quality_marketing")).to_contain_text("保留中")
     expect(page.locator("#purpose-quality_marketing .change")).to_contain_text(
         "第 2.0 版で内容が変わりました: 広告配信を追加しました")
+    # A purpose new in this version starts off, with what the operator says about it.
+    expect(page.locator("#consent-newsletter")).not_to_be_checked()
+    expect(page.locator("#purpose-newsletter .change")).to_have_text(
+        "第 2.0 版での変更: 新しい目的（運営者による要約）")
     screenshot(page, "21-consent-on-hold-after-a-change-ja")
 
     page.locator("#consent-quality_marketing").check()
-    expect(page.locator("#purpose-quality_marketing .change")).to_have_count(0)
+    # Granted again: no longer on hold; the note says only what this version changed.
+    expect(page.locator("#purpose-quality_marketing .change")).to_have_text(
+        "第 2.0 版での変更: 広告配信を追加しました（運営者による要約）")
+    expect(page.locator("#purpose-quality_marketing")).not_to_contain_text("保留中")
     assert store.consents(wallet.address)["quality_marketing"] is True

@@ -85,11 +85,14 @@ def test_a_consent_recorded_before_digests_is_judged_by_its_version(store, versi
     assert store.subject_state(ALICE).outdated == outdated
 
 
-def _notices(store: Store, endpoints=("crm", "mailer")):
+def _notices(store: Store, endpoints=("crm", "mailer"), policy=None):
+    policy = policy or store.policy
+
     def notices_for(purposes):
-        return [PendingNotice(notice_id="ntc_policy_2", endpoint=endpoint,
+        notice_id = "ntc_policy_" + policy.version.replace(".", "_")
+        return [PendingNotice(notice_id=notice_id, endpoint=endpoint,
                               type="policy.changed", occurred_at=LATER,
-                              policy_id=store.policy.id, policy_version=store.policy.version,
+                              policy_id=policy.id, policy_version=policy.version,
                               purposes=tuple(purposes)) for endpoint in endpoints]
     return notices_for
 
@@ -136,3 +139,26 @@ def test_workers_starting_together_announce_a_version_once(store, backend):
         worker.close()
     assert sorted(map(str, results)) == ["('quality_marketing',)", "None", "None", "None"]
     assert outbox.pending_count(store.engine) == 2
+
+
+def test_a_return_to_an_earlier_version_is_what_the_next_one_is_compared_with(store, backend):
+    from tests.policy.changes import abcrecords_v2_text
+    from walletauth.policy import parse_policy
+
+    # 3.0 keeps 1.0's marketing text and changes the partner guidance text instead.
+    v3 = parse_policy(
+        abcrecords_v2_text(with_change_entry=False)
+        .replace('version = "2.0"', 'version = "3.0"', 1)
+        .replace("本サービスの品質向上・開発・マーケティング・広告配信等",
+                 "本サービスの品質向上・開発・マーケティング等", 1)
+        .replace("Improving quality, development, marketing and ad delivery, etc.",
+                 "Improving quality, development and marketing of the service, etc.", 1)
+        .replace("の案内等", "の案内・紹介等", 1),
+        origin="abcrecords-3.0.toml")
+    versions = [store.policy, abcrecords_v2(), store.policy, v3]
+    announced = []
+    for day, policy in enumerate(versions):
+        announced.append(announce_version(store.engine, store.secrets, policy,
+                                          now=NOW + timedelta(days=day),
+                                          notices_for=_notices(store, policy=policy)))
+    assert announced == [None, ("quality_marketing",), None, ("partner_guidance",)]

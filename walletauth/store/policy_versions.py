@@ -5,7 +5,8 @@ version's row into ``policy_announcements`` enqueues the notices in the same tra
 (the primary key decides: on PostgreSQL a second insert waits for the first and then does
 nothing; SQLite's ``BEGIN IMMEDIATE`` serialises the writers), so the notice goes out
 once however many workers start. The very first version a database sees is recorded
-without a notice: nothing changed. Going back to a version seen before sends none either.
+without a notice: nothing changed. Going back to a version seen before sends none either,
+but makes it the one the next new version is compared with.
 """
 
 from __future__ import annotations
@@ -62,7 +63,16 @@ def announce_version(
                                                     policy_announcements.c.version])
             .returning(policy_announcements.c.version)
         ).scalar_one_or_none()
-        if inserted is None or previous is None:
+        if inserted is None:
+            # Seen before (a return to an earlier version): it is the latest in force
+            # again, which the next new version is compared with. No notice.
+            connection.execute(
+                sa.update(policy_announcements)
+                .where(policy_announcements.c.policy_id == policy.id,
+                       policy_announcements.c.version == policy.version)
+                .values(seen_at=now))
+            return None
+        if previous is None:
             return None
         changed = changed_purposes(policy, previous)
         for notice in notices_for(changed):

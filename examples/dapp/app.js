@@ -270,9 +270,15 @@ async function saveContact(event) {
     return;
   }
   const answer = await api("/me/contact", { method: "PUT", body });
-  const done = fill(t().contactSaved, { count: answer.kept.length });
+  const done = fill(t().contactSaved, { count: answer.kept.length, purposes: purposesOf(answer) });
   $("contact-result").textContent = done;
   showStatus(done);
+}
+
+/** The texts of the purposes the records of an intake answer were kept for. */
+function purposesOf(answer) {
+  const texts = new Map(state.policy.purposes.map((p) => [p.id, p.text]));
+  return [...new Set(answer.kept.map((k) => texts.get(k.purpose) || k.purpose))].join(state.lang === "ja" ? "、" : ", ");
 }
 
 async function sendInquiry(event) {
@@ -280,7 +286,7 @@ async function sendInquiry(event) {
   const message = $("inquiry-message").value.trim();
   const answer = await api("/me/inquiries", { method: "POST", body: { message } });
   $("inquiry-message").value = "";
-  const done = fill(t().inquirySent, { id: answer.kept[0].record_id });
+  const done = fill(t().inquirySent, { id: answer.kept[0].record_id, purposes: purposesOf(answer) });
   $("inquiry-result").textContent = done;
   showStatus(done);
 }

@@ -32,7 +32,8 @@ def test_contact_and_an_inquiry_are_kept_for_the_service(page, dapp, wallet):
     page.fill("#contact-email", "fan@example.org")
     page.fill("#contact-url", "https://example.org/label")
     page.click("#contact-save")
-    expect(page.locator("#contact-result")).to_have_text("連絡先を保存しました（2 件）。")
+    expect(page.locator("#contact-result")).to_have_text(
+        "連絡先を保存しました（2 件、利用目的: 本サービスの提供・ログイン等）。")
     assert _kept(dapp, wallet.address, "service_provision", "contact_email") == [
         {"email": "fan@example.org"}]
     assert _kept(dapp, wallet.address, "service_provision", "application_url") == [
@@ -40,7 +41,8 @@ def test_contact_and_an_inquiry_are_kept_for_the_service(page, dapp, wallet):
 
     page.fill("#inquiry-message", "発売日はいつですか？")
     page.click("#inquiry-send")
-    expect(page.locator("#inquiry-result")).to_contain_text("お問い合わせを受け付けました")
+    expect(page.locator("#inquiry-result")).to_contain_text(
+        "利用目的: 本サービスの提供・ログイン等")
     [inquiry] = _kept(dapp, wallet.address, "service_provision", "inquiry")
     assert inquiry["message"] == "発売日はいつですか？"
     screenshot(page, "20-contact-and-inquiry-ja")
@@ -62,7 +64,9 @@ def test_metalive_asks_for_no_url(page, dapp, wallet):
     expect(page.locator("#contact-url")).to_be_hidden()
     page.fill("#contact-email", "viewer@example.org")
     page.click("#contact-save")
-    expect(page.locator("#contact-result")).to_have_text("連絡先を保存しました（1 件）。")
+    support = dapp.app.state.runtime.policy.purposes["support"].text.ja
+    expect(page.locator("#contact-result")).to_have_text(
+        f"連絡先を保存しました（1 件、利用目的: {support}）。")
     assert _kept(dapp, wallet.address, "support", "contact_email") == [
         {"email": "viewer@example.org"}]
 

@@ -157,7 +157,7 @@ def create_catalogue_app(config: CatalogueConfig) -> FastAPI:
             if error.code == "notice_replayed":
                 return Response(status_code=204)
             return _problem(400, error.code, error.message)
-        if notice.type == "subject.erased":
+        if notice.type == "subject.erased" and notice.subject is not None:
             favourites.forget(notice.subject)
         acted_on.append((notice.type, notice.id))
         return Response(status_code=204)

@@ -185,3 +185,29 @@ def keys_list() -> None:
         else:
             state = "expired"
         typer.echo(f"{key.kid}  created {key.created_at.isoformat(timespec='seconds')}  {state}")
+
+
+policy_app = typer.Typer(help="The privacy policy as data.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+
+@policy_app.command("diff")
+def policy_diff(
+    old: Annotated[str, typer.Argument(help="A shipped policy's name or a TOML file")],
+    new: Annotated[str, typer.Argument(help="A shipped policy's name or a TOML file")],
+) -> None:
+    """Print what changed from OLD to NEW; exit 0 when nothing did, 1 when something did
+    (as diff does), 2 when a policy cannot be loaded."""
+    from walletauth.policy import PolicyError, load_policy
+    from walletauth.policy.diff import policy_diff as differences
+
+    try:
+        before, after = load_policy(old), load_policy(new)
+    except PolicyError as error:
+        typer.echo(f"walletauth: {error.code}: {error.message}", err=True)
+        raise typer.Exit(code=BAD_CONFIGURATION_EXIT) from None
+    lines = differences(before, after)
+    for line in lines:
+        typer.echo(line)
+    if lines:
+        raise typer.Exit(code=1)

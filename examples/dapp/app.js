@@ -14,7 +14,7 @@ const state = {
   policy: null,
   consents: {},
   // From /me/consents: suspended purposes, granted ones on hold (and why), the age rule's state.
-  standing: { suspended: [], on_hold: {}, age: null },
+  standing: { suspended: [], on_hold: {}, changed: {}, age: null },
   records: null, // the user-supplied records of the last export
 };
 
@@ -142,7 +142,10 @@ async function loadConsents() {
 
 function applyConsents(answer) {
   state.consents = answer.consents;
-  state.standing = { suspended: answer.suspended, on_hold: answer.on_hold, age: answer.age };
+  state.standing = {
+    suspended: answer.suspended, on_hold: answer.on_hold, changed: answer.changed || {},
+    age: answer.age,
+  };
   renderConsents();
   renderRestrictChoices();
 }
@@ -176,7 +179,15 @@ async function confirmAge(underGuardianAge) {
 
 function renderConsents() {
   const { policy } = state;
-  $("policy-meta").textContent = `${policy.name} — ${t().policyVersion} ${policy.version}`;
+  let meta = `${policy.name} — ${t().policyVersion} ${policy.version}`;
+  const effective = policy.effective_date;
+  if (effective) {
+    meta += `, ${t().policyEffective} ${effective.date}`;
+    if (effective.set_by === "operator") meta += t().policyEffectiveOperator;
+  }
+  $("policy-meta").textContent = meta;
+  // The URL field only where the policy keeps one (ABCRECORDS; not METALIVE).
+  $("contact-url-field").hidden = !policy.categories.some((c) => c.id === "application_url");
   $("necessary").replaceChildren(
     ...policy.purposes.filter((p) => !p.optional).map(necessaryItem),
   );
@@ -212,7 +223,20 @@ function optionalItem(purpose) {
     stateText,
   );
   item.append(label);
+  const change = state.standing.changed[purpose.id];
+  if (change) item.append(element("p", { className: "muted change", textContent: changeText(change) }));
+  else if (purpose.changed_in === state.policy.version && purpose.change) {
+    // New or changed in the version in force, and not granted before: say what changed.
+    const text = fill(t().changedInVersion, { version: purpose.changed_in, summary: purpose.change });
+    item.append(element("p", { className: "muted change", textContent: text }));
+  }
   return item;
+}
+
+/** What changed in a purpose whose consent is on hold (the operator's summary, labelled). */
+function changeText(change) {
+  if (!change.summary || !change.changed_in) return t().changedNoSummary;
+  return fill(t().changedIn, { version: change.changed_in, summary: change.summary[state.lang] });
 }
 
 async function changeConsent(purpose, toggle) {
@@ -230,6 +254,41 @@ async function changeConsent(purpose, toggle) {
     purpose: purpose.text,
     state: state.consents[purpose.id] ? t().granted : t().withdrawn,
   }));
+}
+
+// ------------------------------------------------------------------ contact and inquiries
+
+async function saveContact(event) {
+  event.preventDefault();
+  const body = {};
+  const email = $("contact-email").value.trim();
+  const url = $("contact-url").value.trim();
+  if (email) body.email = email;
+  if (url && !$("contact-url-field").hidden) body.url = url;
+  if (!Object.keys(body).length) {
+    $("contact-result").textContent = t().contactEmpty;
+    return;
+  }
+  const answer = await api("/me/contact", { method: "PUT", body });
+  const done = fill(t().contactSaved, { count: answer.kept.length, purposes: purposesOf(answer) });
+  $("contact-result").textContent = done;
+  showStatus(done);
+}
+
+/** The texts of the purposes the records of an intake answer were kept for. */
+function purposesOf(answer) {
+  const texts = new Map(state.policy.purposes.map((p) => [p.id, p.text]));
+  return [...new Set(answer.kept.map((k) => texts.get(k.purpose) || k.purpose))].join(state.lang === "ja" ? "、" : ", ");
+}
+
+async function sendInquiry(event) {
+  event.preventDefault();
+  const message = $("inquiry-message").value.trim();
+  const answer = await api("/me/inquiries", { method: "POST", body: { message } });
+  $("inquiry-message").value = "";
+  const done = fill(t().inquirySent, { id: answer.kept[0].record_id, purposes: purposesOf(answer) });
+  $("inquiry-result").textContent = done;
+  showStatus(done);
 }
 
 // ------------------------------------------------------------------ my data
@@ -557,6 +616,8 @@ function start() {
   $("export-html").addEventListener("click", () => run(exportHtml));
   $("export-csv").addEventListener("click", () => run(exportCsv));
   $("correct-load").addEventListener("click", () => run(loadRecords));
+  $("contact-form").addEventListener("submit", (event) => run(() => saveContact(event)));
+  $("inquiry-form").addEventListener("submit", (event) => run(() => sendInquiry(event)));
   $("age-adult").addEventListener("click", () => run(() => confirmAge(false)));
   $("age-child").addEventListener("click", () => run(() => confirmAge(true)));
   $("restrict").addEventListener("click", () => run(() => restrict(false)));

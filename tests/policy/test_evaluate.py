@@ -25,9 +25,11 @@ CHILD = SubjectState(consents={}, age_confirmed=True, under_guardian_age=True)
 
 
 def state(
-    *consented: str, base: SubjectState = NOBODY, suspended=(), stopped=False, guardian=False
+    *consented: str, base: SubjectState = NOBODY, suspended=(), stopped=False, guardian=False,
+    outdated=(),
 ):
     return SubjectState(
+        outdated=frozenset(outdated),
         consents={purpose: True for purpose in consented},
         suspended=frozenset(suspended),
         age_confirmed=base.age_confirmed,
@@ -112,6 +114,17 @@ CASES = [
     Case(A, "provide", ("required_by_law",), state(stopped=True), None),
     Case(A, "provide", ("government_cooperation",), state(stopped=True), None),
     Case(A, "provide", ("data_broker",), NOBODY, "unknown_ground"),
+    # a consent given to a purpose's earlier text is on hold; necessary purposes go on
+    Case(A, "use", ("quality_marketing",),
+         state("quality_marketing", outdated=["quality_marketing"]), "policy_changed"),
+    Case(A, "collect", ("access_log", "quality_marketing"),
+         state("quality_marketing", outdated=["quality_marketing"]), "policy_changed"),
+    Case(A, "use", ("partner_guidance",),
+         state("quality_marketing", "partner_guidance", outdated=["quality_marketing"]), None),
+    Case(A, "use", ("service_provision",), state(outdated=["quality_marketing"]), None),
+    Case(A, "grant", ("quality_marketing",), state(outdated=["quality_marketing"]), None),
+    Case(A, "provide", ("prior_consent",),
+         state("prior_consent", outdated=["prior_consent"]), "policy_changed"),
     # -- METALIVE: optional purposes wait for an age confirmation; under 13, a guardian
     Case(M, "use", ("live_streaming",), NOBODY, None),
     Case(M, "use", ("advertising",), NOBODY, "consent_required"),
@@ -206,6 +219,9 @@ CASES = [
         "guardian_consent_required",
     ),
     Case(M, "provide", ("data_broker",), NOBODY, "unknown_ground"),
+    Case(M, "use", ("advertising",),
+         state("advertising", base=ADULT, outdated=["advertising"]), "policy_changed"),
+    Case(M, "use", ("live_streaming",), state(base=ADULT, outdated=["advertising"]), None),
 ]
 
 
@@ -290,3 +306,13 @@ def test_an_id_that_is_not_text_is_refused_as_unknown_never_raised(odd):
     assert decide_collection(policy, "contact_email", odd, everyone).reason == "unknown_purpose"
     assert decide_consent_change(policy, odd, True, everyone).reason == "unknown_purpose"
     assert decide_provision(policy, odd, everyone).reason == "unknown_ground"
+
+
+def test_effective_consents_count_an_outdated_consent_as_off():
+    policy = load_policy(A)
+    consents = effective_consents(
+        policy, {"quality_marketing": True, "partner_guidance": True},
+        frozenset({"quality_marketing"}),
+    )
+    assert consents == {"service_provision": True, "quality_marketing": False,
+                        "partner_guidance": True}

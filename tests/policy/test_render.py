@@ -69,6 +69,8 @@ def test_purposes_say_whether_they_are_optional_and_start_off():
         "default_on": True,
         "dpv": "dpv:ServiceProvision",
         "clause": "ABCRECORDS 2",
+        "changed_in": None,
+        "change": None,
     }
     assert (by_id["quality_marketing"]["optional"], by_id["quality_marketing"]["default_on"]) == (
         True,

@@ -41,7 +41,7 @@ def test_contact_details_are_quoted_from_the_text(name):
 
 
 # Each clause of a text -> the mechanisms serving it: ("purpose" | "category" | "ground" |
-# "right" | "age" | "contact" | "joint_use" | "outsourcing" | "withheld", id), or
+# "right" | "age" | "contact" | "joint_use" | "outsourcing" | "withheld" | "amendment", id), or
 # ("prose", why no data mechanism is needed).
 ABCRECORDS_CLAUSES: dict[str, list[tuple[str, str]]] = {
     "1. 利用者情報": [
@@ -92,9 +92,7 @@ ABCRECORDS_CLAUSES: dict[str, list[tuple[str, str]]] = {
         ("prose", "voluntariness is enforced by consent purposes defaulting to off"),
     ],
     "10. 利用者情報に関する受付窓口": [("contact", "ABCRECORDS 10")],
-    "11. 本規定の変更": [
-        ("prose", "changes ship as a new policy version, which consent records carry"),
-    ],
+    "11. 本規定の変更": [("amendment", "ABCRECORDS 11")],
 }
 
 METALIVE_CLAUSES: dict[str, list[tuple[str, str]]] = {
@@ -152,9 +150,7 @@ METALIVE_CLAUSES: dict[str, list[tuple[str, str]]] = {
     ],
     "免責": [("prose", "disclaims liability for users' own disclosures; nothing to enforce")],
     "サービスプロバイダ": [("outsourcing", "METALIVE サービスプロバイダ")],
-    "プライバシーポリシーの変更": [
-        ("prose", "changes ship as a new policy version, which consent records carry"),
-    ],
+    "プライバシーポリシーの変更": [("amendment", "METALIVE プライバシーポリシーの変更")],
     "お問い合わせ": [("contact", "METALIVE お問い合わせ")],
 }
 
@@ -201,6 +197,9 @@ def _mechanism_exists(policy: Policy, kind: str, ref: str, clause: str) -> bool:
             return policy.joint_use.clause == ref and not policy.joint_use.allowed
         case "outsourcing":
             return policy.outsourcing is not None and policy.outsourcing.clause == ref == clause
+        case "amendment":
+            # A change is a new version whose consent changes the store enforces.
+            return policy.amendment is not None and policy.amendment.clause == ref == clause
         case "prose":
             return bool(ref.strip())
     raise AssertionError(f"unknown mechanism kind {kind!r}")

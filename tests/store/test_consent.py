@@ -16,10 +16,14 @@ def test_the_history_keeps_every_change_with_its_time_and_policy_version(store):
     store.set_consent(ALICE, "partner_guidance", False, now=NOW + timedelta(days=1))
     store.set_consent(ALICE, "quality_marketing", True, now=NOW + timedelta(days=2))
 
+    digests = store.policy.consent_digests()  # the words each consent was given to
+    guidance, marketing = digests["partner_guidance"], digests["quality_marketing"]
     assert store.consent_history(ALICE) == [
-        ConsentEvent("consent", "partner_guidance", True, NOW, "1.0"),
-        ConsentEvent("consent", "partner_guidance", False, NOW + timedelta(days=1), "1.0"),
-        ConsentEvent("consent", "quality_marketing", True, NOW + timedelta(days=2), "1.0"),
+        ConsentEvent("consent", "partner_guidance", True, NOW, "1.0", guidance),
+        ConsentEvent("consent", "partner_guidance", False, NOW + timedelta(days=1), "1.0",
+                     guidance),
+        ConsentEvent("consent", "quality_marketing", True, NOW + timedelta(days=2), "1.0",
+                     marketing),
     ]
     assert store.consents(ALICE) == {
         "service_provision": True, "quality_marketing": True, "partner_guidance": False,

@@ -104,11 +104,12 @@ def test_upgrading_from_0002_drops_rate_counters_and_keeps_everything_else(backe
         shapes_before, rows_before = _table_shapes(engine), _table_rows(engine)
         assert len(rows_before["rate_counters"]) == 3
 
-        _move_records_schema(engine, "head")
+        _move_records_schema(engine, "0003_drop_rate_counters")
 
         del shapes_before["rate_counters"], rows_before["rate_counters"]
         assert _table_shapes(engine) == shapes_before
         assert _table_rows(engine) == rows_before
+        _move_records_schema(engine, "head")
         assert schema_differences(engine, "records") == []
     finally:
         engine.dispose()
@@ -214,3 +215,32 @@ def test_sqlite_files_are_private_to_the_service_whatever_the_umask(tmp_path, se
     assert {"walletauth.db", "walletauth.db-wal", "walletauth.keys.db"} <= set(modes)
     assert modes == dict.fromkeys(modes, 0o600)
     assert stat.S_IMODE((tmp_path / "fresh").stat().st_mode) == 0o700
+
+
+def test_0004_keeps_every_consent_event_without_a_digest_and_goes_back(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        _move_records_schema(engine, "0003_drop_rate_counters")
+        events_at_0003 = sa.Table("consent_events", sa.MetaData(), autoload_with=engine)
+        with engine.begin() as connection:
+            subject_id = connection.execute(sa.text("SELECT min(id) FROM subjects")).scalar()
+            connection.execute(sa.insert(events_at_0003).values(
+                subject_id=subject_id, kind="consent", purpose="quality_marketing",
+                value=True, at=NOW, policy_version="1.0"))
+        shapes_at_0003, rows_at_0003 = _table_shapes(engine), _table_rows(engine)
+
+        _move_records_schema(engine, "0004_policy_versions")
+
+        rows = _table_rows(engine)
+        assert rows["policy_announcements"] == []
+        events = rows["consent_events"]
+        assert events and all(event[-1] is None for event in events)
+        assert [event[:-1] for event in events] == rows_at_0003["consent_events"]
+
+        _move_records_schema(engine, "0003_drop_rate_counters", down=True)
+        assert _table_shapes(engine) == shapes_at_0003
+        assert _table_rows(engine) == rows_at_0003
+    finally:
+        engine.dispose()

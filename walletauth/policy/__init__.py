@@ -24,6 +24,7 @@ from walletauth.policy.loader import (
 from walletauth.policy.minimise import minimise
 from walletauth.policy.model import (
     AgeRule,
+    Amendment,
     Basis,
     Category,
     Contact,
@@ -31,13 +32,16 @@ from walletauth.policy.model import (
     JointUse,
     LocalizedText,
     LoginRule,
+    OperatorNote,
     Outsourcing,
     Policy,
+    PolicyChange,
     Purpose,
     Right,
     RightId,
     ThirdPartyGround,
     ThirdPartyRules,
+    text_digest,
 )
 from walletauth.policy.render import render_policy
 from walletauth.policy.useragent import browser_family
@@ -46,6 +50,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "REASON_CODES",
     "AgeRule",
+    "Amendment",
     "Basis",
     "Category",
     "Contact",
@@ -53,8 +58,10 @@ __all__ = [
     "JointUse",
     "LocalizedText",
     "LoginRule",
+    "OperatorNote",
     "Outsourcing",
     "Policy",
+    "PolicyChange",
     "PolicyError",
     "PolicyErrorCode",
     "Purpose",
@@ -78,4 +85,5 @@ __all__ = [
     "render_policy",
     "shipped_policies",
     "shipped_policy_text",
+    "text_digest",
 ]

@@ -29,7 +29,33 @@ def policy_problems(policy: Policy) -> list[str]:
         *_duplicates("right", (right.id for right in policy.rights)),
         *_login_problems(policy),
         *_age_problems(policy),
+        *_change_problems(policy),
     ]
+
+
+def _change_problems(policy: Policy) -> Iterator[str]:
+    yield from _duplicates("change of version", (change.version for change in policy.changes))
+    if policy.changes and policy.changes[-1].version != policy.version:
+        yield (
+            f"the last change entry is version {policy.changes[-1].version!r} but the policy"
+            f" is version {policy.version!r}; add a [[changes]] entry for this version"
+        )
+    if policy.changes and policy.effective_date not in (None, policy.changes[-1].date):
+        yield (
+            f"effective_date {policy.effective_date} differs from the date of this version's"
+            f" change entry ({policy.changes[-1].date})"
+        )
+    dates = [change.date for change in policy.changes]
+    if dates != sorted(dates):
+        yield "changes must be listed oldest first"
+    consentable = set(policy.consent_digests()) | set(policy.purposes)
+    if policy.changes:
+        for entry_id in policy.changes[-1].purposes:
+            if entry_id not in consentable:
+                yield (
+                    f"change {policy.version!r} names the unknown purpose {entry_id!r}"
+                    f" (known: {sorted(consentable)})"
+                )
 
 
 def _duplicates(kind: str, ids: Iterable[str]) -> Iterator[str]:

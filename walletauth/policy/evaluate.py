@@ -18,6 +18,8 @@ one of these stable reason codes:
 ``third_party_stopped``       the subject stopped third-party provision
 ``not_a_consent_purpose``     consent cannot be granted or withdrawn for a necessary or
                               legal purpose, or for a ground that needs no consent
+``policy_changed``            the consent was given to a text of the purpose (or ground)
+                              that has changed since: on hold until given again
 
 Rules, in the order they are checked:
 
@@ -25,8 +27,10 @@ Rules, in the order they are checked:
   duty the law imposes.
 * Necessary purposes need no consent but may be suspended by the subject.
 * Consent purposes need an effective consent (explicit, else the default, which a valid
-  policy keeps off) and, under a policy with an age rule, an age confirmation and, below
-  the guardian age, a guardian's consent. Necessary purposes are not age-gated: signing
+  policy keeps off) given to the purpose's current text (a consent to words that have
+  changed since is on hold: ``policy_changed``; necessary purposes go on) and, under a
+  policy with an age rule, an age confirmation and, below the guardian age, a guardian's
+  consent. Necessary purposes are not age-gated: signing
   in and recording the age confirmation itself must stay possible.
 * Withdrawing a consent is always allowed; granting one passes the age rule first.
 * Third-party provision on a ground that needs no consent is always allowed; on a consent
@@ -54,6 +58,7 @@ ReasonCode = Literal[
     "guardian_consent_required",
     "third_party_stopped",
     "not_a_consent_purpose",
+    "policy_changed",
 ]
 REASON_CODES: Final[frozenset[str]] = frozenset(ReasonCode.__args__)  # type: ignore[attr-defined]
 
@@ -73,6 +78,9 @@ class SubjectState:
     guardian_consent: bool = False
     """A guardian consent is on record."""
     third_party_stopped: bool = False
+    outdated: frozenset[str] = frozenset()
+    """Purposes and consent grounds granted under a text that has changed since (see
+    :meth:`walletauth.policy.Policy.consent_digests`): on hold until granted again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +97,17 @@ def _refused(reason: ReasonCode) -> UseDecision:
     return UseDecision(allowed=False, reason=reason)
 
 
-def effective_consents(policy: Policy, explicit: Mapping[str, bool]) -> dict[str, bool]:
+def effective_consents(
+    policy: Policy, explicit: Mapping[str, bool], outdated: frozenset[str] = frozenset()
+) -> dict[str, bool]:
     """Every purpose of ``policy`` -> whether it is on: necessary and legal purposes
-    always, consent purposes as explicitly granted or withdrawn, else by default (off)."""
-    return {purpose.id: _consented(purpose, explicit) for purpose in policy.purposes.values()}
+    always, consent purposes as explicitly granted or withdrawn, else by default (off);
+    a consent given to a text that has changed since (``outdated``) is off until given
+    again."""
+    return {
+        purpose.id: _consented(purpose, explicit) and purpose.id not in outdated
+        for purpose in policy.purposes.values()
+    }
 
 
 def _consented(purpose: Purpose, explicit: Mapping[str, bool]) -> bool:
@@ -112,6 +127,8 @@ def decide_use(policy: Policy, purpose: str, state: SubjectState) -> UseDecision
         return _refused("purpose_suspended")
     if not entry.optional:
         return ALLOWED
+    if purpose in state.outdated:
+        return _refused("policy_changed")
     if not _consented(entry, state.consents):
         return _refused("consent_required")
     return _age_gate(policy, state)
@@ -160,6 +177,8 @@ def decide_provision(policy: Policy, ground_id: str, state: SubjectState) -> Use
         return ALLOWED
     if state.third_party_stopped:
         return _refused("third_party_stopped")
+    if ground_id in state.outdated:
+        return _refused("policy_changed")
     if not state.consents.get(ground_id, False):
         return _refused("consent_required")
     return _age_gate(policy, state)

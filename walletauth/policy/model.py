@@ -14,7 +14,9 @@ consistent one.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import hashlib
+import json
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
@@ -187,9 +189,48 @@ class LoginRule(_Frozen):
     serves that the subject's state allows at that moment, and none otherwise."""
 
 
+class OperatorNote(_Frozen):
+    """Text the operator wrote (a change summary), in Japanese and English: not a quote
+    of the published policy, and shown as the operator's own words."""
+
+    ja: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class Amendment(_Frozen):
+    """How the policy itself says it may be changed (ABCRECORDS 11, METALIVE 変更)."""
+
+    clause: Clause
+    text: LocalizedText
+
+
+class PolicyChange(_Frozen):
+    """One entry of the change history: a version, the day it took effect, and what
+    changed, per purpose (the operator's summary)."""
+
+    version: str = Field(min_length=1, max_length=64)
+    date: date
+    summary: OperatorNote | None = None
+    purposes: dict[str, OperatorNote] = Field(default_factory=dict)
+    """Purpose (or consent ground) id -> what changed in its text. A consent given before
+    this version to a purpose whose text changed is on hold until given again (the store
+    sees that from the text's digest, :meth:`Policy.consent_digests`; this is what the
+    consent screen says about it)."""
+    clause: str | None = None
+    """Where the published text states this version's date, if it does (e.g. METALIVE's
+    "2023 年8 月8 日改訂"); without it the date is the operator's setting."""
+
+
 class Policy(_Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    version: str = Field(min_length=1)
+    version: str = Field(min_length=1, max_length=64)
+    effective_date: date | None = None
+    """When this version took effect; the operator's setting unless the text states it
+    (see :attr:`effective_date_clause`)."""
+    effective_date_clause: str | None = None
+    changes: tuple[PolicyChange, ...] = ()
+    """The change history, oldest first; its last entry, if any, is this version."""
+    amendment: Amendment | None = None
     name: LocalizedText
     source: str
     """Where the policy text comes from (the operator's published page or file)."""
@@ -274,3 +315,32 @@ class Policy(_Frozen):
     @property
     def right_ids(self) -> frozenset[str]:
         return frozenset(right.id for right in self.rights)
+
+    def consent_digests(self) -> dict[str, str]:
+        """Optional purpose and consent ground id -> digest of the text a consent to it
+        agrees to. A consent recorded with another digest was given to other words, so
+        it no longer counts (it is on hold until given again)."""
+        texts: dict[str, LocalizedText] = {
+            purpose.id: purpose.text for purpose in self.purposes.values() if purpose.optional
+        }
+        texts.update({ground.id: ground.text for ground in self.third_party.grounds
+                      if ground.requires_consent})
+        return {entry_id: text_digest(text) for entry_id, text in texts.items()}
+
+    @property
+    def effective_on(self) -> date | None:
+        """When this version took effect: ``effective_date``, else its change's date."""
+        if self.effective_date is not None or not self.changes:
+            return self.effective_date
+        return self.changes[-1].date
+
+    def change_of(self, entry_id: str) -> PolicyChange | None:
+        """The latest change entry that changed ``entry_id``'s text, if any."""
+        return next((c for c in reversed(self.changes) if entry_id in c.purposes), None)
+
+
+def text_digest(text: LocalizedText) -> str:
+    """A short, stable digest of what a subject was shown (both languages: a consent
+    may have been given to either)."""
+    canonical = json.dumps([text.ja, text.en], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]

@@ -3,7 +3,11 @@
 Served by the server at ``GET /policy``. Everything a subject is asked to decide on is
 here: each purpose with its basis and whether it is optional (only consent purposes
 are; they start off), each data category with the purposes it serves and for how long,
-the third-party rules, the rights, the contact point, and the version agreed to.
+the third-party rules, the rights, the contact point, and the version agreed to, with
+its effective date and change history (what changed per purpose: a consent given before
+such a change is on hold until given again). Change summaries are the operator's words,
+and an effective date the text does not state is the operator's setting: both are
+labelled so (``set_by``), never shown as the policy's own words.
 """
 
 from __future__ import annotations
@@ -14,11 +18,14 @@ from walletauth.policy.durations import humanise, whole_days
 from walletauth.policy.errors import PolicyError
 from walletauth.policy.model import (
     AgeRule,
+    Amendment,
     Category,
     Contact,
     LocalizedText,
+    OperatorNote,
     Outsourcing,
     Policy,
+    PolicyChange,
     Purpose,
     Right,
     RightId,
@@ -45,10 +52,13 @@ def render_policy(policy: Policy, lang: Lang) -> JSON:
     return {
         "id": policy.id,
         "version": policy.version,
+        "effective_date": _effective_date(policy),
         "lang": lang,
         "name": _text(policy.name, lang),
         "source": policy.source,
-        "purposes": [_purpose(purpose, lang) for purpose in policy.purposes.values()],
+        "amendment": _amendment(policy.amendment, lang),
+        "changes": [_change(change, lang) for change in policy.changes],
+        "purposes": [_purpose(policy, purpose, lang) for purpose in policy.purposes.values()],
         "categories": [
             _category(policy, category, lang) for category in policy.categories.values()
         ],
@@ -77,7 +87,41 @@ def _optional_text(text: LocalizedText | None, lang: Lang) -> str | None:
     return None if text is None else _text(text, lang)
 
 
-def _purpose(purpose: Purpose, lang: Lang) -> JSON:
+def _effective_date(policy: Policy) -> JSON | None:
+    effective = policy.effective_on
+    if effective is None:
+        return None
+    clause = policy.effective_date_clause
+    if clause is None and policy.effective_date is None and policy.changes:
+        clause = policy.changes[-1].clause
+    return {"date": effective.isoformat(), "clause": clause,
+            "set_by": "policy" if clause else "operator"}
+
+
+def _amendment(amendment: Amendment | None, lang: Lang) -> JSON | None:
+    if amendment is None:
+        return None
+    return {"clause": amendment.clause, "text": _text(amendment.text, lang)}
+
+
+def _note(note: OperatorNote | None, lang: Lang) -> str | None:
+    return None if note is None else (note.ja if lang == "ja" else note.en)
+
+
+def _change(change: PolicyChange, lang: Lang) -> JSON:
+    return {
+        "version": change.version,
+        "date": change.date.isoformat(),
+        "date_set_by": "policy" if change.clause else "operator",
+        "clause": change.clause,
+        "summary": _note(change.summary, lang),
+        "summary_set_by": "operator",
+        "purposes": {entry_id: _note(note, lang) for entry_id, note in change.purposes.items()},
+    }
+
+
+def _purpose(policy: Policy, purpose: Purpose, lang: Lang) -> JSON:
+    change = policy.change_of(purpose.id)
     return {
         "id": purpose.id,
         "text": _text(purpose.text, lang),
@@ -87,6 +131,10 @@ def _purpose(purpose: Purpose, lang: Lang) -> JSON:
         "default_on": purpose.default_on or not purpose.optional,
         "dpv": purpose.dpv,
         "clause": purpose.clause,
+        # The last version that changed this purpose's text, and what changed (the
+        # operator's summary): what the consent screen shows beside a consent on hold.
+        "changed_in": None if change is None else change.version,
+        "change": None if change is None else _note(change.purposes[purpose.id], lang),
     }
 
 

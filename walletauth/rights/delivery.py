@@ -87,7 +87,9 @@ def _send(
     if endpoint is None:
         return "unknown_endpoint"
     notice = Notice(
-        id=queued.notice_id, type=queued.type, subject=queued.subject,  # type: ignore[arg-type]
+        # A notice about the policy seals no subject (walletauth.store.policy_versions).
+        id=queued.notice_id, type=queued.type,  # type: ignore[arg-type]
+        subject=queued.subject or None,
         purposes=queued.purposes, occurred_at=queued.occurred_at,
         policy=PolicyRef(id=queued.policy_id, version=queued.policy_version),
     )

@@ -2,7 +2,11 @@
 
 A notice tells a service that something happened to a data subject that the service
 must act on: the subject erased their data, restricted its use, or withdrew consent
-for some purposes. The body follows the payload shape Standard Webhooks recommends,
+for some purposes; or that the policy itself changed (``policy.changed``, about no
+subject: consents given to the changed purposes' earlier text are on hold until the
+subjects give them again: ask walletauth (``WalletAuthClient.allowed``, which answers
+``policy_changed`` meanwhile) before using data for them).
+The body follows the payload shape Standard Webhooks recommends,
 ``{"type": ..., "timestamp": ..., "data": {...}}``.
 """
 
@@ -14,7 +18,15 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final, Literal
 
 from eth_utils import is_checksum_address
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from walletauth.policy import Policy
 from walletauth.sdk.errors import SdkError
@@ -25,7 +37,11 @@ NoticeType = Literal[
     "subject.unrestricted",  # the restriction was lifted
     "consent.withdrawn",  # stop processing for ``purposes``
     "consent.granted",  # processing for ``purposes`` may start
+    "policy.changed",  # a new policy version; ``purposes`` changed: consents to them on hold
 ]
+
+SUBJECTLESS_TYPES: Final = frozenset({"policy.changed"})
+"""Notices about the policy rather than about one subject: their ``subject`` is None."""
 
 NOTICE_ID_PATTERN: Final = r"^[A-Za-z0-9_-]{1,128}$"
 """Also the webhook-id: no '.' (the signed content is ``id.timestamp.body``)."""
@@ -56,8 +72,8 @@ class Notice(BaseModel):
     id: str = Field(pattern=NOTICE_ID_PATTERN)
     """Unique per event and unchanged across delivery retries: the idempotency key."""
     type: NoticeType
-    subject: str
-    """The wallet address (EIP-55) the event is about."""
+    subject: str | None = None
+    """The wallet address (EIP-55) the event is about; None for ``policy.changed``."""
     purposes: tuple[PurposeId, ...] = Field(default=(), max_length=64)
     """Purpose ids of the policy the event concerns; empty when it concerns them all."""
     occurred_at: AwareDatetime
@@ -65,10 +81,17 @@ class Notice(BaseModel):
 
     @field_validator("subject")
     @classmethod
-    def _checksummed(cls, subject: str) -> str:
-        if not is_checksum_address(subject):
+    def _checksummed(cls, subject: str | None) -> str | None:
+        if subject is not None and not is_checksum_address(subject):
             raise ValueError("subject must be an EIP-55 checksummed address")
         return subject
+
+    @model_validator(mode="after")
+    def _subject_matches_type(self) -> Notice:
+        if (self.subject is None) != (self.type in SUBJECTLESS_TYPES):
+            raise ValueError(f"a {self.type} notice must {'not ' * (self.subject is not None)}"
+                             "name a subject")
+        return self
 
     @field_validator("occurred_at")
     @classmethod
@@ -79,7 +102,7 @@ class Notice(BaseModel):
     def new(
         cls,
         type: NoticeType,
-        subject: str,
+        subject: str | None,
         *,
         policy: PolicyRef,
         occurred_at: datetime,

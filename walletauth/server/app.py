@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from walletauth import __version__
@@ -24,8 +25,9 @@ from walletauth.server.middleware import (
     RequestMetricsMiddleware,
     with_security_headers,
 )
+from walletauth.server.policy_changes import announce_policy
 from walletauth.server.problems import Problem
-from walletauth.server.routes import auth, consents, meta, policy
+from walletauth.server.routes import auth, consents, intake, meta, policy
 from walletauth.server.runtime import Runtime, system_clock
 from walletauth.server.settings import Settings
 from walletauth.server.static_routes import install_api_docs, install_example_routes
@@ -62,6 +64,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         app.state.runtime = runtime
         notices = start_notice_worker(runtime.store, clock, notice_endpoints(settings))
         try:
+            # A new version's policy.changed goes into the outbox before any request.
+            await run_in_threadpool(announce_policy, runtime)
             yield
         finally:
             if notices is not None:
@@ -78,8 +82,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    for router in (auth.router, consents.router, rights_routes.router, service_routes.router,
-                   guardian_routes.router, policy.router, meta.router):
+    for router in (auth.router, consents.router, intake.router, rights_routes.router,
+                   service_routes.router, guardian_routes.router, policy.router, meta.router):
         app.include_router(router)
     install_example_routes(app, settings)
     if settings.api_docs:

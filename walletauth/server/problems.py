@@ -49,6 +49,7 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "not_a_consent_purpose": Outcome(422, "Purpose does not rest on consent"),
     "unsupported_language": Outcome(422, "Unsupported language"),
     "consent_required": Outcome(403, "Consent required"),
+    "policy_changed": Outcome(403, "Consent on hold: the policy's text changed since"),
     "purpose_suspended": Outcome(409, "Purpose suspended"),
     "age_confirmation_required": Outcome(403, "Age confirmation required"),
     "guardian_consent_required": Outcome(403, "Guardian consent required"),

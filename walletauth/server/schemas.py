@@ -63,6 +63,14 @@ class AgeState(BaseModel):
     guardian_consent: bool = Field(description="A guardian's consent is on record")
 
 
+class PurposeChange(BaseModel):
+    changed_in: str | None = Field(
+        description="The policy version whose change entry names the purpose; null when its"
+        " text changed without an entry")
+    summary: dict[str, str] | None = Field(
+        description="What changed, {ja, en}: the operator's summary, not the policy's words")
+
+
 class ConsentsResponse(BaseModel):
     consents: dict[str, bool] = Field(description="Purpose id -> granted, for optional purposes")
     suspended: list[str] = Field(
@@ -71,7 +79,11 @@ class ConsentsResponse(BaseModel):
     on_hold: dict[str, str] = Field(
         default_factory=dict,
         description="Granted purposes not in use now -> why (purpose_suspended,"
-        " age_confirmation_required, guardian_consent_required)")
+        " age_confirmation_required, guardian_consent_required, policy_changed: granted to"
+        " an earlier text of the purpose, on hold until granted again)")
+    changed: dict[str, PurposeChange] = Field(
+        default_factory=dict,
+        description="Purposes on hold with policy_changed -> what changed in their text")
     age: AgeState | None = Field(
         default=None, description="The age rule's state; null when the policy has no age rule")
 

@@ -27,6 +27,7 @@ StoreErrorCode = Literal[
     "guardian_consent_required",
     "third_party_stopped",
     "not_a_consent_purpose",
+    "policy_changed",  # a consent given to words that have changed since: on hold
     "unknown_ground",
     "invalid_field_value",
     "invalid_ip",

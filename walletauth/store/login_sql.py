@@ -46,8 +46,8 @@ _USE_NONCE = (
     " ON CONFLICT (nonce) DO NOTHING RETURNING nonce"
 )
 _FIND_SUBJECT = (
-    "SELECT s.id, s.ref, s.key_id, e.kind, e.purpose, e.value, e.at, e.policy_version"
-    " FROM subjects AS s LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
+    "SELECT s.id, s.ref, s.key_id, e.kind, e.purpose, e.value, e.at, e.policy_version,"
+    " e.text_digest FROM subjects AS s LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
     " WHERE s.ref IN ({refs}) ORDER BY e.id"
 )
 _LOCK_SUBJECT = {"sqlite": "", "postgresql": " FOR UPDATE OF s"}
@@ -170,8 +170,8 @@ class LoginTransaction:
             return None, []
         read_time = self._dialect.read_time
         events = [
-            ConsentEvent(kind, purpose, bool(value), read_time(at), policy_version)
-            for _id, _ref, _key_id, kind, purpose, value, at, policy_version in rows
+            ConsentEvent(kind, purpose, bool(value), read_time(at), policy_version, digest)
+            for _id, _ref, _key_id, kind, purpose, value, at, policy_version, digest in rows
             if kind is not None
         ]
         subject_id, ref, key_id = rows[0][:3]

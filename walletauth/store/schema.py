@@ -69,6 +69,19 @@ consent_events = sa.Table(
     sa.Column("value", sa.Boolean, nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
     sa.Column("policy_version", Id, nullable=False),
+    # The digest of the text consented to (Policy.consent_digests); None before 0004.
+    sa.Column("text_digest", sa.String(64), nullable=True),
+)
+
+policy_announcements = sa.Table(
+    "policy_announcements",
+    metadata,
+    sa.Column("policy_id", Id, primary_key=True),
+    sa.Column("version", Id, primary_key=True),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+    sa.Column("announced", sa.Boolean, nullable=False),
+    # The version's consent digests, to tell which purposes the next version changes.
+    sa.Column("digests", sa.JSON, nullable=False),
 )
 
 audit_log = sa.Table(

@@ -29,7 +29,12 @@ from walletauth.policy.model import AgeRule, Policy
 from walletauth.store import ephemeral
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, AuditEvent, DetailValue, read_audit, write_audit
-from walletauth.store.consent import ConsentEvent, ConsentKind, state_from_events
+from walletauth.store.consent import (
+    ConsentEvent,
+    ConsentKind,
+    CurrentTexts,
+    state_from_events,
+)
 from walletauth.store.crypto import seal
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
 from walletauth.store.ephemeral import session_hash
@@ -219,6 +224,7 @@ class Store:
         self._reader = engine.execution_options(**READ_ONLY)
         self._login_sql = LoginSql(engine)
         self._plan: _LoginPlan | None = None
+        self._texts: tuple[Policy, CurrentTexts] | None = None
 
     @classmethod
     def open(
@@ -246,10 +252,23 @@ class Store:
         """The keyed hash a subject is filed under (current secrets version)."""
         return refs_of(self.secrets, normalise_address(address))[0]
 
+    def state_of(self, events: Sequence[ConsentEvent]) -> SubjectState:
+        """The state ``events`` imply under the policy in force: a consent given to an
+        earlier text of its purpose is outdated (on hold until given again)."""
+        return state_from_events(events, self._current_texts())
+
+    def _current_texts(self) -> CurrentTexts:
+        """The digests of the policy in force (computed again if the policy changed)."""
+        texts = self._texts
+        if texts is None or texts[0] is not self.policy:
+            texts = self._texts = (self.policy, CurrentTexts(self.policy.version,
+                                                             self.policy.consent_digests()))
+        return texts[1]
+
     def subject_state(self, address: str) -> SubjectState:
         with self._reader.begin() as connection:
             _subject, events = self._find(connection, address)
-        return state_from_events(events)
+        return self.state_of(events)
 
     # ------------------------------------------------------------------ records
 
@@ -381,7 +400,7 @@ class Store:
         if login.nonce is not None and not transaction.use_nonce(*login.nonce):
             return SignInOutcome(False)
         subject, events = transaction.find_subject(login.refs)
-        state = state_from_events(events)
+        state = self.state_of(events)
         try:
             self._refuse_login(plan, state)
         except StoreError as refused:
@@ -529,7 +548,7 @@ class Store:
             if subject is None:
                 return []
             with policy_errors_as_store_errors():
-                usable = decide_use(self.policy, purpose, state_from_events(events)).allowed
+                usable = decide_use(self.policy, purpose, self.state_of(events)).allowed
             if not usable:
                 return []
             query = (
@@ -593,8 +612,9 @@ class Store:
 
     def consents(self, address: str) -> dict[str, bool]:
         """The effective consent per purpose (explicit choices over the policy's defaults)."""
+        state = self.subject_state(address)
         with policy_errors_as_store_errors():
-            return effective_consents(self.policy, self.subject_state(address).consents)
+            return effective_consents(self.policy, state.consents, state.outdated)
 
     def consent_history(self, address: str) -> list[ConsentEvent]:
         """Every consent, suspension, stop and age event of the subject, oldest first."""
@@ -881,7 +901,7 @@ class Store:
     ) -> tuple[Subject | None, SubjectState]:
         refs = refs_of(self.secrets, normalise_address(address))
         subject, events = find_with_history(connection, refs, lock=True)
-        return subject, state_from_events(events)
+        return subject, self.state_of(events)
 
     def _ensure_subject(
         self, write: _Write, address: str, subject: Subject | None, now: datetime
@@ -992,6 +1012,9 @@ class Store:
             sa.insert(consent_events).values(
                 subject_id=subject.id, kind=kind, purpose=purpose, value=value, at=now,
                 policy_version=self.policy.version,
+                # The words consented to: a later change of them puts the consent on hold.
+                text_digest=self._current_texts().digests.get(purpose or "")
+                if kind == "consent" else None,
             )
         )
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from walletauth.policy.evaluate import decide_collection, decide_provision
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, read_audit, write_audit
-from walletauth.store.consent import ConsentEvent, state_from_events
+from walletauth.store.consent import ConsentEvent
 from walletauth.store.errors import StoreError, policy_errors_as_store_errors, refuse
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import orphan_key_batches
@@ -317,7 +317,7 @@ def apply_changes(
         if refused:
             return ChangeOutcome(refused=refused)
         key = store.keys.require(subject.key_id)
-        state = state_from_events(events)
+        state = store.state_of(events)
         corrected, added, deleted = 0, [], 0
         for change in changes:
             if change.op == "add":
@@ -433,7 +433,7 @@ def record_provision(
     with store.engine.begin() as connection:
         subject, events = find_with_history(connection, refs, lock=True)
         with policy_errors_as_store_errors():
-            refuse(decide_provision(store.policy, ground, state_from_events(events)),
+            refuse(decide_provision(store.policy, ground, store.state_of(events)),
                     "third-party provision")
         if subject is None:
             raise StoreError("unknown_subject", "no data is kept about this address")

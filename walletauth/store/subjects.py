@@ -42,7 +42,7 @@ _FIND_WITH_HISTORY = (
     sa.select(
         subjects.c.id, subjects.c.ref, subjects.c.key_id,
         consent_events.c.kind, consent_events.c.purpose, consent_events.c.value,
-        consent_events.c.at, consent_events.c.policy_version,
+        consent_events.c.at, consent_events.c.policy_version, consent_events.c.text_digest,
     )
     .select_from(subjects.outerjoin(consent_events, consent_events.c.subject_id == subjects.c.id))
     .where(subjects.c.ref.in_(sa.bindparam("refs", expanding=True)))
@@ -73,7 +73,8 @@ def find_with_history(
         return None, []
     first = rows[0]
     events = [
-        ConsentEvent(row.kind, row.purpose, row.value, row.at, row.policy_version)
+        ConsentEvent(row.kind, row.purpose, row.value, row.at, row.policy_version,
+                     row.text_digest)
         for row in rows
         if row.kind is not None
     ]

@@ -16,6 +16,7 @@ from walletauth.server.schemas import (
     ConsentChange,
     ConsentChanges,
     ConsentsResponse,
+    PurposeChange,
 )
 from walletauth.server.services import ServiceRegistry
 
@@ -45,7 +46,9 @@ async def get_consents(runtime: RuntimeDep, principal: PrincipalDep) -> Consents
         " resulting consents. Under a policy with an age rule a grant is refused with"
         " `age_confirmation_required` until PUT /me/age, and below the guardian age with"
         " `guardian_consent_required` until the operator records a guardian's consent;"
-        " withdrawing is always possible."
+        " withdrawing is always possible. A consent given to an earlier text of a purpose"
+        " is off and listed in `on_hold` as `policy_changed`, with what changed in"
+        " `changed`, until granted again."
     ),
 )
 async def put_consents(
@@ -83,7 +86,7 @@ async def put_age(
 def consents_view(policy: Policy, state: SubjectState) -> ConsentsResponse:
     """What the consent screen shows: switches, suspensions, granted purposes not in use
     now (and why), and the age rule's state."""
-    consents = effective_consents(policy, state.consents)
+    consents = effective_consents(policy, state.consents, state.outdated)
     on_hold = {}
     for purpose, granted in consents.items():
         if not (granted and policy.purpose(purpose).optional):
@@ -91,6 +94,11 @@ def consents_view(policy: Policy, state: SubjectState) -> ConsentsResponse:
         decision = decide_use(policy, purpose, state)
         if not decision.allowed:
             on_hold[purpose] = decision.reason or "purpose_not_allowed"
+    changed = {}
+    for purpose in policy.purposes:
+        if purpose in state.outdated:  # granted to words that have changed since
+            on_hold[purpose] = "policy_changed"
+            changed[purpose] = _change_of(policy, purpose)
     age = None
     if policy.age is not None:
         age = AgeState(guardian_consent_below=policy.age.guardian_consent_below,
@@ -98,7 +106,15 @@ def consents_view(policy: Policy, state: SubjectState) -> ConsentsResponse:
                        under_guardian_age=state.under_guardian_age,
                        guardian_consent=state.guardian_consent)
     return ConsentsResponse(consents=consents, suspended=sorted(state.suspended),
-                            on_hold=on_hold, age=age)
+                            on_hold=on_hold, changed=changed, age=age)
+
+
+def _change_of(policy: Policy, purpose: str) -> PurposeChange:
+    entry = policy.change_of(purpose)
+    if entry is None:
+        return PurposeChange(changed_in=None, summary=None)
+    note = entry.purposes[purpose]
+    return PurposeChange(changed_in=entry.version, summary={"ja": note.ja, "en": note.en})
 
 
 def _apply(runtime: Runtime, address: str, changes: dict[str, bool]) -> SubjectState:

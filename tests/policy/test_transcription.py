@@ -144,7 +144,6 @@ METALIVE_CLAUSES: dict[str, list[tuple[str, str]]] = {
     "クッキー": [("category", "cookie_id")],
     "アクセスログ等の記録、開示": [
         ("category", "posting_log"),
-        ("purpose", "legal_requests"),
         ("ground", "disclosure_with_consent"),
         ("ground", "criminal_investigation"),
         ("ground", "public_body_inquiry"),

@@ -258,3 +258,24 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
     text = _replace('retention = { news = "90d" }', 'retention = { news = "90d", x = "1y" }', text)
     message = _refusal(tmp_path, text)
     assert "consent is never presumed" in message and "unknown purpose 'x'" in message
+
+
+def test_a_legal_obligation_that_names_no_law_is_refused(tmp_path):
+    # Only a named duty may keep records through an erasure: "legal" alone is no ground.
+    message = _refusal(tmp_path, _replace('basis = "consent"', 'basis = "legal_obligation"'))
+    assert "purpose 'news' has basis 'legal_obligation' but names no legal_source" in message
+
+
+def test_a_legal_source_on_a_purpose_that_is_no_legal_obligation_is_refused(tmp_path):
+    message = _refusal(tmp_path, _replace(
+        'text = { ja = "お知らせ", en = "News" }',
+        'text = { ja = "お知らせ", en = "News" }\nlegal_source = { ja = "法", en = "Act" }'))
+    assert "purpose 'news' names a legal_source but its basis is 'consent'" in message
+
+
+def test_a_legal_obligation_naming_its_law_is_a_legal_duty(tmp_path):
+    text = _replace('basis = "consent"', 'basis = "legal_obligation"')
+    text = _replace('text = { ja = "お知らせ", en = "News" }',
+                    'text = { ja = "お知らせ", en = "News" }\n'
+                    'legal_source = { ja = "法", en = "Act" }', text)
+    assert load_policy(write_policy(tmp_path, text)).legal_duties == ("news",)

@@ -6,8 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from tests.policy.helpers import metalive_with_bookkeeping_toml
 from tests.rights.conftest import ALICE, BOB, NOW
 from walletauth.errors import WalletAuthError
+from walletauth.policy import parse_policy
 from walletauth.rights import (
     RecordChange,
     RightsError,
@@ -20,7 +22,7 @@ from walletauth.rights import (
     restrict,
     stop_third_party,
 )
-from walletauth.store import StoreError
+from walletauth.store import Store, StoreError
 from walletauth.store.subject_ops import orphan_keys
 
 LATER = NOW + timedelta(minutes=5)
@@ -114,24 +116,65 @@ def test_erasure_removes_every_record_consent_session_and_provision_with_a_recei
     assert statuses == {("erase", "completed"), ("export", "completed")}
 
 
-def test_erasure_keeps_what_the_law_requires_and_lists_it_with_its_ground(metalive):
+def test_erasure_keeps_only_what_a_named_law_requires_and_lists_the_law(backend, secrets):
+    policy = parse_policy(metalive_with_bookkeeping_toml(), origin="metalive + bookkeeping")
+    store = Store.open(backend.url, policy=policy, secrets=secrets,
+                       keystore_url=backend.keystore_url)
+    try:
+        store.record_login(ALICE, 1, now=NOW)
+        store.put_record(ALICE, "posting_log", "fraud_prevention", _posting(store), now=NOW,
+                         source="chat")
+        store.put_record(ALICE, "payment_reference", "bookkeeping", _payment(store), now=NOW,
+                         source="shop")
+
+        receipt = erase_subject(store, ALICE, now=LATER)
+
+        [kept] = receipt.retained
+        assert (kept.category, kept.purpose, kept.count) == ("payment_reference", "bookkeeping",
+                                                             1)
+        assert kept.ground == policy.purpose("bookkeeping").legal_source.model_dump()
+        assert kept.ground["ja"].startswith("法人税法") and kept.clause
+        assert {"wallet_address", "posting_log"} <= set(receipt.erased)
+        assert len(store.records(ALICE, "bookkeeping", now=LATER)) == 1
+    finally:
+        store.close()
+
+
+def test_metalive_posting_logs_go_with_an_erasure_the_text_names_no_duty_to_keep(metalive):
     metalive.record_login(ALICE, 1, now=NOW)
-    metalive.put_record(ALICE, "posting_log", "legal_requests", _posting(metalive), now=NOW,
+    metalive.put_record(ALICE, "posting_log", "fraud_prevention", _posting(metalive), now=NOW,
                         source="chat")
+    metalive.put_record(ALICE, "payment_reference", "payment", _payment(metalive), now=NOW,
+                        source="shop")
 
     receipt = erase_subject(metalive, ALICE, now=LATER)
 
-    [kept] = receipt.retained
-    assert (kept.category, kept.purpose, kept.count) == ("posting_log", "legal_requests", 1)
-    assert kept.ground["en"] and kept.clause
-    assert "wallet_address" in receipt.erased
-    assert metalive.records(ALICE, "live_streaming", now=LATER) == []
-    assert len(metalive.records(ALICE, "legal_requests", now=LATER)) == 1
+    assert receipt.retained == []
+    assert receipt.erased == {"wallet_address": 1, "access_log": 1, "posting_log": 1,
+                              "payment_reference": 1}
+    assert metalive.records(ALICE, "fraud_prevention", now=LATER) == []
+
+
+def test_restricting_fraud_prevention_hides_metalive_posting_logs(metalive):
+    metalive.record_login(ALICE, 1, now=NOW)
+    metalive.put_record(ALICE, "posting_log", "fraud_prevention", _posting(metalive), now=NOW,
+                        source="chat")
+
+    restrict(metalive, ALICE, ["fraud_prevention"], now=LATER)
+
+    assert metalive.records(ALICE, "fraud_prevention", now=LATER) == []
+    with pytest.raises(WalletAuthError) as caught:
+        restrict(metalive, ALICE, ["legal_requests"], now=LATER)
+    assert caught.value.code == "unknown_purpose"
 
 
 def _posting(store):
     fields = store.policy.category("posting_log").fields
     return {name: "x" for name, rule in fields.items() if rule == "keep"}
+
+
+def _payment(store):
+    return dict.fromkeys(store.policy.category("payment_reference").fields, "x")
 
 
 def test_corrections_overwrite_add_and_delete_user_supplied_records_only(store):

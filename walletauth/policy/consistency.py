@@ -53,6 +53,16 @@ def _purpose_problems(policy: Policy) -> Iterator[str]:
                 f"purpose {purpose.id!r} has basis 'consent' and default_on = true;"
                 " consent is never presumed, so a consent purpose must default to off"
             )
+        if purpose.basis == "legal_obligation" and purpose.legal_source is None:
+            yield (
+                f"purpose {purpose.id!r} has basis 'legal_obligation' but names no"
+                " legal_source; name the law that imposes the duty"
+            )
+        if purpose.basis != "legal_obligation" and purpose.legal_source is not None:
+            yield (
+                f"purpose {purpose.id!r} names a legal_source but its basis is"
+                f" {purpose.basis!r}; only a legal obligation rests on a law"
+            )
         if purpose.id not in served:
             yield (
                 f"purpose {purpose.id!r} is served by no category;"

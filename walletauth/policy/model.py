@@ -76,6 +76,10 @@ class Purpose(_Frozen):
     clause: Clause
     dpv: str | None = None
     """The W3C Data Privacy Vocabulary term that fits, e.g. ``dpv:ServiceProvision``."""
+    legal_source: LocalizedText | None = None
+    """The law that imposes the duty, named (e.g. 法人税法第126条): required for basis
+    ``legal_obligation`` and refused for the others. Only such a named duty keeps records
+    through an erasure."""
 
     @property
     def optional(self) -> bool:
@@ -270,6 +274,15 @@ class Policy(_Frozen):
         """The categories that may be kept for ``purpose_id``, in policy order."""
         self.purpose(purpose_id)
         return tuple(c.id for c in self.categories.values() if purpose_id in c.retention)
+
+    @property
+    def legal_duties(self) -> tuple[str, ...]:
+        """Purposes resting on a named legal obligation: the only ones whose live records
+        an erasure keeps (a purpose the law does not impose keeps nothing)."""
+        return tuple(
+            p.id for p in self.purposes.values()
+            if p.basis == "legal_obligation" and p.legal_source is not None
+        )
 
     @property
     def right_ids(self) -> frozenset[str]:

@@ -1,0 +1,121 @@
+"""The policy as served and enforced over HTTP, on SQLite and PostgreSQL: what the seed
+texts say, no more (METALIVE's posting log, a named legal duty, operator settings,
+the seed text, joint use)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.policy.helpers import metalive_with_bookkeeping_toml, write_policy
+from tests.rights.helpers import signed_request
+from tests.server.conftest import make_settings, serving, sign_in
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request, tmp_path) -> dict[str, str]:
+    if request.param == "postgres":
+        return {"database_url": request.getfixturevalue("postgres_url")}
+    return {}
+
+
+def _serve(tmp_path, clock, database, policy: str):
+    return serving(make_settings(tmp_path, policy=policy, **database), clock)
+
+
+@pytest.fixture
+def metalive(tmp_path, clock, database):
+    with (_serve(tmp_path, clock, database, "metalive") as (url, app),
+          httpx.Client(base_url=url, timeout=30) as http):
+        yield http, app.state.runtime
+
+
+@pytest.fixture
+def bookkeeping(tmp_path, clock, database):
+    path = write_policy(tmp_path, metalive_with_bookkeeping_toml())
+    with (_serve(tmp_path, clock, database, str(path)) as (url, app),
+          httpx.Client(base_url=url, timeout=30) as http):
+        yield http, app.state.runtime
+
+
+def _signed_in(http, wallet) -> dict[str, str]:
+    response = sign_in(http, wallet)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _code(response: httpx.Response) -> str:
+    assert response.headers["content-type"] == "application/problem+json", response.text
+    return response.json()["code"]
+
+
+def _post(runtime, wallet, clock, category: str, purpose: str, data: dict) -> None:
+    runtime.store.put_record(wallet.address, category, purpose, data, now=clock(),
+                             source="test")
+
+
+POSTING = {"ip": "203.0.113.9", "at": "2026-01-01T00:00:00+00:00"}
+PAYMENT = {"provider": "card", "reference": "tx-1", "amount": 500,
+           "at": "2026-01-01T00:00:00+00:00"}
+
+
+# ------------------------------------------------------------------ item 1: posting log
+
+
+def test_metalive_serves_the_eight_purposes_of_its_text_and_no_legal_duty(metalive):
+    http, _runtime = metalive
+    for lang in ("ja", "en"):
+        served = http.get("/policy", params={"lang": lang}).json()
+        assert len(served["purposes"]) == 8
+        assert {p["basis"] for p in served["purposes"]} == {"necessary", "consent"}
+        [posting] = [c for c in served["categories"] if c["id"] == "posting_log"]
+        assert [p["purpose"] for p in posting["purposes"]] == ["fraud_prevention"]
+        grounds = {g["id"] for g in served["third_party"]["grounds"]}
+        assert {"criminal_investigation", "public_body_inquiry",
+                "claimed_damage_disclosure", "disclosure_with_consent"} <= grounds
+
+
+def test_metalive_posting_logs_may_be_restricted_and_erased_like_anything_else(
+    metalive, wallet, clock
+):
+    http, runtime = metalive
+    auth = _signed_in(http, wallet)
+    _post(runtime, wallet, clock, "posting_log", "fraud_prevention", POSTING)
+
+    restricted = http.post("/me/restrictions", headers=auth, json={
+        **signed_request(http, wallet, "restrict"), "purposes": ["fraud_prevention"]})
+    hidden = runtime.store.records(wallet.address, "fraud_prevention", now=clock())
+    unknown = http.post("/me/restrictions", headers=auth, json={
+        **signed_request(http, wallet, "restrict"), "purposes": ["legal_requests"]})
+    erased = http.post("/me/erase", headers=auth, json=signed_request(http, wallet, "erase"))
+
+    assert restricted.status_code == 200, restricted.text
+    assert hidden == []
+    assert unknown.status_code == 422 and _code(unknown) == "unknown_purpose"
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["retained"] == []
+    assert erased.json()["erased"]["posting_log"] == 1
+
+
+def test_an_erasure_keeps_only_what_a_named_law_requires_and_names_it(
+    bookkeeping, wallet, clock
+):
+    http, runtime = bookkeeping
+    auth = _signed_in(http, wallet)
+    _post(runtime, wallet, clock, "posting_log", "fraud_prevention", POSTING)
+    _post(runtime, wallet, clock, "payment_reference", "payment", PAYMENT)
+    _post(runtime, wallet, clock, "payment_reference", "bookkeeping", PAYMENT)
+
+    refused = http.post("/me/restrictions", headers=auth, json={
+        **signed_request(http, wallet, "restrict"), "purposes": ["bookkeeping"]})
+    erased = http.post("/me/erase", headers=auth, json=signed_request(http, wallet, "erase"))
+
+    assert refused.status_code == 422 and _code(refused) == "not_restrictable"
+    assert "Corporation Tax Act" in refused.json()["detail"]
+    assert erased.status_code == 200, erased.text
+    [kept] = erased.json()["retained"]
+    assert (kept["category"], kept["purpose"], kept["count"]) == (
+        "payment_reference", "bookkeeping", 1)
+    assert kept["ground"]["ja"] == "法人税法第126条第1項"
+    assert erased.json()["erased"]["posting_log"] == 1
+    assert erased.json()["erased"]["payment_reference"] == 1

@@ -119,3 +119,24 @@ def test_an_erasure_keeps_only_what_a_named_law_requires_and_names_it(
     assert kept["ground"]["ja"] == "法人税法第126条第1項"
     assert erased.json()["erased"]["posting_log"] == 1
     assert erased.json()["erased"]["payment_reference"] == 1
+
+
+# ------------------------------------------------------------------ item 5: operator settings
+
+
+def test_policy_labels_bases_and_periods_as_the_operators_settings_in_both_languages(
+    metalive
+):
+    http, _runtime = metalive
+    notes = {"ja": "事業者の設定です。ポリシー本文には定めがありません。",
+             "en": "The operator's setting. The policy text does not state it."}
+    for lang, note in notes.items():
+        served = http.get("/policy", params={"lang": lang}).json()
+        [payment] = [c for c in served["categories"] if c["id"] == "payment_reference"]
+        assert [(p["retention"], p["retention_set_by"], p["retention_note"])
+                for p in payment["purposes"]] == [
+            ("7年" if lang == "ja" else "7 years", "operator", note)]
+        assert {(p["basis_set_by"], p["basis_note"]) for p in served["purposes"]} == {
+            ("operator", note)}
+        assert "operator" in served["operator_settings"]["note"] or "事業者" in (
+            served["operator_settings"]["note"])

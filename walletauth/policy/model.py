@@ -72,6 +72,9 @@ class Purpose(_Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     text: LocalizedText
     basis: Basis
+    basis_clause: Clause | None = None
+    """The clause whose words state the basis; without one the basis is the operator's
+    setting, and ``/policy`` labels it so (neither shipped text names a basis)."""
     default_on: bool = False
     clause: Clause
     dpv: str | None = None
@@ -92,11 +95,18 @@ class Category(_Frozen):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     text: LocalizedText
+    """The words of the policy that cover this data, quoted (ja) and translated (en)."""
+    label: LocalizedText | None = None
+    """What a record of it holds, named plainly in both languages (e.g. ウォレットアドレス),
+    where the quoted text names it only in general terms."""
     clause: Clause
     retention: dict[str, Retention]
     """Purpose id -> how long a record of this category is kept for that purpose,
     counted from the record's last update. Its keys are exactly the purposes the
     category may serve."""
+    retention_clause: Clause | None = None
+    """The clause whose words state these periods; without one they are the operator's
+    setting, and ``/policy`` labels them so (neither shipped text sets a period)."""
     fields: dict[str, FieldRule]
     """The only fields a record of this category may hold, and how each is minimised."""
     user_supplied: bool = False

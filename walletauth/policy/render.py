@@ -4,6 +4,11 @@ Served by the server at ``GET /policy``. Everything a subject is asked to decide
 here: each purpose with its basis and whether it is optional (only consent purposes
 are; they start off), each data category with the purposes it serves and for how long,
 the third-party rules, the rights, the contact point, and the version agreed to.
+
+A value the policy text does not state (a legal basis, a retention period) is the
+operator's setting and is served as such: ``basis_set_by`` / ``retention_set_by`` are
+``"operator"`` or ``"policy"``, with a note in the screen's language and, for
+``"policy"``, the clause stating it.
 """
 
 from __future__ import annotations
@@ -28,6 +33,28 @@ from walletauth.policy.model import (
 Lang = Literal["ja", "en"]
 JSON = dict[str, Any]
 
+SetBy = Literal["policy", "operator"]
+
+SET_BY_NOTES: Final[dict[SetBy, LocalizedText]] = {
+    "operator": LocalizedText(
+        ja="事業者の設定です。ポリシー本文には定めがありません。",
+        en="The operator's setting. The policy text does not state it.",
+    ),
+    "policy": LocalizedText(ja="ポリシー本文の定め", en="Stated in the policy text"),
+}
+OPERATOR_SETTINGS_NOTE: Final = LocalizedText(
+    ja="「事業者の設定」とある法的根拠と保存期間は、ポリシー本文に定めがなく、事業者が"
+    "定めたものです。保存期間は記録の最終更新から数えます。",
+    en="The legal bases and retention periods marked as the operator's setting are not"
+    " stated in the policy text: the operator set them. Retention periods count from a"
+    " record's last update.",
+)
+BASIS_NAMES: Final[dict[str, LocalizedText]] = {
+    "necessary": LocalizedText(ja="サービスの提供に必要", en="Needed to provide the service"),
+    "consent": LocalizedText(ja="ご本人の同意", en="Your consent"),
+    "legal_obligation": LocalizedText(ja="法令上の義務", en="Legal obligation"),
+}
+
 RIGHT_NAMES: Final[dict[RightId, LocalizedText]] = {
     "export": LocalizedText(ja="開示", en="Export (disclosure)"),
     "erase": LocalizedText(ja="削除", en="Erasure"),
@@ -48,6 +75,7 @@ def render_policy(policy: Policy, lang: Lang) -> JSON:
         "lang": lang,
         "name": _text(policy.name, lang),
         "source": policy.source,
+        "operator_settings": {"note": _text(OPERATOR_SETTINGS_NOTE, lang)},
         "purposes": [_purpose(purpose, lang) for purpose in policy.purposes.values()],
         "categories": [
             _category(policy, category, lang) for category in policy.categories.values()
@@ -77,11 +105,21 @@ def _optional_text(text: LocalizedText | None, lang: Lang) -> str | None:
     return None if text is None else _text(text, lang)
 
 
+def _set_by(clause: str | None) -> SetBy:
+    return "operator" if clause is None else "policy"
+
+
 def _purpose(purpose: Purpose, lang: Lang) -> JSON:
+    basis_set_by = _set_by(purpose.basis_clause)
     return {
         "id": purpose.id,
         "text": _text(purpose.text, lang),
         "basis": purpose.basis,
+        "basis_name": _text(BASIS_NAMES[purpose.basis], lang),
+        "basis_set_by": basis_set_by,
+        "basis_note": _text(SET_BY_NOTES[basis_set_by], lang),
+        "basis_clause": purpose.basis_clause,
+        "legal_source": _optional_text(purpose.legal_source, lang),
         "optional": purpose.optional,
         # What the subject starts with: necessary and legal purposes are always on.
         "default_on": purpose.default_on or not purpose.optional,
@@ -91,9 +129,12 @@ def _purpose(purpose: Purpose, lang: Lang) -> JSON:
 
 
 def _category(policy: Policy, category: Category, lang: Lang) -> JSON:
+    retention_set_by = _set_by(category.retention_clause)
     return {
         "id": category.id,
         "text": _text(category.text, lang),
+        # What is collected, plainly; the quoted text may name it only in general terms.
+        "label": _text(category.label or category.text, lang),
         "clause": category.clause,
         "fields": {name: rule for name, rule in category.fields.items()},
         "user_supplied": category.user_supplied,
@@ -105,6 +146,9 @@ def _category(policy: Policy, category: Category, lang: Lang) -> JSON:
                 "optional": policy.purposes[purpose_id].optional,
                 "retention_days": whole_days(retention),
                 "retention": humanise(retention, lang),
+                "retention_set_by": retention_set_by,
+                "retention_note": _text(SET_BY_NOTES[retention_set_by], lang),
+                "retention_clause": category.retention_clause,
             }
             for purpose_id, retention in category.retention.items()
         ],

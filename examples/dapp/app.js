@@ -309,9 +309,11 @@ function renderRecords() {
   $("records").replaceChildren(...rows);
 }
 
-/** A category's name in the policy's words (any category, not only user-supplied). */
+/** What a category's records hold, named plainly (any category, not only user-supplied);
+ * the policy's own words are its `text`, which may name it only in general terms. */
 function categoryName(id) {
-  return (state.policy?.categories || []).find((c) => c.id === id)?.text ?? id;
+  const category = (state.policy?.categories || []).find((c) => c.id === id);
+  return category?.label ?? category?.text ?? id;
 }
 
 function recordForm(record) {

@@ -8,6 +8,7 @@ the reason it needs no data mechanism.
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 
@@ -17,9 +18,15 @@ from walletauth.policy import Policy, load_policy, shipped_policy_text
 SHIPPED = ("abcrecords", "metalive")
 
 
+# Our own words, not quotes: a category's label names plainly what a record holds (the
+# quoted text may name it only in general terms, or not at all, as METALIVE's wallet).
+OWN_WORDS = (".label",)
+
+
 def _quotes(name: str) -> list[tuple[str, str]]:
     policy = load_policy(name)
-    return [(path, text.ja) for path, text in localized_texts(policy, name)]
+    return [(path, text.ja) for path, text in localized_texts(policy, name)
+            if not path.endswith(OWN_WORDS)]
 
 
 @pytest.mark.parametrize(
@@ -290,3 +297,41 @@ def test_every_category_is_served_under_the_clause_it_cites(name, table):
     }
     for category in policy.categories.values():
         assert category.clause in served_under[category.id], (category.id, category.clause)
+
+
+def _sentences(text: str) -> list[str]:
+    """Each sentence of each line (the texts break lines between sentences and items); a
+    "。" closing a parenthesis, "(...含みます。)", ends no sentence."""
+    return [
+        normalise(sentence).removeprefix("-") + "。"
+        for line in text.splitlines()
+        for sentence in re.split(r"。(?!\))", line)
+        if normalise(sentence).removeprefix("-")
+    ]
+
+
+def test_metalive_rights_are_quoted_as_whole_sentences():
+    # A right is granted with its conditions: a fragment ("...を請求することができ") would
+    # serve the grant without them. (ABCRECORDS 7 names its rights as nouns of one
+    # sentence, served whole as a statement.)
+    policy = load_policy("metalive")
+    sentences = _sentences(shipped_policy_text("metalive"))
+    for right in policy.rights:
+        assert right.text is not None
+        assert normalise(right.text.ja) in sentences, right.id
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_category_names_what_is_collected_in_both_languages(name):
+    policy = load_policy(name)
+    for category in policy.categories.values():
+        assert category.label is not None, category.id
+        assert category.label.ja.strip() and category.label.en.strip()
+    wallet = policy.category(policy.login.wallet_category)
+    assert "ウォレットアドレス" in wallet.label.ja and "Wallet address" in wallet.label.en
+
+
+def test_metalive_device_info_quotes_only_what_is_collected():
+    device = load_policy("metalive").category("device_info")
+    assert "デバイス名" not in device.text.ja and "アプリの設定" not in device.text.ja
+    assert "os" in device.fields and "device_name" not in device.fields

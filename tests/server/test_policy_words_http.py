@@ -140,3 +140,22 @@ def test_policy_labels_bases_and_periods_as_the_operators_settings_in_both_langu
             ("operator", note)}
         assert "operator" in served["operator_settings"]["note"] or "事業者" in (
             served["operator_settings"]["note"])
+
+
+# ------------------------------------------------------------------ item 7: words
+
+
+def test_policy_names_what_is_collected_and_serves_metalives_rights_whole(metalive):
+    http, _runtime = metalive
+    ja = http.get("/policy", params={"lang": "ja"}).json()
+    en = http.get("/policy", params={"lang": "en"}).json()
+    wallet = {c["id"]: c for c in ja["categories"]}["wallet_address"]
+    assert wallet["text"] == "その他の個人に関する属性情報"
+    assert wallet["label"].startswith("ウォレットアドレス")
+    device = {c["id"]: c for c in ja["categories"]}["device_info"]
+    assert "デバイス名" not in device["text"] + device["label"]
+    rights = {r["id"]: r["text"] for r in ja["rights"]}
+    assert rights["erase"].endswith("請求に応じる必要があると判断した場合、これを削除します。")
+    assert rights["correct"].endswith("遅滞なくこれを訂正等します。")
+    assert {r["id"]: r["text"] for r in en["rights"]}["erase"].endswith("delete it.")
+    assert en["age"]["text"].startswith("We take care not to collect")

@@ -4,12 +4,19 @@ the seed text, joint use)."""
 
 from __future__ import annotations
 
+import html
+
 import httpx
 import pytest
 
-from tests.policy.helpers import metalive_with_bookkeeping_toml, write_policy
+from tests.policy.helpers import (
+    metalive_with_bookkeeping_toml,
+    shipped_policy_toml,
+    write_policy,
+)
 from tests.rights.helpers import signed_request
 from tests.server.conftest import make_settings, serving, sign_in
+from walletauth.policy import shipped_policy_text
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -159,3 +166,46 @@ def test_policy_names_what_is_collected_and_serves_metalives_rights_whole(metali
     assert rights["correct"].endswith("遅滞なくこれを訂正等します。")
     assert {r["id"]: r["text"] for r in en["rights"]}["erase"].endswith("delete it.")
     assert en["age"]["text"].startswith("We take care not to collect")
+
+
+# ------------------------------------------------------------------ item 8: served
+
+
+@pytest.mark.parametrize("name", ["abcrecords", "metalive"])
+def test_the_published_text_is_served_whole_and_clause_references_link_into_it(
+    tmp_path, clock, name
+):
+    text = shipped_policy_text(name)
+    with (serving(make_settings(tmp_path, policy=name), clock) as (url, _app),
+          httpx.Client(base_url=url, timeout=30) as http):
+        served = http.get("/policy", params={"lang": "en"}).json()
+        plain = http.get("/policy/text", params={"lang": "ja", "format": "txt"})
+        page = http.get(served["text_url"])
+        english = http.get("/policy/text", params={"lang": "en"})
+
+    assert plain.status_code == 200 and plain.text == text
+    assert plain.headers["content-type"].startswith("text/plain")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    for line in filter(str.strip, text.splitlines()):
+        assert html.escape(line) in page.text, line
+    for item in (*served["purposes"], *served["categories"], *served["third_party"]["grounds"],
+                 *served["rights"], served["contact"], served["joint_use"]):
+        link = served["clause_links"][item["clause"]]
+        path, anchor = link.split("#")
+        assert path == served["text_url"]
+        section = page.text.split(f'<section id="{anchor}">', 1)[1].split("</section>", 1)[0]
+        heading = item["clause"].split(" ", 2)[1]
+        assert f"<h2>{heading}. " in section or f"<h2>- {heading}</h2>" in section
+    assert english.status_code == 422 and _code(english) == "unsupported_language"
+
+
+def test_a_policy_without_its_text_beside_it_answers_not_found(tmp_path, clock):
+    path = write_policy(tmp_path, shipped_policy_toml("abcrecords"))
+    with (serving(make_settings(tmp_path, policy=str(path)), clock) as (url, _app),
+          httpx.Client(base_url=url, timeout=30) as http):
+        served = http.get("/policy").json()
+        missing = http.get("/policy/text")
+
+    assert (served["text_url"], served["clause_links"]) == (None, {})
+    assert missing.status_code == 404 and _code(missing) == "not_found"

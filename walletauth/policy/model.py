@@ -216,6 +216,10 @@ class Policy(_Frozen):
     login: LoginRule
     age: AgeRule | None = None
     outsourcing: Outsourcing | None = None
+    original_text: str | None = Field(default=None, repr=False)
+    """The published (Japanese) text the policy transcribes, whole: the loader reads it
+    from ``<name>.ja.txt`` beside the policy file. Served at ``GET /policy/text``; the
+    clause references link into it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -284,6 +288,25 @@ class Policy(_Frozen):
         """The categories that may be kept for ``purpose_id``, in policy order."""
         self.purpose(purpose_id)
         return tuple(c.id for c in self.categories.values() if purpose_id in c.retention)
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        """Every clause reference the policy makes, each once, in policy order."""
+        references = [
+            *(p.clause for p in self.purposes.values()),
+            *(p.basis_clause for p in self.purposes.values()),
+            *(c.clause for c in self.categories.values()),
+            *(c.retention_clause for c in self.categories.values()),
+            *(c.withheld_clause for c in self.categories.values()),
+            self.third_party.clause,
+            *(g.clause for g in self.third_party.grounds),
+            self.joint_use.clause,
+            *(r.clause for r in self.rights),
+            self.contact.clause,
+            self.age.clause if self.age else None,
+            self.outsourcing.clause if self.outsourcing else None,
+        ]
+        return tuple(dict.fromkeys(r for r in references if r))
 
     @property
     def legal_duties(self) -> tuple[str, ...]:

@@ -29,11 +29,15 @@ from walletauth.policy.model import (
     RightId,
     ThirdPartyGround,
 )
+from walletauth.policy.original import clause_anchors
 
 Lang = Literal["ja", "en"]
 JSON = dict[str, Any]
 
 SetBy = Literal["policy", "operator"]
+
+TEXT_PATH: Final = "/policy/text?lang=ja"
+"""Where the server serves the published text (Japanese, the original)."""
 
 SET_BY_NOTES: Final[dict[SetBy, LocalizedText]] = {
     "operator": LocalizedText(
@@ -76,6 +80,9 @@ def render_policy(policy: Policy, lang: Lang) -> JSON:
         "name": _text(policy.name, lang),
         "source": policy.source,
         "operator_settings": {"note": _text(OPERATOR_SETTINGS_NOTE, lang)},
+        # The published text, whole, and where in it each clause reference points.
+        "text_url": TEXT_PATH if policy.original_text is not None else None,
+        "clause_links": _clause_links(policy),
         "purposes": [_purpose(purpose, lang) for purpose in policy.purposes.values()],
         "categories": [
             _category(policy, category, lang) for category in policy.categories.values()
@@ -95,6 +102,13 @@ def render_policy(policy: Policy, lang: Lang) -> JSON:
         "contact": _contact(policy.contact, lang),
         "age": _age(policy.age, lang),
     }
+
+
+def _clause_links(policy: Policy) -> dict[str, str]:
+    if policy.original_text is None:
+        return {}
+    anchors = clause_anchors(policy.original_text, policy.clauses)
+    return {clause: f"{TEXT_PATH}#{anchor}" for clause, anchor in anchors.items()}
 
 
 def _text(text: LocalizedText, lang: Lang) -> str:

@@ -279,3 +279,26 @@ def test_a_legal_obligation_naming_its_law_is_a_legal_duty(tmp_path):
                     'text = { ja = "お知らせ", en = "News" }\n'
                     'legal_source = { ja = "法", en = "Act" }', text)
     assert load_policy(write_policy(tmp_path, text)).legal_duties == ("news",)
+
+
+def test_an_intake_naming_an_unknown_category_or_field_or_both_kinds_is_refused(tmp_path):
+    text = MINIMAL + (
+        '\n[[intakes]]\nid = "signup"\nclause = "T 9"\nlabel = { ja = "申込", en = "Sign-up" }\n'
+        'required = ["email.email", "phone", "email.url"]\noptional = ["email.email"]\n'
+    )
+    message = _refusal(tmp_path, text)
+    assert "intake 'signup' names the unknown category 'phone'" in message
+    assert "intake 'signup' names 'email.url', not a field of 'email'" in message
+    assert "intake 'signup' lists 'email.email' as both required and optional" in message
+
+
+def test_statements_and_intakes_are_loaded_when_consistent(tmp_path):
+    text = MINIMAL + (
+        '\n[[statements]]\nid = "cookies"\nclause = "T 8"\n'
+        'text = { ja = "クッキー", en = "Cookies" }\n'
+        '\n[[intakes]]\nid = "signup"\nclause = "T 9"\nlabel = { ja = "申込", en = "Sign-up" }\n'
+        'required = ["email.email"]\noptional = ["wallet"]\n'
+    )
+    policy = load_policy(write_policy(tmp_path, text))
+    assert [s.id for s in policy.statements] == ["cookies"]
+    assert policy.intakes[0].required == ("email.email",)

@@ -209,3 +209,24 @@ def test_a_policy_without_its_text_beside_it_answers_not_found(tmp_path, clock):
 
     assert (served["text_url"], served["clause_links"]) == (None, {})
     assert missing.status_code == 404 and _code(missing) == "not_found"
+
+
+@pytest.mark.parametrize("name", ["abcrecords", "metalive"])
+def test_cookies_security_and_changes_are_served_in_the_texts_words(tmp_path, clock, name):
+    with (serving(make_settings(tmp_path, policy=name), clock) as (url, _app),
+          httpx.Client(base_url=url, timeout=30) as http):
+        ja = http.get("/policy", params={"lang": "ja"}).json()
+        en = http.get("/policy", params={"lang": "en"}).json()
+    statements = {s["id"]: s for s in ja["statements"]}
+    assert {"cookies", "security", "changes"} <= set(statements)
+    assert [s["id"] for s in en["statements"]] == [s["id"] for s in ja["statements"]]
+    original = "".join(shipped_policy_text(name).split())
+    for statement in ja["statements"]:
+        assert "".join(statement["text"].split()) in original, statement["id"]
+        assert all("".join(item.split()) in original for item in statement["items"])
+    if name == "abcrecords":
+        assert statements["optionality"]["text"].startswith("利用者情報を提供するか否かは任意")
+        intakes = {i["id"]: i for i in en["intakes"]}
+        assert [i["item"] for i in intakes["application"]["required"]] == ["contact_email.email"]
+        assert [i["item"] for i in intakes["application"]["optional"]] == ["application_url.url"]
+        assert {i["set_by"] for i in intakes.values()} == {"operator"}

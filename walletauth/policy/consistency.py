@@ -29,6 +29,9 @@ def policy_problems(policy: Policy) -> list[str]:
         *_duplicates("right", (right.id for right in policy.rights)),
         *_login_problems(policy),
         *_age_problems(policy),
+        *_duplicates("statement", (statement.id for statement in policy.statements)),
+        *_duplicates("intake", (intake.id for intake in policy.intakes)),
+        *_intake_problems(policy),
     ]
 
 
@@ -139,3 +142,17 @@ def _age_problems(policy: Policy) -> Iterator[str]:
         category_id = getattr(policy.age, field)
         if category_id is not None and category_id not in policy.categories:
             yield f"age.{field} names the unknown category {category_id!r}"
+
+
+def _intake_problems(policy: Policy) -> Iterator[str]:
+    for intake in policy.intakes:
+        listed = [*intake.required, *intake.optional]
+        for reference in listed:
+            category_id, _, field = reference.partition(".")
+            category = policy.categories.get(category_id)
+            if category is None:
+                yield f"intake {intake.id!r} names the unknown category {category_id!r}"
+            elif field and field not in category.fields:
+                yield f"intake {intake.id!r} names {reference!r}, not a field of {category_id!r}"
+        for reference in set(intake.required) & set(intake.optional):
+            yield f"intake {intake.id!r} lists {reference!r} as both required and optional"

@@ -168,6 +168,36 @@ class AgeRule(_Frozen):
     """The category in which a guardian's consent is recorded."""
 
 
+class Statement(_Frozen):
+    """What the policy says that no other entry carries (cookies, security measures,
+    optionality, changes...), quoted whole and served on ``/policy``, so that every clause
+    of the text is served in its own words."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    clause: Clause
+    text: LocalizedText
+    items: tuple[LocalizedText, ...] = ()
+    """The list the text gives under the sentence, quoted item by item."""
+
+
+FieldRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")]
+"""A category (``"wallet_address"``) or one of its fields (``"contact_email.email"``)."""
+
+
+class Intake(_Frozen):
+    """A point where the subject hands data over, and which of it is required there and
+    which optional. The split is the operator's setting: the texts say only that providing
+    data is voluntary and what follows when a required item is missing."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    clause: Clause
+    """The clause about providing data being optional (e.g. ABCRECORDS 9)."""
+    label: LocalizedText
+    """The intake, named in our words (利用申請, お問い合わせ...), not quoted."""
+    required: tuple[FieldRef, ...] = ()
+    optional: tuple[FieldRef, ...] = ()
+
+
 class Contact(_Frozen):
     organisation: LocalizedText
     email: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
@@ -216,6 +246,8 @@ class Policy(_Frozen):
     login: LoginRule
     age: AgeRule | None = None
     outsourcing: Outsourcing | None = None
+    statements: tuple[Statement, ...] = ()
+    intakes: tuple[Intake, ...] = ()
     original_text: str | None = Field(default=None, repr=False)
     """The published (Japanese) text the policy transcribes, whole: the loader reads it
     from ``<name>.ja.txt`` beside the policy file. Served at ``GET /policy/text``; the
@@ -305,6 +337,8 @@ class Policy(_Frozen):
             self.contact.clause,
             self.age.clause if self.age else None,
             self.outsourcing.clause if self.outsourcing else None,
+            *(s.clause for s in self.statements),
+            *(i.clause for i in self.intakes),
         ]
         return tuple(dict.fromkeys(r for r in references if r))
 

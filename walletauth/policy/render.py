@@ -21,12 +21,14 @@ from walletauth.policy.model import (
     AgeRule,
     Category,
     Contact,
+    Intake,
     LocalizedText,
     Outsourcing,
     Policy,
     Purpose,
     Right,
     RightId,
+    Statement,
     ThirdPartyGround,
 )
 from walletauth.policy.original import clause_anchors
@@ -101,6 +103,9 @@ def render_policy(policy: Policy, lang: Lang) -> JSON:
         "rights": [_right(right, lang) for right in policy.rights],
         "contact": _contact(policy.contact, lang),
         "age": _age(policy.age, lang),
+        # Cookies, security measures, optionality, changes...: the text's own words.
+        "statements": [_statement(statement, lang) for statement in policy.statements],
+        "intakes": [_intake(policy, intake, lang) for intake in policy.intakes],
     }
 
 
@@ -175,6 +180,42 @@ def _ground(ground: ThirdPartyGround, lang: Lang) -> JSON:
         "text": _text(ground.text, lang),
         "requires_consent": ground.requires_consent,
         "clause": ground.clause,
+    }
+
+
+def _statement(statement: Statement, lang: Lang) -> JSON:
+    return {
+        "id": statement.id,
+        "text": _text(statement.text, lang),
+        "items": [_text(item, lang) for item in statement.items],
+        "clause": statement.clause,
+    }
+
+
+def _intake(policy: Policy, intake: Intake, lang: Lang) -> JSON:
+    def items(references: tuple[str, ...]) -> list[JSON]:
+        return [_intake_item(policy, reference, lang) for reference in references]
+
+    return {
+        "id": intake.id,
+        "label": _text(intake.label, lang),
+        "required": items(intake.required),
+        "optional": items(intake.optional),
+        # The texts say only that providing data is voluntary: the split is the operator's.
+        "set_by": "operator",
+        "note": _text(SET_BY_NOTES["operator"], lang),
+        "clause": intake.clause,
+    }
+
+
+def _intake_item(policy: Policy, reference: str, lang: Lang) -> JSON:
+    category_id, _, field = reference.partition(".")
+    category = policy.categories[category_id]
+    return {
+        "item": reference,
+        "category": category_id,
+        "field": field or None,
+        "label": _text(category.label or category.text, lang),
     }
 
 

@@ -211,6 +211,9 @@ CASES = [
         "guardian_consent_required",
     ),
     Case(M, "provide", ("data_broker",), NOBODY, "unknown_ground"),
+    # both texts refuse joint use (ABCRECORDS 5; METALIVE's exhaustive list names none)
+    Case(A, "provide", ("joint_use",), NOBODY, "joint_use_not_allowed"),
+    Case(M, "provide", ("joint_use",), ADULT, "joint_use_not_allowed"),
 ]
 
 

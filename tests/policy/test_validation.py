@@ -302,3 +302,19 @@ def test_statements_and_intakes_are_loaded_when_consistent(tmp_path):
     policy = load_policy(write_policy(tmp_path, text))
     assert [s.id for s in policy.statements] == ["cookies"]
     assert policy.intakes[0].required == ("email.email",)
+
+
+def test_a_ground_named_joint_use_is_refused_joint_use_is_the_joint_use_tables(tmp_path):
+    message = _refusal(tmp_path, _replace('id = "law"', 'id = "joint_use"'))
+    assert "third-party ground 'joint_use' is reserved for joint use" in message
+
+
+def test_joint_use_is_allowed_only_where_the_policy_allows_it(tmp_path):
+    from walletauth.policy import SubjectState, decide_provision
+
+    nobody = SubjectState(consents={})
+    refusing = load_policy(write_policy(tmp_path, MINIMAL))
+    allowing = load_policy(write_policy(tmp_path, _replace(
+        "[joint_use]\nallowed = false", "[joint_use]\nallowed = true")))
+    assert decide_provision(refusing, "joint_use", nobody).reason == "joint_use_not_allowed"
+    assert decide_provision(allowing, "joint_use", nobody).allowed

@@ -17,6 +17,8 @@ from tests.policy.helpers import (
 from tests.rights.helpers import signed_request
 from tests.server.conftest import make_settings, serving, sign_in
 from walletauth.policy import shipped_policy_text
+from walletauth.sdk import ApiError, Client
+from walletauth.server.services import hash_api_key, new_api_key
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -230,3 +232,31 @@ def test_cookies_security_and_changes_are_served_in_the_texts_words(tmp_path, cl
         assert [i["item"] for i in intakes["application"]["required"]] == ["contact_email.email"]
         assert [i["item"] for i in intakes["application"]["optional"]] == ["application_url.url"]
         assert {i["set_by"] for i in intakes.values()} == {"operator"}
+
+
+SHOP_KEY = new_api_key()
+
+
+@pytest.mark.parametrize("name", ["abcrecords", "metalive"])
+def test_joint_use_is_refused_where_the_text_refuses_it_and_nothing_is_logged(
+    tmp_path, clock, database, wallet, name
+):
+    services = {"shop": {"api_key_sha256": hash_api_key(SHOP_KEY), "purposes": []}}
+    settings = make_settings(tmp_path, policy=name, services=services, **database)
+    with (serving(settings, clock) as (url, app),
+          httpx.Client(base_url=url, timeout=30) as http, Client(url, SHOP_KEY) as sdk):
+        runtime = app.state.runtime
+        auth = _signed_in(http, wallet)
+        over_http = http.post("/services/v1/provisions",
+                              headers={"Authorization": f"Bearer {SHOP_KEY}"},
+                              json={"address": wallet.address, "recipient": "Group KK",
+                                    "categories": ["contact_email"], "ground": "joint_use"})
+        with pytest.raises(ApiError) as through_sdk:
+            sdk.record_provision(wallet.address, "Group KK", ["contact_email"], "joint_use")
+        exported = http.post("/me/export", headers=auth,
+                             json=signed_request(http, wallet, "export")).json()
+
+    assert runtime.policy.joint_use.allowed is False
+    assert over_http.status_code == 403 and _code(over_http) == "joint_use_not_allowed"
+    assert through_sdk.value.code == "joint_use_not_allowed"
+    assert exported["third_party_provisions"] == []

@@ -1,6 +1,7 @@
 """The privacy policy as data: models, loading and validation, shipped policies,
 rendering for consent screens, and the pure decisions the other layers enforce."""
 
+from walletauth.policy.consistency import JOINT_USE_GROUND
 from walletauth.policy.errors import PolicyError, PolicyErrorCode
 from walletauth.policy.evaluate import (
     REASON_CODES,
@@ -46,6 +47,7 @@ from walletauth.policy.useragent import browser_family
 
 __all__ = [
     "DEFAULT_POLICY",
+    "JOINT_USE_GROUND",
     "REASON_CODES",
     "AgeRule",
     "Basis",

@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from walletauth.policy.model import Category, Policy
+
+JOINT_USE_GROUND: Final = "joint_use"
+"""The ground a provision names to be joint use (共同利用, APPI art. 27(5)(iii)): allowed
+only when the policy's ``joint_use.allowed`` is true, refused with
+``joint_use_not_allowed`` otherwise. No ground of a policy may take this id."""
 
 
 def policy_problems(policy: Policy) -> list[str]:
@@ -103,6 +108,11 @@ def _category_entry_problems(policy: Policy, category: Category) -> Iterator[str
 def _ground_problems(policy: Policy) -> Iterator[str]:
     ground_ids = [ground.id for ground in policy.third_party.grounds]
     yield from _duplicates("third-party ground", ground_ids)
+    if JOINT_USE_GROUND in ground_ids:
+        yield (
+            f"third-party ground {JOINT_USE_GROUND!r} is reserved for joint use, which"
+            " [joint_use] allows or refuses; give the ground another id"
+        )
     for ground_id in ground_ids:
         # A consent ground's consent is recorded under its id, next to purpose consents.
         if ground_id in policy.purposes:

@@ -18,6 +18,8 @@ one of these stable reason codes:
 ``third_party_stopped``       the subject stopped third-party provision
 ``not_a_consent_purpose``     consent cannot be granted or withdrawn for a necessary or
                               legal purpose, or for a ground that needs no consent
+``joint_use_not_allowed``     a provision as joint use (ground ``joint_use``) under a
+                              policy whose ``joint_use.allowed`` is false
 
 Rules, in the order they are checked:
 
@@ -40,6 +42,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from walletauth.policy.consistency import JOINT_USE_GROUND
 from walletauth.policy.minimise import minimise
 from walletauth.policy.model import Policy, Purpose
 
@@ -54,6 +57,7 @@ ReasonCode = Literal[
     "guardian_consent_required",
     "third_party_stopped",
     "not_a_consent_purpose",
+    "joint_use_not_allowed",
 ]
 REASON_CODES: Final[frozenset[str]] = frozenset(ReasonCode.__args__)  # type: ignore[attr-defined]
 
@@ -152,7 +156,10 @@ def decide_consent_change(
 
 
 def decide_provision(policy: Policy, ground_id: str, state: SubjectState) -> UseDecision:
-    """May data be provided to a third party on ``ground_id`` now?"""
+    """May data be provided to a third party on ``ground_id`` now? The ground
+    ``joint_use`` is joint use, which only the policy's ``[joint_use]`` allows."""
+    if ground_id == JOINT_USE_GROUND:
+        return ALLOWED if policy.joint_use.allowed else _refused("joint_use_not_allowed")
     ground = next((g for g in policy.third_party.grounds if g.id == ground_id), None)
     if ground is None:
         return _refused("unknown_ground")

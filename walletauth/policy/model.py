@@ -142,6 +142,10 @@ class ThirdPartyRules(_Frozen):
 
 
 class JointUse(_Frozen):
+    """Whether data may be used jointly with others. A provision on the ground
+    ``"joint_use"`` (:data:`~walletauth.policy.consistency.JOINT_USE_GROUND`) is joint
+    use, refused with ``joint_use_not_allowed`` unless ``allowed``."""
+
     allowed: bool
     clause: Clause
     text: LocalizedText | None = None

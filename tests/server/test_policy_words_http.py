@@ -191,8 +191,9 @@ def test_the_published_text_is_served_whole_and_clause_references_link_into_it(
     assert "default-src 'none'" in page.headers["content-security-policy"]
     for line in filter(str.strip, text.splitlines()):
         assert html.escape(line) in page.text, line
+    granted = [right for right in served["rights"] if right["clause"] is not None]
     for item in (*served["purposes"], *served["categories"], *served["third_party"]["grounds"],
-                 *served["rights"], served["contact"], served["joint_use"]):
+                 *granted, served["contact"], served["joint_use"]):
         link = served["clause_links"][item["clause"]]
         path, anchor = link.split("#")
         assert path == served["text_url"]
@@ -260,3 +261,30 @@ def test_joint_use_is_refused_where_the_text_refuses_it_and_nothing_is_logged(
     assert over_http.status_code == 403 and _code(over_http) == "joint_use_not_allowed"
     assert through_sdk.value.code == "joint_use_not_allowed"
     assert exported["third_party_provisions"] == []
+
+
+@pytest.mark.parametrize("name", ["abcrecords", "metalive"])
+def test_every_right_offered_is_listed_with_the_request_that_exercises_it(tmp_path, clock, name):
+    with (serving(make_settings(tmp_path, policy=name), clock) as (url, _app),
+          httpx.Client(base_url=url, timeout=30) as http):
+        served = http.get("/policy", params={"lang": "ja"}).json()
+        paths = http.get("/openapi.json").json()["paths"]
+    routes = {(method.upper(), path) for path, item in paths.items() for method in item}
+    rights = {right["id"]: right for right in served["rights"]}
+    # the server's rights requests (the "rights" routes that act: not the listing)
+    offered = {f"{method.upper()} {path}" for path, item in paths.items()
+               for method, operation in item.items()
+               if "rights" in operation.get("tags", ()) and method != "get"}
+    assert offered and offered <= {right["request"] for right in rights.values()}
+    for right in rights.values():
+        method, path = right["request"].split(" ", 1)
+        assert (method, path) in routes, right["request"]
+    assert set(rights) == {"notify_purposes", "export", "correct", "erase", "restrict",
+                           "stop_third_party"}
+    if name == "metalive":
+        # METALIVE's text grants neither: offered by the operator, and labelled so
+        for right_id in ("stop_third_party", "notify_purposes"):
+            assert (rights[right_id]["set_by"], rights[right_id]["clause"]) == ("operator", None)
+        assert rights["erase"]["set_by"] == "policy"
+    else:
+        assert {right["set_by"] for right in rights.values()} == {"policy"}

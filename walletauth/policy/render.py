@@ -62,13 +62,25 @@ BASIS_NAMES: Final[dict[str, LocalizedText]] = {
 }
 
 RIGHT_NAMES: Final[dict[RightId, LocalizedText]] = {
-    "export": LocalizedText(ja="開示", en="Export (disclosure)"),
+    "export": LocalizedText(ja="開示", en="Disclosure"),
     "erase": LocalizedText(ja="削除", en="Erasure"),
-    "correct": LocalizedText(ja="訂正・追加", en="Correction"),
-    "restrict": LocalizedText(ja="利用の停止", en="Restriction of use"),
+    "correct": LocalizedText(ja="訂正・追加", en="Correction and addition"),
+    "restrict": LocalizedText(ja="利用の停止", en="Suspension of use"),
     "stop_third_party": LocalizedText(ja="第三者提供の停止", en="Stop third-party provision"),
     "notify_purposes": LocalizedText(ja="利用目的の通知", en="Notice of purposes"),
 }
+
+
+OFFERED_RIGHTS: Final[dict[RightId, str]] = {
+    "notify_purposes": "GET /policy",
+    "export": "POST /me/export",
+    "correct": "POST /me/corrections",
+    "erase": "POST /me/erase",
+    "restrict": "POST /me/restrictions",
+    "stop_third_party": "POST /me/third-party/stop",
+}
+"""Every right the server offers under any policy, and the request that exercises it:
+``/policy`` lists each one, in the policy's words where the text grants it."""
 
 
 def render_policy(policy: Policy, lang: Lang) -> JSON:
@@ -100,7 +112,7 @@ def render_policy(policy: Policy, lang: Lang) -> JSON:
             "text": _optional_text(policy.joint_use.text, lang),
         },
         "outsourcing": _outsourcing(policy.outsourcing, lang),
-        "rights": [_right(right, lang) for right in policy.rights],
+        "rights": _rights(policy, lang),
         "contact": _contact(policy.contact, lang),
         "age": _age(policy.age, lang),
         # Cookies, security measures, optionality, changes...: the text's own words.
@@ -229,12 +241,38 @@ def _outsourcing(outsourcing: Outsourcing | None, lang: Lang) -> JSON | None:
     }
 
 
+def _rights(policy: Policy, lang: Lang) -> list[JSON]:
+    """Every right walletauth offers: the policy's own, in its order and words, then those
+    the text does not grant, which the operator offers all the same."""
+    listed = {right.id for right in policy.rights}
+    return [
+        *(_right(right, lang) for right in policy.rights),
+        *(_offered_right(right_id, lang) for right_id in OFFERED_RIGHTS if right_id not in listed),
+    ]
+
+
 def _right(right: Right, lang: Lang) -> JSON:
+    set_by = _set_by(right.clause if right.text is not None else None)
     return {
         "id": right.id,
         "name": _text(RIGHT_NAMES[right.id], lang),
         "text": _text(right.text or RIGHT_NAMES[right.id], lang),
+        "set_by": set_by,
+        "note": _text(SET_BY_NOTES[set_by], lang),
+        "request": OFFERED_RIGHTS[right.id],
         "clause": right.clause,
+    }
+
+
+def _offered_right(right_id: RightId, lang: Lang) -> JSON:
+    return {
+        "id": right_id,
+        "name": _text(RIGHT_NAMES[right_id], lang),
+        "text": _text(RIGHT_NAMES[right_id], lang),
+        "set_by": "operator",
+        "note": _text(SET_BY_NOTES["operator"], lang),
+        "request": OFFERED_RIGHTS[right_id],
+        "clause": None,
     }
 
 

@@ -14,6 +14,12 @@ from tests.policy.helpers import (
     shipped_policy_toml,
     write_policy,
 )
+from tests.policy.test_transcription import (
+    CLAUSE_MAPS,
+    clause_is_served,
+    clause_label,
+    served_clauses,
+)
 from tests.rights.helpers import signed_request
 from tests.server.conftest import make_settings, serving, sign_in
 from walletauth.policy import shipped_policy_text
@@ -288,3 +294,14 @@ def test_every_right_offered_is_listed_with_the_request_that_exercises_it(tmp_pa
         assert rights["erase"]["set_by"] == "policy"
     else:
         assert {right["set_by"] for right in rights.values()} == {"policy"}
+
+
+@pytest.mark.parametrize("name", ["abcrecords", "metalive"])
+def test_every_clause_of_the_clause_map_is_served_over_http(tmp_path, clock, database, name):
+    with (serving(make_settings(tmp_path, policy=name, **database), clock) as (url, _app),
+          httpx.Client(base_url=url, timeout=30) as http):
+        served = {lang: served_clauses(http.get("/policy", params={"lang": lang}).json())
+                  for lang in ("ja", "en")}
+    for heading in CLAUSE_MAPS[name]:
+        clause = clause_label(name, heading)
+        assert clause_is_served(served["ja"], clause) and clause_is_served(served["en"], clause)

@@ -171,6 +171,7 @@ def _category(policy: Policy, category: Category, lang: Lang) -> JSON:
         "user_supplied": category.user_supplied,
         "disclosed_on_export": category.disclosed_on_export,
         "withheld_reason": _optional_text(category.withheld_reason, lang),
+        "withheld_clause": category.withheld_clause,
         "purposes": [
             {
                 "purpose": purpose_id,

@@ -170,3 +170,15 @@ def test_a_basis_or_period_the_text_states_is_served_as_the_policys_with_its_cla
     assert [(p["retention_set_by"], p["retention_clause"])
             for p in categories["email"]["purposes"]] == [("policy", "T 2")]
     assert [p["retention_set_by"] for p in categories["wallet"]["purposes"]] == ["operator"]
+
+
+def test_a_consent_the_text_does_not_ask_for_is_served_as_the_operators():
+    # METALIVE lists aggregation, advertising use and advertisers among its exceptions to
+    # consent; walletauth asks for consent all the same, and says whose choice that is.
+    grounds = {g["id"]: g for g in render_policy(load_policy("metalive"), "ja")["third_party"][
+        "grounds"]}
+    by_operator = {gid for gid, g in grounds.items() if g["requires_consent_set_by"] == "operator"}
+    assert by_operator == {"service_improvement_analysis", "advertising_use",
+                           "advertiser_services"}
+    assert grounds["advertising_use"]["requires_consent_note"] == SET_BY_NOTES["operator"].ja
+    assert grounds["prior_consent"]["requires_consent_set_by"] == "policy"

@@ -318,3 +318,9 @@ def test_joint_use_is_allowed_only_where_the_policy_allows_it(tmp_path):
         "[joint_use]\nallowed = false", "[joint_use]\nallowed = true")))
     assert decide_provision(refusing, "joint_use", nobody).reason == "joint_use_not_allowed"
     assert decide_provision(allowing, "joint_use", nobody).allowed
+
+
+def test_an_operator_consent_requirement_on_a_ground_requiring_none_is_refused(tmp_path):
+    text = _replace('id = "law"', 'id = "law"\nrequires_consent_set_by = "operator"')
+    message = _refusal(tmp_path, text)
+    assert "third-party ground 'law' says the operator set its consent requirement" in message

@@ -113,6 +113,12 @@ def _ground_problems(policy: Policy) -> Iterator[str]:
             f"third-party ground {JOINT_USE_GROUND!r} is reserved for joint use, which"
             " [joint_use] allows or refuses; give the ground another id"
         )
+    for ground in policy.third_party.grounds:
+        if ground.requires_consent_set_by == "operator" and not ground.requires_consent:
+            yield (
+                f"third-party ground {ground.id!r} says the operator set its consent"
+                " requirement but requires no consent"
+            )
     for ground_id in ground_ids:
         # A consent ground's consent is recorded under its id, next to purpose consents.
         if ground_id in policy.purposes:

@@ -132,6 +132,9 @@ class ThirdPartyGround(_Frozen):
     """Provision on this ground needs the subject's prior consent, recorded under the
     ground's id (and stops when the subject stops third-party provision); legal
     exceptions do not."""
+    requires_consent_set_by: Literal["policy", "operator"] = "policy"
+    """``"operator"`` when the text lists the ground without asking for consent and the
+    operator requires it all the same; ``/policy`` labels it so."""
 
 
 class ThirdPartyRules(_Frozen):

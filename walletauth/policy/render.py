@@ -192,6 +192,8 @@ def _ground(ground: ThirdPartyGround, lang: Lang) -> JSON:
         "id": ground.id,
         "text": _text(ground.text, lang),
         "requires_consent": ground.requires_consent,
+        "requires_consent_set_by": ground.requires_consent_set_by,
+        "requires_consent_note": _text(SET_BY_NOTES[ground.requires_consent_set_by], lang),
         "clause": ground.clause,
     }
 

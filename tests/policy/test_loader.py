@@ -163,3 +163,16 @@ def test_an_operators_policy_carries_the_text_beside_it_and_links_its_clauses(tm
     links = render_policy(policy, "ja")["clause_links"]
     assert links["ABCRECORDS 4"] == links["ABCRECORDS 4 ①"] == "/policy/text?lang=ja#c1"
     assert "ABCRECORDS 2" not in links, "a clause the text lacks links nowhere"
+
+
+def test_an_intake_names_the_required_items_a_submission_lacks():
+    inquiry = load_policy("abcrecords").find_intake("inquiry")
+    assert inquiry is not None and load_policy("abcrecords").find_intake("survey") is None
+    complete = {"inquiry": {"message": "hi"}, "contact_email": {"email": "a@b.jp"}}
+    assert inquiry.missing(complete) == ()
+    assert inquiry.missing({"inquiry": {"message": "  "}}) == (
+        "inquiry.message", "contact_email.email")
+    application = load_policy("abcrecords").find_intake("application")
+    # the URL is optional: an application without it lacks nothing
+    assert application.missing({"contact_email": {"email": "a@b.jp"}}) == ()
+    assert load_policy("abcrecords").find_intake("sign_in").missing({}) == ("wallet_address",)

@@ -1,6 +1,6 @@
 // The example dApp: sign in with the wallet, consents from the policy, "My data".
 
-import { api } from "./api.js";
+import { api, apiUrl } from "./api.js";
 import { ERRORS, LANGS, UI, errorText, fill } from "./messages.js";
 import { WalletError, chainId, connect, onAccountsChanged, siweMessage, sign } from "./wallet.js";
 
@@ -177,6 +177,10 @@ async function confirmAge(underGuardianAge) {
 function renderConsents() {
   const { policy } = state;
   $("policy-meta").textContent = `${policy.name} — ${t().policyVersion} ${policy.version}`;
+  // The published text, whole; and what "the operator's setting" means on this screen.
+  $("policy-text").hidden = !policy.text_url;
+  if (policy.text_url) $("policy-text").href = apiUrl(policy.text_url);
+  $("operator-note").textContent = policy.operator_settings?.note ?? "";
   $("necessary").replaceChildren(
     ...policy.purposes.filter((p) => !p.optional).map(necessaryItem),
   );

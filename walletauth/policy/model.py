@@ -272,7 +272,7 @@ class Policy(_Frozen):
     outsourcing: Outsourcing | None = None
     statements: tuple[Statement, ...] = ()
     intakes: tuple[Intake, ...] = ()
-    original_text: str | None = Field(default=None, repr=False)
+    original_text: str | None = Field(default=None, repr=False, exclude=True)
     """The published (Japanese) text the policy transcribes, whole: the loader reads it
     from ``<name>.ja.txt`` beside the policy file. Served at ``GET /policy/text``; the
     clause references link into it."""

@@ -33,7 +33,8 @@ Rules, in the order they are checked:
 * Withdrawing a consent is always allowed; granting one passes the age rule first.
 * Third-party provision on a ground that needs no consent is always allowed; on a consent
   ground it needs that ground's consent (recorded under the ground's id in
-  ``SubjectState.consents``), no stop, and passes the age rule.
+  ``SubjectState.consents``), no stop, and passes the age rule. The ground ``joint_use``
+  is joint use, allowed only where the policy's ``[joint_use]`` allows it.
 """
 
 from __future__ import annotations

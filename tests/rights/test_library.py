@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from tests.policy.helpers import metalive_with_bookkeeping_toml
-from tests.rights.conftest import ALICE, BOB, NOW
+from tests.rights.conftest import ALICE, BOB, NOW, open_store
 from walletauth.errors import WalletAuthError
 from walletauth.policy import parse_policy
 from walletauth.rights import (
@@ -256,3 +256,29 @@ def test_after_a_stop_consent_provisions_are_refused_and_legal_ones_still_go(sto
     grounds = [p["ground"] for p in export_subject(store, ALICE, now=LATER)
                ["third_party_provisions"]]
     assert grounds == ["prior_consent", "required_by_law"]
+
+
+def test_records_of_a_purpose_the_policy_dropped_are_still_exported_and_erased(
+    backend, secrets
+):
+    # Written while the policy named a purpose (here the bookkeeping duty; in a real
+    # upgrade METALIVE's former legal_requests), read after it no longer does.
+    policy = parse_policy(metalive_with_bookkeeping_toml(), origin="metalive + bookkeeping")
+    before = Store.open(backend.url, policy=policy, secrets=secrets,
+                        keystore_url=backend.keystore_url)
+    try:
+        before.record_login(ALICE, 1, now=NOW)
+        before.put_record(ALICE, "payment_reference", "bookkeeping", _payment(before), now=NOW,
+                          source="shop")
+    finally:
+        before.close()
+    after = open_store(backend, secrets, "metalive")
+    try:
+        exported = export_subject(after, ALICE, now=LATER)
+        receipt = erase_subject(after, ALICE, now=LATER)
+    finally:
+        after.close()
+
+    [kept] = [r for r in exported["records"] if r["purpose"] == "bookkeeping"]
+    assert kept["dpv"] is None and kept["category"] == "payment_reference"
+    assert receipt.retained == [] and receipt.erased["payment_reference"] == 1

@@ -4,6 +4,11 @@
 
 const API_BASE = document.querySelector('meta[name="walletauth-api"]')?.content || "";
 
+/** An address of the API (e.g. a link /policy answers) as the page must open it. */
+export function apiUrl(path) {
+  return API_BASE + path;
+}
+
 export class ApiError extends Error {
   constructor(code, detail, status, retryAfter) {
     super(detail || code);

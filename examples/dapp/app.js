@@ -1,6 +1,6 @@
 // The example dApp: sign in with the wallet, consents from the policy, "My data".
 
-import { api } from "./api.js";
+import { api, apiUrl } from "./api.js";
 import { ERRORS, LANGS, UI, errorText, fill } from "./messages.js";
 import { WalletError, chainId, connect, onAccountsChanged, siweMessage, sign } from "./wallet.js";
 
@@ -188,6 +188,10 @@ function renderConsents() {
   $("policy-meta").textContent = meta;
   // The URL field only where the policy keeps one (ABCRECORDS; not METALIVE).
   $("contact-url-field").hidden = !policy.categories.some((c) => c.id === "application_url");
+  // The published text, whole; and what "the operator's setting" means on this screen.
+  $("policy-text").hidden = !policy.text_url;
+  if (policy.text_url) $("policy-text").href = apiUrl(policy.text_url);
+  $("operator-note").textContent = policy.operator_settings?.note ?? "";
   $("necessary").replaceChildren(
     ...policy.purposes.filter((p) => !p.optional).map(necessaryItem),
   );
@@ -368,9 +372,11 @@ function renderRecords() {
   $("records").replaceChildren(...rows);
 }
 
-/** A category's name in the policy's words (any category, not only user-supplied). */
+/** What a category's records hold, named plainly (any category, not only user-supplied);
+ * the policy's own words are its `text`, which may name it only in general terms. */
 function categoryName(id) {
-  return (state.policy?.categories || []).find((c) => c.id === id)?.text ?? id;
+  const category = (state.policy?.categories || []).find((c) => c.id === id);
+  return category?.label ?? category?.text ?? id;
 }
 
 function recordForm(record) {

@@ -22,6 +22,7 @@ export const UI = {
     dataTab: "私のデータ",
     consentsHeading: "同意設定",
     policyVersion: "プライバシーポリシー 版",
+    policyText: "ポリシー全文（原文）",
     necessaryHeading: "サービスの提供に必要な利用目的",
     necessaryNote: "これらはサービスの提供に必要なため、オフにできません。",
     optionalHeading: "任意の利用目的",
@@ -138,6 +139,7 @@ export const UI = {
     dataTab: "My data",
     consentsHeading: "Consents",
     policyVersion: "Privacy policy version",
+    policyText: "The whole policy text (Japanese original)",
     necessaryHeading: "Purposes needed to provide the service",
     necessaryNote: "These are needed to provide the service and cannot be switched off.",
     optionalHeading: "Optional purposes",
@@ -457,6 +459,10 @@ export const ERRORS = {
   invalid_field_value: {
     ja: "入力した値の形式が正しくありません。",
     en: "The value is not in the right format.",
+  },
+  field_not_allowed: {
+    ja: "この種類の情報には、その項目を保存できません。",
+    en: "This kind of record cannot hold that item.",
   },
   not_restrictable: {
     ja: "この利用目的は法令またはログインに必要なため、停止できません。",

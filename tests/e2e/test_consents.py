@@ -28,6 +28,10 @@ def test_necessary_purposes_are_shown_as_such_and_optional_ones_as_switches_off(
     for purpose in optional:
         expect(page.locator(f"#consent-{purpose.id}")).not_to_be_checked()
         expect(page.locator(f"#purpose-{purpose.id}")).to_contain_text(purpose.text.ja)
+    # the whole published text, and what the operator set rather than the text
+    expect(page.locator("#policy-text")).to_have_attribute("href", "/policy/text?lang=ja")
+    expect(page.locator("#policy-text")).to_contain_text("ポリシー全文")
+    expect(page.locator("#operator-note")).to_contain_text("事業者が定めたもの")
 
 
 def test_granting_and_withdrawing_a_purpose_changes_the_stored_consent(page, dapp, wallet):

@@ -110,7 +110,7 @@ def test_erase_removes_the_subject_and_ends_the_session(page, dapp, wallet):
 
     expect(page.locator("#erased")).to_be_visible()
     expect(page.locator("#erased-text")).to_contain_text("削除しました")
-    wallet_record = dapp.store.policy.category("wallet_address").text.ja
+    wallet_record = dapp.store.policy.category("wallet_address").label.ja
     expect(page.locator("#erased-detail")).to_contain_text(f"{wallet_record}: 1")
     expect(page.locator("#status")).to_have_text("")  # said once, in the receipt
     expect(page.locator("#sign-in")).to_be_visible()

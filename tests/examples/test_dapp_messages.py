@@ -10,7 +10,9 @@ from walletauth.server.problems import STATUS_BY_CODE
 
 DAPP = Path(__file__).resolve().parents[2] / "examples" / "dapp"
 SERVICE_API_ONLY = {"service_unauthorized", "purpose_not_granted_to_service",
-                    "guardian_consent_not_delegated", "metrics_unauthorized"}
+                    "guardian_consent_not_delegated", "metrics_unauthorized",
+                    "joint_use_not_allowed", "category_not_granted_to_service",
+                    "category_reserved", "subject_creation_not_granted"}
 """Answers of /services/v1 and /metrics, which a page never calls."""
 
 

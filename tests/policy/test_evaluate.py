@@ -8,15 +8,18 @@ from typing import NamedTuple
 
 import pytest
 
+from tests.policy.helpers import metalive_with_bookkeeping_toml
 from walletauth.policy import (
     REASON_CODES,
     SubjectState,
+    UseDecision,
     decide_collection,
     decide_consent_change,
     decide_provision,
     decide_use,
     effective_consents,
     load_policy,
+    parse_policy,
 )
 
 NOBODY = SubjectState(consents={})
@@ -148,14 +151,16 @@ CASES = [
     Case(
         M, "use", ("fraud_prevention",), state(suspended=["fraud_prevention"]), "purpose_suspended"
     ),
-    # a legal obligation is lifted neither by suspension nor by a missing consent
-    Case(M, "use", ("legal_requests",), state(suspended=["legal_requests"]), None),
+    # the posting log is kept for fraud prevention, which the subject may suspend
+    Case(M, "use", ("legal_requests",), NOBODY, "unknown_purpose"),
     Case(M, "use", ("ranking",), NOBODY, "unknown_purpose"),
     Case(M, "collect", ("wallet_address", "live_streaming"), NOBODY, None),
     Case(M, "collect", ("age_confirmation", "live_streaming"), NOBODY, None),
     Case(M, "collect", ("guardian_consent", "live_streaming"), CHILD, None),
     Case(M, "collect", ("access_log", "fraud_prevention"), NOBODY, None),
-    Case(M, "collect", ("posting_log", "legal_requests"), NOBODY, None),
+    Case(M, "collect", ("posting_log", "fraud_prevention"), NOBODY, None),
+    Case(M, "collect", ("posting_log", "fraud_prevention"), state(suspended=["fraud_prevention"]),
+         "purpose_suspended"),
     Case(M, "collect", ("access_log", "access_analysis"), ADULT, "consent_required"),
     Case(
         M,
@@ -183,7 +188,7 @@ CASES = [
     # withdrawing is never gated, not even by the age rule
     Case(M, "withdraw", ("advertising",), state("advertising"), None),
     Case(M, "withdraw", ("fraud_prevention",), NOBODY, "not_a_consent_purpose"),
-    Case(M, "withdraw", ("legal_requests",), NOBODY, "not_a_consent_purpose"),
+    Case(M, "withdraw", ("legal_requests",), NOBODY, "unknown_purpose"),
     Case(M, "grant", ("criminal_investigation",), ADULT, "not_a_consent_purpose"),
     Case(
         M, "grant", ("advertiser_services",), state(base=ADULT, stopped=True), "third_party_stopped"
@@ -222,6 +227,9 @@ CASES = [
     Case(M, "use", ("advertising",),
          state("advertising", base=ADULT, outdated=["advertising"]), "policy_changed"),
     Case(M, "use", ("live_streaming",), state(base=ADULT, outdated=["advertising"]), None),
+    # both texts refuse joint use (ABCRECORDS 5; METALIVE's exhaustive list names none)
+    Case(A, "provide", ("joint_use",), NOBODY, "joint_use_not_allowed"),
+    Case(M, "provide", ("joint_use",), ADULT, "joint_use_not_allowed"),
 ]
 
 
@@ -316,3 +324,11 @@ def test_effective_consents_count_an_outdated_consent_as_off():
     )
     assert consents == {"service_provision": True, "quality_marketing": False,
                         "partner_guidance": True}
+
+
+def test_a_named_legal_duty_is_lifted_neither_by_suspension_nor_by_a_missing_consent():
+    policy = parse_policy(metalive_with_bookkeeping_toml(), origin="metalive + bookkeeping")
+    suspended = SubjectState(consents={}, suspended=frozenset({"bookkeeping"}))
+    assert decide_use(policy, "bookkeeping", suspended) == UseDecision(True, None)
+    assert decide_consent_change(policy, "bookkeeping", False, suspended).reason == (
+        "not_a_consent_purpose")

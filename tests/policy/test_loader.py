@@ -7,12 +7,13 @@ from importlib.resources import files
 
 import pytest
 
-from tests.policy.helpers import write_policy
+from tests.policy.helpers import shipped_policy_toml, write_policy
 from walletauth.policy import (
     DEFAULT_POLICY,
     PolicyError,
     load_policy,
     parse_policy,
+    render_policy,
     shipped_policies,
     shipped_policy_text,
 )
@@ -150,3 +151,28 @@ def test_lookups_of_an_id_that_is_not_text_raise_the_same_stable_codes(odd):
     ]
     assert policy.allows(odd, "service_provision") is False
     assert policy.allows("location", odd) is False
+
+
+def test_an_operators_policy_carries_the_text_beside_it_and_links_its_clauses(tmp_path):
+    path = write_policy(tmp_path, shipped_policy_toml("abcrecords"))
+    assert load_policy(path).original_text is None
+    path.with_name(f"{path.stem}.ja.txt").write_text("前文\n4. 第三者への提供\n本文\n",
+                                                     encoding="utf-8")
+    policy = load_policy(path)
+    assert policy.original_text == "前文\n4. 第三者への提供\n本文\n"
+    links = render_policy(policy, "ja")["clause_links"]
+    assert links["ABCRECORDS 4"] == links["ABCRECORDS 4 ①"] == "/policy/text?lang=ja#c1"
+    assert "ABCRECORDS 2" not in links, "a clause the text lacks links nowhere"
+
+
+def test_an_intake_names_the_required_items_a_submission_lacks():
+    inquiry = load_policy("abcrecords").find_intake("inquiry")
+    assert inquiry is not None and load_policy("abcrecords").find_intake("survey") is None
+    complete = {"inquiry": {"message": "hi"}, "contact_email": {"email": "a@b.jp"}}
+    assert inquiry.missing(complete) == ()
+    assert inquiry.missing({"inquiry": {"message": "  "}}) == (
+        "inquiry.message", "contact_email.email")
+    application = load_policy("abcrecords").find_intake("application")
+    # the URL is optional: an application without it lacks nothing
+    assert application.missing({"contact_email": {"email": "a@b.jp"}}) == ()
+    assert load_policy("abcrecords").find_intake("sign_in").missing({}) == ("wallet_address",)

@@ -6,7 +6,10 @@ import json
 
 import pytest
 
+from tests.policy.helpers import write_policy
+from tests.policy.test_validation import MINIMAL
 from walletauth.policy import PolicyError, load_policy, render_policy, shipped_policies
+from walletauth.policy.render import SET_BY_NOTES
 
 LANGS = ("ja", "en")
 
@@ -65,6 +68,11 @@ def test_purposes_say_whether_they_are_optional_and_start_off():
         "id": "service_provision",
         "text": None,
         "basis": "necessary",
+        "basis_name": "Needed to provide the service",
+        "basis_set_by": "operator",
+        "basis_note": "The operator's setting. The policy text does not state it.",
+        "basis_clause": None,
+        "legal_source": None,
         "optional": False,
         "default_on": True,
         "dpv": "dpv:ServiceProvision",
@@ -78,9 +86,13 @@ def test_purposes_say_whether_they_are_optional_and_start_off():
     )
 
 
-def test_retention_is_given_in_days_and_in_words():
+def test_retention_is_given_in_days_and_in_words_as_the_operators_setting():
     policy = load_policy("abcrecords")
+    notes = {"en": "The operator's setting. The policy text does not state it.",
+             "ja": "事業者の設定です。ポリシー本文には定めがありません。"}
     for lang, words in (("en", ("30 days", "1 year")), ("ja", ("30日", "1年"))):
+        setting = {"retention_set_by": "operator", "retention_note": notes[lang],
+                   "retention_clause": None}
         access_log = next(
             c for c in render_policy(policy, lang)["categories"] if c["id"] == "access_log"
         )
@@ -90,12 +102,14 @@ def test_retention_is_given_in_days_and_in_words():
                 "optional": False,
                 "retention_days": 30,
                 "retention": words[0],
+                **setting,
             },
             {
                 "purpose": "quality_marketing",
                 "optional": True,
                 "retention_days": 365,
                 "retention": words[1],
+                **setting,
             },
         ]
 
@@ -125,3 +139,48 @@ def test_an_unsupported_language_is_refused():
     with pytest.raises(PolicyError) as caught:
         render_policy(load_policy("abcrecords"), "fr")  # type: ignore[arg-type]
     assert caught.value.code == "unsupported_language"
+
+
+@pytest.mark.parametrize("name", shipped_policies())
+@pytest.mark.parametrize("lang", LANGS)
+def test_no_shipped_text_states_a_basis_or_a_period_so_all_are_labelled_the_operators(
+    name, lang
+):
+    # Neither seed names a legal basis for a purpose or sets a retention period (ABCRECORDS
+    # 6: 保存期間を別途定め): every one served is the operator's setting, and says so.
+    rendered = render_policy(load_policy(name), lang)
+    note = SET_BY_NOTES["operator"].ja if lang == "ja" else SET_BY_NOTES["operator"].en
+    assert {(p["basis_set_by"], p["basis_note"]) for p in rendered["purposes"]} == {
+        ("operator", note)}
+    retentions = [p for c in rendered["categories"] for p in c["purposes"]]
+    assert {(p["retention_set_by"], p["retention_note"]) for p in retentions} == {
+        ("operator", note)}
+    assert rendered["operator_settings"]["note"]
+
+
+def test_a_basis_or_period_the_text_states_is_served_as_the_policys_with_its_clause(tmp_path):
+    text = MINIMAL.replace('basis = "necessary"', 'basis = "necessary"\nbasis_clause = "T 1"')
+    text = text.replace('retention = { news = "90d" }',
+                        'retention = { news = "90d" }\nretention_clause = "T 2"')
+    rendered = render_policy(load_policy(write_policy(tmp_path, text)), "ja")
+    purposes = {p["id"]: p for p in rendered["purposes"]}
+    assert (purposes["login"]["basis_set_by"], purposes["login"]["basis_clause"]) == (
+        "policy", "T 1")
+    assert purposes["login"]["basis_note"] == "ポリシー本文の定め"
+    assert purposes["news"]["basis_set_by"] == "operator"
+    categories = {c["id"]: c for c in rendered["categories"]}
+    assert [(p["retention_set_by"], p["retention_clause"])
+            for p in categories["email"]["purposes"]] == [("policy", "T 2")]
+    assert [p["retention_set_by"] for p in categories["wallet"]["purposes"]] == ["operator"]
+
+
+def test_a_consent_the_text_does_not_ask_for_is_served_as_the_operators():
+    # METALIVE lists aggregation, advertising use and advertisers among its exceptions to
+    # consent; walletauth asks for consent all the same, and says whose choice that is.
+    grounds = {g["id"]: g for g in render_policy(load_policy("metalive"), "ja")["third_party"][
+        "grounds"]}
+    by_operator = {gid for gid, g in grounds.items() if g["requires_consent_set_by"] == "operator"}
+    assert by_operator == {"service_improvement_analysis", "advertising_use",
+                           "advertiser_services"}
+    assert grounds["advertising_use"]["requires_consent_note"] == SET_BY_NOTES["operator"].ja
+    assert grounds["prior_consent"]["requires_consent_set_by"] == "policy"

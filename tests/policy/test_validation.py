@@ -258,3 +258,69 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
     text = _replace('retention = { news = "90d" }', 'retention = { news = "90d", x = "1y" }', text)
     message = _refusal(tmp_path, text)
     assert "consent is never presumed" in message and "unknown purpose 'x'" in message
+
+
+def test_a_legal_obligation_that_names_no_law_is_refused(tmp_path):
+    # Only a named duty may keep records through an erasure: "legal" alone is no ground.
+    message = _refusal(tmp_path, _replace('basis = "consent"', 'basis = "legal_obligation"'))
+    assert "purpose 'news' has basis 'legal_obligation' but names no legal_source" in message
+
+
+def test_a_legal_source_on_a_purpose_that_is_no_legal_obligation_is_refused(tmp_path):
+    message = _refusal(tmp_path, _replace(
+        'text = { ja = "お知らせ", en = "News" }',
+        'text = { ja = "お知らせ", en = "News" }\nlegal_source = { ja = "法", en = "Act" }'))
+    assert "purpose 'news' names a legal_source but its basis is 'consent'" in message
+
+
+def test_a_legal_obligation_naming_its_law_is_a_legal_duty(tmp_path):
+    text = _replace('basis = "consent"', 'basis = "legal_obligation"')
+    text = _replace('text = { ja = "お知らせ", en = "News" }',
+                    'text = { ja = "お知らせ", en = "News" }\n'
+                    'legal_source = { ja = "法", en = "Act" }', text)
+    assert load_policy(write_policy(tmp_path, text)).legal_duties == ("news",)
+
+
+def test_an_intake_naming_an_unknown_category_or_field_or_both_kinds_is_refused(tmp_path):
+    text = MINIMAL + (
+        '\n[[intakes]]\nid = "signup"\nclause = "T 9"\nlabel = { ja = "申込", en = "Sign-up" }\n'
+        'required = ["email.email", "phone", "email.url"]\noptional = ["email.email"]\n'
+    )
+    message = _refusal(tmp_path, text)
+    assert "intake 'signup' names the unknown category 'phone'" in message
+    assert "intake 'signup' names 'email.url', not a field of 'email'" in message
+    assert "intake 'signup' lists 'email.email' as both required and optional" in message
+
+
+def test_statements_and_intakes_are_loaded_when_consistent(tmp_path):
+    text = MINIMAL + (
+        '\n[[statements]]\nid = "cookies"\nclause = "T 8"\n'
+        'text = { ja = "クッキー", en = "Cookies" }\n'
+        '\n[[intakes]]\nid = "signup"\nclause = "T 9"\nlabel = { ja = "申込", en = "Sign-up" }\n'
+        'required = ["email.email"]\noptional = ["wallet"]\n'
+    )
+    policy = load_policy(write_policy(tmp_path, text))
+    assert [s.id for s in policy.statements] == ["cookies"]
+    assert policy.intakes[0].required == ("email.email",)
+
+
+def test_a_ground_named_joint_use_is_refused_joint_use_is_the_joint_use_tables(tmp_path):
+    message = _refusal(tmp_path, _replace('id = "law"', 'id = "joint_use"'))
+    assert "third-party ground 'joint_use' is reserved for joint use" in message
+
+
+def test_joint_use_is_allowed_only_where_the_policy_allows_it(tmp_path):
+    from walletauth.policy import SubjectState, decide_provision
+
+    nobody = SubjectState(consents={})
+    refusing = load_policy(write_policy(tmp_path, MINIMAL))
+    allowing = load_policy(write_policy(tmp_path, _replace(
+        "[joint_use]\nallowed = false", "[joint_use]\nallowed = true")))
+    assert decide_provision(refusing, "joint_use", nobody).reason == "joint_use_not_allowed"
+    assert decide_provision(allowing, "joint_use", nobody).allowed
+
+
+def test_an_operator_consent_requirement_on_a_ground_requiring_none_is_refused(tmp_path):
+    text = _replace('id = "law"', 'id = "law"\nrequires_consent_set_by = "operator"')
+    message = _refusal(tmp_path, text)
+    assert "third-party ground 'law' says the operator set its consent requirement" in message

@@ -6,8 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.rights.conftest import ALICE, BOB, NOW
+from tests.policy.helpers import metalive_with_bookkeeping_toml
+from tests.rights.conftest import ALICE, BOB, NOW, open_store
 from walletauth.errors import WalletAuthError
+from walletauth.policy import parse_policy
 from walletauth.rights import (
     RecordChange,
     RightsError,
@@ -20,7 +22,7 @@ from walletauth.rights import (
     restrict,
     stop_third_party,
 )
-from walletauth.store import StoreError
+from walletauth.store import Store, StoreError
 from walletauth.store.subject_ops import orphan_keys
 
 LATER = NOW + timedelta(minutes=5)
@@ -116,24 +118,65 @@ def test_erasure_removes_every_record_consent_session_and_provision_with_a_recei
     assert statuses == {("erase", "completed"), ("export", "completed")}
 
 
-def test_erasure_keeps_what_the_law_requires_and_lists_it_with_its_ground(metalive):
+def test_erasure_keeps_only_what_a_named_law_requires_and_lists_the_law(backend, secrets):
+    policy = parse_policy(metalive_with_bookkeeping_toml(), origin="metalive + bookkeeping")
+    store = Store.open(backend.url, policy=policy, secrets=secrets,
+                       keystore_url=backend.keystore_url)
+    try:
+        store.record_login(ALICE, 1, now=NOW)
+        store.put_record(ALICE, "posting_log", "fraud_prevention", _posting(store), now=NOW,
+                         source="chat")
+        store.put_record(ALICE, "payment_reference", "bookkeeping", _payment(store), now=NOW,
+                         source="shop")
+
+        receipt = erase_subject(store, ALICE, now=LATER)
+
+        [kept] = receipt.retained
+        assert (kept.category, kept.purpose, kept.count) == ("payment_reference", "bookkeeping",
+                                                             1)
+        assert kept.ground == policy.purpose("bookkeeping").legal_source.model_dump()
+        assert kept.ground["ja"].startswith("法人税法") and kept.clause
+        assert {"wallet_address", "posting_log"} <= set(receipt.erased)
+        assert len(store.records(ALICE, "bookkeeping", now=LATER)) == 1
+    finally:
+        store.close()
+
+
+def test_metalive_posting_logs_go_with_an_erasure_the_text_names_no_duty_to_keep(metalive):
     metalive.record_login(ALICE, 1, now=NOW)
-    metalive.put_record(ALICE, "posting_log", "legal_requests", _posting(metalive), now=NOW,
+    metalive.put_record(ALICE, "posting_log", "fraud_prevention", _posting(metalive), now=NOW,
                         source="chat")
+    metalive.put_record(ALICE, "payment_reference", "payment", _payment(metalive), now=NOW,
+                        source="shop")
 
     receipt = erase_subject(metalive, ALICE, now=LATER)
 
-    [kept] = receipt.retained
-    assert (kept.category, kept.purpose, kept.count) == ("posting_log", "legal_requests", 1)
-    assert kept.ground["en"] and kept.clause
-    assert "wallet_address" in receipt.erased
-    assert metalive.records(ALICE, "live_streaming", now=LATER) == []
-    assert len(metalive.records(ALICE, "legal_requests", now=LATER)) == 1
+    assert receipt.retained == []
+    assert receipt.erased == {"wallet_address": 1, "access_log": 1, "posting_log": 1,
+                              "payment_reference": 1}
+    assert metalive.records(ALICE, "fraud_prevention", now=LATER) == []
+
+
+def test_restricting_fraud_prevention_hides_metalive_posting_logs(metalive):
+    metalive.record_login(ALICE, 1, now=NOW)
+    metalive.put_record(ALICE, "posting_log", "fraud_prevention", _posting(metalive), now=NOW,
+                        source="chat")
+
+    restrict(metalive, ALICE, ["fraud_prevention"], now=LATER)
+
+    assert metalive.records(ALICE, "fraud_prevention", now=LATER) == []
+    with pytest.raises(WalletAuthError) as caught:
+        restrict(metalive, ALICE, ["legal_requests"], now=LATER)
+    assert caught.value.code == "unknown_purpose"
 
 
 def _posting(store):
     fields = store.policy.category("posting_log").fields
     return {name: "x" for name, rule in fields.items() if rule == "keep"}
+
+
+def _payment(store):
+    return dict.fromkeys(store.policy.category("payment_reference").fields, "x")
 
 
 def test_corrections_overwrite_add_and_delete_user_supplied_records_only(store):
@@ -215,3 +258,29 @@ def test_after_a_stop_consent_provisions_are_refused_and_legal_ones_still_go(sto
     grounds = [p["ground"] for p in export_subject(store, ALICE, now=LATER)
                ["third_party_provisions"]]
     assert grounds == ["prior_consent", "required_by_law"]
+
+
+def test_records_of_a_purpose_the_policy_dropped_are_still_exported_and_erased(
+    backend, secrets
+):
+    # Written while the policy named a purpose (here the bookkeeping duty; in a real
+    # upgrade METALIVE's former legal_requests), read after it no longer does.
+    policy = parse_policy(metalive_with_bookkeeping_toml(), origin="metalive + bookkeeping")
+    before = Store.open(backend.url, policy=policy, secrets=secrets,
+                        keystore_url=backend.keystore_url)
+    try:
+        before.record_login(ALICE, 1, now=NOW)
+        before.put_record(ALICE, "payment_reference", "bookkeeping", _payment(before), now=NOW,
+                          source="shop")
+    finally:
+        before.close()
+    after = open_store(backend, secrets, "metalive")
+    try:
+        exported = export_subject(after, ALICE, now=LATER)
+        receipt = erase_subject(after, ALICE, now=LATER)
+    finally:
+        after.close()
+
+    [kept] = [r for r in exported["records"] if r["purpose"] == "bookkeeping"]
+    assert kept["dpv"] is None and kept["category"] == "payment_reference"
+    assert receipt.retained == [] and receipt.erased["payment_reference"] == 1

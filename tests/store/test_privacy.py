@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 from eth_utils import keccak
 
+from tests.policy.helpers import metalive_with_bookkeeping_toml
 from tests.store.conftest import ALICE, BOB, NOW
-from walletauth.policy import load_policy
+from walletauth.policy import parse_policy
 from walletauth.store import Store
 from walletauth.store.crypto import unseal
 from walletauth.store.keyschema import subject_keys
@@ -194,25 +195,33 @@ def test_a_sign_in_after_erasure_starts_a_new_subject_with_a_new_key(store):
     assert wallet.data["first_sign_in"] == (NOW + timedelta(days=1)).isoformat()
 
 
-def test_store_erasure_keeps_what_the_law_requires_like_the_rights_erasure(
+def test_store_erasure_keeps_only_what_a_named_law_requires_like_the_rights_erasure(
     backend, secrets
 ):
-    # METALIVE keeps posting logs for legal requests (a legal obligation): an erasure by
-    # the store's own call must keep them, as the wallet owner's erasure request does.
-    store = Store.open(backend.url, policy=load_policy("metalive"), secrets=secrets,
+    # METALIVE "may record" posting logs (no law named): an erasure takes them. An operator
+    # policy naming a bookkeeping duty keeps payment references, by the store's own call
+    # as by the wallet owner's erasure request.
+    policy = parse_policy(metalive_with_bookkeeping_toml(), origin="metalive + bookkeeping")
+    store = Store.open(backend.url, policy=policy, secrets=secrets,
                        keystore_url=backend.keystore_url)
     try:
         store.record_login(ALICE, 1, now=NOW, ip="203.0.113.9")
-        store.put_record(ALICE, "posting_log", "legal_requests",
+        store.put_record(ALICE, "posting_log", "fraud_prevention",
                          {"ip": "203.0.113.9", "at": NOW.isoformat()}, now=NOW, source="chat")
+        payment = {"provider": "card", "reference": "tx-1", "amount": 500, "at": NOW.isoformat()}
+        store.put_record(ALICE, "payment_reference", "payment", payment, now=NOW, source="shop")
+        store.put_record(ALICE, "payment_reference", "bookkeeping", payment, now=NOW,
+                         source="shop")
 
         report = store.erase(ALICE, now=NOW + timedelta(days=1))
 
         [kept] = report.retained
-        assert (kept.category, kept.purpose, kept.count) == ("posting_log", "legal_requests", 1)
-        assert report.erased == {"wallet_address": 1, "access_log": 1}
+        assert (kept.category, kept.purpose, kept.count) == ("payment_reference", "bookkeeping", 1)
+        assert report.erased == {"wallet_address": 1, "access_log": 1, "posting_log": 1,
+                                 "payment_reference": 1}
         later = NOW + timedelta(days=2)
-        assert store.records(ALICE, "live_streaming", now=later) == []
-        assert len(store.records(ALICE, "legal_requests", now=later)) == 1
+        assert store.records(ALICE, "fraud_prevention", now=later) == []
+        assert store.records(ALICE, "payment", now=later) == []
+        assert len(store.records(ALICE, "bookkeeping", now=later)) == 1
     finally:
         store.close()

@@ -1,6 +1,7 @@
 """The privacy policy as data: models, loading and validation, shipped policies,
 rendering for consent screens, and the pure decisions the other layers enforce."""
 
+from walletauth.policy.consistency import JOINT_USE_GROUND
 from walletauth.policy.errors import PolicyError, PolicyErrorCode
 from walletauth.policy.evaluate import (
     REASON_CODES,
@@ -29,6 +30,7 @@ from walletauth.policy.model import (
     Category,
     Contact,
     FieldRule,
+    Intake,
     JointUse,
     LocalizedText,
     LoginRule,
@@ -39,6 +41,7 @@ from walletauth.policy.model import (
     Purpose,
     Right,
     RightId,
+    Statement,
     ThirdPartyGround,
     ThirdPartyRules,
     text_digest,
@@ -48,6 +51,7 @@ from walletauth.policy.useragent import browser_family
 
 __all__ = [
     "DEFAULT_POLICY",
+    "JOINT_USE_GROUND",
     "REASON_CODES",
     "AgeRule",
     "Amendment",
@@ -55,6 +59,7 @@ __all__ = [
     "Category",
     "Contact",
     "FieldRule",
+    "Intake",
     "JointUse",
     "LocalizedText",
     "LoginRule",
@@ -68,6 +73,7 @@ __all__ = [
     "ReasonCode",
     "Right",
     "RightId",
+    "Statement",
     "SubjectState",
     "ThirdPartyGround",
     "ThirdPartyRules",

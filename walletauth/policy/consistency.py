@@ -13,10 +13,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from walletauth.policy.model import Category, Policy
+
+JOINT_USE_GROUND: Final = "joint_use"
+"""The ground a provision names to be joint use (共同利用, APPI art. 27(5)(iii)): allowed
+only when the policy's ``joint_use.allowed`` is true, refused with
+``joint_use_not_allowed`` otherwise. No ground of a policy may take this id."""
 
 
 def policy_problems(policy: Policy) -> list[str]:
@@ -30,6 +35,9 @@ def policy_problems(policy: Policy) -> list[str]:
         *_login_problems(policy),
         *_age_problems(policy),
         *_change_problems(policy),
+        *_duplicates("statement", (statement.id for statement in policy.statements)),
+        *_duplicates("intake", (intake.id for intake in policy.intakes)),
+        *_intake_problems(policy),
     ]
 
 
@@ -79,6 +87,16 @@ def _purpose_problems(policy: Policy) -> Iterator[str]:
                 f"purpose {purpose.id!r} has basis 'consent' and default_on = true;"
                 " consent is never presumed, so a consent purpose must default to off"
             )
+        if purpose.basis == "legal_obligation" and purpose.legal_source is None:
+            yield (
+                f"purpose {purpose.id!r} has basis 'legal_obligation' but names no"
+                " legal_source; name the law that imposes the duty"
+            )
+        if purpose.basis != "legal_obligation" and purpose.legal_source is not None:
+            yield (
+                f"purpose {purpose.id!r} names a legal_source but its basis is"
+                f" {purpose.basis!r}; only a legal obligation rests on a law"
+            )
         if purpose.id not in served:
             yield (
                 f"purpose {purpose.id!r} is served by no category;"
@@ -116,6 +134,17 @@ def _category_entry_problems(policy: Policy, category: Category) -> Iterator[str
 def _ground_problems(policy: Policy) -> Iterator[str]:
     ground_ids = [ground.id for ground in policy.third_party.grounds]
     yield from _duplicates("third-party ground", ground_ids)
+    if JOINT_USE_GROUND in ground_ids:
+        yield (
+            f"third-party ground {JOINT_USE_GROUND!r} is reserved for joint use, which"
+            " [joint_use] allows or refuses; give the ground another id"
+        )
+    for ground in policy.third_party.grounds:
+        if ground.requires_consent_set_by == "operator" and not ground.requires_consent:
+            yield (
+                f"third-party ground {ground.id!r} says the operator set its consent"
+                " requirement but requires no consent"
+            )
     for ground_id in ground_ids:
         # A consent ground's consent is recorded under its id, next to purpose consents.
         if ground_id in policy.purposes:
@@ -155,3 +184,17 @@ def _age_problems(policy: Policy) -> Iterator[str]:
         category_id = getattr(policy.age, field)
         if category_id is not None and category_id not in policy.categories:
             yield f"age.{field} names the unknown category {category_id!r}"
+
+
+def _intake_problems(policy: Policy) -> Iterator[str]:
+    for intake in policy.intakes:
+        listed = [*intake.required, *intake.optional]
+        for reference in listed:
+            category_id, _, field = reference.partition(".")
+            category = policy.categories.get(category_id)
+            if category is None:
+                yield f"intake {intake.id!r} names the unknown category {category_id!r}"
+            elif field and field not in category.fields:
+                yield f"intake {intake.id!r} names {reference!r}, not a field of {category_id!r}"
+        for reference in set(intake.required) & set(intake.optional):
+            yield f"intake {intake.id!r} lists {reference!r} as both required and optional"

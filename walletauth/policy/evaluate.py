@@ -20,6 +20,8 @@ one of these stable reason codes:
                               legal purpose, or for a ground that needs no consent
 ``policy_changed``            the consent was given to a text of the purpose (or ground)
                               that has changed since: on hold until given again
+``joint_use_not_allowed``     a provision as joint use (ground ``joint_use``) under a
+                              policy whose ``joint_use.allowed`` is false
 
 Rules, in the order they are checked:
 
@@ -35,7 +37,8 @@ Rules, in the order they are checked:
 * Withdrawing a consent is always allowed; granting one passes the age rule first.
 * Third-party provision on a ground that needs no consent is always allowed; on a consent
   ground it needs that ground's consent (recorded under the ground's id in
-  ``SubjectState.consents``), no stop, and passes the age rule.
+  ``SubjectState.consents``), no stop, and passes the age rule. The ground ``joint_use``
+  is joint use, allowed only where the policy's ``[joint_use]`` allows it.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
+from walletauth.policy.consistency import JOINT_USE_GROUND
 from walletauth.policy.minimise import minimise
 from walletauth.policy.model import Policy, Purpose
 
@@ -59,6 +63,7 @@ ReasonCode = Literal[
     "third_party_stopped",
     "not_a_consent_purpose",
     "policy_changed",
+    "joint_use_not_allowed",
 ]
 REASON_CODES: Final[frozenset[str]] = frozenset(ReasonCode.__args__)  # type: ignore[attr-defined]
 
@@ -169,7 +174,10 @@ def decide_consent_change(
 
 
 def decide_provision(policy: Policy, ground_id: str, state: SubjectState) -> UseDecision:
-    """May data be provided to a third party on ``ground_id`` now?"""
+    """May data be provided to a third party on ``ground_id`` now? The ground
+    ``joint_use`` is joint use, which only the policy's ``[joint_use]`` allows."""
+    if ground_id == JOINT_USE_GROUND:
+        return ALLOWED if policy.joint_use.allowed else _refused("joint_use_not_allowed")
     ground = next((g for g in policy.third_party.grounds if g.id == ground_id), None)
     if ground is None:
         return _refused("unknown_ground")

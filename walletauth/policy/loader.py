@@ -99,7 +99,8 @@ def _looks_like_path(name: str) -> bool:
 @cache
 def _load_shipped(name: str) -> Policy:
     text = _shipped_dir().joinpath(f"{name}.toml").read_text(encoding="utf-8")
-    return parse_policy(text, origin=f"shipped policy {name}.toml")
+    policy = parse_policy(text, origin=f"shipped policy {name}.toml")
+    return policy.model_copy(update={"original_text": shipped_policy_text(name)})
 
 
 def _load_file(path: Path) -> Policy:
@@ -115,7 +116,23 @@ def _load_file(path: Path) -> Policy:
         raise PolicyError(
             "policy_not_found", f"policy file {str(path)!r} cannot be read: {error.strerror}"
         ) from None
-    return parse_policy(text, origin=str(path))
+    policy = parse_policy(text, origin=str(path))
+    original = _original_beside(path)
+    return policy if original is None else policy.model_copy(update={"original_text": original})
+
+
+def _original_beside(path: Path) -> str | None:
+    """The published text ``<name>.ja.txt`` beside ``<name>.toml``, if the operator put
+    one there (as the shipped policies have theirs)."""
+    original = path.with_name(f"{path.stem}.ja.txt")
+    try:
+        return original.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PolicyError(
+            "invalid_policy", f"{original}: the policy's text cannot be read as UTF-8 ({error})"
+        ) from None
 
 
 def _by_id(entries: object, *, table: str, origin: str) -> dict[object, object]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Annotated, Literal
 
@@ -74,10 +75,17 @@ class Purpose(_Frozen):
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     text: LocalizedText
     basis: Basis
+    basis_clause: Clause | None = None
+    """The clause whose words state the basis; without one the basis is the operator's
+    setting, and ``/policy`` labels it so (neither shipped text names a basis)."""
     default_on: bool = False
     clause: Clause
     dpv: str | None = None
     """The W3C Data Privacy Vocabulary term that fits, e.g. ``dpv:ServiceProvision``."""
+    legal_source: LocalizedText | None = None
+    """The law that imposes the duty, named (e.g. 法人税法第126条): required for basis
+    ``legal_obligation`` and refused for the others. Only such a named duty keeps records
+    through an erasure."""
 
     @property
     def optional(self) -> bool:
@@ -90,11 +98,18 @@ class Category(_Frozen):
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     text: LocalizedText
+    """The words of the policy that cover this data, quoted (ja) and translated (en)."""
+    label: LocalizedText | None = None
+    """What a record of it holds, named plainly in both languages (e.g. ウォレットアドレス),
+    where the quoted text names it only in general terms."""
     clause: Clause
     retention: dict[str, Retention]
     """Purpose id -> how long a record of this category is kept for that purpose,
     counted from the record's last update. Its keys are exactly the purposes the
     category may serve."""
+    retention_clause: Clause | None = None
+    """The clause whose words state these periods; without one they are the operator's
+    setting, and ``/policy`` labels them so (neither shipped text sets a period)."""
     fields: dict[str, FieldRule]
     """The only fields a record of this category may hold, and how each is minimised."""
     user_supplied: bool = False
@@ -120,6 +135,9 @@ class ThirdPartyGround(_Frozen):
     """Provision on this ground needs the subject's prior consent, recorded under the
     ground's id (and stops when the subject stops third-party provision); legal
     exceptions do not."""
+    requires_consent_set_by: Literal["policy", "operator"] = "policy"
+    """``"operator"`` when the text lists the ground without asking for consent and the
+    operator requires it all the same; ``/policy`` labels it so."""
 
 
 class ThirdPartyRules(_Frozen):
@@ -130,6 +148,10 @@ class ThirdPartyRules(_Frozen):
 
 
 class JointUse(_Frozen):
+    """Whether data may be used jointly with others. A provision on the ground
+    ``"joint_use"`` (:data:`~walletauth.policy.consistency.JOINT_USE_GROUND`) is joint
+    use, refused with ``joint_use_not_allowed`` unless ``allowed``."""
+
     allowed: bool
     clause: Clause
     text: LocalizedText | None = None
@@ -154,6 +176,52 @@ class AgeRule(_Frozen):
     """The category in which an age confirmation is recorded."""
     guardian_consent_category: str | None = None
     """The category in which a guardian's consent is recorded."""
+
+
+class Statement(_Frozen):
+    """What the policy says that no other entry carries (cookies, security measures,
+    optionality, changes...), quoted whole and served on ``/policy``, so that every clause
+    of the text is served in its own words."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    clause: Clause
+    text: LocalizedText
+    items: tuple[LocalizedText, ...] = ()
+    """The list the text gives under the sentence, quoted item by item."""
+
+
+FieldRef = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")]
+"""A category (``"wallet_address"``) or one of its fields (``"contact_email.email"``)."""
+
+
+class Intake(_Frozen):
+    """A point where the subject hands data over, and which of it is required there and
+    which optional. The split is the operator's setting: the texts say only that providing
+    data is voluntary and what follows when a required item is missing."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    clause: Clause
+    """The clause about providing data being optional (e.g. ABCRECORDS 9)."""
+    label: LocalizedText
+    """The intake, named in our words (利用申請, お問い合わせ...), not quoted."""
+    required: tuple[FieldRef, ...] = ()
+    optional: tuple[FieldRef, ...] = ()
+
+    def missing(self, supplied: Mapping[str, Mapping[str, object]]) -> tuple[str, ...]:
+        """The required items ``supplied`` (category -> its fields) lacks: an absent
+        category, or a field absent, ``None`` or blank. An intake endpoint refuses with a
+        4xx naming them, so that what /policy calls required is what is required."""
+        return tuple(ref for ref in self.required if not _has(supplied, ref))
+
+
+def _has(supplied: Mapping[str, Mapping[str, object]], reference: str) -> bool:
+    category, _, field = reference.partition(".")
+    if category not in supplied:
+        return False
+    if not field:
+        return True
+    value = supplied[category].get(field)
+    return value is not None and not (isinstance(value, str) and not value.strip())
 
 
 class Contact(_Frozen):
@@ -243,6 +311,12 @@ class Policy(_Frozen):
     login: LoginRule
     age: AgeRule | None = None
     outsourcing: Outsourcing | None = None
+    statements: tuple[Statement, ...] = ()
+    intakes: tuple[Intake, ...] = ()
+    original_text: str | None = Field(default=None, repr=False, exclude=True)
+    """The published (Japanese) text the policy transcribes, whole: the loader reads it
+    from ``<name>.ja.txt`` beside the policy file. Served at ``GET /policy/text``; the
+    clause references link into it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:
@@ -256,6 +330,9 @@ class Policy(_Frozen):
 
     def find_purpose(self, purpose_id: object) -> Purpose | None:
         return self.purposes.get(purpose_id) if isinstance(purpose_id, str) else None
+
+    def find_intake(self, intake_id: object) -> Intake | None:
+        return next((i for i in self.intakes if i.id == intake_id), None)
 
     def find_category(self, category_id: object) -> Category | None:
         return self.categories.get(category_id) if isinstance(category_id, str) else None
@@ -311,6 +388,36 @@ class Policy(_Frozen):
         """The categories that may be kept for ``purpose_id``, in policy order."""
         self.purpose(purpose_id)
         return tuple(c.id for c in self.categories.values() if purpose_id in c.retention)
+
+    @property
+    def clauses(self) -> tuple[str, ...]:
+        """Every clause reference the policy makes, each once, in policy order."""
+        references = [
+            *(p.clause for p in self.purposes.values()),
+            *(p.basis_clause for p in self.purposes.values()),
+            *(c.clause for c in self.categories.values()),
+            *(c.retention_clause for c in self.categories.values()),
+            *(c.withheld_clause for c in self.categories.values()),
+            self.third_party.clause,
+            *(g.clause for g in self.third_party.grounds),
+            self.joint_use.clause,
+            *(r.clause for r in self.rights),
+            self.contact.clause,
+            self.age.clause if self.age else None,
+            self.outsourcing.clause if self.outsourcing else None,
+            *(s.clause for s in self.statements),
+            *(i.clause for i in self.intakes),
+        ]
+        return tuple(dict.fromkeys(r for r in references if r))
+
+    @property
+    def legal_duties(self) -> tuple[str, ...]:
+        """Purposes resting on a named legal obligation: the only ones whose live records
+        an erasure keeps (a purpose the law does not impose keeps nothing)."""
+        return tuple(
+            p.id for p in self.purposes.values()
+            if p.basis == "legal_obligation" and p.legal_source is not None
+        )
 
     @property
     def right_ids(self) -> frozenset[str]:

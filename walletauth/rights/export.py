@@ -76,11 +76,14 @@ def build_document(
 
 
 def _record(policy: Policy, record: Record) -> dict[str, Any]:
+    # A record kept under a purpose the policy has since dropped (METALIVE's former
+    # legal_requests) is still the subject's: disclosed, without a DPV term.
+    purpose = policy.find_purpose(record.purpose)
     return {
         "id": record.id,
         "category": record.category,
         "purpose": record.purpose,
-        "dpv": policy.purpose(record.purpose).dpv,
+        "dpv": purpose.dpv if purpose is not None else None,
         "basis": record.basis,
         "collected_at": record.collected_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),

@@ -27,7 +27,8 @@ RequestLogKind = str
 
 @dataclass(frozen=True, slots=True)
 class RetainedRecords:
-    """Records an erasure kept because the law requires them, with the ground."""
+    """Records an erasure kept because a law the policy names requires them; ``ground``
+    names that law (ja, en)."""
 
     category: str
     purpose: str
@@ -124,8 +125,10 @@ def erase_subject(
 
 def _retained(store: Store, kept: ops.Retained) -> RetainedRecords:
     purpose = store.policy.purpose(kept.purpose)
+    # Only Policy.legal_duties are kept, and each of them names its law.
+    assert purpose.legal_source is not None
     return RetainedRecords(kept.category, kept.purpose, kept.count, kept.until,
-                           purpose.text.model_dump(), purpose.clause)
+                           purpose.legal_source.model_dump(), purpose.clause)
 
 
 def correct(
@@ -201,7 +204,8 @@ def _restriction(
         for purpose_id in purposes:
             purpose = store.policy.purpose(purpose_id)
             if not lift and purpose.basis == "legal_obligation":
-                raise RightsError("not_restrictable", f"{purpose_id!r} is required by law")
+                law = purpose.legal_source.en if purpose.legal_source else "law"
+                raise RightsError("not_restrictable", f"{purpose_id!r} is required by {law}")
             if not lift and purpose_id == store.policy.login.purpose:
                 raise RightsError(
                     "not_restrictable",

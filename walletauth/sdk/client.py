@@ -159,7 +159,8 @@ class Client:
 
     def record_provision(self, address: str, recipient: str, categories: Sequence[str],
                          ground: str) -> None:
-        """Record a provision to a third party; ``third_party_stopped`` once stopped."""
+        """Record a provision to a third party; ``third_party_stopped`` once stopped,
+        ``joint_use_not_allowed`` for the ground ``joint_use`` under a policy refusing it."""
         self._run(_provision_call(address, recipient, categories, ground))
 
     def forward_request(self, address: str, kind: RequestKind) -> str:

@@ -55,6 +55,7 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "guardian_consent_required": Outcome(403, "Guardian consent required"),
     "third_party_stopped": Outcome(403, "Third-party provision stopped"),
     "ground_not_allowed": Outcome(403, "Third-party ground not allowed"),
+    "joint_use_not_allowed": Outcome(403, "Joint use not allowed by the policy"),
     "no_age_rule": Outcome(422, "The policy has no age rule"),
     "age_confirmation_final": Outcome(409, "Age confirmed under the guardian age"),
     # walletauth.policy and walletauth.store: bad input

@@ -80,7 +80,8 @@ class Retained(BaseModel):
     purpose: str
     count: int
     until: datetime
-    ground: dict[str, str] = Field(description="The legal obligation, quoted (ja, en)")
+    ground: dict[str, str] = Field(
+        description="The law the policy names as requiring the records (ja, en)")
     clause: str
 
 

@@ -29,6 +29,7 @@ StoreErrorCode = Literal[
     "not_a_consent_purpose",
     "policy_changed",  # a consent given to words that have changed since: on hold
     "unknown_ground",
+    "joint_use_not_allowed",
     "invalid_field_value",
     "invalid_ip",
     "invalid_hash_key",

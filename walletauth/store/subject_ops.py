@@ -173,15 +173,15 @@ def erase_subject(
     """Erase the subject in one transaction, with its request row (``request_id``, when
     the erasure answers a logged request) and its notices.
 
-    Everything goes except live records kept for a legal-obligation purpose (listed in
-    the result). The subject's key is destroyed after the commit when nothing is
-    retained: a crash before the commit leaves everything, a crash between commit and
-    key destruction leaves an unreferenced random key (see :func:`orphan_keys`),
-    never a subject half erased.
+    Everything goes except live records kept for a purpose resting on a legal obligation
+    the policy names (``Policy.legal_duties``, listed in the result). The subject's key
+    is destroyed after the commit when nothing is retained: a crash before the commit
+    leaves everything, a crash between commit and key destruction leaves an unreferenced
+    random key (see :func:`orphan_keys`), never a subject half erased.
     """
     now = require_aware(now)
     checksum = _checksum(address)
-    legal = [p.id for p in store.policy.purposes.values() if p.basis == "legal_obligation"]
+    legal = list(store.policy.legal_duties)
     with store.engine.begin() as connection:
         subject, _events = find_with_history(
             connection, refs_of(store.secrets, checksum), lock=True

@@ -28,6 +28,13 @@ Rules, in the order they are checked:
   policy keeps off) and, under a policy with an age rule, an age confirmation and, below
   the guardian age, a guardian's consent. Necessary purposes are not age-gated: signing
   in and recording the age confirmation itself must stay possible.
+* Below the guardian age without a guardian's consent nothing is collected (any basis but
+  a legal obligation) except the sign-in's own wallet record and the age rule's records
+  (the age answer, the guardian's consent): METALIVE's 13 歳未満の個人から法定代理人の
+  同意なく個人に関する情報を収集しないよう留意します covers every piece of information,
+  not only optional purposes. :func:`decide_collection` refuses the rest with
+  ``guardian_consent_required``; :func:`decide_use` does not (data already kept for a
+  necessary purpose stays usable), so signing in stays possible.
 * Withdrawing a consent is always allowed; granting one passes the age rule first.
 * Third-party provision on a ground that needs no consent is always allowed; on a consent
   ground it needs that ground's consent (recorded under the ground's id in
@@ -127,7 +134,34 @@ def decide_collection(
         return _refused("unknown_purpose")
     if not policy.allows(category, purpose):
         return _refused("purpose_not_allowed")
+    return decide_allowed_collection(policy, category, purpose, state)
+
+
+def decide_allowed_collection(
+    policy: Policy, category: str, purpose: str, state: SubjectState
+) -> UseDecision:
+    """:func:`decide_collection` for a pair the policy allows (known category and purpose,
+    ``policy.allows(category, purpose)``), without checking that again: what a sign-in's
+    plan asks per sign-in for pairs it looked up once."""
+    if (
+        state.under_guardian_age
+        and not state.guardian_consent
+        and policy.age is not None
+        and policy.purposes[purpose].basis != "legal_obligation"
+        and not _kept_before_guardian_consent(policy, category, purpose)
+    ):
+        return _refused("guardian_consent_required")
     return decide_use(policy, purpose, state)
+
+
+def _kept_before_guardian_consent(policy: Policy, category: str, purpose: str) -> bool:
+    """What may be kept about a subject below the guardian age before a guardian
+    consents: the sign-in's wallet record and the age rule's own records."""
+    age = policy.age
+    if age is not None and category in (age.confirmation_category,
+                                        age.guardian_consent_category):
+        return True
+    return category == policy.login.wallet_category and purpose == policy.login.purpose
 
 
 def decide_consent_change(
@@ -183,6 +217,7 @@ __all__ = [
     "ReasonCode",
     "SubjectState",
     "UseDecision",
+    "decide_allowed_collection",
     "decide_collection",
     "decide_consent_change",
     "decide_provision",

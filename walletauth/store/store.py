@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from walletauth.policy.evaluate import (
     SubjectState,
     UseDecision,
+    decide_allowed_collection,
     decide_collection,
     decide_consent_change,
     decide_provision,
@@ -154,8 +155,8 @@ class _LoginPlan:
     A plan exists only if ``policy.retention`` took each of its (category, purpose)
     pairs, which it does exactly when :func:`decide_collection`'s policy-only checks
     (known category, known purpose, allowed pair) pass; so for these pairs deciding a
-    collection is :func:`decide_use` alone (:meth:`may_collect`), not those checks again
-    per sign-in."""
+    collection is :func:`decide_allowed_collection` (:meth:`may_collect`), not those
+    checks again per sign-in."""
 
     policy: Policy
     wallet: _Kept
@@ -177,7 +178,7 @@ class _LoginPlan:
     def may_collect(self, kept: _Kept, state: SubjectState) -> UseDecision:
         """``decide_collection(policy, kept.category, kept.purpose, state)`` for one of
         this plan's pairs (see the class docstring)."""
-        return decide_use(self.policy, kept.purpose, state)
+        return decide_allowed_collection(self.policy, kept.category, kept.purpose, state)
 
 
 def _require_positive_int(value: object, name: str) -> None:
@@ -625,6 +626,11 @@ class Store:
         A confirmation of being under the guardian age is final
         (``age_confirmation_final``): otherwise a child could undo it by declaring again
         and skip the guardian; confirming it again, or moving an adult below, is allowed.
+
+        Confirming it without a guardian's consent on record also deletes, in the same
+        transaction, what was kept before the answer that the age rule does not let be
+        kept now (e.g. a first sign-in's access log): nothing about the child is kept
+        beyond the wallet record and the age rule's own records.
         """
         category = self._age_rule().confirmation_category
         evidence = {"under_guardian_age": under_guardian_age, "confirmed_at": now.isoformat()}
@@ -632,6 +638,9 @@ class Store:
             address, "age_confirmation", None, under_guardian_age, now, "age_confirmation",
             evidence=(category, evidence) if category else None,
             check=None if under_guardian_age else _refuse_growing_up,
+            discard_for=(lambda state: replace(state, age_confirmed=True,
+                                               under_guardian_age=True))
+            if under_guardian_age else None,
         )
 
     def set_guardian_consent(
@@ -950,11 +959,14 @@ class Store:
         notices: Sequence[PendingNotice] = (),
         notices_for: Callable[[SubjectState], Sequence[PendingNotice]] | None = None,
         check: Callable[[SubjectState], None] | None = None,
+        discard_for: Callable[[SubjectState], SubjectState] | None = None,
     ) -> None:
         """Append a state event; ``evidence`` also keeps it as a record of that category,
         for each purpose the category serves that the subject's state allows. ``check``
         may refuse the change given the state, read under the subject's lock, and
-        ``notices_for`` adds notices that depend on that state to ``notices``."""
+        ``notices_for`` adds notices that depend on that state to ``notices``.
+        ``discard_for`` gives the state after the change: the subject's records whose
+        collection it refuses for want of a guardian's consent are deleted."""
         now = require_aware(now)
         if not isinstance(value, bool):
             raise StoreError("invalid_argument", f"expected true or false, got {value!r}")
@@ -976,8 +988,34 @@ class Store:
                 self._record_per_allowed_purpose(
                     write.connection, subject, key, state, evidence[0], evidence[1], now, kind
                 )
+            detail: dict[str, DetailValue] = {"value": value}
+            if discard_for is not None:
+                detail["discarded"] = self._discard_without_guardian(
+                    write.connection, subject, discard_for(state))
             self._audit(write.connection, event, now, subject.id, purpose=purpose,
-                        detail={"value": value})
+                        detail=detail)
+
+    def _discard_without_guardian(
+        self, connection: sa.Connection, subject: Subject, state: SubjectState
+    ) -> int:
+        """Delete the subject's records ``state`` would refuse to collect for want of a
+        guardian's consent; returns how many."""
+        pairs = connection.execute(
+            sa.select(records.c.category, records.c.purpose)
+            .where(records.c.subject_id == subject.id).distinct()
+        ).all()
+        refused = [
+            (category, purpose) for category, purpose in pairs
+            if decide_collection(self.policy, category, purpose, state).reason
+            == "guardian_consent_required"
+        ]
+        discarded = 0
+        for category, purpose in refused:
+            discarded += connection.execute(sa.delete(records).where(
+                records.c.subject_id == subject.id, records.c.category == category,
+                records.c.purpose == purpose,
+            )).rowcount
+        return discarded
 
     def _append_event(
         self, connection: sa.Connection, subject: Subject, kind: ConsentKind,

@@ -41,3 +41,10 @@ def test_necessary_use_of_what_is_kept_is_not_held_back():
 def test_a_policy_without_an_age_rule_has_no_such_limit():
     abcrecords = load_policy("abcrecords")
     assert decide_collection(abcrecords, "contact_email", "service_provision", CHILD).allowed
+
+
+def test_the_english_keeps_the_texts_modality():
+    # 収集しないよう留意します: "we take care not to collect", not "no information is collected".
+    assert METALIVE.age is not None and METALIVE.age.text is not None
+    assert METALIVE.age.text.ja.endswith("収集しないよう留意します。")
+    assert METALIVE.age.text.en.startswith("We take care not to collect ")

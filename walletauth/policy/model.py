@@ -142,8 +142,9 @@ class Outsourcing(_Frozen):
 
 
 class AgeRule(_Frozen):
-    """No optional collection from a user under ``guardian_consent_below`` years without
-    a recorded guardian consent; an age confirmation comes before optional purposes."""
+    """No collection from a user confirmed under ``guardian_consent_below`` years without a
+    recorded guardian consent but the sign-in's wallet record and this rule's own records;
+    an age confirmation comes before optional purposes."""
 
     guardian_consent_below: int = Field(gt=0)
     clause: Clause

@@ -40,7 +40,7 @@ def state(
 class Case(NamedTuple):
     policy: str
     decision: str  # "use" | "collect" | "grant" | "withdraw" | "provide"
-    target: tuple[str, ...]  # (purpose,) / (category, purpose) / (ground,)
+    target: tuple[str, ...]  # (purpose,) / (category, purpose) / (ground, *categories)
     state: SubjectState
     reason: str | None  # None: allowed
 
@@ -57,7 +57,8 @@ def _decide(case: Case):
         case "withdraw":
             return decide_consent_change(policy, *case.target, False, case.state)
         case "provide":
-            return decide_provision(policy, *case.target, case.state)
+            return decide_provision(policy, case.target[0], case.state,
+                                    categories=case.target[1:])
     raise AssertionError(case.decision)
 
 
@@ -206,6 +207,14 @@ CASES = [
         "guardian_consent_required",
     ),
     Case(M, "provide", ("data_broker",), NOBODY, "unknown_ground"),
+    # -- METALIVE: a ground carries only the categories it names
+    Case(M, "provide", ("claimed_damage_disclosure", "contact_email", "posting_log"), NOBODY,
+         None),
+    Case(M, "provide", ("claimed_damage_disclosure", "access_log"), NOBODY,
+         "category_not_for_ground"),
+    Case(M, "provide", ("anonymised_statistics", "access_log"), NOBODY,
+         "category_not_for_ground"),
+    Case(M, "provide", ("permitted_by_law", "biometrics"), NOBODY, "unknown_category"),
 ]
 
 
@@ -222,7 +231,9 @@ def test_decision(case):
 
 @pytest.mark.parametrize(
     ("policy", "unreachable"),
-    [(A, {"age_confirmation_required", "guardian_consent_required"}), (M, set())],
+    # Every ABCRECORDS ground may carry every category.
+    [(A, {"age_confirmation_required", "guardian_consent_required", "category_not_for_ground"}),
+     (M, set())],
 )
 def test_the_table_reaches_every_reason_code_under_each_policy(policy, unreachable):
     reached = {case.reason for case in CASES if case.policy == policy and case.reason}
@@ -289,4 +300,7 @@ def test_an_id_that_is_not_text_is_refused_as_unknown_never_raised(odd):
     )
     assert decide_collection(policy, "contact_email", odd, everyone).reason == "unknown_purpose"
     assert decide_consent_change(policy, odd, True, everyone).reason == "unknown_purpose"
-    assert decide_provision(policy, odd, everyone).reason == "unknown_ground"
+    assert decide_provision(policy, odd, everyone, categories=()).reason == "unknown_ground"
+    assert decide_provision(policy, "required_by_law", everyone, categories=[odd]).reason == (
+        "unknown_category"
+    )

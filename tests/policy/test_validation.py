@@ -48,6 +48,7 @@ clause = "T 3"
 id = "law"
 clause = "T 3"
 text = { ja = "法令", en = "Law" }
+categories = ["wallet", "email"]
 
 [joint_use]
 allowed = false
@@ -175,6 +176,7 @@ def test_a_duplicate_purpose_or_category_id_is_refused(tmp_path, table, entry):
 def test_a_duplicate_third_party_ground_is_refused(tmp_path):
     ground = (
         '[[third_party.grounds]]\nid = "law"\nclause = "T 3"\ntext = { ja = "法令", en = "Law" }\n'
+        'categories = []\n'
     )
     message = _refusal(tmp_path, MINIMAL + "\n" + ground)
     assert "third-party ground 'law' is declared 2 times" in message

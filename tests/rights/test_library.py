@@ -103,9 +103,16 @@ def test_erasure_removes_every_record_consent_session_and_provision_with_a_recei
     receipt = erase_subject(store, ALICE, now=LATER, notify=["music"])
 
     assert receipt.erased == {"access_log": 1, "contact_email": 1, "wallet_address": 1}
-    assert (receipt.consent_events, receipt.sessions, receipt.third_party_provisions) == (1, 1, 1)
+    assert (receipt.consent_events, receipt.sessions, receipt.third_party_provisions) == (1, 1, 0)
     assert receipt.retained == [] and receipt.notices == 1
-    assert export_subject(store, ALICE, now=LATER)["records"] == []
+    # The provision's record stays for its statutory period (APPI Art. 29), with its ground.
+    [kept] = receipt.retained_provisions
+    assert (kept.ground, kept.count, kept.until) == (
+        "prior_consent", 1, NOW + store.policy.third_party.record_retention)
+    assert kept.ground_text == store.policy.ground("prior_consent").text.model_dump()
+    after = export_subject(store, ALICE, now=LATER)
+    assert after["records"] == [] and after["consents"] == []
+    assert [p["recipient"] for p in after["third_party_provisions"]] == ["Partner KK"]
     assert store.consent_history(ALICE) == []
     assert not store.session_active("s" * 32, now=LATER)
     assert len(export_subject(store, BOB, now=LATER)["records"]) == 3

@@ -8,6 +8,7 @@ one of these stable reason codes:
 ``unknown_purpose``           no purpose (or consent ground) by that id
 ``unknown_category``          no data category by that id
 ``unknown_ground``            no third-party ground by that id
+``category_not_for_ground``   the third-party ground does not carry that category
 ``purpose_not_allowed``       the category may not be kept for that purpose
 ``consent_required``          an optional purpose or consent ground without consent
 ``purpose_suspended``         the subject suspended the purpose (利用停止)
@@ -36,14 +37,16 @@ Rules, in the order they are checked:
   ``guardian_consent_required``; :func:`decide_use` does not (data already kept for a
   necessary purpose stays usable), so signing in stays possible.
 * Withdrawing a consent is always allowed; granting one passes the age rule first.
-* Third-party provision on a ground that needs no consent is always allowed; on a consent
-  ground it needs that ground's consent (recorded under the ground's id in
+* Third-party provision carries only the categories its ground names (statistics only as
+  results that identify no one, a claimed-damage disclosure only the poster's data about
+  the post...). Within them, a ground that needs no consent is always allowed; a consent
+  ground needs that ground's consent (recorded under the ground's id in
   ``SubjectState.consents``), no stop, and passes the age rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -54,6 +57,7 @@ ReasonCode = Literal[
     "unknown_purpose",
     "unknown_category",
     "unknown_ground",
+    "category_not_for_ground",
     "purpose_not_allowed",
     "consent_required",
     "purpose_suspended",
@@ -185,11 +189,18 @@ def decide_consent_change(
     return _age_gate(policy, state)
 
 
-def decide_provision(policy: Policy, ground_id: str, state: SubjectState) -> UseDecision:
-    """May data be provided to a third party on ``ground_id`` now?"""
+def decide_provision(
+    policy: Policy, ground_id: str, state: SubjectState, *, categories: Iterable[str]
+) -> UseDecision:
+    """May data of ``categories`` be provided to a third party on ``ground_id`` now?"""
     ground = next((g for g in policy.third_party.grounds if g.id == ground_id), None)
     if ground is None:
         return _refused("unknown_ground")
+    names = tuple(categories)
+    if any(policy.find_category(name) is None for name in names):
+        return _refused("unknown_category")
+    if not set(names) <= set(ground.categories):
+        return _refused("category_not_for_ground")
     if not ground.requires_consent:
         return ALLOWED
     if state.third_party_stopped:

@@ -15,7 +15,7 @@ consistent one.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -118,6 +118,16 @@ class ThirdPartyGround(_Frozen):
     """Provision on this ground needs the subject's prior consent, recorded under the
     ground's id (and stops when the subject stops third-party provision); legal
     exceptions do not."""
+    categories: tuple[str, ...]
+    """The only categories a provision on this ground may carry (empty: nothing linked to
+    a subject, e.g. statistics that identify no one)."""
+
+
+PROVISION_RECORD_RETENTION: Final = timedelta(days=3 * 365 + 1)
+"""How long the record of a provision is kept unless the policy says otherwise: APPI
+Art. 29(2) with the Enforcement Rules' Art. 21, 3 years for a record made per provision
+(1 year only for records made in a contract's documents with the person); three years
+hold at most one leap day."""
 
 
 class ThirdPartyRules(_Frozen):
@@ -125,6 +135,9 @@ class ThirdPartyRules(_Frozen):
     grounds: tuple[ThirdPartyGround, ...]
     text: LocalizedText | None = None
     """The rule itself, quoted (e.g. "no provision without prior consent, except...")."""
+    record_retention: Retention = PROVISION_RECORD_RETENTION
+    """The operator's setting (no policy text sets it): how long each provision's record
+    is kept, counted from the provision, through an erasure too (APPI Art. 29)."""
 
 
 class JointUse(_Frozen):

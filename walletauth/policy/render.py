@@ -116,6 +116,7 @@ def _ground(ground: ThirdPartyGround, lang: Lang) -> JSON:
         "id": ground.id,
         "text": _text(ground.text, lang),
         "requires_consent": ground.requires_consent,
+        "categories": list(ground.categories),
         "clause": ground.clause,
     }
 

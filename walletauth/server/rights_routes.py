@@ -75,6 +75,15 @@ class Retained(BaseModel):
     clause: str
 
 
+class RetainedProvisions(BaseModel):
+    ground: str = Field(description="The third-party ground the provisions were made on")
+    count: int
+    until: datetime = Field(description="When `walletauth purge` removes the last of them")
+    ground_text: dict[str, str] = Field(description="The ground, quoted (ja, en)")
+    clause: str
+    kept_by: str = Field(default="APPI Art. 29", description="The law that keeps them")
+
+
 class ErasureResponse(BaseModel):
     receipt_id: str
     erased: dict[str, int] = Field(description="Records erased, per category")
@@ -83,6 +92,9 @@ class ErasureResponse(BaseModel):
     sessions: int
     third_party_provisions: int
     retained: list[Retained] = Field(description="What the law requires to keep, and why")
+    retained_provisions: list[RetainedProvisions] = Field(
+        description="Records of provisions to third parties, kept for the policy's"
+        " record_retention (APPI Art. 29 record-keeping), per ground")
 
 
 class ReceiptResponse(BaseModel):
@@ -184,6 +196,10 @@ async def erase(
         third_party_provisions=receipt.third_party_provisions,
         retained=[Retained(category=r.category, purpose=r.purpose, count=r.count, until=r.until,
                            ground=dict(r.ground), clause=r.clause) for r in receipt.retained],
+        retained_provisions=[
+            RetainedProvisions(ground=p.ground, count=p.count, until=p.until,
+                               ground_text=dict(p.ground_text), clause=p.clause)
+            for p in receipt.retained_provisions],
     )
 
 

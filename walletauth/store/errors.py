@@ -24,6 +24,7 @@ StoreErrorCode = Literal[
     "third_party_stopped",
     "not_a_consent_purpose",
     "unknown_ground",
+    "category_not_for_ground",
     "invalid_field_value",
     "invalid_ip",
     "invalid_hash_key",

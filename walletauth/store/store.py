@@ -22,7 +22,6 @@ from walletauth.policy.evaluate import (
     decide_allowed_collection,
     decide_collection,
     decide_consent_change,
-    decide_provision,
     decide_use,
     effective_consents,
 )
@@ -51,6 +50,7 @@ from walletauth.store.purge import (
     expired_records_batch,
     expired_rows_batch,
     interrupted_requests_batch,
+    old_provisions_batch,
     old_requests_batch,
     orphan_key_batches,
 )
@@ -677,18 +677,6 @@ class Store:
                              f"the policy {self.policy.id!r} has no age rule: nothing to record")
         return self.policy.age
 
-    def record_provision(self, address: str, ground_id: str, *, now: datetime) -> None:
-        """Check that data may go to a third party on ``ground_id`` and log that it did."""
-        now = require_aware(now)
-        with self._write() as write:
-            subject, state = self._locked_state(write.connection, address)
-            with policy_errors_as_store_errors():
-                refuse(decide_provision(self.policy, ground_id, state), "third-party provision")
-            if subject is None:
-                raise StoreError("unknown_subject", "no data is kept about this address")
-            self._audit(write.connection, "third_party_provision", now, subject.id,
-                        detail={"ground": ground_id})
-
     # ------------------------------------------------------------------ audit and erasure
 
     def audit(
@@ -726,11 +714,12 @@ class Store:
         """Erase everything about the subject but what the law requires to be kept.
 
         One transaction removes the records (except live ones kept for a legal-obligation
-        purpose, listed in ``retained``), consent history, sessions and provisions; audit
-        entries lose their link to the subject. When nothing is retained the subject's key
-        is destroyed (crypto-shredding: every copy of its rows, backups included, becomes
-        unreadable). The same erasure as the wallet owner's request, without its request
-        log and notices.
+        purpose, listed in ``retained``), consent history, sessions and the records of
+        provisions past the policy's ``record_retention`` (the others are kept, listed in
+        ``retained_provisions``); audit entries lose their link to the subject. When
+        nothing is retained the subject's key is destroyed (crypto-shredding: every copy
+        of its rows, backups included, becomes unreadable). The same erasure as the wallet
+        owner's request, without its request log and notices.
         """
         # subject_ops builds on Store, so it can only be imported once Store exists.
         from walletauth.store.subject_ops import erase_subject
@@ -746,9 +735,10 @@ class Store:
         notice_abandon_after: timedelta = NOTICE_ABANDON_AFTER,
         interrupted_after: timedelta = INTERRUPTED_REQUEST_AFTER,
     ) -> PurgeReport:
-        """Dispose of every record past ``expires_at``, subjects left with nothing (with
-        their key), expired nonces and sessions, and subject keys no subject points at
-        that are older than ``orphan_grace``.
+        """Dispose of every record past ``expires_at``, records of third-party provisions
+        past the policy's ``record_retention``, subjects left with nothing (with their
+        key), expired nonces and sessions, and subject keys no subject points at that are
+        older than ``orphan_grace``.
 
         The service's own bookkeeping too: the wallet's requests still ``received``
         ``interrupted_after`` after they arrived are closed as denied (``interrupted``),
@@ -770,6 +760,10 @@ class Store:
             if not isinstance(bound, timedelta) or bound <= timedelta(0):
                 raise StoreError("invalid_argument", f"{name} must be a timedelta > 0")
         removed: dict[tuple[str, str], int] = {}
+        # Before the subjects: a subject whose last provision record goes is then empty.
+        provisions = self._batched(
+            old_provisions_batch, provided_before=now - self.policy.third_party.record_retention,
+            batch_size=batch_size)
         while True:
             with self.engine.begin() as connection:
                 batch = expired_records_batch(connection, now, batch_size)
@@ -793,7 +787,7 @@ class Store:
                 batch_size=batch_size),
         }
         report = PurgeReport(records=removed, subjects=subjects_removed, **short_lived,
-                             orphan_keys=orphans, **bookkeeping)
+                             orphan_keys=orphans, provisions=provisions, **bookkeeping)
         if report.anything_removed:
             with self.engine.begin() as connection:
                 self._audit(connection, "purge", now, None, detail=report.audit_detail())

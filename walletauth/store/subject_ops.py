@@ -13,7 +13,7 @@ import secrets as random
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -78,6 +78,17 @@ class Retained:
 
 
 @dataclass(frozen=True, slots=True)
+class RetainedProvisions:
+    """Records of third-party provisions on one ground that an erasure keeps: the law
+    requires them for a period (APPI Art. 29, the policy's ``record_retention``)."""
+
+    ground: str
+    count: int
+    until: datetime
+    """When the last of them may go (``walletauth purge`` removes them then)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Erasure:
     subject_found: bool
     erased: dict[str, int] = field(default_factory=dict)
@@ -85,7 +96,13 @@ class Erasure:
     consent_events: int = 0
     sessions: int = 0
     provisions: int = 0
+    """Provision records removed (only those past their period)."""
     retained: list[Retained] = field(default_factory=list)
+    retained_provisions: list[RetainedProvisions] = field(default_factory=list)
+
+    @property
+    def anything_retained(self) -> bool:
+        return bool(self.retained or self.retained_provisions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,11 +190,12 @@ def erase_subject(
     """Erase the subject in one transaction, with its request row (``request_id``, when
     the erasure answers a logged request) and its notices.
 
-    Everything goes except live records kept for a legal-obligation purpose (listed in
-    the result). The subject's key is destroyed after the commit when nothing is
-    retained: a crash before the commit leaves everything, a crash between commit and
-    key destruction leaves an unreferenced random key (see :func:`orphan_keys`),
-    never a subject half erased.
+    Everything goes except live records kept for a legal-obligation purpose and the
+    records of third-party provisions still within the policy's ``record_retention``
+    (APPI Art. 29), both listed in the result. The subject's key is destroyed after the
+    commit when nothing is retained: a crash before the commit leaves everything, a
+    crash between commit and key destruction leaves an unreferenced random key (see
+    :func:`orphan_keys`), never a subject half erased.
     """
     now = require_aware(now)
     checksum = _checksum(address)
@@ -188,22 +206,26 @@ def erase_subject(
         )
         erasure = Erasure(subject_found=False)
         if subject is not None:
-            erasure = _erase_rows(connection, subject, legal, now)
+            erasure = _erase_rows(connection, subject, legal,
+                                  store.policy.third_party.record_retention, now)
             for notice in notices:
                 enqueue(connection, store.secrets, notice, checksum, now)
         if request_id is not None:
             _finish(connection, request_id, "completed", None, _erasure_detail(erasure), now)
         write_audit(connection, "erasure", at=now, policy_version=store.policy.version,
                     detail={"records": sum(erasure.erased.values()),
-                            "retained": sum(r.count for r in erasure.retained)})
-    if subject is not None and not erasure.retained:
+                            "retained": sum(r.count for r in erasure.retained),
+                            "provisions_retained": sum(
+                                p.count for p in erasure.retained_provisions)})
+    if subject is not None and not erasure.anything_retained:
         store.keys.destroy([subject.key_id])
     _checkpoint(store)
     return erasure
 
 
 def _erase_rows(
-    connection: sa.Connection, subject: Subject, legal: list[str], now: datetime
+    connection: sa.Connection, subject: Subject, legal: list[str],
+    provision_retention: timedelta, now: datetime,
 ) -> Erasure:
     kept = sa.and_(records.c.purpose.in_(legal), records.c.expires_at > now)
     mine = records.c.subject_id == subject.id
@@ -223,23 +245,38 @@ def _erase_rows(
             .order_by(records.c.category, records.c.purpose)
         )
     ]
+    provisions = third_party_provisions.c
+    recorded = sa.and_(provisions.subject_id == subject.id,
+                       provisions.provided_at > now - provision_retention)
+    retained_provisions = [
+        RetainedProvisions(row.ground, row.count, row.last + provision_retention)
+        for row in connection.execute(
+            sa.select(provisions.ground, sa.func.count().label("count"),
+                      sa.func.max(provisions.provided_at).label("last"))
+            .where(recorded).group_by(provisions.ground).order_by(provisions.ground)
+        )
+    ]
     counts = {
         name: _count(connection, table, subject.id)
         for name, table in (("consent_events", consent_events), ("sessions", sessions),
                             ("provisions", third_party_provisions))
     }
+    counts["provisions"] -= sum(p.count for p in retained_provisions)
     # The processing log stays, without its link to the person.
     connection.execute(
         sa.update(audit_log).where(audit_log.c.subject_id == subject.id).values(subject_id=None)
     )
-    if retained:
+    if retained or retained_provisions:
         connection.execute(sa.delete(records).where(mine, sa.not_(kept)))
-        for table in (consent_events, sessions, third_party_provisions):
+        for table in (consent_events, sessions):
             connection.execute(sa.delete(table).where(table.c.subject_id == subject.id))
+        connection.execute(sa.delete(third_party_provisions).where(
+            provisions.subject_id == subject.id, sa.not_(recorded)))
     else:
         # Cascades to records, consent events, sessions and provisions.
         connection.execute(sa.delete(subjects).where(subjects.c.id == subject.id))
-    return Erasure(subject_found=True, erased=erased, retained=retained, **counts)
+    return Erasure(subject_found=True, erased=erased, retained=retained,
+                   retained_provisions=retained_provisions, **counts)
 
 
 def _count(connection: sa.Connection, table: sa.Table, subject_id: int) -> int:
@@ -259,6 +296,10 @@ def _erasure_detail(erasure: Erasure) -> dict[str, Any]:
             {"category": r.category, "purpose": r.purpose, "count": r.count,
              "until": r.until.isoformat()}
             for r in erasure.retained
+        ],
+        "retained_provisions": [
+            {"ground": p.ground, "count": p.count, "until": p.until.isoformat()}
+            for p in erasure.retained_provisions
         ],
     }
 
@@ -423,18 +464,19 @@ def record_provision(
     now: datetime,
 ) -> None:
     """Log that data of ``categories`` went to ``recipient`` on ``ground``, after the
-    policy allowed it for the subject's state right now (refused: nothing is logged)."""
+    policy allowed it for the subject's state right now (refused: nothing is logged).
+
+    The one place a provision is recorded (:func:`walletauth.rights.record_provision`
+    checks the request and calls it): the row is what the export lists and what an
+    erasure keeps for the policy's ``record_retention``."""
     now = require_aware(now)
     names = tuple(categories)
-    with policy_errors_as_store_errors():
-        for name in names:
-            store.policy.category(name)
     refs = refs_of(store.secrets, _checksum(address))
     with store.engine.begin() as connection:
         subject, events = find_with_history(connection, refs, lock=True)
         with policy_errors_as_store_errors():
-            refuse(decide_provision(store.policy, ground, state_from_events(events)),
-                    "third-party provision")
+            refuse(decide_provision(store.policy, ground, state_from_events(events),
+                                    categories=names), "third-party provision")
         if subject is None:
             raise StoreError("unknown_subject", "no data is kept about this address")
         connection.execute(
@@ -522,6 +564,7 @@ __all__ = [
     "RecordChange",
     "RequestEntry",
     "Retained",
+    "RetainedProvisions",
     "apply_changes",
     "erase_subject",
     "finish_request",

@@ -136,8 +136,8 @@ METALIVE_CLAUSES: dict[str, list[tuple[str, str]]] = {
     "個人情報の開示、通知、利用停止": [
         ("right", "export"),
         ("right", "restrict"),
-        ("withheld", "access_log"),
-        ("withheld", "posting_log"),
+        ("prose", "アクセスログなどの個人情報以外の情報 withholds information that is no one's;"
+                  " logs filed under a wallet are personal information and disclosed"),
     ],
     "個人情報の訂正等": [("right", "correct"), ("right", "erase")],
     "ログデータ": [("category", "access_log"), ("category", "device_info")],

@@ -122,3 +122,16 @@ def test_an_erasure_with_nothing_provided_still_keeps_nothing(metalive, wallet):
     assert erased.status_code == 200, erased.text
     assert erased.json()["retained_provisions"] == []
     assert runtime.store.subject_state(wallet.address).consents == {}
+
+
+def test_metalive_discloses_the_access_log_a_sign_in_kept(metalive, wallet):
+    # アクセスログなどの個人情報以外の情報 is withheld by the text; a log filed under the wallet is
+    # personal information, so none is withheld on that ground.
+    _url, http, _runtime = metalive
+    headers = bearer(http, wallet)
+
+    document = export(http, wallet, headers)
+
+    [log] = [r for r in document["records"] if r["category"] == "access_log"]
+    assert (log["purpose"], log["data"]["ip"]) == ("fraud_prevention", "127.0.0.0/24")
+    assert document["withheld"] == []

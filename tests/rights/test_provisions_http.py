@@ -38,10 +38,10 @@ def bearer(http, wallet):
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def provide(http, wallet, ground, categories, recipient="Claimant KK"):
+def provide(http, wallet, ground, categories, recipient="Claimant KK", **extra):
     return http.post("/services/v1/provisions", headers={"Authorization": f"Bearer {SHOP_KEY}"},
                      json={"address": wallet.address, "recipient": recipient,
-                           "categories": categories, "ground": ground})
+                           "categories": categories, "ground": ground, **extra})
 
 
 def export(http, wallet, headers):
@@ -135,3 +135,41 @@ def test_metalive_discloses_the_access_log_a_sign_in_kept(metalive, wallet):
     [log] = [r for r in document["records"] if r["category"] == "access_log"]
     assert (log["purpose"], log["data"]["ip"]) == ("fraud_prevention", "127.0.0.0/24")
     assert document["withheld"] == []
+
+
+def test_a_provision_withheld_on_a_statutory_ground_is_said_never_silent(metalive, wallet):
+    url, http, _runtime = metalive
+    headers = bearer(http, wallet)
+    secret = provide(http, wallet, "criminal_investigation", ["contact_email"],
+                     recipient="Prefectural Police", withheld_from_disclosure="other_law")
+    with Client(url, SHOP_KEY) as sdk:
+        sdk.record_provision(wallet.address, "Prefectural Police", ["posting_log"],
+                             "criminal_investigation",
+                             withheld_from_disclosure="investigation_hindrance")
+        sdk.record_provision(wallet.address, "Contractor KK", ["access_log"], "outsourcing")
+    unknown = provide(http, wallet, "criminal_investigation", ["contact_email"],
+                      withheld_from_disclosure="we_would_rather_not")
+
+    document = export(http, wallet, headers)
+    as_csv = http.post("/me/export?format=csv", headers=headers,
+                       json=signed_request(http, wallet, "export")).text
+    as_html = http.post("/me/export?format=html&lang=en", headers=headers,
+                        json=signed_request(http, wallet, "export")).text
+    erased = http.post("/me/erase", json=signed_request(http, wallet, "erase"), headers=headers)
+
+    assert secret.status_code == 201, secret.text
+    assert (unknown.status_code, unknown.json()["code"]) == (422, "invalid_request")
+    assert [p["ground"] for p in document["third_party_provisions"]] == ["outsourcing"]
+    assert [(w["section"], w["records"], w["clause"]) for w in document["withheld"]] == [
+        ("third_party_provisions", 1, "APPI Art. 33(5) and its Enforcement Order"),
+        ("third_party_provisions", 1, "APPI Art. 33(2)(iii)")]
+    assert document["withheld"][1]["reason"]["ja"] == "他の法令に違反することとなる場合"
+    for shown in (str(document), as_csv, as_html):
+        assert "Police" not in shown and "criminal_investigation" not in shown
+    assert "Disclosure would violate another law." in as_html
+    assert "APPI Art. 33(2)(iii)" in as_csv
+    receipt = erased.json()
+    assert erased.status_code == 200 and "criminal_investigation" not in erased.text
+    assert {(p["ground"], p["withheld"], p["count"])
+            for p in receipt["retained_provisions"]} == {
+        (None, "investigation_hindrance", 1), (None, "other_law", 1), ("outsourcing", None, 1)}

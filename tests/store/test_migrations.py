@@ -104,11 +104,12 @@ def test_upgrading_from_0002_drops_rate_counters_and_keeps_everything_else(backe
         shapes_before, rows_before = _table_shapes(engine), _table_rows(engine)
         assert len(rows_before["rate_counters"]) == 3
 
-        _move_records_schema(engine, "head")
+        _move_records_schema(engine, "0003_drop_rate_counters")
 
         del shapes_before["rate_counters"], rows_before["rate_counters"]
         assert _table_shapes(engine) == shapes_before
         assert _table_rows(engine) == rows_before
+        _move_records_schema(engine, "head")
         assert schema_differences(engine, "records") == []
     finally:
         engine.dispose()
@@ -119,13 +120,38 @@ def test_downgrading_to_0002_brings_rate_counters_back_empty_as_0001_made_it(bac
     try:
         _move_records_schema(engine, "0002_rights")
         shapes_at_0002 = _table_shapes(engine)
-        _move_records_schema(engine, "head")
+        _move_records_schema(engine, "0003_drop_rate_counters")
         assert "rate_counters" not in _table_shapes(engine)
 
         _move_records_schema(engine, "0002_rights", down=True)
 
         assert _table_shapes(engine) == shapes_at_0002
         assert _table_rows(engine)["rate_counters"] == []
+    finally:
+        engine.dispose()
+
+
+def test_0004_adds_withheld_to_provision_records_and_keeps_them(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0003_drop_rate_counters")
+        provisions = sa.Table("third_party_provisions", sa.MetaData(), autoload_with=engine)
+        with engine.begin() as connection:
+            subject_id = connection.execute(sa.insert(subjects).values(
+                ref="r" * 80, key_id="k" * 32, address_sealed=b"sealed", created_at=NOW,
+                retained_until=NOW).returning(subjects.c.id)).scalar_one()
+            connection.execute(sa.insert(provisions).values(
+                subject_id=subject_id, recipient="Court", categories=["contact_email"],
+                ground="required_by_law", provided_at=NOW, policy_version="1.0"))
+        shapes_at_0003, rows_at_0003 = _table_shapes(engine), _table_rows(engine)
+
+        _move_records_schema(engine, "0004_provision_withholding")
+        [row] = _table_rows(engine)["third_party_provisions"]
+        _move_records_schema(engine, "0003_drop_rate_counters", down=True)
+
+        assert row[-1] is None  # withheld: an existing record was never withheld
+        assert _table_shapes(engine) == shapes_at_0003
+        assert _table_rows(engine) == rows_at_0003
     finally:
         engine.dispose()
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from walletauth.errors import WalletAuthError
 from walletauth.rights.errors import RightsError
 from walletauth.rights.export import ExportDocument, build_document
+from walletauth.rights.withholding import WITHHOLDING_GROUNDS
 from walletauth.store import Store
 from walletauth.store import subject_ops as ops
 from walletauth.store.outbox import PendingNotice
@@ -42,11 +43,14 @@ class RetainedProvisionRecords:
     """Records of third-party provisions an erasure kept (APPI Art. 29 requires them for
     the policy's ``record_retention``), with the ground each provision was made on."""
 
-    ground: str
+    ground: str | None
+    """``None`` when they are withheld from disclosure: ``ground_text`` and ``clause`` then
+    name the statutory ground they are withheld on instead."""
     count: int
     until: datetime
     ground_text: Mapping[str, str]
     clause: str
+    withheld: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +146,10 @@ def erase_subject(
 def _retained_provisions(
     store: Store, kept: ops.RetainedProvisions
 ) -> RetainedProvisionRecords:
+    if kept.withheld is not None:
+        withholding = WITHHOLDING_GROUNDS[kept.withheld]
+        return RetainedProvisionRecords(None, kept.count, kept.until, withholding.text(),
+                                        withholding.clause, kept.withheld)
     ground = store.policy.ground(kept.ground)
     return RetainedProvisionRecords(kept.ground, kept.count, kept.until,
                                     ground.text.model_dump(), ground.clause)
@@ -254,18 +262,24 @@ def stop_third_party(store: Store, address: str, *, now: datetime) -> RequestRec
 
 def record_provision(
     store: Store, address: str, recipient: str, categories: Sequence[str], ground: str, *,
-    now: datetime,
+    now: datetime, withheld: str | None = None,
 ) -> None:
     """Record a provision of ``categories`` to ``recipient`` on ``ground``: the one way
     a provision is recorded, shown in the subject's export and kept through an erasure
     for the policy's ``record_retention``. Refused, with nothing recorded, when the
     ground does not carry a category (``category_not_for_ground``), after the subject
-    stopped provision (``third_party_stopped``) or for the policy's other reasons."""
+    stopped provision (``third_party_stopped``) or for the policy's other reasons.
+    ``withheld`` (a key of :data:`WITHHOLDING_GROUNDS`) leaves the record out of the
+    subject's export, which then says that a record was withheld and on which ground."""
     if not isinstance(recipient, str) or not 1 <= len(recipient) <= 200:
         raise RightsError("invalid_argument", "recipient must be 1 to 200 characters")
     if isinstance(categories, str) or not categories:
         raise RightsError("invalid_argument", "name the categories provided (at least one)")
-    ops.record_provision(store, address, recipient, categories, ground, now=now)
+    if withheld is not None and withheld not in WITHHOLDING_GROUNDS:
+        raise RightsError("invalid_argument", f"a record is withheld only on a statutory ground:"
+                          f" {sorted(WITHHOLDING_GROUNDS)}")
+    ops.record_provision(store, address, recipient, categories, ground, now=now,
+                         withheld=withheld)
 
 
 def list_requests(store: Store, address: str) -> list[RequestEntry]:

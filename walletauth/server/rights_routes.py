@@ -76,7 +76,10 @@ class Retained(BaseModel):
 
 
 class RetainedProvisions(BaseModel):
-    ground: str = Field(description="The third-party ground the provisions were made on")
+    ground: str | None = Field(description="The third-party ground the provisions were made"
+                               " on; null when they are withheld from disclosure")
+    withheld: str | None = Field(default=None, description="The statutory ground they are"
+                                 " withheld from disclosure on (ground_text, clause say it)")
     count: int
     until: datetime = Field(description="When `walletauth purge` removes the last of them")
     ground_text: dict[str, str] = Field(description="The ground, quoted (ja, en)")
@@ -198,7 +201,8 @@ async def erase(
                            ground=dict(r.ground), clause=r.clause) for r in receipt.retained],
         retained_provisions=[
             RetainedProvisions(ground=p.ground, count=p.count, until=p.until,
-                               ground_text=dict(p.ground_text), clause=p.clause)
+                               ground_text=dict(p.ground_text), clause=p.clause,
+                               withheld=p.withheld)
             for p in receipt.retained_provisions],
     )
 

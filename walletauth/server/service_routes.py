@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from walletauth import rights
 from walletauth.policy.evaluate import decide_use
+from walletauth.rights.withholding import WithholdingGround
 from walletauth.server.deps import RuntimeDep
 from walletauth.server.problems import problem_responses
 from walletauth.server.schemas import MAX_PURPOSE_CHARS
@@ -109,6 +110,10 @@ class ProvisionWrite(_Body):
     recipient: str = Field(min_length=1, max_length=200)
     categories: list[Name] = Field(min_length=1, max_length=32)
     ground: Name
+    withheld_from_disclosure: WithholdingGround | None = Field(
+        default=None,
+        description="A statutory ground (APPI Art. 33(2), (5)) on which the subject's export"
+        " leaves this record out; the export still says a record was withheld and why")
 
 
 class ProvisionRecorded(BaseModel):
@@ -184,7 +189,8 @@ async def query_records(body: RecordQuery, runtime: RuntimeDep, service: Service
 async def record_provision(body: ProvisionWrite, runtime: RuntimeDep,
                            service: ServiceDep) -> ProvisionRecorded:
     await run_in_threadpool(rights.record_provision, runtime.store, body.address,
-                            body.recipient, body.categories, body.ground, now=runtime.clock())
+                            body.recipient, body.categories, body.ground, now=runtime.clock(),
+                            withheld=body.withheld_from_disclosure)
     return ProvisionRecorded()
 
 

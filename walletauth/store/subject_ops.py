@@ -54,6 +54,8 @@ class Provision:
     ground: str
     provided_at: datetime
     policy_version: str
+    withheld: str | None = None
+    """The statutory ground it is withheld from the subject's disclosure on, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,9 @@ class RetainedProvisions:
     count: int
     until: datetime
     """When the last of them may go (``walletauth purge`` removes them then)."""
+    withheld: str | None = None
+    """The statutory ground they are withheld from the subject's disclosure on: their
+    ground must not be shown then."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +174,7 @@ def read_dossier(store: Store, address: str) -> Dossier:
         events=events,
         provisions=[
             Provision(row.recipient, tuple(row.categories), row.ground, row.provided_at,
-                      row.policy_version)
+                      row.policy_version, row.withheld)
             for row in provision_rows
         ],
         audit=audit,
@@ -249,11 +254,13 @@ def _erase_rows(
     recorded = sa.and_(provisions.subject_id == subject.id,
                        provisions.provided_at > now - provision_retention)
     retained_provisions = [
-        RetainedProvisions(row.ground, row.count, row.last + provision_retention)
+        RetainedProvisions(row.ground, row.count, row.last + provision_retention,
+                           row.withheld)
         for row in connection.execute(
-            sa.select(provisions.ground, sa.func.count().label("count"),
+            sa.select(provisions.ground, provisions.withheld, sa.func.count().label("count"),
                       sa.func.max(provisions.provided_at).label("last"))
-            .where(recorded).group_by(provisions.ground).order_by(provisions.ground)
+            .where(recorded).group_by(provisions.ground, provisions.withheld)
+            .order_by(provisions.ground, provisions.withheld)
         )
     ]
     counts = {
@@ -462,13 +469,15 @@ def record_provision(
     ground: str,
     *,
     now: datetime,
+    withheld: str | None = None,
 ) -> None:
     """Log that data of ``categories`` went to ``recipient`` on ``ground``, after the
     policy allowed it for the subject's state right now (refused: nothing is logged).
 
     The one place a provision is recorded (:func:`walletauth.rights.record_provision`
     checks the request and calls it): the row is what the export lists and what an
-    erasure keeps for the policy's ``record_retention``."""
+    erasure keeps for the policy's ``record_retention``. ``withheld`` names the
+    statutory ground it is withheld from the subject's disclosure on."""
     now = require_aware(now)
     names = tuple(categories)
     refs = refs_of(store.secrets, _checksum(address))
@@ -483,11 +492,15 @@ def record_provision(
             sa.insert(third_party_provisions).values(
                 subject_id=subject.id, recipient=recipient, categories=list(names),
                 ground=ground, provided_at=now, policy_version=store.policy.version,
+                withheld=withheld,
             )
         )
+        # The subject's export shows its audit entries: a withheld provision's names only
+        # the ground it is withheld on.
+        shown = {"withheld": withheld} if withheld else {"ground": ground}
         write_audit(connection, "third_party_provision", at=now,
                     policy_version=store.policy.version, subject_id=subject.id,
-                    detail={"ground": ground, "categories": len(names)})
+                    detail={**shown, "categories": len(names)})
 
 
 # ---------------------------------------------------------------------- requests log

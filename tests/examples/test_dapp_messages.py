@@ -10,7 +10,7 @@ from walletauth.server.problems import STATUS_BY_CODE
 
 DAPP = Path(__file__).resolve().parents[2] / "examples" / "dapp"
 SERVICE_API_ONLY = {"service_unauthorized", "purpose_not_granted_to_service",
-                    "guardian_consent_not_delegated"}
+                    "guardian_consent_not_delegated", "category_not_for_ground"}
 """Answers of /services/v1, which a page never calls."""
 
 

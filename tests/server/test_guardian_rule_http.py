@@ -144,3 +144,22 @@ def test_an_adult_is_not_held_back(metalive, wallet):
 
     assert [r.status_code for r in written] == [201] * len(WRITES), [r.text for r in written]
     assert "access_log" in kept(runtime, wallet)
+
+
+def test_a_guardians_withdrawal_stops_further_collection(metalive, wallet):
+    _url, http, runtime = metalive
+    headers = bearer(http, wallet)
+    http.put("/me/age", json={"under_guardian_age": True}, headers=headers)
+    guardian_consent(http, wallet)
+    assert put_record(http, wallet, *WRITES[0]).status_code == 201
+
+    withdrawn = http.post("/services/v1/guardian-consents",
+                          headers={"Authorization": f"Bearer {BACK_OFFICE_KEY}"},
+                          json={"address": wallet.address, "granted": False,
+                                "method": "signed_form"})
+    refused = put_record(http, wallet, *WRITES[1])
+
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert (refused.status_code, refused.json()["code"]) == (403, "guardian_consent_required")
+    assert "inquiry" not in kept(runtime, wallet)
+    assert "contact_email" in kept(runtime, wallet)  # kept while the consent stood

@@ -132,7 +132,7 @@ def purge(
         typer.echo(f"records {category}/{purpose}: {count}")
     typer.echo(f"records: {report.records_removed}")
     for kind in ("subjects", "nonces", "sessions", "orphan_keys", "requests_interrupted",
-                 "requests_removed", "notices_abandoned"):
+                 "requests_removed", "notices_abandoned", "provisions"):
         typer.echo(f"{kind}: {getattr(report, kind)}")
 
 

@@ -539,6 +539,14 @@ function receiptDetail(receipt) {
         .map((r) => `${categoryName(r.category)} (${r.ground[state.lang]})`).join(", "),
     }));
   }
+  if (receipt.retained_provisions?.length) {
+    // Records of provisions to third parties, kept for their statutory period (APPI Art. 29).
+    list.append(element("dt", { textContent: t().retainedProvisions }));
+    list.append(element("dd", {
+      textContent: receipt.retained_provisions
+        .map((p) => `${p.ground_text[state.lang]} (${p.count})`).join(", "),
+    }));
+  }
   return [list];
 }
 

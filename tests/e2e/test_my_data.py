@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot, signed_body
 from tests.e2e.steps import show_my_data, sign_in
+from walletauth.rights import record_provision
 from walletauth.siwe import SiweMessage
 
 pytestmark = pytest.mark.browser
@@ -163,3 +164,17 @@ def test_the_html_export_opened_on_its_own_is_styled_under_its_strict_csp(page, 
     assert refused == []
     screenshot(page, "10-export-html-en")
 
+
+
+def test_the_erasure_receipt_lists_the_provision_records_the_law_keeps(page, dapp, wallet):
+    sign_in(page, dapp.page_url, wallet.address)
+    record_provision(dapp.store, wallet.address, "District Court", ["wallet_address"],
+                     "required_by_law", now=datetime.now(UTC))
+    show_my_data(page)
+
+    page.check("#erase-confirm")
+    page.click("#erase")
+
+    expect(page.locator("#erased")).to_be_visible()
+    expect(page.locator("#erased-detail")).to_contain_text("第三者提供の記録")
+    expect(page.locator("#erased-detail")).to_contain_text("法令に基づく場合 (1)")

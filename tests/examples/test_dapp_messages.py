@@ -12,7 +12,8 @@ DAPP = Path(__file__).resolve().parents[2] / "examples" / "dapp"
 SERVICE_API_ONLY = {"service_unauthorized", "purpose_not_granted_to_service",
                     "guardian_consent_not_delegated", "metrics_unauthorized",
                     "joint_use_not_allowed", "category_not_granted_to_service",
-                    "category_reserved", "subject_creation_not_granted"}
+                    "category_reserved", "subject_creation_not_granted",
+                    "category_not_for_ground"}
 """Answers of /services/v1 and /metrics, which a page never calls."""
 
 

@@ -45,7 +45,7 @@ def state(
 class Case(NamedTuple):
     policy: str
     decision: str  # "use" | "collect" | "grant" | "withdraw" | "provide"
-    target: tuple[str, ...]  # (purpose,) / (category, purpose) / (ground,)
+    target: tuple[str, ...]  # (purpose,) / (category, purpose) / (ground, *categories)
     state: SubjectState
     reason: str | None  # None: allowed
 
@@ -62,7 +62,8 @@ def _decide(case: Case):
         case "withdraw":
             return decide_consent_change(policy, *case.target, False, case.state)
         case "provide":
-            return decide_provision(policy, *case.target, case.state)
+            return decide_provision(policy, case.target[0], case.state,
+                                    categories=case.target[1:])
     raise AssertionError(case.decision)
 
 
@@ -230,6 +231,14 @@ CASES = [
     # both texts refuse joint use (ABCRECORDS 5; METALIVE's exhaustive list names none)
     Case(A, "provide", ("joint_use",), NOBODY, "joint_use_not_allowed"),
     Case(M, "provide", ("joint_use",), ADULT, "joint_use_not_allowed"),
+    # -- METALIVE: a ground carries only the categories it names
+    Case(M, "provide", ("claimed_damage_disclosure", "contact_email", "posting_log"), NOBODY,
+         None),
+    Case(M, "provide", ("claimed_damage_disclosure", "access_log"), NOBODY,
+         "category_not_for_ground"),
+    Case(M, "provide", ("anonymised_statistics", "access_log"), NOBODY,
+         "category_not_for_ground"),
+    Case(M, "provide", ("permitted_by_law", "biometrics"), NOBODY, "unknown_category"),
 ]
 
 
@@ -246,7 +255,9 @@ def test_decision(case):
 
 @pytest.mark.parametrize(
     ("policy", "unreachable"),
-    [(A, {"age_confirmation_required", "guardian_consent_required"}), (M, set())],
+    # Every ABCRECORDS ground may carry every category.
+    [(A, {"age_confirmation_required", "guardian_consent_required", "category_not_for_ground"}),
+     (M, set())],
 )
 def test_the_table_reaches_every_reason_code_under_each_policy(policy, unreachable):
     reached = {case.reason for case in CASES if case.policy == policy and case.reason}
@@ -313,7 +324,10 @@ def test_an_id_that_is_not_text_is_refused_as_unknown_never_raised(odd):
     )
     assert decide_collection(policy, "contact_email", odd, everyone).reason == "unknown_purpose"
     assert decide_consent_change(policy, odd, True, everyone).reason == "unknown_purpose"
-    assert decide_provision(policy, odd, everyone).reason == "unknown_ground"
+    assert decide_provision(policy, odd, everyone, categories=()).reason == "unknown_ground"
+    assert decide_provision(policy, "required_by_law", everyone, categories=[odd]).reason == (
+        "unknown_category"
+    )
 
 
 def test_effective_consents_count_an_outdated_consent_as_off():

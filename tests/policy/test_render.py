@@ -114,12 +114,12 @@ def test_retention_is_given_in_days_and_in_words_as_the_operators_setting():
         ]
 
 
-def test_metalive_shows_its_age_rule_and_withheld_access_logs():
+def test_metalive_shows_its_age_rule_and_discloses_its_access_logs():
     rendered = render_policy(load_policy("metalive"), "ja")
     assert rendered["age"]["guardian_consent_below"] == 13
     access_log = next(c for c in rendered["categories"] if c["id"] == "access_log")
-    assert access_log["disclosed_on_export"] is False
-    assert access_log["withheld_reason"].startswith("アクセスログなどの個人情報以外の情報")
+    assert access_log["disclosed_on_export"] is True
+    assert access_log["withheld_reason"] is None
     assert render_policy(load_policy("abcrecords"), "ja")["age"] is None
 
 

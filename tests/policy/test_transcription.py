@@ -154,8 +154,8 @@ METALIVE_CLAUSES: dict[str, list[tuple[str, str]]] = {
     "個人情報の開示、通知、利用停止": [
         ("right", "export"),
         ("right", "restrict"),
-        ("withheld", "access_log"),
-        ("withheld", "posting_log"),
+        # アクセスログなどの個人情報以外の情報 withholds what is no one's: logs filed under a
+        # wallet are personal information and disclosed, so nothing is withheld here.
         ("statement", "disclosure_exceptions"),
         ("statement", "restriction_alternatives"),
     ],

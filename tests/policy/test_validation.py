@@ -48,6 +48,7 @@ clause = "T 3"
 id = "law"
 clause = "T 3"
 text = { ja = "法令", en = "Law" }
+categories = ["wallet", "email"]
 
 [joint_use]
 allowed = false
@@ -175,6 +176,7 @@ def test_a_duplicate_purpose_or_category_id_is_refused(tmp_path, table, entry):
 def test_a_duplicate_third_party_ground_is_refused(tmp_path):
     ground = (
         '[[third_party.grounds]]\nid = "law"\nclause = "T 3"\ntext = { ja = "法令", en = "Law" }\n'
+        'categories = []\n'
     )
     message = _refusal(tmp_path, MINIMAL + "\n" + ground)
     assert "third-party ground 'law' is declared 2 times" in message
@@ -316,8 +318,9 @@ def test_joint_use_is_allowed_only_where_the_policy_allows_it(tmp_path):
     refusing = load_policy(write_policy(tmp_path, MINIMAL))
     allowing = load_policy(write_policy(tmp_path, _replace(
         "[joint_use]\nallowed = false", "[joint_use]\nallowed = true")))
-    assert decide_provision(refusing, "joint_use", nobody).reason == "joint_use_not_allowed"
-    assert decide_provision(allowing, "joint_use", nobody).allowed
+    assert decide_provision(refusing, "joint_use", nobody, categories=()).reason == (
+        "joint_use_not_allowed")
+    assert decide_provision(allowing, "joint_use", nobody, categories=()).allowed
 
 
 def test_an_operator_consent_requirement_on_a_ground_requiring_none_is_refused(tmp_path):

@@ -62,7 +62,9 @@ def test_the_export_holds_everything_linked_to_the_address_and_nothing_of_anothe
     assert (request.kind, request.status) == ("export", "completed")
 
 
-def test_metalive_withholds_access_logs_and_says_why(metalive):
+def test_metalive_discloses_the_access_logs_kept_under_the_wallet(metalive):
+    # The text withholds アクセスログなどの個人情報以外の情報; a log filed under a wallet is
+    # linked to that person, so it is personal information and disclosed.
     metalive.record_login(ALICE, 1, now=NOW, ip="203.0.113.9")
     metalive.confirm_age(ALICE, under_guardian_age=False, now=NOW)
     metalive.set_consent(ALICE, "access_analysis", True, now=NOW)
@@ -70,13 +72,10 @@ def test_metalive_withholds_access_logs_and_says_why(metalive):
 
     document = export_subject(metalive, ALICE, now=LATER)
 
-    assert "access_log" not in {r["category"] for r in document["records"]}
-    [withheld] = document["withheld"]
-    assert withheld["category"] == "access_log"
-    assert withheld["records"] >= 1
-    assert withheld["reason"]["ja"] == (
-        "アクセスログなどの個人情報以外の情報については、原則として開示いたしません。"
-    )
+    logs = [r for r in document["records"] if r["category"] == "access_log"]
+    assert {r["purpose"] for r in logs} == {"fraud_prevention", "access_analysis"}
+    assert {r["data"]["ip"] for r in logs} == {"203.0.113.0/24"}
+    assert document["withheld"] == []
 
 
 def test_metalive_optional_purposes_wait_for_age_and_under_13_for_a_guardian(metalive):
@@ -105,9 +104,16 @@ def test_erasure_removes_every_record_consent_session_and_provision_with_a_recei
     receipt = erase_subject(store, ALICE, now=LATER, notify=["music"])
 
     assert receipt.erased == {"access_log": 1, "contact_email": 1, "wallet_address": 1}
-    assert (receipt.consent_events, receipt.sessions, receipt.third_party_provisions) == (1, 1, 1)
+    assert (receipt.consent_events, receipt.sessions, receipt.third_party_provisions) == (1, 1, 0)
     assert receipt.retained == [] and receipt.notices == 1
-    assert export_subject(store, ALICE, now=LATER)["records"] == []
+    # The provision's record stays for its statutory period (APPI Art. 29), with its ground.
+    [kept] = receipt.retained_provisions
+    assert (kept.ground, kept.count, kept.until) == (
+        "prior_consent", 1, NOW + store.policy.third_party.record_retention)
+    assert kept.ground_text == store.policy.ground("prior_consent").text.model_dump()
+    after = export_subject(store, ALICE, now=LATER)
+    assert after["records"] == [] and after["consents"] == []
+    assert [p["recipient"] for p in after["third_party_provisions"]] == ["Partner KK"]
     assert store.consent_history(ALICE) == []
     assert not store.session_active("s" * 32, now=LATER)
     assert len(export_subject(store, BOB, now=LATER)["records"]) == 3

@@ -36,7 +36,8 @@ def test_purge_prints_what_it_removed(run):
     output = run("purge")
     kinds = [line.split(":")[0] for line in output.splitlines()]
     assert kinds == ["records", "subjects", "nonces", "sessions", "orphan_keys",
-                     "requests_interrupted", "requests_removed", "notices_abandoned"]
+                     "requests_interrupted", "requests_removed", "notices_abandoned",
+                     "provisions"]
 
 
 def test_purge_keeps_the_requests_log_as_long_as_the_operator_says(run, monkeypatch):

@@ -93,24 +93,6 @@ def test_consent_changes_are_audited_under_the_subject_ref(store):
     assert store.audit_entries(BOB) == []
 
 
-def test_third_party_provision_follows_the_ground_consent_and_the_stop(store):
-    store.record_login(ALICE, 1, now=NOW)
-    with pytest.raises(StoreError) as no_consent:
-        store.record_provision(ALICE, "prior_consent", now=NOW)
-    store.set_consent(ALICE, "prior_consent", True, now=NOW)
-    store.record_provision(ALICE, "prior_consent", now=NOW)
-    store.stop_third_party(ALICE, True, now=NOW)
-    with pytest.raises(StoreError) as stopped:
-        store.record_provision(ALICE, "prior_consent", now=NOW)
-    store.record_provision(ALICE, "required_by_law", now=NOW)
-
-    assert no_consent.value.code == "consent_required"
-    assert stopped.value.code == "third_party_stopped"
-    provisions = [e for e in store.audit_entries(ALICE) if e.event == "third_party_provision"]
-    assert [e.detail for e in provisions] == [{"ground": "prior_consent"},
-                                              {"ground": "required_by_law"}]
-
-
 @pytest.fixture
 def metalive_store(backend, secrets):
     opened = Store.open(backend.url, policy=load_policy("metalive"), secrets=secrets,

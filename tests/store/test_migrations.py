@@ -120,13 +120,38 @@ def test_downgrading_to_0002_brings_rate_counters_back_empty_as_0001_made_it(bac
     try:
         _move_records_schema(engine, "0002_rights")
         shapes_at_0002 = _table_shapes(engine)
-        _move_records_schema(engine, "head")
+        _move_records_schema(engine, "0003_drop_rate_counters")
         assert "rate_counters" not in _table_shapes(engine)
 
         _move_records_schema(engine, "0002_rights", down=True)
 
         assert _table_shapes(engine) == shapes_at_0002
         assert _table_rows(engine)["rate_counters"] == []
+    finally:
+        engine.dispose()
+
+
+def test_0005_adds_withheld_to_provision_records_and_keeps_them(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0004_policy_versions")
+        provisions = sa.Table("third_party_provisions", sa.MetaData(), autoload_with=engine)
+        with engine.begin() as connection:
+            subject_id = connection.execute(sa.insert(subjects).values(
+                ref="r" * 80, key_id="k" * 32, address_sealed=b"sealed", created_at=NOW,
+                retained_until=NOW).returning(subjects.c.id)).scalar_one()
+            connection.execute(sa.insert(provisions).values(
+                subject_id=subject_id, recipient="Court", categories=["contact_email"],
+                ground="required_by_law", provided_at=NOW, policy_version="1.0"))
+        shapes_at_0004, rows_at_0004 = _table_shapes(engine), _table_rows(engine)
+
+        _move_records_schema(engine, "0005_provision_withholding")
+        [row] = _table_rows(engine)["third_party_provisions"]
+        _move_records_schema(engine, "0004_policy_versions", down=True)
+
+        assert row[-1] is None  # withheld: an existing record was never withheld
+        assert _table_shapes(engine) == shapes_at_0004
+        assert _table_rows(engine) == rows_at_0004
     finally:
         engine.dispose()
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from tests.policy.changes import abcrecords_v2
 from tests.store.conftest import ALICE, NOW, table_counts
+from walletauth.rights import record_provision
 from walletauth.store import Store, StoreError, outbox
 from walletauth.store.outbox import PendingNotice
 from walletauth.store.policy_versions import announce_version
@@ -42,7 +43,8 @@ def test_a_consent_to_the_changed_text_is_on_hold_and_the_others_go_on(v2_store)
                                         "partner_guidance": True}
     v2_store.put_record(ALICE, "contact_email", "partner_guidance", {"email": "a@example.org"},
                         now=LATER, source="user")
-    v2_store.record_provision(ALICE, "prior_consent", now=LATER)
+    # A consent ground whose text did not change goes on too.
+    record_provision(v2_store, ALICE, "Partner KK", ["contact_email"], "prior_consent", now=LATER)
 
 
 def test_an_outdated_consent_refuses_writes_and_hides_records(v2_store):

@@ -149,6 +149,15 @@ def _ground_problems(policy: Policy) -> Iterator[str]:
         # A consent ground's consent is recorded under its id, next to purpose consents.
         if ground_id in policy.purposes:
             yield f"third-party ground {ground_id!r} has the id of a purpose; ids must differ"
+    for ground in policy.third_party.grounds:
+        for category_id in ground.categories:
+            if category_id not in policy.categories:
+                yield (
+                    f"third-party ground {ground.id!r} carries the unknown category"
+                    f" {category_id!r}"
+                )
+        yield from _duplicates(f"category of third-party ground {ground.id!r}",
+                               ground.categories)
 
 
 def _login_problems(policy: Policy) -> Iterator[str]:

@@ -8,6 +8,7 @@ one of these stable reason codes:
 ``unknown_purpose``           no purpose (or consent ground) by that id
 ``unknown_category``          no data category by that id
 ``unknown_ground``            no third-party ground by that id
+``category_not_for_ground``   the third-party ground does not carry that category
 ``purpose_not_allowed``       the category may not be kept for that purpose
 ``consent_required``          an optional purpose or consent ground without consent
 ``purpose_suspended``         the subject suspended the purpose (利用停止)
@@ -34,16 +35,25 @@ Rules, in the order they are checked:
   policy with an age rule, an age confirmation and, below the guardian age, a guardian's
   consent. Necessary purposes are not age-gated: signing
   in and recording the age confirmation itself must stay possible.
+* Below the guardian age without a guardian's consent nothing is collected (any basis but
+  a legal obligation) except the sign-in's own wallet record and the age rule's records
+  (the age answer, the guardian's consent): METALIVE's 13 歳未満の個人から法定代理人の
+  同意なく個人に関する情報を収集しないよう留意します covers every piece of information,
+  not only optional purposes. :func:`decide_collection` refuses the rest with
+  ``guardian_consent_required``; :func:`decide_use` does not (data already kept for a
+  necessary purpose stays usable), so signing in stays possible.
 * Withdrawing a consent is always allowed; granting one passes the age rule first.
-* Third-party provision on a ground that needs no consent is always allowed; on a consent
-  ground it needs that ground's consent (recorded under the ground's id in
+* Third-party provision carries only the categories its ground names (statistics only as
+  results that identify no one, a claimed-damage disclosure only the poster's data about
+  the post...). Within them, a ground that needs no consent is always allowed; a consent
+  ground needs that ground's consent (recorded under the ground's id in
   ``SubjectState.consents``), no stop, and passes the age rule. The ground ``joint_use``
   is joint use, allowed only where the policy's ``[joint_use]`` allows it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -55,6 +65,7 @@ ReasonCode = Literal[
     "unknown_purpose",
     "unknown_category",
     "unknown_ground",
+    "category_not_for_ground",
     "purpose_not_allowed",
     "consent_required",
     "purpose_suspended",
@@ -149,7 +160,34 @@ def decide_collection(
         return _refused("unknown_purpose")
     if not policy.allows(category, purpose):
         return _refused("purpose_not_allowed")
+    return decide_allowed_collection(policy, category, purpose, state)
+
+
+def decide_allowed_collection(
+    policy: Policy, category: str, purpose: str, state: SubjectState
+) -> UseDecision:
+    """:func:`decide_collection` for a pair the policy allows (known category and purpose,
+    ``policy.allows(category, purpose)``), without checking that again: what a sign-in's
+    plan asks per sign-in for pairs it looked up once."""
+    if (
+        state.under_guardian_age
+        and not state.guardian_consent
+        and policy.age is not None
+        and policy.purposes[purpose].basis != "legal_obligation"
+        and not _kept_before_guardian_consent(policy, category, purpose)
+    ):
+        return _refused("guardian_consent_required")
     return decide_use(policy, purpose, state)
+
+
+def _kept_before_guardian_consent(policy: Policy, category: str, purpose: str) -> bool:
+    """What may be kept about a subject below the guardian age before a guardian
+    consents: the sign-in's wallet record and the age rule's own records."""
+    age = policy.age
+    if age is not None and category in (age.confirmation_category,
+                                        age.guardian_consent_category):
+        return True
+    return category == policy.login.wallet_category and purpose == policy.login.purpose
 
 
 def decide_consent_change(
@@ -173,14 +211,23 @@ def decide_consent_change(
     return _age_gate(policy, state)
 
 
-def decide_provision(policy: Policy, ground_id: str, state: SubjectState) -> UseDecision:
-    """May data be provided to a third party on ``ground_id`` now? The ground
-    ``joint_use`` is joint use, which only the policy's ``[joint_use]`` allows."""
-    if ground_id == JOINT_USE_GROUND:
-        return ALLOWED if policy.joint_use.allowed else _refused("joint_use_not_allowed")
+def decide_provision(
+    policy: Policy, ground_id: str, state: SubjectState, *, categories: Iterable[str]
+) -> UseDecision:
+    """May data of ``categories`` be provided to a third party on ``ground_id`` now? The
+    ground ``joint_use`` is joint use, which only the policy's ``[joint_use]`` allows."""
+    if ground_id == JOINT_USE_GROUND and not policy.joint_use.allowed:
+        return _refused("joint_use_not_allowed")
+    names = tuple(categories)
     ground = next((g for g in policy.third_party.grounds if g.id == ground_id), None)
-    if ground is None:
+    if ground is None and ground_id != JOINT_USE_GROUND:
         return _refused("unknown_ground")
+    if any(policy.find_category(name) is None for name in names):
+        return _refused("unknown_category")
+    if ground is None:  # joint use the policy allows: its [joint_use] names what is shared
+        return ALLOWED
+    if not set(names) <= set(ground.categories):
+        return _refused("category_not_for_ground")
     if not ground.requires_consent:
         return ALLOWED
     if state.third_party_stopped:
@@ -210,6 +257,7 @@ __all__ = [
     "ReasonCode",
     "SubjectState",
     "UseDecision",
+    "decide_allowed_collection",
     "decide_collection",
     "decide_consent_change",
     "decide_provision",

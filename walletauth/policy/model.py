@@ -18,7 +18,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
@@ -138,6 +138,16 @@ class ThirdPartyGround(_Frozen):
     requires_consent_set_by: Literal["policy", "operator"] = "policy"
     """``"operator"`` when the text lists the ground without asking for consent and the
     operator requires it all the same; ``/policy`` labels it so."""
+    categories: tuple[str, ...]
+    """The only categories a provision on this ground may carry (empty: nothing linked to
+    a subject, e.g. statistics that identify no one)."""
+
+
+PROVISION_RECORD_RETENTION: Final = timedelta(days=3 * 365 + 1)
+"""How long the record of a provision is kept unless the policy says otherwise: APPI
+Art. 29(2) with the Enforcement Rules' Art. 21, 3 years for a record made per provision
+(1 year only for records made in a contract's documents with the person); three years
+hold at most one leap day."""
 
 
 class ThirdPartyRules(_Frozen):
@@ -145,6 +155,9 @@ class ThirdPartyRules(_Frozen):
     grounds: tuple[ThirdPartyGround, ...]
     text: LocalizedText | None = None
     """The rule itself, quoted (e.g. "no provision without prior consent, except...")."""
+    record_retention: Retention = PROVISION_RECORD_RETENTION
+    """The operator's setting (no policy text sets it): how long each provision's record
+    is kept, counted from the provision, through an erasure too (APPI Art. 29)."""
 
 
 class JointUse(_Frozen):
@@ -166,8 +179,9 @@ class Outsourcing(_Frozen):
 
 
 class AgeRule(_Frozen):
-    """No optional collection from a user under ``guardian_consent_below`` years without
-    a recorded guardian consent; an age confirmation comes before optional purposes."""
+    """No collection from a user confirmed under ``guardian_consent_below`` years without a
+    recorded guardian consent but the sign-in's wallet record and this rule's own records;
+    an age confirmation comes before optional purposes."""
 
     guardian_consent_below: int = Field(gt=0)
     clause: Clause

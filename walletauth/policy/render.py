@@ -242,6 +242,7 @@ def _ground(ground: ThirdPartyGround, lang: Lang) -> JSON:
         "requires_consent": ground.requires_consent,
         "requires_consent_set_by": ground.requires_consent_set_by,
         "requires_consent_note": _text(SET_BY_NOTES[ground.requires_consent_set_by], lang),
+        "categories": list(ground.categories),
         "clause": ground.clause,
     }
 

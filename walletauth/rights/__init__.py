@@ -13,6 +13,7 @@ from walletauth.rights.export_html import to_html
 from walletauth.rights.operations import (
     ErasureReceipt,
     RequestReceipt,
+    RetainedProvisionRecords,
     RetainedRecords,
     correct,
     deny_request,
@@ -40,6 +41,7 @@ __all__ = [
     "RequestEntry",
     "RequestKind",
     "RequestReceipt",
+    "RetainedProvisionRecords",
     "RetainedRecords",
     "RightsError",
     "correct",

@@ -5,7 +5,8 @@ Built from the store's :class:`~walletauth.store.subject_ops.Dossier` and the po
 without I/O. Categories the policy does not disclose on export (METALIVE: access
 logs, "原則として開示いたしません") are left out of ``records`` and listed under
 ``withheld`` with the quoted reason and clause, so the subject sees that they exist
-and why they are not shown.
+and why they are not shown; so are records of provisions withheld on a statutory ground
+(:mod:`walletauth.rights.withholding`), counted per ground, nothing of them shown.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from walletauth.policy import Policy
+from walletauth.rights.withholding import WITHHOLDING_GROUNDS
 from walletauth.store.records import Record
 from walletauth.store.subject_ops import Dossier, RequestEntry
 
@@ -48,7 +50,10 @@ def build_document(
             for c in policy.categories.values()
         },
         "records": [_record(policy, record) for record in disclosed],
-        "withheld": [_withheld(policy, category, count) for category, count in withheld.items()],
+        "withheld": [
+            *(_withheld(policy, category, count) for category, count in withheld.items()),
+            *_withheld_provisions(dossier),
+        ],
         "consents": [
             {"kind": e.kind, "purpose": e.purpose, "value": e.value, "at": e.at.isoformat(),
              "policy_version": e.policy_version}
@@ -59,7 +64,7 @@ def build_document(
              "provided_at": p.provided_at.isoformat(), "ground": p.ground,
              "legal_ground": policy.ground(p.ground).text.model_dump(),
              "clause": policy.ground(p.ground).clause}
-            for p in dossier.provisions
+            for p in dossier.provisions if p.withheld is None
         ],
         "processing_log": [
             {"at": a.at.isoformat(), "event": a.event, "purpose": a.purpose,
@@ -97,11 +102,24 @@ def _withheld(policy: Policy, category_id: str, count: int) -> dict[str, Any]:
     category = policy.category(category_id)
     reason = category.withheld_reason
     return {
+        "section": "records",
         "category": category_id,
         "records": count,
         "reason": reason.model_dump() if reason else None,
         "clause": category.withheld_clause or category.clause,
     }
+
+
+def _withheld_provisions(dossier: Dossier) -> list[dict[str, Any]]:
+    """How many records of provisions are withheld, per statutory ground: said, never
+    silent (APPI Art. 33(3)), and nothing of the records themselves."""
+    counts = Counter(p.withheld for p in dossier.provisions if p.withheld is not None)
+    return [
+        {"section": "third_party_provisions", "category": None, "records": count,
+         "reason": WITHHOLDING_GROUNDS[ground].text(),
+         "clause": WITHHOLDING_GROUNDS[ground].clause}
+        for ground, count in sorted(counts.items())
+    ]
 
 
 # ---------------------------------------------------------------------- CSV

@@ -188,7 +188,9 @@ class _Page:
                 }, escaped=True, css="data when")),
             ]),
             self.table("withheld", d["withheld"], [
-                ("category", lambda r: self.category(r["category"])),
+                # A withheld provision record has no category: its section is named.
+                ("category", lambda r: self.category(r["category"]) if r["category"]
+                 else self.word("provisions")),
                 ("count", lambda r: _e(str(r["records"]))),
                 ("reason", lambda r: self.localized(r["reason"])),
                 ("clause", lambda r: _e(r["clause"] or "")),

@@ -16,6 +16,7 @@ from datetime import datetime
 from walletauth.errors import WalletAuthError
 from walletauth.rights.errors import RightsError
 from walletauth.rights.export import ExportDocument, build_document
+from walletauth.rights.withholding import WITHHOLDING_GROUNDS
 from walletauth.store import Store
 from walletauth.store import subject_ops as ops
 from walletauth.store.outbox import PendingNotice
@@ -39,6 +40,21 @@ class RetainedRecords:
 
 
 @dataclass(frozen=True, slots=True)
+class RetainedProvisionRecords:
+    """Records of third-party provisions an erasure kept (APPI Art. 29 requires them for
+    the policy's ``record_retention``), with the ground each provision was made on."""
+
+    ground: str | None
+    """``None`` when they are withheld from disclosure: ``ground_text`` and ``clause`` then
+    name the statutory ground they are withheld on instead."""
+    count: int
+    until: datetime
+    ground_text: Mapping[str, str]
+    clause: str
+    withheld: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ErasureReceipt:
     receipt_id: str
     erased: dict[str, int]
@@ -48,6 +64,7 @@ class ErasureReceipt:
     sessions: int = 0
     third_party_provisions: int = 0
     retained: list[RetainedRecords] = field(default_factory=list)
+    retained_provisions: list[RetainedProvisionRecords] = field(default_factory=list)
     notices: int = 0
     """Erasure notices enqueued (one per registered endpoint)."""
 
@@ -99,7 +116,9 @@ def erase_subject(
     """Erase everything linked to ``address`` in one transaction, enqueueing a signed
     ``subject.erased`` notice for each endpoint name in ``notify``.
 
-    Live records of legal-obligation purposes are kept and listed in the receipt.
+    Live records of legal-obligation purposes, and the records of third-party provisions
+    within the policy's ``record_retention`` (APPI Art. 29), are kept and listed in the
+    receipt with their ground.
     """
     with _logged(store, address, "erase", now) as request_id:
         notice_id = f"ntc_{random.token_urlsafe(18)}"
@@ -119,8 +138,22 @@ def erase_subject(
         sessions=erasure.sessions,
         third_party_provisions=erasure.provisions,
         retained=[_retained(store, kept) for kept in erasure.retained],
+        retained_provisions=[_retained_provisions(store, kept)
+                             for kept in erasure.retained_provisions],
         notices=len(notices) if erasure.subject_found else 0,
     )
+
+
+def _retained_provisions(
+    store: Store, kept: ops.RetainedProvisions
+) -> RetainedProvisionRecords:
+    if kept.withheld is not None:
+        withholding = WITHHOLDING_GROUNDS[kept.withheld]
+        return RetainedProvisionRecords(None, kept.count, kept.until, withholding.text(),
+                                        withholding.clause, kept.withheld)
+    ground = store.policy.ground(kept.ground)
+    return RetainedProvisionRecords(kept.ground, kept.count, kept.until,
+                                    ground.text.model_dump(), ground.clause)
 
 
 def _retained(store: Store, kept: ops.Retained) -> RetainedRecords:
@@ -233,14 +266,24 @@ def stop_third_party(store: Store, address: str, *, now: datetime) -> RequestRec
 
 def record_provision(
     store: Store, address: str, recipient: str, categories: Sequence[str], ground: str, *,
-    now: datetime,
+    now: datetime, withheld: str | None = None,
 ) -> None:
-    """Log a provision of ``categories`` to ``recipient`` on ``ground``; refused with
-    ``third_party_stopped`` (or the policy's other reasons) and nothing logged when the
-    subject's state does not allow it."""
+    """Record a provision of ``categories`` to ``recipient`` on ``ground``: the one way
+    a provision is recorded, shown in the subject's export and kept through an erasure
+    for the policy's ``record_retention``. Refused, with nothing recorded, when the
+    ground does not carry a category (``category_not_for_ground``), after the subject
+    stopped provision (``third_party_stopped``) or for the policy's other reasons.
+    ``withheld`` (a key of :data:`WITHHOLDING_GROUNDS`) leaves the record out of the
+    subject's export, which then says that a record was withheld and on which ground."""
     if not isinstance(recipient, str) or not 1 <= len(recipient) <= 200:
         raise RightsError("invalid_argument", "recipient must be 1 to 200 characters")
-    ops.record_provision(store, address, recipient, categories, ground, now=now)
+    if isinstance(categories, str) or not categories:
+        raise RightsError("invalid_argument", "name the categories provided (at least one)")
+    if withheld is not None and withheld not in WITHHOLDING_GROUNDS:
+        raise RightsError("invalid_argument", f"a record is withheld only on a statutory ground:"
+                          f" {sorted(WITHHOLDING_GROUNDS)}")
+    ops.record_provision(store, address, recipient, categories, ground, now=now,
+                         withheld=withheld)
 
 
 def list_requests(

@@ -69,9 +69,9 @@ def _records_call(address: str, purpose: str, category: str | None) -> _Call[lis
 
 
 def _provision_call(address: str, recipient: str, categories: Sequence[str],
-                    ground: str) -> _Call[None]:
+                    ground: str, withheld: str | None) -> _Call[None]:
     body = {"address": address, "recipient": recipient, "categories": list(categories),
-            "ground": ground}
+            "ground": ground, "withheld_from_disclosure": withheld}
     return _Call(f"{API_PREFIX}/provisions", body, False, lambda _answer: None)
 
 
@@ -158,10 +158,15 @@ class Client:
         return self._run(_records_call(address, purpose, category))
 
     def record_provision(self, address: str, recipient: str, categories: Sequence[str],
-                         ground: str) -> None:
+                         ground: str, *, withheld_from_disclosure: str | None = None) -> None:
         """Record a provision to a third party; ``third_party_stopped`` once stopped,
-        ``joint_use_not_allowed`` for the ground ``joint_use`` under a policy refusing it."""
-        self._run(_provision_call(address, recipient, categories, ground))
+        ``category_not_for_ground`` for a category the ground does not carry,
+        ``joint_use_not_allowed`` for the ground ``joint_use`` under a policy refusing it.
+        ``withheld_from_disclosure`` names the statutory ground (``harm_to_person``,
+        ``business_hindrance``, ``other_law``, ``investigation_hindrance``) on which the
+        subject's export shows only that a record was withheld, and why."""
+        self._run(_provision_call(address, recipient, categories, ground,
+                                  withheld_from_disclosure))
 
     def forward_request(self, address: str, kind: RequestKind) -> str:
         """Hand a rights request received elsewhere to walletauth; its requests-log id.
@@ -227,8 +232,10 @@ class AsyncClient:
         return await self._run(_records_call(address, purpose, category))
 
     async def record_provision(self, address: str, recipient: str, categories: Sequence[str],
-                               ground: str) -> None:
-        await self._run(_provision_call(address, recipient, categories, ground))
+                               ground: str, *,
+                               withheld_from_disclosure: str | None = None) -> None:
+        await self._run(_provision_call(address, recipient, categories, ground,
+                                        withheld_from_disclosure))
 
     async def forward_request(self, address: str, kind: RequestKind) -> str:
         return await self._run(_forward_call(address, kind))

@@ -44,6 +44,7 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "unknown_purpose": Outcome(422, "Unknown purpose"),
     "unknown_category": Outcome(422, "Unknown data category"),
     "unknown_ground": Outcome(422, "Unknown third-party ground"),
+    "category_not_for_ground": Outcome(422, "Category not carried by this third-party ground"),
     "purpose_not_allowed": Outcome(422, "Purpose not allowed"),
     "consent_not_changeable": Outcome(422, "Consent cannot be changed for this purpose"),
     "not_a_consent_purpose": Outcome(422, "Purpose does not rest on consent"),

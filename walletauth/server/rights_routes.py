@@ -85,6 +85,18 @@ class Retained(BaseModel):
     clause: str
 
 
+class RetainedProvisions(BaseModel):
+    ground: str | None = Field(description="The third-party ground the provisions were made"
+                               " on; null when they are withheld from disclosure")
+    withheld: str | None = Field(default=None, description="The statutory ground they are"
+                                 " withheld from disclosure on (ground_text, clause say it)")
+    count: int
+    until: datetime = Field(description="When `walletauth purge` removes the last of them")
+    ground_text: dict[str, str] = Field(description="The ground, quoted (ja, en)")
+    clause: str
+    kept_by: str = Field(default="APPI Art. 29", description="The law that keeps them")
+
+
 class ErasureResponse(BaseModel):
     receipt_id: str
     erased: dict[str, int] = Field(description="Records erased, per category")
@@ -93,6 +105,9 @@ class ErasureResponse(BaseModel):
     sessions: int
     third_party_provisions: int
     retained: list[Retained] = Field(description="What the law requires to keep, and why")
+    retained_provisions: list[RetainedProvisions] = Field(
+        description="Records of provisions to third parties, kept for the policy's"
+        " record_retention (APPI Art. 29 record-keeping), per ground")
 
 
 class ReceiptResponse(BaseModel):
@@ -197,6 +212,11 @@ async def erase(
         third_party_provisions=receipt.third_party_provisions,
         retained=[Retained(category=r.category, purpose=r.purpose, count=r.count, until=r.until,
                            ground=dict(r.ground), clause=r.clause) for r in receipt.retained],
+        retained_provisions=[
+            RetainedProvisions(ground=p.ground, count=p.count, until=p.until,
+                               ground_text=dict(p.ground_text), clause=p.clause,
+                               withheld=p.withheld)
+            for p in receipt.retained_provisions],
     )
 
 

@@ -28,6 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from walletauth import rights
 from walletauth.policy import Policy
 from walletauth.policy.evaluate import decide_use
+from walletauth.rights.withholding import WithholdingGround
 from walletauth.server.deps import RuntimeDep
 from walletauth.server.errors import ServerError
 from walletauth.server.problems import problem_responses
@@ -116,6 +117,10 @@ class ProvisionWrite(_Body):
     recipient: str = Field(min_length=1, max_length=200)
     categories: list[Name] = Field(min_length=1, max_length=32)
     ground: Name
+    withheld_from_disclosure: WithholdingGround | None = Field(
+        default=None,
+        description="A statutory ground (APPI Art. 33(2), (5)) on which the subject's export"
+        " leaves this record out; the export still says a record was withheld and why")
 
 
 class ProvisionRecorded(BaseModel):
@@ -230,7 +235,8 @@ async def record_provision(body: ProvisionWrite, runtime: RuntimeDep,
     for name in body.categories:
         service.require_category_use(name, runtime.policy.category(name).purposes)
     await run_in_threadpool(rights.record_provision, runtime.store, body.address,
-                            body.recipient, body.categories, body.ground, now=runtime.clock())
+                            body.recipient, body.categories, body.ground, now=runtime.clock(),
+                            withheld=body.withheld_from_disclosure)
     return ProvisionRecorded()
 
 

@@ -30,6 +30,7 @@ StoreErrorCode = Literal[
     "policy_changed",  # a consent given to words that have changed since: on hold
     "unknown_ground",
     "joint_use_not_allowed",
+    "category_not_for_ground",
     "invalid_field_value",
     "invalid_ip",
     "invalid_hash_key",

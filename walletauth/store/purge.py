@@ -16,7 +16,11 @@ from typing import Final
 import sqlalchemy as sa
 
 from walletauth.store.keyschema import subject_keys
-from walletauth.store.rights_schema import notice_outbox, rights_requests
+from walletauth.store.rights_schema import (
+    notice_outbox,
+    rights_requests,
+    third_party_provisions,
+)
 from walletauth.store.schema import nonces, records, sessions, subjects
 
 REQUESTS_LOG_RETENTION: Final = timedelta(days=3 * 365)
@@ -54,6 +58,8 @@ class PurgeReport:
     """Requests-log entries past the log's retention, deleted."""
     notices_abandoned: int = 0
     """Undelivered notices past the retry period, deleted."""
+    provisions: int = 0
+    """Records of third-party provisions past the policy's ``record_retention``, deleted."""
 
     @property
     def records_removed(self) -> int:
@@ -64,7 +70,7 @@ class PurgeReport:
         return bool(
             self.records_removed or self.subjects or self.nonces or self.sessions
             or self.orphan_keys or self.requests_interrupted or self.requests_removed
-            or self.notices_abandoned
+            or self.notices_abandoned or self.provisions
         )
 
     def audit_detail(self) -> dict[str, int | list[dict[str, str | int]]]:
@@ -80,6 +86,7 @@ class PurgeReport:
             "requests_interrupted": self.requests_interrupted,
             "requests_removed": self.requests_removed,
             "notices_abandoned": self.notices_abandoned,
+            "provisions": self.provisions,
         }
 
 
@@ -104,10 +111,25 @@ def expired_records_batch(
 
 def _left_with_nothing(now: datetime) -> sa.ColumnElement[bool]:
     has_records = sa.exists().where(records.c.subject_id == subjects.c.id)
+    # A provision's record keeps its subject (and key) until it is purged itself.
+    has_provisions = sa.exists().where(third_party_provisions.c.subject_id == subjects.c.id)
     signed_in = sa.exists().where(
         sessions.c.subject_id == subjects.c.id, sessions.c.expires_at > now
     )
-    return sa.and_(subjects.c.retained_until <= now, ~has_records, ~signed_in)
+    return sa.and_(subjects.c.retained_until <= now, ~has_records, ~has_provisions, ~signed_in)
+
+
+def old_provisions_batch(
+    connection: sa.Connection, *, provided_before: datetime, batch_size: int
+) -> int:
+    """Delete up to ``batch_size`` records of provisions made before ``provided_before``."""
+    chosen = (sa.select(third_party_provisions.c.id)
+              .where(third_party_provisions.c.provided_at <= provided_before)
+              .limit(batch_size).with_for_update(skip_locked=True))
+    return connection.execute(
+        sa.delete(third_party_provisions)
+        .where(third_party_provisions.c.id.in_(chosen.scalar_subquery()))
+    ).rowcount
 
 
 def empty_subjects_batch(connection: sa.Connection, now: datetime, batch_size: int) -> list[str]:

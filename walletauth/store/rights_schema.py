@@ -41,6 +41,9 @@ third_party_provisions = sa.Table(
     sa.Column("ground", Id, nullable=False),
     sa.Column("provided_at", UTCDateTime, nullable=False),
     sa.Column("policy_version", Id, nullable=False),
+    # A statutory ground the record is withheld from the subject's disclosure on (APPI
+    # Art. 33(2), (5)); the export then says so, without the record's contents.
+    sa.Column("withheld", sa.String(64), nullable=True),
 )
 
 notice_outbox = sa.Table(

@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from walletauth.policy.evaluate import (
     SubjectState,
     UseDecision,
+    decide_allowed_collection,
     decide_collection,
     decide_consent_change,
-    decide_provision,
     decide_use,
     effective_consents,
 )
@@ -55,6 +55,7 @@ from walletauth.store.purge import (
     expired_records_batch,
     expired_rows_batch,
     interrupted_requests_batch,
+    old_provisions_batch,
     old_requests_batch,
     orphan_key_batches,
 )
@@ -159,8 +160,8 @@ class _LoginPlan:
     A plan exists only if ``policy.retention`` took each of its (category, purpose)
     pairs, which it does exactly when :func:`decide_collection`'s policy-only checks
     (known category, known purpose, allowed pair) pass; so for these pairs deciding a
-    collection is :func:`decide_use` alone (:meth:`may_collect`), not those checks again
-    per sign-in."""
+    collection is :func:`decide_allowed_collection` (:meth:`may_collect`), not those
+    checks again per sign-in."""
 
     policy: Policy
     wallet: _Kept
@@ -182,7 +183,7 @@ class _LoginPlan:
     def may_collect(self, kept: _Kept, state: SubjectState) -> UseDecision:
         """``decide_collection(policy, kept.category, kept.purpose, state)`` for one of
         this plan's pairs (see the class docstring)."""
-        return decide_use(self.policy, kept.purpose, state)
+        return decide_allowed_collection(self.policy, kept.category, kept.purpose, state)
 
 
 def _require_positive_int(value: object, name: str) -> None:
@@ -650,6 +651,11 @@ class Store:
         A confirmation of being under the guardian age is final
         (``age_confirmation_final``): otherwise a child could undo it by declaring again
         and skip the guardian; confirming it again, or moving an adult below, is allowed.
+
+        Confirming it without a guardian's consent on record also deletes, in the same
+        transaction, what was kept before the answer that the age rule does not let be
+        kept now (e.g. a first sign-in's access log): nothing about the child is kept
+        beyond the wallet record and the age rule's own records.
         """
         category = self._age_rule().confirmation_category
         evidence = {"under_guardian_age": under_guardian_age, "confirmed_at": now.isoformat()}
@@ -657,6 +663,9 @@ class Store:
             address, "age_confirmation", None, under_guardian_age, now, "age_confirmation",
             evidence=(category, evidence) if category else None,
             check=None if under_guardian_age else _refuse_growing_up,
+            discard_for=(lambda state: replace(state, age_confirmed=True,
+                                               under_guardian_age=True))
+            if under_guardian_age else None,
         )
 
     def set_guardian_consent(
@@ -692,18 +701,6 @@ class Store:
             raise StoreError("no_age_rule",
                              f"the policy {self.policy.id!r} has no age rule: nothing to record")
         return self.policy.age
-
-    def record_provision(self, address: str, ground_id: str, *, now: datetime) -> None:
-        """Check that data may go to a third party on ``ground_id`` and log that it did."""
-        now = require_aware(now)
-        with self._write() as write:
-            subject, state = self._locked_state(write.connection, address)
-            with policy_errors_as_store_errors():
-                refuse(decide_provision(self.policy, ground_id, state), "third-party provision")
-            if subject is None:
-                raise StoreError("unknown_subject", "no data is kept about this address")
-            self._audit(write.connection, "third_party_provision", now, subject.id,
-                        detail={"ground": ground_id})
 
     # ------------------------------------------------------------------ audit and erasure
 
@@ -742,11 +739,12 @@ class Store:
         """Erase everything about the subject but what the law requires to be kept.
 
         One transaction removes the records (except live ones kept for a legal-obligation
-        purpose, listed in ``retained``), consent history, sessions and provisions; audit
-        entries lose their link to the subject. When nothing is retained the subject's key
-        is destroyed (crypto-shredding: every copy of its rows, backups included, becomes
-        unreadable). The same erasure as the wallet owner's request, without its request
-        log and notices.
+        purpose, listed in ``retained``), consent history, sessions and the records of
+        provisions past the policy's ``record_retention`` (the others are kept, listed in
+        ``retained_provisions``); audit entries lose their link to the subject. When
+        nothing is retained the subject's key is destroyed (crypto-shredding: every copy
+        of its rows, backups included, becomes unreadable). The same erasure as the wallet
+        owner's request, without its request log and notices.
         """
         # subject_ops builds on Store, so it can only be imported once Store exists.
         from walletauth.store.subject_ops import erase_subject
@@ -762,9 +760,10 @@ class Store:
         notice_abandon_after: timedelta = NOTICE_ABANDON_AFTER,
         interrupted_after: timedelta = INTERRUPTED_REQUEST_AFTER,
     ) -> PurgeReport:
-        """Dispose of every record past ``expires_at``, subjects left with nothing (with
-        their key), expired nonces and sessions, and subject keys no subject points at
-        that are older than ``orphan_grace``.
+        """Dispose of every record past ``expires_at``, records of third-party provisions
+        past the policy's ``record_retention``, subjects left with nothing (with their
+        key), expired nonces and sessions, and subject keys no subject points at that are
+        older than ``orphan_grace``.
 
         The service's own bookkeeping too: the wallet's requests still ``received``
         ``interrupted_after`` after they arrived are closed as denied (``interrupted``),
@@ -786,6 +785,10 @@ class Store:
             if not isinstance(bound, timedelta) or bound <= timedelta(0):
                 raise StoreError("invalid_argument", f"{name} must be a timedelta > 0")
         removed: dict[tuple[str, str], int] = {}
+        # Before the subjects: a subject whose last provision record goes is then empty.
+        provisions = self._batched(
+            old_provisions_batch, provided_before=now - self.policy.third_party.record_retention,
+            batch_size=batch_size)
         while True:
             with self.engine.begin() as connection:
                 batch = expired_records_batch(connection, now, batch_size)
@@ -809,7 +812,7 @@ class Store:
                 batch_size=batch_size),
         }
         report = PurgeReport(records=removed, subjects=subjects_removed, **short_lived,
-                             orphan_keys=orphans, **bookkeeping)
+                             orphan_keys=orphans, provisions=provisions, **bookkeeping)
         if report.anything_removed:
             with self.engine.begin() as connection:
                 self._audit(connection, "purge", now, None, detail=report.audit_detail())
@@ -975,11 +978,14 @@ class Store:
         notices: Sequence[PendingNotice] = (),
         notices_for: Callable[[SubjectState], Sequence[PendingNotice]] | None = None,
         check: Callable[[SubjectState], None] | None = None,
+        discard_for: Callable[[SubjectState], SubjectState] | None = None,
     ) -> None:
         """Append a state event; ``evidence`` also keeps it as a record of that category,
         for each purpose the category serves that the subject's state allows. ``check``
         may refuse the change given the state, read under the subject's lock, and
-        ``notices_for`` adds notices that depend on that state to ``notices``."""
+        ``notices_for`` adds notices that depend on that state to ``notices``.
+        ``discard_for`` gives the state after the change: the subject's records whose
+        collection it refuses for want of a guardian's consent are deleted."""
         now = require_aware(now)
         if not isinstance(value, bool):
             raise StoreError("invalid_argument", f"expected true or false, got {value!r}")
@@ -1001,8 +1007,34 @@ class Store:
                 self._record_per_allowed_purpose(
                     write.connection, subject, key, state, evidence[0], evidence[1], now, kind
                 )
+            detail: dict[str, DetailValue] = {"value": value}
+            if discard_for is not None:
+                detail["discarded"] = self._discard_without_guardian(
+                    write.connection, subject, discard_for(state))
             self._audit(write.connection, event, now, subject.id, purpose=purpose,
-                        detail={"value": value})
+                        detail=detail)
+
+    def _discard_without_guardian(
+        self, connection: sa.Connection, subject: Subject, state: SubjectState
+    ) -> int:
+        """Delete the subject's records ``state`` would refuse to collect for want of a
+        guardian's consent; returns how many."""
+        pairs = connection.execute(
+            sa.select(records.c.category, records.c.purpose)
+            .where(records.c.subject_id == subject.id).distinct()
+        ).all()
+        refused = [
+            (category, purpose) for category, purpose in pairs
+            if decide_collection(self.policy, category, purpose, state).reason
+            == "guardian_consent_required"
+        ]
+        discarded = 0
+        for category, purpose in refused:
+            discarded += connection.execute(sa.delete(records).where(
+                records.c.subject_id == subject.id, records.c.category == category,
+                records.c.purpose == purpose,
+            )).rowcount
+        return discarded
 
     def _append_event(
         self, connection: sa.Connection, subject: Subject, kind: ConsentKind,

@@ -13,7 +13,7 @@ import secrets as random
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -54,6 +54,8 @@ class Provision:
     ground: str
     provided_at: datetime
     policy_version: str
+    withheld: str | None = None
+    """The statutory ground it is withheld from the subject's disclosure on, if any."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,20 @@ class Retained:
 
 
 @dataclass(frozen=True, slots=True)
+class RetainedProvisions:
+    """Records of third-party provisions on one ground that an erasure keeps: the law
+    requires them for a period (APPI Art. 29, the policy's ``record_retention``)."""
+
+    ground: str
+    count: int
+    until: datetime
+    """When the last of them may go (``walletauth purge`` removes them then)."""
+    withheld: str | None = None
+    """The statutory ground they are withheld from the subject's disclosure on: their
+    ground must not be shown then."""
+
+
+@dataclass(frozen=True, slots=True)
 class Erasure:
     subject_found: bool
     erased: dict[str, int] = field(default_factory=dict)
@@ -85,7 +101,13 @@ class Erasure:
     consent_events: int = 0
     sessions: int = 0
     provisions: int = 0
+    """Provision records removed (only those past their period)."""
     retained: list[Retained] = field(default_factory=list)
+    retained_provisions: list[RetainedProvisions] = field(default_factory=list)
+
+    @property
+    def anything_retained(self) -> bool:
+        return bool(self.retained or self.retained_provisions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +174,7 @@ def read_dossier(store: Store, address: str) -> Dossier:
         events=events,
         provisions=[
             Provision(row.recipient, tuple(row.categories), row.ground, row.provided_at,
-                      row.policy_version)
+                      row.policy_version, row.withheld)
             for row in provision_rows
         ],
         audit=audit,
@@ -174,10 +196,12 @@ def erase_subject(
     the erasure answers a logged request) and its notices.
 
     Everything goes except live records kept for a purpose resting on a legal obligation
-    the policy names (``Policy.legal_duties``, listed in the result). The subject's key
-    is destroyed after the commit when nothing is retained: a crash before the commit
-    leaves everything, a crash between commit and key destruction leaves an unreferenced
-    random key (see :func:`orphan_keys`), never a subject half erased.
+    the policy names (``Policy.legal_duties``) and the records of third-party provisions
+    still within the policy's ``record_retention`` (APPI Art. 29), both listed in the
+    result. The subject's key is destroyed after the commit when nothing is retained: a
+    crash before the commit leaves everything, a crash between commit and key destruction
+    leaves an unreferenced random key (see :func:`orphan_keys`), never a subject half
+    erased.
     """
     now = require_aware(now)
     checksum = _checksum(address)
@@ -188,22 +212,26 @@ def erase_subject(
         )
         erasure = Erasure(subject_found=False)
         if subject is not None:
-            erasure = _erase_rows(connection, subject, legal, now)
+            erasure = _erase_rows(connection, subject, legal,
+                                  store.policy.third_party.record_retention, now)
             for notice in notices:
                 enqueue(connection, store.secrets, notice, checksum, now)
         if request_id is not None:
             _finish(connection, request_id, "completed", None, _erasure_detail(erasure), now)
         write_audit(connection, "erasure", at=now, policy_version=store.policy.version,
                     detail={"records": sum(erasure.erased.values()),
-                            "retained": sum(r.count for r in erasure.retained)})
-    if subject is not None and not erasure.retained:
+                            "retained": sum(r.count for r in erasure.retained),
+                            "provisions_retained": sum(
+                                p.count for p in erasure.retained_provisions)})
+    if subject is not None and not erasure.anything_retained:
         store.keys.destroy([subject.key_id])
     _checkpoint(store)
     return erasure
 
 
 def _erase_rows(
-    connection: sa.Connection, subject: Subject, legal: list[str], now: datetime
+    connection: sa.Connection, subject: Subject, legal: list[str],
+    provision_retention: timedelta, now: datetime,
 ) -> Erasure:
     kept = sa.and_(records.c.purpose.in_(legal), records.c.expires_at > now)
     mine = records.c.subject_id == subject.id
@@ -223,23 +251,40 @@ def _erase_rows(
             .order_by(records.c.category, records.c.purpose)
         )
     ]
+    provisions = third_party_provisions.c
+    recorded = sa.and_(provisions.subject_id == subject.id,
+                       provisions.provided_at > now - provision_retention)
+    retained_provisions = [
+        RetainedProvisions(row.ground, row.count, row.last + provision_retention,
+                           row.withheld)
+        for row in connection.execute(
+            sa.select(provisions.ground, provisions.withheld, sa.func.count().label("count"),
+                      sa.func.max(provisions.provided_at).label("last"))
+            .where(recorded).group_by(provisions.ground, provisions.withheld)
+            .order_by(provisions.ground, provisions.withheld)
+        )
+    ]
     counts = {
         name: _count(connection, table, subject.id)
         for name, table in (("consent_events", consent_events), ("sessions", sessions),
                             ("provisions", third_party_provisions))
     }
+    counts["provisions"] -= sum(p.count for p in retained_provisions)
     # The processing log stays, without its link to the person.
     connection.execute(
         sa.update(audit_log).where(audit_log.c.subject_id == subject.id).values(subject_id=None)
     )
-    if retained:
+    if retained or retained_provisions:
         connection.execute(sa.delete(records).where(mine, sa.not_(kept)))
-        for table in (consent_events, sessions, third_party_provisions):
+        for table in (consent_events, sessions):
             connection.execute(sa.delete(table).where(table.c.subject_id == subject.id))
+        connection.execute(sa.delete(third_party_provisions).where(
+            provisions.subject_id == subject.id, sa.not_(recorded)))
     else:
         # Cascades to records, consent events, sessions and provisions.
         connection.execute(sa.delete(subjects).where(subjects.c.id == subject.id))
-    return Erasure(subject_found=True, erased=erased, retained=retained, **counts)
+    return Erasure(subject_found=True, erased=erased, retained=retained,
+                   retained_provisions=retained_provisions, **counts)
 
 
 def _count(connection: sa.Connection, table: sa.Table, subject_id: int) -> int:
@@ -259,6 +304,10 @@ def _erasure_detail(erasure: Erasure) -> dict[str, Any]:
             {"category": r.category, "purpose": r.purpose, "count": r.count,
              "until": r.until.isoformat()}
             for r in erasure.retained
+        ],
+        "retained_provisions": [
+            {"ground": p.ground, "count": p.count, "until": p.until.isoformat()}
+            for p in erasure.retained_provisions
         ],
     }
 
@@ -421,31 +470,38 @@ def record_provision(
     ground: str,
     *,
     now: datetime,
+    withheld: str | None = None,
 ) -> None:
     """Log that data of ``categories`` went to ``recipient`` on ``ground``, after the
-    policy allowed it for the subject's state right now (refused: nothing is logged)."""
+    policy allowed it for the subject's state right now (refused: nothing is logged).
+
+    The one place a provision is recorded (:func:`walletauth.rights.record_provision`
+    checks the request and calls it): the row is what the export lists and what an
+    erasure keeps for the policy's ``record_retention``. ``withheld`` names the
+    statutory ground it is withheld from the subject's disclosure on."""
     now = require_aware(now)
     names = tuple(categories)
-    with policy_errors_as_store_errors():
-        for name in names:
-            store.policy.category(name)
     refs = refs_of(store.secrets, _checksum(address))
     with store.engine.begin() as connection:
         subject, events = find_with_history(connection, refs, lock=True)
         with policy_errors_as_store_errors():
-            refuse(decide_provision(store.policy, ground, store.state_of(events)),
-                    "third-party provision")
+            refuse(decide_provision(store.policy, ground, store.state_of(events),
+                                    categories=names), "third-party provision")
         if subject is None:
             raise StoreError("unknown_subject", "no data is kept about this address")
         connection.execute(
             sa.insert(third_party_provisions).values(
                 subject_id=subject.id, recipient=recipient, categories=list(names),
                 ground=ground, provided_at=now, policy_version=store.policy.version,
+                withheld=withheld,
             )
         )
+        # The subject's export shows its audit entries: a withheld provision's names only
+        # the ground it is withheld on.
+        shown = {"withheld": withheld} if withheld else {"ground": ground}
         write_audit(connection, "third_party_provision", at=now,
                     policy_version=store.policy.version, subject_id=subject.id,
-                    detail={"ground": ground, "categories": len(names)})
+                    detail={**shown, "categories": len(names)})
 
 
 # ---------------------------------------------------------------------- requests log
@@ -539,6 +595,7 @@ __all__ = [
     "RecordChange",
     "RequestEntry",
     "Retained",
+    "RetainedProvisions",
     "apply_changes",
     "erase_subject",
     "finish_request",

@@ -22,7 +22,7 @@ from tests.policy.test_transcription import (
 )
 from tests.rights.helpers import signed_request
 from tests.server.conftest import make_settings, serving, sign_in
-from walletauth.policy import shipped_policy_text
+from walletauth.policy import load_policy, shipped_policy_text
 from walletauth.sdk import ApiError, Client
 from walletauth.server.services import hash_api_key, new_api_key
 
@@ -248,7 +248,9 @@ SHOP_KEY = new_api_key()
 def test_joint_use_is_refused_where_the_text_refuses_it_and_nothing_is_logged(
     tmp_path, clock, database, wallet, name
 ):
-    services = {"shop": {"api_key_sha256": hash_api_key(SHOP_KEY), "purposes": []}}
+    # The shop holds every purpose: what refuses is the joint use, not its own scope.
+    purposes = list(load_policy(name).purposes)
+    services = {"shop": {"api_key_sha256": hash_api_key(SHOP_KEY), "purposes": purposes}}
     settings = make_settings(tmp_path, policy=name, services=services, **database)
     with (serving(settings, clock) as (url, app),
           httpx.Client(base_url=url, timeout=30) as http, Client(url, SHOP_KEY) as sdk):

@@ -1,11 +1,11 @@
 """Signing in, refreshing, signing out and recognising who is signed in.
 
-The order of a verify matters: rate limit, check the message, its signature and its
-(stateless, HMAC-authenticated) nonce, and only then use the nonce, atomically and
+The order of a verify matters: rate limit, check the message, its (stateless,
+HMAC-authenticated) nonce and its signature, and only then use the nonce, atomically and
 together with the sign-in's writes (:mod:`walletauth.server.sign_in`), so of
 concurrent verifies with one nonce exactly one wins and a bad signature never burns
 somebody's nonce. Only a successful sign-in stores anything about the wallet; a failed
-one only counts a rate-limit hit under a keyed hash.
+one at most counts a rate-limit hit under a keyed hash (see :meth:`LoginService._checked`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
+from walletauth.errors import WalletAuthError
 from walletauth.server.errors import ServerError
 from walletauth.server.metrics import Metrics
 from walletauth.server.nonces import NonceCheck, NonceMinter
@@ -28,7 +29,14 @@ from walletauth.server.sign_in import SignInWrite, SignInWrites
 from walletauth.server.state.base import ShortLivedState
 from walletauth.server.tokens import IssuedToken, TokenIssuer
 from walletauth.siwe import SiweError, SiweMessage, VerifiedLogin
-from walletauth.siwe.verify import Expectations, averify_expected, expectations
+from walletauth.siwe.verify import (
+    Expectations,
+    acontract_login,
+    check_signed,
+    expectations,
+    plain_key_failure,
+    plain_key_login,
+)
 
 log = logging.getLogger("walletauth.server.login")
 
@@ -102,14 +110,14 @@ class LoginService:
         try:
             await self._limiter.verify_requested(client.ip, now=now)
             signed_in = await self._verify(message, signature, client, now)
-        except (SiweError, ServerError) as error:
+        except WalletAuthError as error:
             self._metrics.login(error.code)
             raise
         self._metrics.login("ok")
         return signed_in
 
     async def _verify(self, text: str, signature: str, client: Client, now: datetime) -> SignedIn:
-        message, login, nonce = await self._checked(text, signature, now)
+        message, login, nonce = await self._checked(text, signature, client.ip, now)
         cookie, credential = self._cookies.issue(login.address, login.chain_id)
         written = await self._writes.write(SignInWrite(
             nonce=nonce, address=login.address, chain_id=login.chain_id, ip=client.ip,
@@ -117,53 +125,67 @@ class LoginService:
             session_expires_at=now + self._settings.session_ttl, now=now,
         ))
         if not written:
-            await self._refused(message, _nonce_unknown(), now)
+            self._refused(message, _nonce_unknown())
         if log.isEnabledFor(logging.INFO):  # the keyed hash only when it is written
             log.info("signed in %s", self.subject_ref(login.address))
         principal = Principal(login.address, login.chain_id, credential.session_id)
         return SignedIn(principal=principal, access=self._issue(principal, now), cookie=cookie)
 
     async def check_signed_message(
-        self, text: str, signature: str, *, now: datetime
+        self, text: str, signature: str, *, client_ip: str, now: datetime
     ) -> VerifiedLogin:
         """Check a signed EIP-4361 message as a sign-in does (domain, chain, age, signature
         incl. contract wallets) and use its nonce, without signing in: the proof of
-        identity of a signed-in wallet's requests reuses it."""
-        message, login, nonce = await self._checked(text, signature, now)
+        identity of a signed-in wallet's requests reuses it. The caller checks that the
+        message names its request."""
+        message, login, nonce = await self._checked(
+            text, signature, client_ip, now, request_proof=True
+        )
         if not await self._state.use_nonce(
             nonce.nonce, remember_until=nonce.remember_until, now=now
         ):
-            await self._refused(message, _nonce_unknown(), now)
+            self._refused(message, _nonce_unknown())
         return login
 
     async def _checked(
-        self, text: str, signature: str, now: datetime
+        self, text: str, signature: str, client_ip: str, now: datetime, *,
+        request_proof: bool = False,
     ) -> tuple[SiweMessage, VerifiedLogin, NonceCheck]:
-        """The message, its verified signer and its authentic, live nonce (not yet used)."""
+        """The message, its verified signer and its authentic, live nonce (not yet used).
+
+        What anyone can send for free is checked first and counted against nobody: the
+        message's fields (domain, scheme, URI, chain, times) and its nonce's own tag and
+        expiry (an HMAC, no lookup). A plain-key signature is then final either way. Only
+        a signature that is not the plain key's, in a message for us with a live nonce of
+        ours, is counted as a failure if it fails, and waits if its client's network has
+        used up its failures for the address (see :meth:`RateLimiter.failures_allowed`).
+        """
         message = SiweMessage.parse(text)
-        # Before the signature work: an address out of failed verifies waits, however
-        # good this signature is.
-        await self._limiter.address_allowed(message.address, now=now)
+        try:
+            signed = check_signed(message, signature, self._expectations(message), now=now)
+        except SiweError as error:
+            self._refused(message, error)
+        nonce = self._nonces.check(message.nonce, now=now)
+        if nonce is None:
+            self._refused(message, _nonce_unknown())
+        eoa_failure = plain_key_failure(signed)
+        if eoa_failure is None:
+            return message, plain_key_login(signed), nonce
+        await self._limiter.failures_allowed(message.address, client_ip, now=now)
         try:
             # The parsed message, not the text: no second parse (~10 us); it hashes as the
             # text, since parse(text).to_text() == text for every message parse accepts.
-            login = await averify_expected(
-                message, signature, self._expectations(message), now=now, rpc=self._rpc
-            )
+            login = await acontract_login(signed, eoa_failure, rpc=self._rpc)
         except SiweError as error:
-            await self._refused(message, error, now)
-        nonce = self._nonces.check(message.nonce, now=now)
-        if nonce is None:
-            await self._refused(message, _nonce_unknown(), now)
+            if error.code != "rpc_unavailable":  # the node's failure, not the wallet's
+                await self._limiter.verify_failed(message.address, client_ip, now=now)
+            self._refused(message, error)
         return message, login, nonce
 
-    async def _refused(
-        self, message: SiweMessage, error: SiweError | ServerError, now: datetime
-    ) -> NoReturn:
-        """Log and count a refused message against its address, then raise ``error``."""
-        if error.code != "rpc_unavailable":  # the node's failure, not the wallet's
+    def _refused(self, message: SiweMessage, error: WalletAuthError) -> NoReturn:
+        """Log a refused message (by a keyed hash of its address), then raise ``error``."""
+        if log.isEnabledFor(logging.INFO):
             log.info("sign-in refused for %s: %s", self.subject_ref(message.address), error.code)
-            await self._limiter.verify_failed(message.address, now=now)
         raise error
 
     def _expectations(self, message: SiweMessage) -> Expectations:

@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import NoReturn
 
 from walletauth.errors import WalletAuthError
+from walletauth.rights.errors import RightsError
+from walletauth.rights.requests import refuse_request_proof
 from walletauth.server.errors import ServerError
 from walletauth.server.metrics import Metrics
 from walletauth.server.nonces import NonceCheck, NonceMinter
@@ -161,6 +163,11 @@ class LoginService:
         used up its failures for the address (see :meth:`RateLimiter.failures_allowed`).
         """
         message = SiweMessage.parse(text)
+        if not request_proof:
+            try:
+                refuse_request_proof(message)
+            except RightsError as error:
+                self._refused(message, error)
         try:
             signed = check_signed(message, signature, self._expectations(message), now=now)
         except SiweError as error:

@@ -265,12 +265,19 @@ def _nonce_unknown() -> ServerError:
 def _domain_expectations(settings: Settings) -> tuple[dict[str, Expectations], Expectations]:
     """Built once: per configured domain (lower-cased) what a message naming it must meet,
     and what a message naming any other domain is checked against. The first configured
-    entry of a domain wins, as the search through the list of domains did."""
+    entry of a domain wins, as the search through the list of domains did.
 
-    def expected(domain: str | list[str], scheme: str | None) -> Expectations:
+    A message's scheme is https (or none, which EIP-4361 takes as https), or the domain's
+    pinned one, or also http for a loopback domain where plain http is allowed; its URI's
+    origin is the domain's own in one of those schemes, or a configured front-end origin.
+    """
+
+    def expected(domain: str | list[str], schemes: frozenset[str] | None,
+                 origins: set[str] | None) -> Expectations:
         return expectations(
             domain=domain,
-            scheme=scheme,
+            scheme=schemes,
+            uri=origins,
             chain_ids=settings.chain_ids,
             max_age=settings.max_message_age,
             clock_skew=settings.clock_skew,
@@ -278,6 +285,11 @@ def _domain_expectations(settings: Settings) -> tuple[dict[str, Expectations], E
 
     by_domain: dict[str, Expectations] = {}
     for domain in settings.domains:
-        by_domain.setdefault(domain.authority.lower(), expected(domain.authority, domain.scheme))
-    elsewhere = expected([domain.authority for domain in settings.domains], None)
+        if domain.authority.lower() in by_domain:
+            continue
+        schemes = settings.sign_in_schemes(domain)
+        origins = {f"{scheme}://{domain.authority}" for scheme in schemes}
+        origins.update(settings.frontend_origins)
+        by_domain[domain.authority.lower()] = expected(domain.authority, schemes, origins)
+    elsewhere = expected([domain.authority for domain in settings.domains], None, None)
     return by_domain, elsewhere

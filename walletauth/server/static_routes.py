@@ -22,7 +22,6 @@ from walletauth.server.settings import Settings
 
 EXAMPLE_DIR: Final = Path(__file__).resolve().parents[2] / "examples" / "dapp"
 EXAMPLE_PATH: Final = "/app/"
-LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
 SERVED_NAME: Final = re.compile(r"(?:vendor/)?[a-z0-9][a-z0-9.-]*\.(?:html|js|css|svg)")
 MEDIA_TYPES: Final = {
     ".html": "text/html; charset=utf-8",
@@ -48,7 +47,7 @@ def example_enabled(settings: Settings) -> bool:
     """Whether ``settings`` ask for the example page (see the module docstring)."""
     if settings.serve_example is not None:
         return settings.serve_example
-    return all(_host(domain.authority) in LOOPBACK_HOSTS for domain in settings.domains)
+    return all(domain.loopback for domain in settings.domains)
 
 
 def install_example_routes(app: FastAPI, settings: Settings, directory: Path = EXAMPLE_DIR) -> bool:
@@ -76,10 +75,3 @@ def _file_response(root: Path, name: str) -> Response:
     if not SERVED_NAME.fullmatch(name) or not path.is_relative_to(root) or not path.is_file():
         return problem_response("not_found", f"{EXAMPLE_PATH}{name} is not part of the page")
     return FileResponse(path, media_type=MEDIA_TYPES[path.suffix], headers=PAGE_HEADERS)
-
-
-def _host(authority: str) -> str:
-    """The host of ``host[:port]``, keeping an IPv6 literal's brackets."""
-    if authority.startswith("["):
-        return authority[: authority.find("]") + 1]
-    return authority.rsplit(":", 1)[0]

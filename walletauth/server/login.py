@@ -25,7 +25,7 @@ from walletauth.server.errors import ServerError
 from walletauth.server.metrics import Metrics
 from walletauth.server.nonces import NonceCheck, NonceMinter
 from walletauth.server.ratelimit import RateLimiter
-from walletauth.server.session_cookie import SessionCookies
+from walletauth.server.session_cookie import SessionCookies, SessionCredential
 from walletauth.server.settings import Settings
 from walletauth.server.sign_in import SignInWrite, SignInWrites
 from walletauth.server.state.base import ShortLivedState
@@ -67,7 +67,9 @@ class SignedIn:
     principal: Principal
     access: IssuedToken
     cookie: str | None = None
-    """The new session cookie's value, on sign-in only."""
+    """The new session cookie's value, on sign-in and refresh."""
+    cookie_expires_at: datetime | None = None
+    """When a refreshed session's cookie runs out: its family's, set at sign-in."""
 
 
 @dataclass(frozen=True)
@@ -201,8 +203,24 @@ class LoginService:
         return self._expected_by_domain.get(message.domain.lower(), self._expected_elsewhere)
 
     async def refresh(self, cookie: str | None) -> SignedIn:
-        principal = await self.by_cookie(cookie)
-        return SignedIn(principal=principal, access=self._issue(principal, self._clock()))
+        """A new access token and a new cookie, whose session replaces the cookie's in its
+        family (same expiry); the old cookie no longer works, and if it is ever sent again,
+        every session of its family ends (a stolen one has been used, or is about to be)."""
+        credential = self._credential(cookie)
+        now = self._clock()
+        new_cookie, new_credential = self._cookies.issue(credential.address, credential.chain_id)
+        rotation = await self._state.rotate_session(
+            credential.session_id, new_credential.session_id, credential.address, now=now
+        )
+        if rotation.expires_at is None:
+            if rotation.reused:
+                self._family_ended(credential.address)
+            raise _session_ended()
+        principal = Principal(credential.address, credential.chain_id, new_credential.session_id)
+        return SignedIn(
+            principal=principal, access=self._issue(principal, now), cookie=new_cookie,
+            cookie_expires_at=rotation.expires_at,
+        )
 
     async def logout(self, *, cookie: str | None, token: str | None) -> bool:
         """End the session named by the access token if one is sent, else by the cookie.
@@ -223,14 +241,27 @@ class LoginService:
         return credential is None or credential.session_id == session_id
 
     async def by_cookie(self, cookie: str | None) -> Principal:
+        credential = self._credential(cookie)
+        if not await self._state.session_active(credential.session_id, now=self._clock()):
+            # A rotated cookie sent again ends its family, wherever it is sent.
+            if await self._state.end_family_if_rotated(credential.session_id):
+                self._family_ended(credential.address)
+            raise _session_ended()
+        return Principal(credential.address, credential.chain_id, credential.session_id)
+
+    def _credential(self, cookie: str | None) -> SessionCredential:
         if not cookie:
             raise ServerError("not_authenticated", "no session cookie; sign in first")
         credential = self._cookies.open(cookie)
-        if credential is None or not await self._state.session_active(
-            credential.session_id, now=self._clock()
-        ):
-            raise ServerError("session_revoked", "the session has ended; sign in again")
-        return Principal(credential.address, credential.chain_id, credential.session_id)
+        if credential is None:
+            raise _session_ended()
+        return credential
+
+    def _family_ended(self, address: str) -> None:
+        log.warning(
+            "a rotated session cookie of %s was used again: every session of its family ended",
+            self.subject_ref(address),
+        )
 
     async def by_token(self, token: str) -> Principal:
         now = self._clock()
@@ -252,6 +283,10 @@ class LoginService:
             session_id=principal.session_id,
             now=now,
         )
+
+
+def _session_ended() -> ServerError:
+    return ServerError("session_revoked", "the session has ended; sign in again")
 
 
 def _nonce_unknown() -> ServerError:

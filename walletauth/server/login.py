@@ -171,6 +171,8 @@ class LoginService:
             except RightsError as error:
                 self._refused(message, error)
         try:
+            # The parsed message, not the text: no second parse (~10 us); it hashes as the
+            # text, since parse(text).to_text() == text for every message parse accepts.
             signed = check_signed(message, signature, self._expectations(message), now=now)
         except SiweError as error:
             self._refused(message, error)
@@ -182,8 +184,6 @@ class LoginService:
             return message, plain_key_login(signed), nonce
         await self._limiter.failures_allowed(message.address, client_ip, now=now)
         try:
-            # The parsed message, not the text: no second parse (~10 us); it hashes as the
-            # text, since parse(text).to_text() == text for every message parse accepts.
             login = await acontract_login(signed, eoa_failure, rpc=self._rpc)
         except SiweError as error:
             if error.code != "rpc_unavailable":  # the node's failure, not the wallet's

@@ -110,6 +110,26 @@ def test_a_rotated_cookie_used_again_ends_every_session_of_its_family(
     assert client.get("/auth/session", headers=bearer(other_sign_in)).status_code == 200
 
 
+@pytest.mark.parametrize("credential", ["cookie", "token"])
+def test_signing_out_with_a_replaced_session_ends_its_whole_family(client, wallet, credential):
+    signed_in = sign_in(client, wallet)
+    owner_cookie, owner_token = client.cookies[COOKIE], signed_in.json()["access_token"]
+    thief = refresh_with(client, owner_cookie)  # a copy of the owner's cookie, refreshed
+    thief_token = thief.json()["access_token"]
+
+    if credential == "cookie":
+        logout = holding(client, owner_cookie).post("/auth/logout")
+    else:
+        client.cookies.clear()
+        logout = client.post("/auth/logout", headers=bearer(owner_token))
+
+    assert logout.status_code == 204
+    assert client.get("/auth/session", headers=bearer(thief_token)).json()["code"] == (
+        "session_revoked"
+    )
+    assert refresh_with(client, thief.cookies[COOKIE]).json()["code"] == "session_revoked"
+
+
 def test_a_rotated_cookie_ends_nothing_once_its_family_is_gone(client, wallet):
     sign_in(client, wallet)
     old = client.cookies[COOKIE]

@@ -229,6 +229,10 @@ class LoginService:
         the token is what the caller chose to send, the cookie what a browser sends on its
         own, so a request with both acts for the token's session. True when the cookie sent
         (if any) belonged to the ended session, so that the answer may clear it.
+
+        A session a refresh replaced ends with its whole family: whoever holds the old
+        credential asks to sign out, and a successor they do not hold was not theirs to
+        keep (a copy of their cookie refreshed it).
         """
         credential = self._cookies.open(cookie) if cookie else None
         if token is not None:
@@ -237,7 +241,8 @@ class LoginService:
             session_id = credential.session_id
         else:
             raise ServerError("not_authenticated", "send the session cookie or an access token")
-        await self._state.revoke_session(session_id)
+        if not await self._state.end_family_if_rotated(session_id):
+            await self._state.revoke_session(session_id)
         return credential is None or credential.session_id == session_id
 
     async def by_cookie(self, cookie: str | None) -> Principal:

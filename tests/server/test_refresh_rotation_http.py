@@ -152,3 +152,19 @@ def test_a_refreshed_session_still_ends_when_its_sign_in_would(tmp_path, clock, 
     assert refreshed.status_code == 200
     assert 86400 - 120 <= max_age(refreshed) <= 86400
     assert late.json()["code"] == "session_revoked"
+
+
+def test_an_erasure_ends_a_refreshed_session_and_counts_it_once(client, wallet):
+    sign_in(client, wallet)
+    refreshed = refresh_with(client, refresh_with(client, client.cookies[COOKIE]).cookies[COOKIE])
+    token = refreshed.json()["access_token"]
+    nonce = client.get("/auth/nonce").json()["nonce"]
+    proof = wallet.signed_body(nonce, resources=["urn:walletauth:request:erase"])
+
+    erased = client.post("/me/erase", json=proof, headers=bearer(token))
+
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["sessions"] == 1
+    assert client.get("/auth/session", headers=bearer(token)).json()["code"] == (
+        "session_revoked"
+    )

@@ -139,5 +139,10 @@ def revoke_session(connection: sa.Connection, session_id: str) -> None:
 
 
 def revoke_sessions_of(connection: sa.Connection, subject_id: int) -> int:
-    statement = sa.delete(sessions).where(sessions.c.subject_id == subject_id)
-    return connection.execute(statement).rowcount
+    """Delete every session row of the subject; how many were not replaced by a refresh."""
+    statement = (
+        sa.delete(sessions)
+        .where(sessions.c.subject_id == subject_id)
+        .returning(sessions.c.rotated_at)
+    )
+    return sum(1 for row in connection.execute(statement) if row.rotated_at is None)

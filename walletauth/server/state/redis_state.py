@@ -43,11 +43,13 @@ return 1
 """
 
 # Every session listed in the index, and the index, in one step: a sign-in cannot slip
-# a session in between.
+# a session in between. Counts the ones a refresh did not replace.
 _REVOKE_ALL: Final = """
 local ended = 0
 for _, session_id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  ended = ended + redis.call('DEL', ARGV[1] .. session_id)
+  local value = redis.call('GET', ARGV[1] .. session_id)
+  if value and string.sub(value, 1, 8) ~= 'rotated:' then ended = ended + 1 end
+  redis.call('DEL', ARGV[1] .. session_id)
 end
 redis.call('DEL', KEYS[1])
 return ended

@@ -100,6 +100,28 @@ def test_a_refused_message_leaves_its_nonce_usable(client, wallet):
     assert client.post("/auth/verify", json=wallet.signed_body(nonce)).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "resources",
+    [
+        ["urn:walletauth:request:erase"],
+        ["https://app.example/terms", "urn:walletauth:request:export"],
+        ["urn:walletauth:request:no-such-request"],
+    ],
+    ids=["erase-proof", "export-proof-among-others", "unknown-request"],
+)
+def test_a_rights_proof_does_not_sign_in(client, wallet, runtime, resources):
+    nonce = client.get("/auth/nonce").json()["nonce"]
+    proof = client.post("/auth/verify", json=wallet.signed_body(nonce, resources=resources))
+    assert proof.status_code == 403
+    assert problem_code(proof) == "wrong_request"
+    assert "set-cookie" not in proof.headers
+    purpose = runtime.policy.login.purpose
+    assert runtime.store.records(wallet.address, purpose, now=datetime.now(UTC)) == []
+    # Other resources are no request: such a message signs in, with the refused one's nonce.
+    other = wallet.signed_body(nonce, resources=["https://app.example/terms"])
+    assert client.post("/auth/verify", json=other).status_code == 200
+
+
 def test_a_tampered_message_gets_invalid_signature(client, wallet):
     nonce = client.get("/auth/nonce").json()["nonce"]
     body = wallet.signed_body(nonce)

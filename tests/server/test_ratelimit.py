@@ -44,14 +44,18 @@ async def test_counter_keys_are_the_keyed_hash_of_kind_and_subject_on_every_call
     for _ in range(2):  # the second round shows that no call changed the keyed hash
         await limiter.nonce_requested("198.51.100.7", now=NOW)
         await limiter.verify_requested("198.51.100.7", now=NOW)
-        await limiter.address_allowed("0xAbC0000000000000000000000000000000000001", now=NOW)
-        await limiter.verify_failed("0xAbC0000000000000000000000000000000000001", now=NOW)
+        await limiter.failures_allowed(
+            "0xAbC0000000000000000000000000000000000001", "198.51.100.7", now=NOW
+        )
+        await limiter.verify_failed(
+            "0xAbC0000000000000000000000000000000000001", "198.51.100.7", now=NOW
+        )
     address = "0xabc0000000000000000000000000000000000001"
     expected = [
         defined_key("nonce", "198.51.100.7"),
         defined_key("verify", "198.51.100.7"),
-        defined_key("failed", address),
-        defined_key("failed", address),
+        defined_key("failed", f"{address}\x00198.51.100.0/24"),
+        defined_key("failed", f"{address}\x00198.51.100.0/24"),
     ]
     assert counter.keys == expected * 2
     assert not any("198.51.100.7" in key or address in key for key in counter.keys)
@@ -65,3 +69,29 @@ async def test_over_the_limit_is_rate_limited():
         await limiter.verify_requested("198.51.100.7", now=NOW)
     assert caught.value.code == "rate_limited"
     await limiter.verify_requested("198.51.100.8", now=NOW)  # another client is its own
+
+
+ADDRESS = "0xAbC0000000000000000000000000000000000001"
+
+
+@pytest.mark.parametrize(
+    ("failing", "same_network", "elsewhere"),
+    [
+        ("198.51.100.7", "198.51.100.200", "198.51.101.7"),
+        ("2001:db8:1:2::7", "2001:db8:1:2:ffff::1", "2001:db8:1:3::7"),
+    ],
+)
+async def test_failed_verifies_count_per_address_and_client_network(
+    failing, same_network, elsewhere
+):
+    limiter = RateLimiter(LocalHits(), RateLimits(failed_verify_per_address=2), key=KEY)
+    await limiter.verify_failed(ADDRESS, failing, now=NOW)
+    await limiter.verify_failed(ADDRESS, failing, now=NOW)
+    for held_back in (failing, same_network):  # the network's other addresses share its count
+        with pytest.raises(ServerError) as caught:
+            await limiter.failures_allowed(ADDRESS, held_back, now=NOW)
+        assert caught.value.code == "rate_limited"
+    await limiter.failures_allowed(ADDRESS, elsewhere, now=NOW)  # another network: not held
+    await limiter.failures_allowed(  # nor another address from the same network
+        "0xAbC0000000000000000000000000000000000002", failing, now=NOW
+    )

@@ -105,3 +105,61 @@ async def test_peeking_at_a_counter_reads_its_window_without_adding_a_hit(state)
     assert peeks == [2, 2, 2]
     assert (await state.count_hit("k", window=window, now=start)).count == 3
     assert (later.current, later.previous) == (0, 2)
+
+
+ALICE = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
+
+
+def generations(name: str) -> list[str]:
+    return [f"sid-{name}-{generation}-0123456789abcdef" for generation in range(4)]
+
+
+async def test_a_refresh_rotates_a_session_within_its_family_keeping_its_ttl(state):
+    first, second, third, _ = generations("a")
+    await state.create_session(first, ALICE, expires_at=NOW + timedelta(days=1), now=NOW)
+
+    rotated = await state.rotate_session(first, second, ALICE, now=NOW)
+    again = await state.rotate_session(second, third, ALICE, now=NOW)
+
+    for rotation in (rotated, again):
+        assert not rotation.reused
+        assert NOW + timedelta(hours=23) < rotation.expires_at <= NOW + timedelta(days=1)
+    assert [await state.session_active(s, now=NOW) for s in (first, second, third)] == [
+        False, False, True
+    ]
+    assert 23 * 3600_000 < await state._client.pttl(f"walletauth:session:{third}") <= 86400_000
+    # Erasure finds the successors too, and counts one session: the others were replaced.
+    assert await state.revoke_sessions_of(ALICE) == 1
+    assert not await state.session_active(third, now=NOW)
+
+
+async def test_a_rotated_session_used_again_ends_its_family_and_nothing_else(state):
+    first, second, third, fourth = generations("a")
+    other = generations("other")[0]
+    for session_id in (first, other):
+        await state.create_session(session_id, ALICE, expires_at=NOW + timedelta(days=1), now=NOW)
+    await state.rotate_session(first, second, ALICE, now=NOW)
+    await state.rotate_session(second, third, ALICE, now=NOW)
+
+    reused = await state.rotate_session(first, fourth, ALICE, now=NOW)
+
+    assert reused.expires_at is None and reused.reused
+    for session_id in (first, second, third, fourth):
+        assert not await state.session_active(session_id, now=NOW)
+        assert not await state._client.exists(f"walletauth:session:{session_id}")
+    assert await state.session_active(other, now=NOW)
+    unknown = await state.rotate_session(second, fourth, ALICE, now=NOW)
+    assert (unknown.expires_at, unknown.reused) == (None, False)
+
+
+async def test_only_a_rotated_session_ends_its_family_when_seen_elsewhere(state):
+    first, second, _, _ = generations("a")
+    await state.create_session(first, ALICE, expires_at=NOW + timedelta(days=1), now=NOW)
+    assert not await state.end_family_if_rotated(first)
+    await state.rotate_session(first, second, ALICE, now=NOW)
+    assert not await state.end_family_if_rotated(second)
+    assert await state.session_active(second, now=NOW)
+
+    assert await state.end_family_if_rotated(first)
+
+    assert not await state.session_active(second, now=NOW)

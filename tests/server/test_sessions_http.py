@@ -35,7 +35,7 @@ def test_after_a_rotation_old_tokens_verify_and_new_ones_carry_the_new_kid(clien
     assert verify_with_jwks(client, new_token)["sub"] == wallet.address
 
 
-def test_refresh_with_the_cookie_gives_a_new_access_token(client, wallet):
+def test_refresh_with_the_cookie_gives_a_new_access_token_of_a_new_session(client, wallet):
     first = sign_in(client, wallet).json()
     refreshed = client.post("/auth/refresh")
     assert refreshed.status_code == 200
@@ -46,7 +46,8 @@ def test_refresh_with_the_cookie_gives_a_new_access_token(client, wallet):
         jwt.decode(t, options={"verify_signature": False})
         for t in (first["access_token"], body["access_token"])
     ]
-    assert claims[0]["sid"] == claims[1]["sid"]
+    # The cookie rotated (tests/server/test_refresh_rotation_http.py): a new session.
+    assert claims[0]["sid"] != claims[1]["sid"]
 
 
 def test_the_session_cookie_alone_says_who_is_signed_in(client, wallet):

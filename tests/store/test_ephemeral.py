@@ -151,3 +151,97 @@ def test_bad_session_ids_are_refused(store):
         store.create_session("short", ALICE, expires_at=NOW)
 
     assert session.value.code == "invalid_argument"
+
+
+def family(name: str) -> list[str]:
+    return [f"{SESSION}-{name}-{generation}" for generation in range(4)]
+
+
+def test_a_refresh_rotates_a_session_within_its_family_keeping_its_expiry(store):
+    first, second, third, _ = family("a")
+    expires_at = NOW + timedelta(days=14)
+    store.create_session(first, ALICE, expires_at=expires_at)
+
+    rotated = store.rotate_session(first, second, now=NOW + timedelta(days=1))
+    again = store.rotate_session(second, third, now=NOW + timedelta(days=2))
+
+    assert rotated.expires_at == again.expires_at == expires_at
+    assert not rotated.reused and not again.reused
+    assert [store.session_active(s, now=NOW) for s in (first, second, third)] == [
+        False, False, True
+    ]
+    assert not store.session_active(third, now=expires_at)
+
+
+def test_a_rotated_session_used_again_ends_its_family_and_nothing_else(store):
+    first, second, third, fourth = family("a")
+    other = f"{SESSION}-other-sign-in"
+    for session_id in (first, other):
+        store.create_session(session_id, ALICE, expires_at=NOW + timedelta(days=14))
+    store.rotate_session(first, second, now=NOW)
+    store.rotate_session(second, third, now=NOW)
+
+    reused = store.rotate_session(first, fourth, now=NOW)
+
+    assert reused.expires_at is None and reused.reused
+    assert not any(store.session_active(s, now=NOW) for s in (first, second, third, fourth))
+    assert store.session_active(other, now=NOW)  # another sign-in of the same wallet
+    with store.engine.connect() as connection:
+        left = connection.execute(sa.select(sa.func.count()).select_from(sessions)).scalar()
+    assert left == 1  # the family's rows are gone, rotated ones included
+    # Presented once more, the cookie finds nothing at all.
+    assert store.rotate_session(second, fourth, now=NOW) == store.rotate_session(
+        "never-a-session-000", fourth, now=NOW
+    )
+    assert not store.end_family_if_rotated(third)
+
+
+def test_only_a_rotated_session_ends_its_family_when_seen_elsewhere(store):
+    first, second, _, _ = family("a")
+    store.create_session(first, ALICE, expires_at=NOW + timedelta(days=14))
+    assert not store.end_family_if_rotated(first)  # active: nothing ended
+    store.rotate_session(first, second, now=NOW)
+    assert not store.end_family_if_rotated(second)
+    assert store.session_active(second, now=NOW)
+
+    assert store.end_family_if_rotated(first)
+
+    assert not store.session_active(second, now=NOW)
+
+
+def test_of_concurrent_refreshes_with_one_session_exactly_one_rotates(store):
+    first = f"{SESSION}-contended"
+    store.create_session(first, ALICE, expires_at=NOW + timedelta(days=14))
+
+    results = run_together(
+        8, lambda: store.rotate_session(first, f"{SESSION}-{threading.get_ident()}", now=NOW)
+    )
+
+    rotated = [r for r in results if getattr(r, "expires_at", None) is not None]
+    others = [r for r in results if r not in rotated]
+    assert len(rotated) == 1, results
+    # The others came too late: the first of them found the session rotated and ended the
+    # family (two copies of one cookie were used), any later one found nothing left.
+    assert all(type(r).__name__ == "Rotation" and r.expires_at is None for r in others)
+    assert any(r.reused for r in others)
+    assert not store.session_active(f"{SESSION}-contended", now=NOW)
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(sessions)).scalar() == 0
+
+
+def test_an_expired_or_unknown_session_does_not_rotate(store):
+    first, second, _, _ = family("a")
+    store.create_session(first, ALICE, expires_at=NOW + timedelta(hours=1))
+    late = store.rotate_session(first, second, now=NOW + timedelta(hours=1))
+    assert (late.expires_at, late.reused) == (None, False)
+    assert not store.session_active(second, now=NOW)
+
+
+def test_erasing_a_subject_ends_its_rotated_sessions_too(store):
+    first, second, _, _ = family("a")
+    store.create_session(first, ALICE, expires_at=NOW + timedelta(days=14))
+    store.rotate_session(first, second, now=NOW)
+    assert store.revoke_sessions_of(ALICE) == 1  # one session, though two rows
+    assert not store.session_active(second, now=NOW)
+    with store.engine.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(sessions)).scalar() == 0

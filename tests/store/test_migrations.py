@@ -110,7 +110,56 @@ def test_upgrading_from_0002_drops_rate_counters_and_keeps_everything_else(backe
         assert _table_shapes(engine) == shapes_before
         assert _table_rows(engine) == rows_before
         _move_records_schema(engine, "head")
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_from_0005_makes_every_session_a_family_of_one_and_keeps_the_rest(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        _move_records_schema(engine, "0005_provision_withholding")
+        shapes_before, rows_before = _table_shapes(engine), _table_rows(engine)
+
+        _move_records_schema(engine, "head")
+
+        shapes_after, rows_after = _table_shapes(engine), _table_rows(engine)
+        session_columns = [column[0] for column in shapes_after["sessions"]["columns"]]
+        assert session_columns == ["id_hash", "subject_id", "expires_at", "family_hash",
+                                   "rotated_at"]
+        assert [row[3:] for row in rows_after["sessions"]] == [(None, None)]
+        assert [row[:3] for row in rows_after["sessions"]] == rows_before["sessions"]
+        del shapes_before["sessions"], shapes_after["sessions"]
+        del rows_before["sessions"], rows_after["sessions"]
+        assert (shapes_after, rows_after) == (shapes_before, rows_before)
         assert schema_differences(engine, "records") == []
+    finally:
+        engine.dispose()
+
+
+def test_downgrading_to_0005_drops_the_families_and_their_rotated_sessions(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        _move_records_schema(engine, "0005_provision_withholding")
+        shapes_at_0005, rows_at_0005 = _table_shapes(engine), _table_rows(engine)
+        _move_records_schema(engine, "head")
+        with engine.begin() as connection:  # a refresh: the old session rotated, a new one
+            connection.execute(sa.update(sessions).values(rotated_at=NOW))
+            connection.execute(sa.insert(sessions).values(
+                id_hash="t" * 64, subject_id=rows_at_0005["sessions"][0][1],
+                expires_at=NOW + timedelta(days=1), family_hash="s" * 64))
+
+        _move_records_schema(engine, "0005_provision_withholding", down=True)
+
+        assert _table_shapes(engine) == shapes_at_0005
+        rows = _table_rows(engine)
+        # The rotated session goes (it would be live again); its successor stays.
+        assert [row[0] for row in rows["sessions"]] == ["t" * 64]
+        del rows["sessions"], rows_at_0005["sessions"]
+        assert rows == rows_at_0005
     finally:
         engine.dispose()
 

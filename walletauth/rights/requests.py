@@ -33,3 +33,15 @@ def require_request(message: SiweMessage, kind: RequestKind) -> None:
             f"the signed message must name exactly one request, {request_urn(kind)!r},"
             f" in its resources; it names {named or 'none'}",
         )
+
+
+def refuse_request_proof(message: SiweMessage) -> None:
+    """Refuse (``wrong_request``) a message that names any request: it proves that request
+    and nothing else, so a leaked, unused proof (an erasure's, say) never signs in."""
+    for resource in message.resources or ():
+        if resource.startswith(REQUEST_URN_PREFIX):
+            raise RightsError(
+                "wrong_request",
+                f"the signed message names the request {resource!r}: it proves that request"
+                " and does not sign in; sign a message without request resources",
+            )

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from walletauth.server.client_ip import client_ip
 from walletauth.server.login import Principal
 from walletauth.server.runtime import Runtime
 
@@ -57,3 +58,13 @@ async def principal_of(
 
 
 PrincipalDep = Annotated[Principal, Depends(principal_of)]
+
+
+async def client_ip_of(request: Request, runtime: RuntimeDep) -> str:
+    """The request's client IP, as the sign-in endpoints read it (trusted proxies)."""
+    peer = request.client.host if request.client else None
+    forwarded_for = request.headers.getlist("x-forwarded-for")
+    return client_ip(peer, forwarded_for, runtime.settings.trusted_proxies)
+
+
+ClientIpDep = Annotated[str, Depends(client_ip_of)]

@@ -1,11 +1,11 @@
 """Signing in, refreshing, signing out and recognising who is signed in.
 
-The order of a verify matters: rate limit, check the message, its signature and its
-(stateless, HMAC-authenticated) nonce, and only then use the nonce, atomically and
+The order of a verify matters: rate limit, check the message, its (stateless,
+HMAC-authenticated) nonce and its signature, and only then use the nonce, atomically and
 together with the sign-in's writes (:mod:`walletauth.server.sign_in`), so of
 concurrent verifies with one nonce exactly one wins and a bad signature never burns
 somebody's nonce. Only a successful sign-in stores anything about the wallet; a failed
-one only counts a rate-limit hit under a keyed hash.
+one at most counts a rate-limit hit under a keyed hash (see :meth:`LoginService._checked`).
 """
 
 from __future__ import annotations
@@ -18,17 +18,27 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NoReturn
 
+from walletauth.errors import WalletAuthError
+from walletauth.rights.errors import RightsError
+from walletauth.rights.requests import refuse_request_proof
 from walletauth.server.errors import ServerError
 from walletauth.server.metrics import Metrics
 from walletauth.server.nonces import NonceCheck, NonceMinter
 from walletauth.server.ratelimit import RateLimiter
-from walletauth.server.session_cookie import SessionCookies
+from walletauth.server.session_cookie import SessionCookies, SessionCredential
 from walletauth.server.settings import Settings
 from walletauth.server.sign_in import SignInWrite, SignInWrites
 from walletauth.server.state.base import ShortLivedState
 from walletauth.server.tokens import IssuedToken, TokenIssuer
 from walletauth.siwe import SiweError, SiweMessage, VerifiedLogin
-from walletauth.siwe.verify import Expectations, averify_expected, expectations
+from walletauth.siwe.verify import (
+    Expectations,
+    acontract_login,
+    check_signed,
+    expectations,
+    plain_key_failure,
+    plain_key_login,
+)
 
 log = logging.getLogger("walletauth.server.login")
 
@@ -57,7 +67,9 @@ class SignedIn:
     principal: Principal
     access: IssuedToken
     cookie: str | None = None
-    """The new session cookie's value, on sign-in only."""
+    """The new session cookie's value, on sign-in and refresh."""
+    cookie_expires_at: datetime | None = None
+    """When a refreshed session's cookie runs out: its family's, set at sign-in."""
 
 
 @dataclass(frozen=True)
@@ -102,14 +114,14 @@ class LoginService:
         try:
             await self._limiter.verify_requested(client.ip, now=now)
             signed_in = await self._verify(message, signature, client, now)
-        except (SiweError, ServerError) as error:
+        except WalletAuthError as error:
             self._metrics.login(error.code)
             raise
         self._metrics.login("ok")
         return signed_in
 
     async def _verify(self, text: str, signature: str, client: Client, now: datetime) -> SignedIn:
-        message, login, nonce = await self._checked(text, signature, now)
+        message, login, nonce = await self._checked(text, signature, client.ip, now)
         cookie, credential = self._cookies.issue(login.address, login.chain_id)
         written = await self._writes.write(SignInWrite(
             nonce=nonce, address=login.address, chain_id=login.chain_id, ip=client.ip,
@@ -117,54 +129,73 @@ class LoginService:
             session_expires_at=now + self._settings.session_ttl, now=now,
         ))
         if not written:
-            await self._refused(message, _nonce_unknown(), now)
+            self._refused(message, _nonce_unknown())
         if log.isEnabledFor(logging.INFO):  # the keyed hash only when it is written
             log.info("signed in %s", self.subject_ref(login.address))
         principal = Principal(login.address, login.chain_id, credential.session_id)
         return SignedIn(principal=principal, access=self._issue(principal, now), cookie=cookie)
 
     async def check_signed_message(
-        self, text: str, signature: str, *, now: datetime
+        self, text: str, signature: str, *, client_ip: str, now: datetime
     ) -> VerifiedLogin:
         """Check a signed EIP-4361 message as a sign-in does (domain, chain, age, signature
         incl. contract wallets) and use its nonce, without signing in: the proof of
-        identity of a signed-in wallet's requests reuses it."""
-        message, login, nonce = await self._checked(text, signature, now)
+        identity of a signed-in wallet's requests reuses it. The caller checks that the
+        message names its request."""
+        message, login, nonce = await self._checked(
+            text, signature, client_ip, now, request_proof=True
+        )
         if not await self._state.use_nonce(
             nonce.nonce, issued_at=nonce.issued_at, remember_until=nonce.remember_until,
             now=now,
         ):
-            await self._refused(message, _nonce_unknown(), now)
+            self._refused(message, _nonce_unknown())
         return login
 
     async def _checked(
-        self, text: str, signature: str, now: datetime
+        self, text: str, signature: str, client_ip: str, now: datetime, *,
+        request_proof: bool = False,
     ) -> tuple[SiweMessage, VerifiedLogin, NonceCheck]:
-        """The message, its verified signer and its authentic, live nonce (not yet used)."""
+        """The message, its verified signer and its authentic, live nonce (not yet used).
+
+        What anyone can send for free is checked first and counted against nobody: the
+        message's fields (domain, scheme, URI, chain, times) and its nonce's own tag and
+        expiry (an HMAC, no lookup). A plain-key signature is then final either way. Only
+        a signature that is not the plain key's, in a message for us with a live nonce of
+        ours, is counted as a failure if it fails, and waits if its client's network has
+        used up its failures for the address (see :meth:`RateLimiter.failures_allowed`).
+        """
         message = SiweMessage.parse(text)
-        # Before the signature work: an address out of failed verifies waits, however
-        # good this signature is.
-        await self._limiter.address_allowed(message.address, now=now)
+        if not request_proof:
+            try:
+                refuse_request_proof(message)
+            except RightsError as error:
+                self._refused(message, error)
         try:
             # The parsed message, not the text: no second parse (~10 us); it hashes as the
             # text, since parse(text).to_text() == text for every message parse accepts.
-            login = await averify_expected(
-                message, signature, self._expectations(message), now=now, rpc=self._rpc
-            )
+            signed = check_signed(message, signature, self._expectations(message), now=now)
         except SiweError as error:
-            await self._refused(message, error, now)
+            self._refused(message, error)
         nonce = self._nonces.check(message.nonce, now=now)
         if nonce is None:
-            await self._refused(message, _nonce_unknown(), now)
+            self._refused(message, _nonce_unknown())
+        eoa_failure = plain_key_failure(signed)
+        if eoa_failure is None:
+            return message, plain_key_login(signed), nonce
+        await self._limiter.failures_allowed(message.address, client_ip, now=now)
+        try:
+            login = await acontract_login(signed, eoa_failure, rpc=self._rpc)
+        except SiweError as error:
+            if error.code != "rpc_unavailable":  # the node's failure, not the wallet's
+                await self._limiter.verify_failed(message.address, client_ip, now=now)
+            self._refused(message, error)
         return message, login, nonce
 
-    async def _refused(
-        self, message: SiweMessage, error: SiweError | ServerError, now: datetime
-    ) -> NoReturn:
-        """Log and count a refused message against its address, then raise ``error``."""
-        if error.code != "rpc_unavailable":  # the node's failure, not the wallet's
+    def _refused(self, message: SiweMessage, error: WalletAuthError) -> NoReturn:
+        """Log a refused message (by a keyed hash of its address), then raise ``error``."""
+        if log.isEnabledFor(logging.INFO):
             log.info("sign-in refused for %s: %s", self.subject_ref(message.address), error.code)
-            await self._limiter.verify_failed(message.address, now=now)
         raise error
 
     def _expectations(self, message: SiweMessage) -> Expectations:
@@ -173,8 +204,24 @@ class LoginService:
         return self._expected_by_domain.get(message.domain.lower(), self._expected_elsewhere)
 
     async def refresh(self, cookie: str | None) -> SignedIn:
-        principal = await self.by_cookie(cookie)
-        return SignedIn(principal=principal, access=self._issue(principal, self._clock()))
+        """A new access token and a new cookie, whose session replaces the cookie's in its
+        family (same expiry); the old cookie no longer works, and if it is ever sent again,
+        every session of its family ends (a stolen one has been used, or is about to be)."""
+        credential = self._credential(cookie)
+        now = self._clock()
+        new_cookie, new_credential = self._cookies.issue(credential.address, credential.chain_id)
+        rotation = await self._state.rotate_session(
+            credential.session_id, new_credential.session_id, credential.address, now=now
+        )
+        if rotation.expires_at is None:
+            if rotation.reused:
+                self._family_ended(credential.address)
+            raise _session_ended()
+        principal = Principal(credential.address, credential.chain_id, new_credential.session_id)
+        return SignedIn(
+            principal=principal, access=self._issue(principal, now), cookie=new_cookie,
+            cookie_expires_at=rotation.expires_at,
+        )
 
     async def logout(self, *, cookie: str | None, token: str | None) -> bool:
         """End the session named by the access token if one is sent, else by the cookie.
@@ -183,6 +230,10 @@ class LoginService:
         the token is what the caller chose to send, the cookie what a browser sends on its
         own, so a request with both acts for the token's session. True when the cookie sent
         (if any) belonged to the ended session, so that the answer may clear it.
+
+        A session a refresh replaced ends with its whole family: whoever holds the old
+        credential asks to sign out, and a successor they do not hold was not theirs to
+        keep (a copy of their cookie refreshed it).
         """
         credential = self._cookies.open(cookie) if cookie else None
         if token is not None:
@@ -191,18 +242,32 @@ class LoginService:
             session_id = credential.session_id
         else:
             raise ServerError("not_authenticated", "send the session cookie or an access token")
-        await self._state.revoke_session(session_id)
+        if not await self._state.end_family_if_rotated(session_id):
+            await self._state.revoke_session(session_id)
         return credential is None or credential.session_id == session_id
 
     async def by_cookie(self, cookie: str | None) -> Principal:
+        credential = self._credential(cookie)
+        if not await self._state.session_active(credential.session_id, now=self._clock()):
+            # A rotated cookie sent again ends its family, wherever it is sent.
+            if await self._state.end_family_if_rotated(credential.session_id):
+                self._family_ended(credential.address)
+            raise _session_ended()
+        return Principal(credential.address, credential.chain_id, credential.session_id)
+
+    def _credential(self, cookie: str | None) -> SessionCredential:
         if not cookie:
             raise ServerError("not_authenticated", "no session cookie; sign in first")
         credential = self._cookies.open(cookie)
-        if credential is None or not await self._state.session_active(
-            credential.session_id, now=self._clock()
-        ):
-            raise ServerError("session_revoked", "the session has ended; sign in again")
-        return Principal(credential.address, credential.chain_id, credential.session_id)
+        if credential is None:
+            raise _session_ended()
+        return credential
+
+    def _family_ended(self, address: str) -> None:
+        log.warning(
+            "a rotated session cookie of %s was used again: every session of its family ended",
+            self.subject_ref(address),
+        )
 
     async def by_token(self, token: str) -> Principal:
         now = self._clock()
@@ -226,6 +291,10 @@ class LoginService:
         )
 
 
+def _session_ended() -> ServerError:
+    return ServerError("session_revoked", "the session has ended; sign in again")
+
+
 def _nonce_unknown() -> ServerError:
     return ServerError(
         "nonce_unknown",
@@ -237,12 +306,19 @@ def _nonce_unknown() -> ServerError:
 def _domain_expectations(settings: Settings) -> tuple[dict[str, Expectations], Expectations]:
     """Built once: per configured domain (lower-cased) what a message naming it must meet,
     and what a message naming any other domain is checked against. The first configured
-    entry of a domain wins, as the search through the list of domains did."""
+    entry of a domain wins, as the search through the list of domains did.
 
-    def expected(domain: str | list[str], scheme: str | None) -> Expectations:
+    A message's scheme is https (or none, which EIP-4361 takes as https), or the domain's
+    pinned one, or also http for a loopback domain where plain http is allowed; its URI's
+    origin is the domain's own in one of those schemes, or a configured front-end origin.
+    """
+
+    def expected(domain: str | list[str], schemes: frozenset[str] | None,
+                 origins: set[str] | None) -> Expectations:
         return expectations(
             domain=domain,
-            scheme=scheme,
+            scheme=schemes,
+            uri=origins,
             chain_ids=settings.chain_ids,
             max_age=settings.max_message_age,
             clock_skew=settings.clock_skew,
@@ -250,6 +326,11 @@ def _domain_expectations(settings: Settings) -> tuple[dict[str, Expectations], E
 
     by_domain: dict[str, Expectations] = {}
     for domain in settings.domains:
-        by_domain.setdefault(domain.authority.lower(), expected(domain.authority, domain.scheme))
-    elsewhere = expected([domain.authority for domain in settings.domains], None)
+        if domain.authority.lower() in by_domain:
+            continue
+        schemes = settings.sign_in_schemes(domain)
+        origins = {f"{scheme}://{domain.authority}" for scheme in schemes}
+        origins.update(settings.frontend_origins)
+        by_domain[domain.authority.lower()] = expected(domain.authority, schemes, origins)
+    elsewhere = expected([domain.authority for domain in settings.domains], None, None)
     return by_domain, elsewhere

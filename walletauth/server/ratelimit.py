@@ -1,6 +1,6 @@
-"""Rate limits per client IP (nonce, verify) and per address (failed verifies, rights
-requests), over a sliding window (:class:`~walletauth.server.state.base.Hits`: no double
-burst at a fixed window's edge).
+"""Rate limits per client IP (nonce, verify), per address and client network (failed
+verifies) and per address (rights requests), over a sliding window
+(:class:`~walletauth.server.state.base.Hits`: no double burst at a fixed window's edge).
 
 Counter keys name the subject only by a keyed hash, so neither Redis nor this worker's
 memory (:mod:`walletauth.server.local_hits`, without Redis) ever holds an IP or an
@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import socket
 from datetime import datetime, timedelta
+from ipaddress import ip_network
 
 from walletauth.server.errors import ServerError
 from walletauth.server.settings import RateLimits
@@ -63,23 +64,31 @@ class RateLimiter:
     async def verify_requested(self, client_ip: str, *, now: datetime) -> None:
         await self._hit("verify", client_network(client_ip), self._limits.verify_per_ip, now)
 
-    async def address_allowed(self, address: str, *, now: datetime) -> None:
-        """Raise ``rate_limited`` if ``address`` has used up its failed verifies in this
-        window, counting nothing: checked before any signature work, so that once its
-        allowance is spent even a valid signature waits for the window to end (which is
-        what makes guessing expensive), and a refused attempt does not prolong the lock."""
+    async def failures_allowed(self, address: str, client_ip: str, *, now: datetime) -> None:
+        """Raise ``rate_limited`` if the network of ``client_ip`` has used up its failed
+        verifies for ``address`` in this window, counting nothing.
+
+        Checked only before the work a failure costs us (a contract wallet's check on
+        chain), never before a plain-key signature, which is checked at once and is final:
+        so a valid signature is never refused for failures, and failures from one network
+        never hold the address back on another (the owner's), however many there are."""
         if not self._limits.enabled:
             return
         limit = self._limits.failed_verify_per_address
         hits = await self._counter.peek_hits(
-            self._counter_key("failed", address.lower()), window=self._window, now=now
+            self._counter_key("failed", _failure_subject(address, client_ip)),
+            window=self._window, now=now,
         )
         if hits.count >= limit:
             raise self._limited(f"{limit} failed verifies", hits.retry_after(limit))
 
-    async def verify_failed(self, address: str, *, now: datetime) -> None:
-        """Count a failed verify for ``address``; raise once it is over its limit."""
-        await self._hit("failed", address.lower(), self._limits.failed_verify_per_address, now)
+    async def verify_failed(self, address: str, client_ip: str, *, now: datetime) -> None:
+        """Count a failed verify for ``address`` from the network of ``client_ip``; raise
+        once that is over its limit."""
+        await self._hit(
+            "failed", _failure_subject(address, client_ip),
+            self._limits.failed_verify_per_address, now,
+        )
 
     async def _hit(self, kind: str, subject: str, limit: int, now: datetime) -> None:
         if not self._limits.enabled:
@@ -120,3 +129,15 @@ def client_network(ip: str) -> str:
     if packed[:12] == _IPV4_MAPPED:
         return socket.inet_ntop(socket.AF_INET, packed[12:])
     return packed[:8].hex() + "::/64"
+FAILURE_NETWORK_PREFIX = {4: 24, 6: 64}
+"""How much of a client's IP names its network for failed verifies: the /24 or /64 that
+one party usually holds whole, so its other addresses share its count."""
+
+
+def _failure_subject(address: str, client_ip: str) -> str:
+    try:
+        network = ip_network(client_ip, strict=False)
+        network = network.supernet(new_prefix=FAILURE_NETWORK_PREFIX[network.version])
+    except ValueError:  # client_ip always gives an IP; anything else counts as itself
+        return f"{address.lower()}\0{client_ip}"
+    return f"{address.lower()}\0{network}"

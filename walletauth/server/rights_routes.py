@@ -26,7 +26,7 @@ from walletauth import rights
 from walletauth.errors import WalletAuthError
 from walletauth.rights import RecordChange, RequestKind, RightsError
 from walletauth.rights.export_html import CONTENT_SECURITY_POLICY as HTML_EXPORT_CSP
-from walletauth.server.deps import SESSION_COOKIE, PrincipalDep, RuntimeDep
+from walletauth.server.deps import SESSION_COOKIE, ClientIpDep, PrincipalDep, RuntimeDep
 from walletauth.server.errors import ServerError
 from walletauth.server.login import Principal
 from walletauth.server.problems import problem_responses
@@ -38,9 +38,11 @@ from walletauth.siwe import SiweMessage
 router = APIRouter(prefix="/me", tags=["rights"])
 
 NO_STORE: Final = {"Cache-Control": "no-store"}
-DENIALS_LOGGED: Final = frozenset({"invalid_signature", "nonce_unknown"})
-"""The refusals of a proof whose signature was checked: logged as the wallet's denied
-requests. Every other refusal comes before the signature and writes nothing."""
+DENIALS_LOGGED: Final = frozenset({"invalid_signature"})
+"""The refusal of a proof whose signature was checked: logged as the wallet's denied
+request. Every other refusal writes nothing: it comes before the signature (a nonce that
+is not this service's live one is refused before any signature work), or, for a nonce
+already used, repeats a proof that was already answered."""
 MAX_REQUESTS_PAGE: Final = 100
 CURSOR_PATTERN: Final = r"^[0-9]{1,19}\.[A-Za-z0-9_-]{1,40}$"
 SIGNED_REFUSALS: Final = problem_responses(400, 401, 403, 404, 413, 422, 429, 500, 503)
@@ -133,7 +135,7 @@ class RequestsResponse(BaseModel):
 
 async def _prove(
     runtime: Runtime, principal: Principal, body: SignedRequest, kind: RequestKind,
-    log_kind: str | None = None,
+    client_ip: str, log_kind: str | None = None,
 ) -> datetime:
     """The wallet itself asks: its session, and its signature naming this request."""
     now = runtime.clock()
@@ -142,7 +144,9 @@ async def _prove(
         message = SiweMessage.parse(body.message)
         rights.require_request(message, kind)
         _same_wallet(message.address, principal)
-        login = await runtime.login.check_signed_message(body.message, body.signature, now=now)
+        login = await runtime.login.check_signed_message(
+            body.message, body.signature, client_ip=client_ip, now=now
+        )
         _same_wallet(login.address, principal)
     except WalletAuthError as error:
         if error.code in DENIALS_LOGGED:  # not rpc_unavailable: the node's failure
@@ -167,11 +171,11 @@ def _same_wallet(address: str, principal: Principal) -> None:
     " (in `?lang=ja|en`) for a person to read.",
 )
 async def export(
-    body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep,
+    body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep, client_ip: ClientIpDep,
     format: Literal["json", "csv", "html"] = Query("json"),
     lang: Literal["ja", "en"] = Query("ja", description="Language of the HTML page"),
 ) -> Response:
-    now = await _prove(runtime, principal, body, "export")
+    now = await _prove(runtime, principal, body, "export", client_ip)
     document = await run_in_threadpool(rights.export_subject, runtime.store, principal.address,
                                        now=now)
     if format == "csv":
@@ -194,9 +198,10 @@ async def export(
     " `subject.erased` notice.",
 )
 async def erase(
-    body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep, response: Response
+    body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep, response: Response,
+    client_ip: ClientIpDep,
 ) -> ErasureResponse:
-    now = await _prove(runtime, principal, body, "erase")
+    now = await _prove(runtime, principal, body, "erase", client_ip)
     endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
     receipt = await run_in_threadpool(rights.erase_subject, runtime.store, principal.address,
                                       now=now, notify=endpoints)
@@ -228,9 +233,9 @@ async def erase(
     description="Resource `urn:walletauth:request:correct`.",
 )
 async def corrections(
-    body: CorrectionRequest, runtime: RuntimeDep, principal: PrincipalDep
+    body: CorrectionRequest, runtime: RuntimeDep, principal: PrincipalDep, client_ip: ClientIpDep
 ) -> ReceiptResponse:
-    now = await _prove(runtime, principal, body, "correct")
+    now = await _prove(runtime, principal, body, "correct", client_ip)
     changes = [RecordChange(c.op, c.record_id, c.category, c.purpose, c.data)
                for c in body.changes]
     receipt = await run_in_threadpool(rights.correct, runtime.store, principal.address,
@@ -246,10 +251,10 @@ async def corrections(
     description="Resource `urn:walletauth:request:restrict`, for lifting too.",
 )
 async def restrictions(
-    body: RestrictionRequest, runtime: RuntimeDep, principal: PrincipalDep
+    body: RestrictionRequest, runtime: RuntimeDep, principal: PrincipalDep, client_ip: ClientIpDep
 ) -> ReceiptResponse:
     log_kind = "lift-restriction" if body.lift else "restrict"
-    now = await _prove(runtime, principal, body, "restrict", log_kind)
+    now = await _prove(runtime, principal, body, "restrict", client_ip, log_kind)
     change = rights.lift_restriction if body.lift else rights.restrict
     endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
     receipt = await run_in_threadpool(change, runtime.store, principal.address, body.purposes,
@@ -265,9 +270,9 @@ async def restrictions(
     description="Resource `urn:walletauth:request:stop-third-party`.",
 )
 async def stop_third_party(
-    body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep
+    body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep, client_ip: ClientIpDep
 ) -> ReceiptResponse:
-    now = await _prove(runtime, principal, body, "stop-third-party")
+    now = await _prove(runtime, principal, body, "stop-third-party", client_ip)
     receipt = await run_in_threadpool(rights.stop_third_party, runtime.store, principal.address,
                                       now=now)
     return _receipt(receipt)

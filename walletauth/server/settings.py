@@ -35,9 +35,11 @@ from walletauth.server.services import (
     ServiceRegistry,
     parse_json_mapping,
 )
+from walletauth.siwe.message import uri_origin
 
 CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
+SIGN_IN_SCHEMES: Final = frozenset({"https", "http"})
 RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
 
 
@@ -80,7 +82,19 @@ class LoginDomain(BaseModel):
             raise ValueError(
                 f"{text!r} is not a domain such as 'app.example' or 'https://app.example'"
             )
-        return cls(authority=authority, scheme=scheme.lower() or None)
+        domain = cls(authority=authority, scheme=scheme.lower() or None)
+        if domain.scheme not in (None, "https") and not (
+            domain.scheme == "http" and domain.loopback
+        ):
+            raise ValueError(
+                f"{text!r}: a domain's scheme is https, or http for a loopback host"
+                f" ({', '.join(sorted(LOOPBACK_HOSTS))})"
+            )
+        return domain
+
+    @property
+    def loopback(self) -> bool:
+        return host_of(self.authority) in LOOPBACK_HOSTS
 
     @property
     def host(self) -> str:
@@ -90,14 +104,31 @@ class LoginDomain(BaseModel):
         return self.authority.rsplit(":", 1)[0]
 
     @property
-    def is_loopback(self) -> bool:
-        return self.host.lower() in LOOPBACK_HOSTS
-
-    @property
     def origin_scheme(self) -> str:
         """The pinned scheme; unpinned, ``http`` on a loopback host (where ``walletauth
         serve`` speaks plain http) and ``https`` anywhere else."""
-        return self.scheme or ("http" if self.is_loopback else "https")
+        return self.scheme or ("http" if self.loopback else "https")
+
+
+def host_of(authority: str) -> str:
+    """The host of ``host[:port]``, lower-cased, keeping an IPv6 literal's brackets."""
+    if authority.startswith("["):
+        return authority[: authority.find("]") + 1].lower()
+    return authority.rsplit(":", 1)[0].lower()
+
+
+def front_end_origin(text: str) -> str:
+    """``text`` as an origin (``scheme://host[:port]``, lower-case, no default port), or
+    ``ValueError``: https, or http for a loopback host."""
+    text = text.strip()
+    origin = uri_origin(text)
+    rest = text.partition("://")[2].rstrip("/")
+    if origin is None or any(mark in rest for mark in "/?#@"):
+        raise ValueError(f"{text!r} is not an origin such as 'https://app.example'")
+    scheme, _, authority = origin.partition("://")
+    if scheme != "https" and not (scheme == "http" and host_of(authority) in LOOPBACK_HOSTS):
+        raise ValueError(f"{text!r}: a front-end origin is https, or http for a loopback host")
+    return origin
 
 
 class RateLimits(BaseModel):
@@ -201,6 +232,11 @@ class Settings(ConfiguredSettings):
     """Refuse messages issued longer ago than this (``too_old``); off by default."""
     clock_skew: timedelta = timedelta(seconds=60)
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    frontend_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    """Origins besides the domains' own that a sign-in message's ``uri`` may name."""
+    loopback_http: bool | None = None
+    """Accept plain-http messages (scheme and URI) for loopback domains; unset means only
+    when every domain is loopback (``walletauth serve``'s defaults, the example dApp)."""
     insecure_http: bool = False
     """Send the session cookie without ``Secure`` so it works on plain-http localhost."""
     rate_limits: Annotated[RateLimits, NoDecode] = RateLimits()
@@ -240,6 +276,16 @@ class Settings(ConfiguredSettings):
     @classmethod
     def _parse_list(cls, value: Any) -> Any:
         return _split_list(value)
+
+    @field_validator("frontend_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: Any) -> Any:
+        items = _split_list(value)
+        if isinstance(items, list | tuple):
+            return tuple(
+                front_end_origin(item) if isinstance(item, str) else item for item in items
+            )
+        return items
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -315,3 +361,18 @@ class Settings(ConfiguredSettings):
     @property
     def cookie_secure(self) -> bool:
         return not self.insecure_http
+
+    @property
+    def http_on_loopback(self) -> bool:
+        """Whether plain-http messages are accepted for loopback domains."""
+        if self.loopback_http is not None:
+            return self.loopback_http
+        return all(domain.loopback for domain in self.domains)
+
+    def sign_in_schemes(self, domain: LoginDomain) -> frozenset[str]:
+        """The schemes a message naming ``domain`` may have (none counts as https)."""
+        if domain.scheme is not None:
+            return frozenset((domain.scheme,))
+        if domain.loopback and self.http_on_loopback:
+            return SIGN_IN_SCHEMES
+        return frozenset(("https",))

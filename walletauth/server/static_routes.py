@@ -53,7 +53,7 @@ def example_enabled(settings: Settings) -> bool:
     """Whether ``settings`` ask for the example page (see the module docstring)."""
     if settings.serve_example is not None:
         return settings.serve_example
-    return all(domain.is_loopback for domain in settings.domains)
+    return all(domain.loopback for domain in settings.domains)
 
 
 def install_example_routes(app: FastAPI, settings: Settings, directory: Path = EXAMPLE_DIR) -> bool:

@@ -66,7 +66,9 @@ class Expectations(NamedTuple):
     clock_skew: timedelta
 
 
-class _SignedMessage(NamedTuple):
+class SignedMessage(NamedTuple):
+    """A message whose fields checked out, with what its signature checks need."""
+
     message: SiweMessage
     digest: bytes
     signature: bytes
@@ -171,10 +173,42 @@ async def averify_expected(
 ) -> VerifiedLogin:
     """:func:`averify_message` against :func:`expectations` built beforehand: the same
     checks in the same order, without re-checking the relying party's settings."""
-    signed = _checked_signed_message(message, signature, expected, _nonce(nonce), _now(now))
-    eoa_failure = _eoa_failure(signed)
+    signed = check_signed(message, signature, expected, nonce=nonce, now=now)
+    eoa_failure = plain_key_failure(signed)
     if eoa_failure is None:
-        return _login(signed, "eoa")
+        return plain_key_login(signed)
+    return await acontract_login(signed, eoa_failure, rpc=rpc)
+
+
+def check_signed(
+    message: str | SiweMessage,
+    signature: str | bytes,
+    expected: Expectations,
+    *,
+    nonce: str | None = None,
+    now: datetime | None = None,
+) -> SignedMessage:
+    """The first step of :func:`averify_expected`: the field checks (no key, no network),
+    and the message's digest and signature bytes for the signature checks."""
+    return _checked_signed_message(message, signature, expected, _nonce(nonce), _now(now))
+
+
+def plain_key_failure(signed: SignedMessage) -> str | None:
+    """The second step: ``None`` if the signature is the message address's plain key's
+    (final, see below), else why it is not."""
+    return _eoa_failure(signed)
+
+
+def plain_key_login(signed: SignedMessage) -> VerifiedLogin:
+    """Who signed in, once :func:`plain_key_failure` found no failure."""
+    return _login(signed, "eoa")
+
+
+async def acontract_login(
+    signed: SignedMessage, eoa_failure: str, *, rpc: Mapping[int, object] | None = None
+) -> VerifiedLogin:
+    """The last step, for a signature that is not the plain key's: the wallet's contract
+    on the message's chain decides (``invalid_signature`` without an RPC for it)."""
     web3 = _async_web3_for(rpc, signed.message.chain_id)
     if web3 is None:
         raise _no_rpc_error(signed, eoa_failure)
@@ -198,7 +232,7 @@ async def averify_expected(
 #    deployed yet); any other to EIP-1271 isValidSignature on the deployed contract.
 
 
-def _eoa_failure(signed: _SignedMessage) -> str | None:
+def _eoa_failure(signed: SignedMessage) -> str | None:
     """``None`` if the signature is the message address's key's; else why it is not."""
     try:
         signer = recover_signer(signed.digest, signed.signature)
@@ -226,7 +260,7 @@ def _async_web3_for(rpc: Mapping[int, object] | None, chain_id: int) -> AsyncWeb
     return async_web3_for(rpc, chain_id)
 
 
-def _no_rpc_error(signed: _SignedMessage, eoa_failure: str) -> SiweError:
+def _no_rpc_error(signed: SignedMessage, eoa_failure: str) -> SiweError:
     chain_id = signed.message.chain_id
     wallet = (
         "an ERC-6492 signature of a contract wallet not deployed yet"
@@ -240,7 +274,7 @@ def _no_rpc_error(signed: _SignedMessage, eoa_failure: str) -> SiweError:
     )
 
 
-def _login(signed: _SignedMessage, kind: WalletKind) -> VerifiedLogin:
+def _login(signed: SignedMessage, kind: WalletKind) -> VerifiedLogin:
     return VerifiedLogin(
         address=signed.message.address,
         chain_id=signed.message.chain_id,
@@ -258,13 +292,13 @@ def _checked_signed_message(
     expected: Expectations,
     nonce: str | None,
     now: datetime,
-) -> _SignedMessage:
+) -> SignedMessage:
     if isinstance(message, SiweMessage):
         parsed, text = message, message.to_text()
     else:
         parsed, text = SiweMessage.parse(message), message
     _check_fields(parsed, expected, nonce, now)
-    return _SignedMessage(parsed, eip191_digest(text), _signature_bytes(signature))
+    return SignedMessage(parsed, eip191_digest(text), _signature_bytes(signature))
 
 
 def _check_fields(

@@ -116,4 +116,8 @@ sessions = sa.Table(
         index=True,
     ),
     sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
+    # The hash of the family's first session id; NULL on that first session itself.
+    sa.Column("family_hash", sa.String(64), nullable=True, index=True),
+    # Set when a refresh replaced the session; kept so that its reuse is recognised.
+    sa.Column("rotated_at", UTCDateTime, nullable=True),
 )

@@ -869,6 +869,23 @@ class Store:
         with self._reader.begin() as connection:
             return ephemeral.session_active(connection, session_id, now)
 
+    def rotate_session(
+        self, session_id: str, new_session_id: str, *, now: datetime
+    ) -> ephemeral.Rotation:
+        """A refresh: ``new_session_id`` replaces the active ``session_id`` in its family
+        (same expiry); a ``session_id`` rotated before ends its whole family (``reused``)."""
+        now = require_aware(now)
+        self._require_session_id(session_id)
+        self._require_session_id(new_session_id)
+        with self.engine.begin() as connection:
+            return ephemeral.rotate_session(connection, session_id, new_session_id, now)
+
+    def end_family_if_rotated(self, session_id: str) -> bool:
+        """If ``session_id`` was rotated by a refresh, end every session of its family."""
+        self._require_session_id(session_id)
+        with self.engine.begin() as connection:
+            return ephemeral.end_family_if_rotated(connection, session_id)
+
     def revoke_session(self, session_id: str) -> None:
         self._require_session_id(session_id)
         with self.engine.begin() as connection:

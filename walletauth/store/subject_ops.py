@@ -288,9 +288,12 @@ def _erase_rows(
 
 
 def _count(connection: sa.Connection, table: sa.Table, subject_id: int) -> int:
-    total: int = connection.execute(
-        sa.select(sa.func.count()).select_from(table).where(table.c.subject_id == subject_id)
-    ).scalar_one()
+    counted = sa.select(sa.func.count()).select_from(table).where(
+        table.c.subject_id == subject_id
+    )
+    if table is sessions:  # a session a refresh replaced is its successor's past, not another
+        counted = counted.where(sessions.c.rotated_at.is_(None))
+    total: int = connection.execute(counted).scalar_one()
     return total
 
 

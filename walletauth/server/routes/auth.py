@@ -28,12 +28,26 @@ NO_STORE = {"Cache-Control": "no-store"}
     "/refresh",
     response_model=TokenResponse,
     responses=problem_responses(401, 422, 500, 503),
-    summary="A new access token for the session of the cookie",
+    summary="A new access token and a new session cookie, replacing the cookie sent",
+    description=(
+        "The session of the cookie sent is replaced by a new one of the same sign-in (same"
+        " expiry), whose cookie the answer sets; the old cookie no longer works. Sending a"
+        " replaced cookie again, here or anywhere, ends every session of that sign-in"
+        " (`session_revoked`): one of the two copies was stolen. A front end refreshes one"
+        " request at a time."
+    ),
 )
 async def refresh(
     runtime: RuntimeDep, response: Response, cookie: SessionCookieDep = None
 ) -> TokenResponse:
-    return _token_response(await runtime.login.refresh(cookie), response)
+    signed_in = await runtime.login.refresh(cookie)
+    if signed_in.cookie is not None and signed_in.cookie_expires_at is not None:
+        left = signed_in.cookie_expires_at - runtime.clock()
+        response.set_cookie(
+            SESSION_COOKIE, signed_in.cookie, max_age=max(1, int(left.total_seconds())),
+            path="/", secure=runtime.settings.cookie_secure, httponly=True, samesite="lax",
+        )
+    return _token_response(signed_in, response)
 
 
 @router.post(

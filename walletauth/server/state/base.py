@@ -1,4 +1,5 @@
-"""Short-lived login state behind one small interface: used nonces, sessions, rate counters.
+"""Short-lived login state behind one small interface: used nonces, sessions (in families
+that a refresh rotates), rate counters.
 
 Two implementations: Redis (when ``WALLETAUTH_REDIS_URL`` is set; shared by every
 worker and fast) and the store's SQL tables (run off the event loop). Nonces are
@@ -13,6 +14,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
+
+from walletauth.store.ephemeral import Rotation
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,15 @@ class ShortLivedState(Protocol):
 
     async def session_active(self, session_id: str, *, now: datetime) -> bool:
         """Whether ``session_id`` was created, has not expired and was not revoked."""
+
+    async def rotate_session(
+        self, session_id: str, new_session_id: str, address: str, *, now: datetime
+    ) -> Rotation:
+        """A refresh: ``new_session_id`` replaces the active ``session_id`` in its family,
+        with the same expiry; a ``session_id`` rotated before ends its family (``reused``)."""
+
+    async def end_family_if_rotated(self, session_id: str) -> bool:
+        """If ``session_id`` was rotated by a refresh, end every session of its family."""
 
     async def revoke_session(self, session_id: str) -> None: ...
 

@@ -1,7 +1,8 @@
 """Short-lived state in Redis: a nonce's use recorded by ``SET NX PX`` (one round trip;
-exactly one caller creates the key), sessions with a TTL, rate counters per fixed window
-(an atomic INCR + PEXPIRE script that also reads the previous window's counter, for the
-sliding estimate of :class:`~walletauth.server.state.base.Hits`).
+exactly one caller creates the key), sessions with a TTL (rotated by a refresh within
+their family, see ``_ROTATE_SESSION``), rate counters per fixed window (an atomic INCR +
+PEXPIRE script that also reads the previous window's counter, for the sliding estimate of
+:class:`~walletauth.server.state.base.Hits`).
 
 Redis may forget (a restart without persistence, a flush, a failover to a replica that
 lagged): a used nonce it forgot would be accepted again, so a captured sign-in body
@@ -43,6 +44,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from walletauth.server.errors import ServerError
 from walletauth.server.state.base import Hits
+from walletauth.store.ephemeral import Rotation
 
 PREFIX: Final = "walletauth:"
 
@@ -81,11 +83,13 @@ return 1
 """
 
 # Every session listed in the index, and the index, in one step: a sign-in cannot slip
-# a session in between.
+# a session in between. Counts the ones a refresh did not replace.
 _REVOKE_ALL: Final = """
 local ended = 0
 for _, session_id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  ended = ended + redis.call('DEL', ARGV[1] .. session_id)
+  local value = redis.call('GET', ARGV[1] .. session_id)
+  if value and string.sub(value, 1, 8) ~= 'rotated:' then ended = ended + 1 end
+  redis.call('DEL', ARGV[1] .. session_id)
 end
 redis.call('DEL', KEYS[1])
 return ended
@@ -120,6 +124,51 @@ def _unavailable_when_redis_is(
             ) from error
 
     return answered
+# A session's value: "1" for a family's first session, the first one's id for a later
+# one (the family's name), "rotated:<family>" once a refresh replaced it. A rotated
+# session keeps its TTL, so that its reuse is recognised until the family expires.
+_ROTATED: Final = "rotated:"
+
+# Ends every session of a family: its index lists all but the first, which names it.
+_END_FAMILY: Final = """
+local function end_family(family, prefix)
+  local index = prefix .. 'session-family:' .. family
+  for _, session_id in ipairs(redis.call('SMEMBERS', index)) do
+    redis.call('DEL', prefix .. 'session:' .. session_id)
+  end
+  redis.call('DEL', index, prefix .. 'session:' .. family)
+end
+"""
+
+# KEYS: the session, its successor, the subject's index; ARGV: their ids, the key prefix.
+# Rotates an active session (answers its remaining TTL), or ends the family of a rotated
+# one (answers -1), or finds nothing (0): one step, so of concurrent refreshes one rotates.
+_ROTATE_SESSION: Final = _END_FAMILY + """
+local value = redis.call('GET', KEYS[1])
+if not value then return 0 end
+if string.sub(value, 1, 8) == 'rotated:' then
+  end_family(string.sub(value, 9), ARGV[3])
+  return -1
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl <= 0 then return 0 end
+local family = value == '1' and ARGV[1] or value
+local index = ARGV[3] .. 'session-family:' .. family
+redis.call('SET', KEYS[1], 'rotated:' .. family, 'PX', ttl)
+redis.call('SET', KEYS[2], family, 'PX', ttl)
+redis.call('SADD', index, ARGV[1], ARGV[2])
+redis.call('PEXPIRE', index, ttl)
+redis.call('SADD', KEYS[3], ARGV[2])
+if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) end
+return ttl
+"""
+
+_END_FAMILY_IF_ROTATED: Final = _END_FAMILY + """
+local value = redis.call('GET', KEYS[1])
+if not value or string.sub(value, 1, 8) ~= 'rotated:' then return 0 end
+end_family(string.sub(value, 9), ARGV[1])
+return 1
+"""
 
 
 def _milliseconds_until(moment: datetime, now: datetime) -> int:
@@ -163,6 +212,8 @@ class RedisState:
         self._count_hit = client.register_script(_COUNT_HIT)
         self._create_session = client.register_script(_CREATE_SESSION)
         self._revoke_all = client.register_script(_REVOKE_ALL)
+        self._rotate_session = client.register_script(_ROTATE_SESSION)
+        self._end_family_if_rotated = client.register_script(_END_FAMILY_IF_ROTATED)
 
     @classmethod
     def from_url(
@@ -225,7 +276,25 @@ class RedisState:
 
     @_unavailable_when_redis_is
     async def session_active(self, session_id: str, *, now: datetime) -> bool:
-        return bool(await self._client.exists(f"{PREFIX}session:{session_id}"))
+        value = await self._client.get(f"{PREFIX}session:{session_id}")
+        return value is not None and not value.startswith(_ROTATED)
+
+    async def rotate_session(
+        self, session_id: str, new_session_id: str, address: str, *, now: datetime
+    ) -> Rotation:
+        answer = int(await self._rotate_session(
+            keys=[f"{PREFIX}session:{session_id}", f"{PREFIX}session:{new_session_id}",
+                  self._index(address)],
+            args=[session_id, new_session_id, PREFIX],
+        ))
+        if answer <= 0:
+            return Rotation(None, reused=answer < 0)
+        return Rotation(now + timedelta(milliseconds=answer))
+
+    async def end_family_if_rotated(self, session_id: str) -> bool:
+        return bool(await self._end_family_if_rotated(
+            keys=[f"{PREFIX}session:{session_id}"], args=[PREFIX]
+        ))
 
     @_unavailable_when_redis_is
     async def revoke_session(self, session_id: str) -> None:

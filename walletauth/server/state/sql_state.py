@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Store
+from walletauth.store.ephemeral import Rotation
 
 PING_SESSION_ID = "walletauth-health-probe"
 
@@ -34,6 +35,16 @@ class SqlState:
 
     async def session_active(self, session_id: str, *, now: datetime) -> bool:
         return await self._calls.run(self._store.session_active, session_id, now=now)
+
+    async def rotate_session(
+        self, session_id: str, new_session_id: str, address: str, *, now: datetime
+    ) -> Rotation:
+        return await self._calls.run(
+            self._store.rotate_session, session_id, new_session_id, now=now
+        )
+
+    async def end_family_if_rotated(self, session_id: str) -> bool:
+        return await self._calls.run(self._store.end_family_if_rotated, session_id)
 
     async def revoke_session(self, session_id: str) -> None:
         await self._calls.run(self._store.revoke_session, session_id)

@@ -60,7 +60,7 @@ def test_environment_variables_take_lists_and_maps_in_plain_form(monkeypatch):
     ("127.0.0.1:9000", "http://127.0.0.1:9000"),
     ("[::1]:8000", "http://[::1]:8000"),
     ("app.example", "https://app.example"),
-    ("http://app.example:8080", "http://app.example:8080"),
+    ("http://127.0.0.1:8080", "http://127.0.0.1:8080"),  # plain http: loopback only
     ("https://localhost:8443", "https://localhost:8443"),
 ])
 def test_the_issuer_follows_the_first_domains_scheme(domain, issuer):

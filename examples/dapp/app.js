@@ -188,6 +188,7 @@ function renderConsents() {
   $("policy-meta").textContent = meta;
   // The URL field only where the policy keeps one (ABCRECORDS; not METALIVE).
   $("contact-url-field").hidden = !policy.categories.some((c) => c.id === "application_url");
+  renderIntakeMarks();
   // The published text, whole; and what "the operator's setting" means on this screen.
   $("policy-text").hidden = !policy.text_url;
   if (policy.text_url) $("policy-text").href = apiUrl(policy.text_url);
@@ -261,6 +262,34 @@ async function changeConsent(purpose, toggle) {
 }
 
 // ------------------------------------------------------------------ contact and inquiries
+
+/**
+ * Which items the forms require, as /policy's intakes say (ABCRECORDS 9: the split is the
+ * operator's setting, and the server refuses what lacks a required item). Where the policy
+ * names no intake (METALIVE), only what the API itself needs is required: the message.
+ */
+function renderIntakeMarks() {
+  const intakes = state.policy.intakes || [];
+  const find = (id) => intakes.find((intake) => intake.id === id);
+  const mark = (intake, item, fallback) => {
+    if (intake?.required.some((r) => r.item === item)) return t().markRequired;
+    if (intake?.optional.some((r) => r.item === item)) return t().markOptional;
+    return intake ? "" : fallback;
+  };
+  const application = find("application");
+  const inquiry = find("inquiry");
+  $("contact-email-mark").textContent = mark(application, "contact_email.email", t().markOptional);
+  $("contact-url-mark").textContent = mark(application, "application_url.url", t().markOptional);
+  $("inquiry-message-mark").textContent = mark(inquiry, "inquiry.message", t().markRequired);
+  // What an inquiry needs beyond its message is taken from the record (the contact form).
+  const elsewhere = (inquiry?.required || []).filter((r) => r.category !== "inquiry");
+  $("inquiry-needs").hidden = !elsewhere.length;
+  $("inquiry-needs").textContent = elsewhere.length
+    ? fill(t().inquiryNeeds, { items: elsewhere.map((r) => r.label).join(state.lang === "ja" ? "、" : ", ") })
+    : "";
+  const note = (application || inquiry)?.note;
+  $("intake-note").textContent = note ? fill(t().intakeNote, { note }) : "";
+}
 
 async function saveContact(event) {
   event.preventDefault();

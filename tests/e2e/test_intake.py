@@ -48,6 +48,29 @@ def test_contact_and_an_inquiry_are_kept_for_the_service(page, dapp, wallet):
     screenshot(page, "20-contact-and-inquiry-ja")
 
 
+def test_the_forms_mark_what_the_policys_intakes_require(page, dapp, wallet):
+    # ABCRECORDS 9 (the split is the operator's): an application requires the email, the
+    # URL is optional; an inquiry requires its message and the contact email.
+    sign_in(page, dapp.page_url, wallet.address)
+    show_my_data(page)
+    expect(page.locator("label[for=contact-email]")).to_have_text("メールアドレス（必須）")
+    expect(page.locator("label[for=contact-url]")).to_have_text("URL（任意）")
+    expect(page.locator("label[for=inquiry-message]")).to_have_text("お問い合わせ内容（必須）")
+    expect(page.locator("#inquiry-needs")).to_have_text(
+        "お問い合わせには、上の連絡先で保存した次の項目が必要です: 利用申請のメールアドレス。")
+    expect(page.locator("#intake-note")).to_contain_text("事業者の設定です")
+
+    page.fill("#inquiry-message", "発売日はいつですか？")
+    page.click("#inquiry-send")
+    expect(page.locator("#error")).to_have_attribute("data-code", "required_item_missing")
+    expect(page.locator("#error-text")).to_contain_text("必須項目が入力されていません")
+    assert _kept(dapp, wallet.address, "service_provision", "inquiry") == []
+
+    page.click("#lang")
+    expect(page.locator("label[for=contact-email]")).to_have_text("Email address (required)")
+    expect(page.locator("label[for=contact-url]")).to_have_text("URL (optional)")
+
+
 def test_an_empty_contact_form_sends_nothing(page, dapp, wallet):
     sign_in(page, dapp.page_url, wallet.address)
     show_my_data(page)
@@ -62,6 +85,10 @@ def test_metalive_asks_for_no_url(page, dapp, wallet):
     sign_in(page, dapp.page_url, wallet.address)
     show_my_data(page)
     expect(page.locator("#contact-url")).to_be_hidden()
+    # METALIVE names no intakes: only the inquiry's message is required (by the API).
+    expect(page.locator("label[for=contact-email]")).to_have_text("メールアドレス（任意）")
+    expect(page.locator("label[for=inquiry-message]")).to_have_text("お問い合わせ内容（必須）")
+    expect(page.locator("#inquiry-needs")).to_be_hidden()
     page.fill("#contact-email", "viewer@example.org")
     page.click("#contact-save")
     support = dapp.app.state.runtime.policy.purposes["support"].text.ja

@@ -1,6 +1,7 @@
 """``POST /me/inquiries`` and ``PUT /me/contact`` over HTTP, on SQLite and PostgreSQL:
 purpose-tagged records through the store's own write paths, refused with the policy's
-codes (nothing left behind), optional fields optional."""
+codes (nothing left behind), optional fields optional, and what the policy's intakes
+mark required (ABCRECORDS 9) required."""
 
 from __future__ import annotations
 
@@ -49,8 +50,14 @@ def _kept(runtime, wallet, purpose, category):
         wallet.address, purpose, now=runtime.clock(), category=category)]
 
 
+def _give_email(http, auth, email="a@example.org"):
+    response = http.put("/me/contact", headers=auth, json={"email": email})
+    assert response.status_code == 200, response.text
+
+
 def test_an_inquiry_is_kept_for_answering_it(abc, wallet):
     http, runtime, auth = abc
+    _give_email(http, auth)
     sent = http.post("/me/inquiries", headers=auth, json={"message": "  When is the release?"})
     assert sent.status_code == 201, sent.text
     [kept] = sent.json()["kept"]
@@ -61,6 +68,7 @@ def test_an_inquiry_is_kept_for_answering_it(abc, wallet):
 
 def test_an_inquiry_for_a_consent_purpose_needs_the_consent(abc, wallet):
     http, runtime, auth = abc
+    _give_email(http, auth)
     before = table_counts(runtime.store)
     body = {"message": "Use this to improve things", "purpose": "quality_marketing"}
     refused = http.post("/me/inquiries", headers=auth, json=body)
@@ -82,10 +90,63 @@ def test_an_inquiry_for_a_consent_purpose_needs_the_consent(abc, wallet):
 ])
 def test_a_bad_inquiry_is_refused_and_leaves_nothing(abc, body, status, code):
     http, runtime, auth = abc
+    _give_email(http, auth)
     before = table_counts(runtime.store)
     refused = http.post("/me/inquiries", headers=auth, json=body)
     assert (refused.status_code, refused.json()["code"]) == (status, code), refused.text
     assert table_counts(runtime.store) == before
+
+
+def test_an_inquiry_without_a_contact_email_is_refused_naming_it(abc, wallet):
+    # ABCRECORDS' inquiry intake requires inquiry.message and contact_email.email: the
+    # answer goes to that address, so without one on record the inquiry is refused.
+    http, runtime, auth = abc
+    before = table_counts(runtime.store)
+    refused = http.post("/me/inquiries", headers=auth, json={"message": "When?"})
+    assert (refused.status_code, refused.json()["code"]) == (422, "required_item_missing")
+    assert "contact_email.email" in refused.json()["detail"]
+    assert "inquiry.message" not in refused.json()["detail"].split(": ")[-1]
+    assert table_counts(runtime.store) == before
+    _give_email(http, auth)
+    assert http.post("/me/inquiries", headers=auth, json={"message": "When?"}).status_code == 201
+
+
+def test_an_email_kept_for_a_consent_purpose_counts_while_usable(abc, wallet):
+    http, _runtime, auth = abc
+    http.put("/me/consents", headers=auth, json={"purpose": "partner_guidance",
+                                                 "granted": True})
+    kept = http.put("/me/contact", headers=auth,
+                    json={"email": "a@example.org", "purpose": "partner_guidance"})
+    assert kept.status_code == 200, kept.text
+    assert http.post("/me/inquiries", headers=auth, json={"message": "hi"}).status_code == 201
+    http.put("/me/consents", headers=auth, json={"purpose": "partner_guidance",
+                                                 "granted": False})
+    # A withdrawn consent's email may not be used to answer: no longer on record for that.
+    refused = http.post("/me/inquiries", headers=auth, json={"message": "hi"})
+    assert (refused.status_code, refused.json()["code"]) == (422, "required_item_missing")
+
+
+def test_an_application_url_alone_needs_an_email_on_record(abc, wallet):
+    # ABCRECORDS' application intake: email required, URL optional.
+    http, runtime, auth = abc
+    before = table_counts(runtime.store)
+    refused = http.put("/me/contact", headers=auth, json={"url": "https://example.org/app"})
+    assert (refused.status_code, refused.json()["code"]) == (422, "required_item_missing")
+    assert refused.json()["detail"].endswith("contact_email.email; nothing was kept")
+    assert table_counts(runtime.store) == before
+    _give_email(http, auth)
+    url_only = http.put("/me/contact", headers=auth, json={"url": "https://example.org/app"})
+    assert url_only.status_code == 200, url_only.text
+    assert _kept(runtime, wallet, "service_provision", "contact_email") == [
+        {"email": "a@example.org"}]
+
+
+def test_metalive_names_no_intakes_so_an_inquiry_needs_no_email(metalive, wallet):
+    http, runtime, auth = metalive
+    assert runtime.policy.intakes == ()
+    sent = http.post("/me/inquiries", headers=auth, json={"message": "音声が出ません"})
+    assert sent.status_code == 201, sent.text
+    assert _kept(runtime, wallet, "support", "contact_email") == []
 
 
 def test_intake_needs_a_signed_in_wallet(abc):

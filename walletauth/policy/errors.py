@@ -26,6 +26,7 @@ PolicyErrorCode = Literal[
     "invalid_ip",  # an ip_truncate / ip_keyed_hash field that is not an IP address
     "invalid_hash_key",  # the keyed-hash key is missing or too short
     "unsupported_language",  # rendering in a language other than "ja" / "en"
+    "required_item_missing",  # a submission lacks an item the policy's intake requires
 ]
 
 

@@ -59,6 +59,8 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "joint_use_not_allowed": Outcome(403, "Joint use not allowed by the policy"),
     "no_age_rule": Outcome(422, "The policy has no age rule"),
     "age_confirmation_final": Outcome(409, "Age confirmed under the guardian age"),
+    # An intake's required item (ABCRECORDS 9) neither in the request nor on record.
+    "required_item_missing": Outcome(422, "Required item missing"),
     # walletauth.policy and walletauth.store: bad input
     "invalid_address": Outcome(400, "Invalid address"),
     "invalid_argument": Outcome(400, "Invalid argument"),

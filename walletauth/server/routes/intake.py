@@ -6,18 +6,27 @@ purpose not allowed, consent missing or on hold, suspended...) and minimise to t
 category's declared fields before anything is kept; a refusal leaves nothing behind. A
 record is tagged with one purpose: by default the necessary purpose the category serves
 (answering the inquiry, providing the service); the user may name another the category
-serves, e.g. a consent purpose they granted. Every field is optional but the inquiry's
-message: ABCRECORDS 9 makes providing information voluntary.
+serves, e.g. a consent purpose they granted.
+
+ABCRECORDS 9 makes providing information voluntary but lets the operator mark items
+required; the policy's ``[[intakes]]`` (served on /policy) say which. ``POST /me/inquiries``
+is the ``inquiry`` intake, ``PUT /me/contact`` the ``application`` intake. A required item
+counts as supplied when the request carries it or the subject has it on record, usable now
+(e.g. the contact email an inquiry is answered at, set earlier with ``PUT /me/contact``);
+otherwise ``required_item_missing`` (422) names what is missing and nothing is written. A
+policy without that intake (METALIVE) requires nothing beyond the request's schema.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Final
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from walletauth.policy import Policy
+from walletauth.policy.errors import PolicyError
 from walletauth.rights import RecordChange, RightsError
 from walletauth.server.deps import PrincipalDep, RuntimeDep
 from walletauth.server.problems import problem_responses
@@ -28,6 +37,9 @@ from walletauth.store.subject_ops import apply_changes
 router = APIRouter(prefix="/me", tags=["intake"])
 
 INQUIRY_CATEGORY: Final = "inquiry"
+INQUIRY_INTAKE: Final = "inquiry"
+CONTACT_INTAKE: Final = "application"
+"""The policy's ``[[intakes]]`` ids the two endpoints take data for."""
 CONTACT_FIELDS: Final = {"email": "contact_email", "url": "application_url"}
 """Request field -> the policy category that keeps it (and the record field's name)."""
 
@@ -74,14 +86,15 @@ class IntakeAnswer(BaseModel):
     "/inquiries", status_code=201, response_model=IntakeAnswer,
     responses=problem_responses(400, 401, 403, 409, 413, 422, 500, 503),
     summary="Send an inquiry (kept, purpose-tagged, as the policy's inquiry category)",
+    description="Refused with `required_item_missing` (422), nothing kept, when the policy's"
+    " `inquiry` intake requires an item neither sent nor on record (ABCRECORDS: the contact"
+    " email, set first with PUT /me/contact).",
 )
 async def post_inquiry(body: InquiryIn, runtime: RuntimeDep,
                        principal: PrincipalDep) -> IntakeAnswer:
     purpose = body.purpose or _default_purpose(runtime.policy, INQUIRY_CATEGORY)
-    now = runtime.clock()
-    record_id = await runtime.store_calls.run(
-        runtime.store.put_record, principal.address, INQUIRY_CATEGORY, purpose,
-        {"message": body.message, "received_at": now.isoformat()}, now=now, source="inquiry")
+    record_id = await runtime.store_calls.run(_send_inquiry, runtime, principal.address,
+                                              body.message, purpose)
     return IntakeAnswer(kept=[Kept(category=INQUIRY_CATEGORY, purpose=purpose,
                                    record_id=record_id)])
 
@@ -93,7 +106,9 @@ async def post_inquiry(body: InquiryIn, runtime: RuntimeDep,
     description="Each field given replaces the value kept for its purpose; a field left out"
     " is left as it is (delete one with POST /me/corrections). All or nothing: a field the"
     " policy does not allow (`unknown_category`: METALIVE keeps no URL) or a purpose not"
-    " usable now refuses the whole request.",
+    " usable now refuses the whole request, as does an item the policy's `application`"
+    " intake requires that is neither sent nor on record (`required_item_missing`:"
+    " ABCRECORDS requires the email, so a URL alone needs an email already kept).",
 )
 async def put_contact(body: ContactIn, runtime: RuntimeDep,
                       principal: PrincipalDep) -> IntakeAnswer:
@@ -113,9 +128,56 @@ def _default_purpose(policy: Policy, category_id: str) -> str:
     return (necessary or list(category.retention))[0]
 
 
+def _send_inquiry(runtime: Runtime, address: str, message: str, purpose: str) -> int:
+    _require_intake_items(runtime, address, INQUIRY_INTAKE,
+                          {INQUIRY_CATEGORY: {"message": message}})
+    now = runtime.clock()
+    return runtime.store.put_record(address, INQUIRY_CATEGORY, purpose,
+                                    {"message": message, "received_at": now.isoformat()},
+                                    now=now, source="inquiry")
+
+
+def _require_intake_items(runtime: Runtime, address: str, intake_id: str,
+                          given: Mapping[str, Mapping[str, object]]) -> None:
+    """Refuse a submission lacking an item the policy's intake requires (sent or on
+    record), before anything is written: what /policy marks required is required."""
+    intake = runtime.policy.find_intake(intake_id)
+    if intake is None:  # the policy names no such intake: only the schema's own rules
+        return
+    needed = {reference.partition(".")[0] for reference in intake.required}
+    supplied = {**_on_record(runtime, address, needed - given.keys()), **given}
+    missing = intake.missing(supplied)
+    if missing:
+        raise PolicyError(
+            "required_item_missing",
+            f"required at the policy's {intake.id!r} intake ({intake.clause}, the operator's"
+            f" setting) but neither sent nor on record: {', '.join(missing)}; nothing was kept")
+
+
+def _on_record(runtime: Runtime, address: str,
+               categories: Iterable[str]) -> dict[str, dict[str, object]]:
+    """The fields the subject has on record in each of ``categories``, for any purpose they
+    may be used for now (``store.records`` hands out nothing suspended or unconsented)."""
+    found: dict[str, dict[str, object]] = {}
+    for category_id in categories:
+        category = runtime.policy.find_category(category_id)
+        if category is None:
+            continue
+        fields: dict[str, object] = {}
+        for purpose in category.retention:
+            for record in runtime.store.records(address, purpose, now=runtime.clock(),
+                                                category=category_id):
+                fields.update(record.data)
+        if fields:
+            found[category_id] = fields
+    return found
+
+
 def _set_contact(runtime: Runtime, address: str, given: dict[str, str],
                  purpose: str | None) -> IntakeAnswer:
     store, now, policy = runtime.store, runtime.clock(), runtime.policy
+    _require_intake_items(runtime, address, CONTACT_INTAKE,
+                          {CONTACT_FIELDS[name]: {name: value} for name, value in given.items()})
     changes: list[RecordChange] = []
     tagged: list[tuple[str, str]] = []
     for name, value in given.items():

@@ -17,7 +17,7 @@ operator's setting and is served as such: ``basis_set_by`` / ``retention_set_by`
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from walletauth.policy.durations import humanise, whole_days
 from walletauth.policy.errors import PolicyError
@@ -183,17 +183,38 @@ def _set_by(clause: str | None) -> SetBy:
     return "operator" if clause is None else "policy"
 
 
+class Setting(NamedTuple):
+    """Who states a value (a legal basis, a retention period): the policy text, in
+    ``clause``, or the operator. One answer for every place that shows the value (/policy
+    here, the export in :mod:`walletauth.rights.export`), so that they label it alike."""
+
+    set_by: SetBy
+    clause: str | None
+
+    @property
+    def note(self) -> LocalizedText:
+        return SET_BY_NOTES[self.set_by]
+
+
+def basis_setting(purpose: Purpose) -> Setting:
+    return Setting(_set_by(purpose.basis_clause), purpose.basis_clause)
+
+
+def retention_setting(category: Category) -> Setting:
+    return Setting(_set_by(category.retention_clause), category.retention_clause)
+
+
 def _purpose(policy: Policy, purpose: Purpose, lang: Lang) -> JSON:
     change = policy.change_of(purpose.id)
-    basis_set_by = _set_by(purpose.basis_clause)
+    basis = basis_setting(purpose)
     return {
         "id": purpose.id,
         "text": _text(purpose.text, lang),
         "basis": purpose.basis,
         "basis_name": _text(BASIS_NAMES[purpose.basis], lang),
-        "basis_set_by": basis_set_by,
-        "basis_note": _text(SET_BY_NOTES[basis_set_by], lang),
-        "basis_clause": purpose.basis_clause,
+        "basis_set_by": basis.set_by,
+        "basis_note": _text(basis.note, lang),
+        "basis_clause": basis.clause,
         "legal_source": _optional_text(purpose.legal_source, lang),
         "optional": purpose.optional,
         # What the subject starts with: necessary and legal purposes are always on.
@@ -208,7 +229,7 @@ def _purpose(policy: Policy, purpose: Purpose, lang: Lang) -> JSON:
 
 
 def _category(policy: Policy, category: Category, lang: Lang) -> JSON:
-    retention_set_by = _set_by(category.retention_clause)
+    retention = retention_setting(category)
     return {
         "id": category.id,
         "text": _text(category.text, lang),
@@ -224,13 +245,13 @@ def _category(policy: Policy, category: Category, lang: Lang) -> JSON:
             {
                 "purpose": purpose_id,
                 "optional": policy.purposes[purpose_id].optional,
-                "retention_days": whole_days(retention),
-                "retention": humanise(retention, lang),
-                "retention_set_by": retention_set_by,
-                "retention_note": _text(SET_BY_NOTES[retention_set_by], lang),
-                "retention_clause": category.retention_clause,
+                "retention_days": whole_days(period),
+                "retention": humanise(period, lang),
+                "retention_set_by": retention.set_by,
+                "retention_note": _text(retention.note, lang),
+                "retention_clause": retention.clause,
             }
-            for purpose_id, retention in category.retention.items()
+            for purpose_id, period in category.retention.items()
         ],
     }
 

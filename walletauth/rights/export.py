@@ -7,6 +7,11 @@ logs, "原則として開示いたしません") are left out of ``records`` and
 ``withheld`` with the quoted reason and clause, so the subject sees that they exist
 and why they are not shown; so are records of provisions withheld on a statutory ground
 (:mod:`walletauth.rights.withholding`), counted per ground, nothing of them shown.
+
+A legal basis or retention period the policy text does not state is the operator's
+setting: each purpose, category and record says who set it (``basis_set_by``,
+``retention_set_by``: ``"policy"`` or ``"operator"``), with the note and clause ``GET
+/policy`` serves, from the same helper (:func:`walletauth.policy.render.basis_setting`).
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ from datetime import datetime
 from typing import Any
 
 from walletauth.policy import Policy
+from walletauth.policy.model import Category, Purpose
+from walletauth.policy.render import Setting, basis_setting, retention_setting
 from walletauth.rights.withholding import WITHHOLDING_GROUNDS
 from walletauth.store.records import Record
 from walletauth.store.subject_ops import Dossier, RequestEntry
 
 ExportDocument = dict[str, Any]
-CSV_COLUMNS = ("section", "at", "category", "purpose", "dpv", "basis", "expires_at", "source",
-               "value")
+CSV_COLUMNS = ("section", "at", "category", "purpose", "dpv", "basis", "basis_set_by",
+               "expires_at", "retention_set_by", "source", "value")
 # A cell a spreadsheet would run as a formula is shown as text.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -41,14 +48,8 @@ def build_document(
         "subject": address,
         "policy": {"id": policy.id, "version": policy.version},
         "generated_at": now.isoformat(),
-        "purposes": {
-            p.id: {"basis": p.basis, "dpv": p.dpv, "text": p.text.model_dump()}
-            for p in policy.purposes.values()
-        },
-        "categories": {
-            c.id: {"text": c.text.model_dump(), "user_supplied": c.user_supplied}
-            for c in policy.categories.values()
-        },
+        "purposes": {p.id: _purpose(p) for p in policy.purposes.values()},
+        "categories": {c.id: _category(c) for c in policy.categories.values()},
         "records": [_record(policy, record) for record in disclosed],
         "withheld": [
             *(_withheld(policy, category, count) for category, count in withheld.items()),
@@ -80,6 +81,22 @@ def build_document(
     }
 
 
+def _purpose(purpose: Purpose) -> dict[str, Any]:
+    return {"basis": purpose.basis, **_labelled("basis", basis_setting(purpose)),
+            "dpv": purpose.dpv, "text": purpose.text.model_dump()}
+
+
+def _category(category: Category) -> dict[str, Any]:
+    return {"text": category.text.model_dump(), "user_supplied": category.user_supplied,
+            **_labelled("retention", retention_setting(category))}
+
+
+def _labelled(value: str, setting: Setting) -> dict[str, Any]:
+    """Who set ``value``, as ``GET /policy`` says it (its note in both languages)."""
+    return {f"{value}_set_by": setting.set_by, f"{value}_note": setting.note.model_dump(),
+            f"{value}_clause": setting.clause}
+
+
 def _record(policy: Policy, record: Record) -> dict[str, Any]:
     # A record kept under a purpose the policy has since dropped (METALIVE's former
     # legal_requests) is still the subject's: disclosed, without a DPV term.
@@ -90,9 +107,12 @@ def _record(policy: Policy, record: Record) -> dict[str, Any]:
         "purpose": record.purpose,
         "dpv": purpose.dpv if purpose is not None else None,
         "basis": record.basis,
+        # Who set the basis: unknown for a purpose the policy no longer has.
+        "basis_set_by": basis_setting(purpose).set_by if purpose is not None else None,
         "collected_at": record.collected_at.isoformat(),
         "updated_at": record.updated_at.isoformat(),
         "expires_at": record.expires_at.isoformat(),
+        "retention_set_by": retention_setting(policy.category(record.category)).set_by,
         "source": record.source,
         "data": dict(record.data),
     }
@@ -130,33 +150,37 @@ def to_csv(document: ExportDocument) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
-    writer.writerow(_cells("subject", None, None, None, None, None, None, None,
-                           {"address": document["subject"], "policy": document["policy"],
-                            "generated_at": document["generated_at"]}))
+    writer.writerow(_cells("subject", {"address": document["subject"],
+                                       "policy": document["policy"],
+                                       "generated_at": document["generated_at"]}))
     for r in document["records"]:
-        writer.writerow(_cells("record", r["collected_at"], r["category"], r["purpose"], r["dpv"],
-                               r["basis"], r["expires_at"], r["source"], r["data"]))
+        writer.writerow(_cells("record", r["data"], at=r["collected_at"], **{
+            column: r[column] for column in ("category", "purpose", "dpv", "basis",
+                                             "basis_set_by", "expires_at",
+                                             "retention_set_by", "source")}))
     for w in document["withheld"]:
-        writer.writerow(_cells("withheld", None, w["category"], None, None, None, None, None,
-                               {"records": w["records"], "reason": w["reason"],
-                                "clause": w["clause"]}))
+        writer.writerow(_cells("withheld", {"records": w["records"], "reason": w["reason"],
+                                            "clause": w["clause"]}, category=w["category"]))
     for c in document["consents"]:
-        writer.writerow(_cells("consent", c["at"], None, c["purpose"], None, None, None, None,
-                               {"kind": c["kind"], "value": c["value"]}))
+        writer.writerow(_cells("consent", {"kind": c["kind"], "value": c["value"]}, at=c["at"],
+                               purpose=c["purpose"]))
     for p in document["third_party_provisions"]:
-        writer.writerow(_cells("third_party_provision", p["provided_at"], None, None, None, None,
-                               None, None, {key: p[key] for key in
-                                            ("recipient", "categories", "ground", "clause")}))
+        writer.writerow(_cells("third_party_provision", {
+            key: p[key] for key in ("recipient", "categories", "ground", "clause")},
+            at=p["provided_at"]))
     for a in document["processing_log"]:
-        writer.writerow(_cells("processing", a["at"], a["category"], a["purpose"], None, None,
-                               None, None, {"event": a["event"], "detail": a["detail"]}))
+        writer.writerow(_cells("processing", {"event": a["event"], "detail": a["detail"]},
+                               at=a["at"], category=a["category"], purpose=a["purpose"]))
     return out.getvalue()
 
 
-def _cells(*values: object) -> list[str]:
+def _cells(section: str, value: object, **columns: object) -> list[str]:
+    """A row in :data:`CSV_COLUMNS` order; a column not given is empty."""
+    given = {"section": section, "value": value, **columns}
     cells = []
-    for value in values:
-        text = "" if value is None else value if isinstance(value, str) else _json(value)
+    for column in CSV_COLUMNS:
+        cell = given.get(column)
+        text = "" if cell is None else cell if isinstance(cell, str) else _json(cell)
         cells.append("'" + text if text.startswith(_FORMULA_STARTS) else text)
     return cells
 

@@ -3,7 +3,9 @@
 Self-contained: one inline stylesheet and no script, image or link, so it can be shown
 under :data:`CONTENT_SECURITY_POLICY`, which allows that stylesheet by its hash and
 nothing else. Ids (categories, purposes, request kinds) are shown by the policy's own
-words in the reader's language, with the id beside them; every value is escaped.
+words in the reader's language, with the id beside them; every value is escaped. A legal
+basis or retention period carries who set it, in the words ``GET /policy`` uses: the
+policy text (with its clause) or the operator.
 """
 
 from __future__ import annotations
@@ -179,11 +181,13 @@ class _Page:
                 ("category", lambda r: self.category(r["category"])),
                 ("purpose", lambda r: self.purpose(r["purpose"])
                  + f'<span class="id">{self.word("basis")}: '
-                 f'{self.named(_BASES, r["basis"])}</span>'),
+                 f'{self.named(_BASES, r["basis"])}'
+                 f'{self.setting(self.document["purposes"].get(r["purpose"]), "basis")}</span>'),
                 ("data", lambda r: self.data(r["data"])),
                 ("kept", lambda r: self.data({
                     self.word("collected_at"): self.when(r["collected_at"]),
-                    self.word("expires_at"): self.when(r["expires_at"]),
+                    self.word("expires_at"): self.when(r["expires_at"]) + self.setting(
+                        self.document["categories"].get(r["category"]), "retention"),
                     self.word("source"): self.named(_SOURCES, r["source"]),
                 }, escaped=True, css="data when")),
             ]),
@@ -253,6 +257,17 @@ class _Page:
         if not text:
             return _e(identifier)
         return _e(text[self.lang]) + self.id(identifier)
+
+    def setting(self, entry: Mapping[str, Any] | None, value: str) -> str:
+        """Who set ``value`` (``"basis"``, ``"retention"``) of a purpose or category entry:
+        its note as /policy serves it, and the clause where the text states it."""
+        note = (entry or {}).get(f"{value}_note")
+        if not note:  # a purpose the policy no longer has: nothing to say who set it
+            return ""
+        clause = entry.get(f"{value}_clause") if entry else None
+        # Japanese text takes full-width parentheses.
+        opening, closing = ("\uff08", "\uff09") if self.lang == "ja" else (" (", ")")
+        return f"{opening}{self.localized(note)}{f' {_e(clause)}' if clause else ''}{closing}"
 
     def id(self, identifier: str | None) -> str:
         return f'<span class="id">{_e(identifier)}</span>' if identifier else ""

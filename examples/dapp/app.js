@@ -16,6 +16,8 @@ const state = {
   // From /me/consents: suspended purposes, granted ones on hold (and why), the age rule's state.
   standing: { suspended: [], on_hold: {}, changed: {}, age: null },
   records: null, // the user-supplied records of the last export
+  // GET /me/requests, oldest first: the pages loaded so far and the next page's cursor.
+  history: { requests: [], next: null },
 };
 
 const t = () => UI[state.lang];
@@ -579,13 +581,27 @@ function receiptDetail(receipt) {
   return [list];
 }
 
+/** Requests per page of the history; "more" loads the next one (its `next_cursor`). */
+const HISTORY_PAGE = 20;
+
 async function loadHistory() {
   if (!state.session) return;
-  const answer = await api("/me/requests");
-  renderHistory(Array.isArray(answer) ? answer : answer.requests || []);
+  state.history = { requests: [], next: null };
+  await loadHistoryPage(null);
+}
+
+/** The page after `after` (a page's `next_cursor`; null: the first), added to the table. */
+async function loadHistoryPage(after) {
+  const query = new URLSearchParams({ limit: String(HISTORY_PAGE) });
+  if (after) query.set("after", after);
+  const answer = await api(`/me/requests?${query}`);
+  state.history.requests.push(...answer.requests);
+  state.history.next = answer.next_cursor;
+  renderHistory(state.history.requests);
 }
 
 function renderHistory(requests) {
+  $("history-more").hidden = !state.history.next;
   if (!requests.length) {
     $("history").replaceChildren(element("p", { className: "muted", textContent: t().historyEmpty }));
     return;
@@ -670,6 +686,10 @@ function start() {
   $("erase").addEventListener("click", () => run(erase));
   $("history-refresh").addEventListener("click", () => run(async () => {
     await loadHistory();
+    showStatus("");
+  }));
+  $("history-more").addEventListener("click", () => run(async () => {
+    await loadHistoryPage(state.history.next);
     showStatus("");
   }));
   onAccountsChanged((account) => {

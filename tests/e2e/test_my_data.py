@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot, signed_body
 from tests.e2e.steps import show_my_data, sign_in
-from walletauth.rights import record_provision
+from walletauth.rights import export_subject, record_provision
 from walletauth.siwe import SiweMessage
 
 pytestmark = pytest.mark.browser
@@ -178,3 +178,27 @@ def test_the_erasure_receipt_lists_the_provision_records_the_law_keeps(page, dap
     expect(page.locator("#erased")).to_be_visible()
     expect(page.locator("#erased-detail")).to_contain_text("第三者提供の記録")
     expect(page.locator("#erased-detail")).to_contain_text("法令に基づく場合 (1)")
+
+
+def test_the_request_history_pages_through_next_cursor(page, dapp, wallet):
+    # GET /me/requests answers 20 a page (the page's size): 25 requests take two pages,
+    # the second loaded with "more" from the first page's next_cursor.
+    sign_in(page, dapp.page_url, wallet.address)
+    now = datetime.now(UTC)
+    for minutes in range(25, 0, -1):
+        export_subject(dapp.store, wallet.address, now=now - timedelta(minutes=minutes))
+    show_my_data(page)
+
+    expect(page.locator("#history-table tbody tr")).to_have_count(20)
+    expect(page.locator("#history-more")).to_be_visible()
+    page.click("#history-more")
+    expect(page.locator("#history-table tbody tr")).to_have_count(25)
+    expect(page.locator("#history-more")).to_be_hidden()
+    rows = history_rows(page)
+    assert all("開示" in row and "完了" in row for row in rows)
+    received = [row.split("\t")[2] for row in rows]
+    assert len(set(received)) == 25  # each request once, none repeated across the pages
+
+    page.click("#history-refresh")  # back to the first page
+    expect(page.locator("#history-table tbody tr")).to_have_count(20)
+    expect(page.locator("#history-more")).to_be_visible()

@@ -97,6 +97,8 @@ ABCRECORDS_CLAUSES: dict[str, list[tuple[str, str]]] = {
         ("category", "cookie_id"),
         ("statement", "cookies"),
     ],
+    # The intakes' required items are enforced: POST /me/inquiries (inquiry) and PUT
+    # /me/contact (application) refuse a submission lacking one (required_item_missing).
     "9. 提供の任意性とその結果": [
         ("statement", "optionality"),
         ("intake", "sign_in"),

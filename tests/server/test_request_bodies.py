@@ -2,11 +2,13 @@
 complete ``body_timeout`` seconds after its head is answered 408 and the connection closed.
 Tested over raw sockets against the real server, as the heads are."""
 
+import asyncio
 import json
 import socket
 import time
 
 import pytest
+from starlette.responses import PlainTextResponse
 
 from tests.server.conftest import make_settings, serving
 from tests.server.test_request_heads import connect, problem, read_until_closed
@@ -128,3 +130,26 @@ def test_a_body_trickling_after_the_app_answered_is_cut_off(url, path, length, s
         waited = time.monotonic() - started
     assert received.startswith(f"HTTP/1.1 {status} ".encode())
     assert BODY_TIMEOUT * 0.8 < waited < BODY_TIMEOUT + 5
+
+
+def test_a_pipelined_body_waits_while_the_server_is_not_reading(tmp_path):
+    """A request pipelined behind a slow one is not read until that one is answered
+    (uvicorn pauses reading): the time its body sits unread is not the client's."""
+    protocol = http_protocol(head_timeout=30, body_timeout=BODY_TIMEOUT)
+    with serving(make_settings(tmp_path), http=protocol) as (url, app):
+
+        async def slow(request) -> PlainTextResponse:
+            await asyncio.sleep(BODY_TIMEOUT * 2.5)
+            return PlainTextResponse("slow")
+
+        app.router.add_route("/slow-for-test", slow, methods=["GET"])
+        with connect(url) as sock:
+            sock.sendall(b"GET /slow-for-test HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                         + verify_head(len(BODY), close=True) + BODY[:10])
+            time.sleep(BODY_TIMEOUT * 2)  # past the body's timeout, before the slow answer
+            sock.sendall(BODY[10:])
+            answers = read_until_closed(sock)
+    first, _, second = answers.partition(b"slow")
+    assert first.startswith(b"HTTP/1.1 200 ")
+    assert second.startswith(b"HTTP/1.1 400 "), answers
+    assert b"malformed_message" in second

@@ -6,7 +6,9 @@ behind. With Redis (:class:`NonceFirst`), the nonce's use and the session are on
 there first (the atomic step: the session exists only if the nonce's use won), then the
 store's one transaction; if that fails, the session is revoked before the error is
 answered, so a 503 leaves no session and no records (only the nonce used: a captured body
-must not sign in later because our database was down when its owner sent it).
+must not sign in later because our database was down when its owner sent it). A script
+whose reply was lost may leave its session behind, named by no cookie or token, until
+its TTL; the sign-in's records were not written.
 
 Group commit (:class:`GroupCommit` on SQLite): SQLite's commit is about a third of a
 sign-in's CPU, and there is one writer anyway. So the verifies that reach the store in one

@@ -61,7 +61,8 @@ def serve(
         workers=workers,
         loop="uvloop",
         http=http_protocol(  # type: ignore[arg-type]  # a protocol factory, as a class is
-            max_head_bytes=settings.max_head_bytes, head_timeout=settings.head_timeout
+            max_head_bytes=settings.max_head_bytes, head_timeout=settings.head_timeout,
+            body_timeout=settings.body_timeout,
         ),
         # The access log would print client IPs; X-Forwarded-For is handled by the app,
         # only for the configured trusted proxies.

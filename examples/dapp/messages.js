@@ -508,6 +508,10 @@ export const ERRORS = {
     ja: "要求が時間内に届きませんでした。接続を確認してからお試しください。",
     en: "The request did not arrive in time. Check your connection and try again.",
   },
+  request_body_timeout: {
+    ja: "要求が時間内に届きませんでした。接続を確認してからお試しください。",
+    en: "The request did not arrive in time. Check your connection and try again.",
+  },
   not_found: { ja: "見つかりません。", en: "Not found." },
   method_not_allowed: {
     ja: "この操作はサーバーで利用できません。",

@@ -163,3 +163,45 @@ async def test_only_a_rotated_session_ends_its_family_when_seen_elsewhere(state)
     assert await state.end_family_if_rotated(first)
 
     assert not await state.session_active(second, now=NOW)
+
+
+SIGN_IN_TIMES = {
+    "issued_at": NOW, "remember_until": NOW + timedelta(minutes=10),
+    "session_expires_at": NOW + timedelta(days=14), "now": NOW,
+}
+ADDRESS = "0x" + "ab" * 20
+
+
+async def test_a_sign_in_creates_its_session_only_with_the_nonce_s_use(state):
+    assert await state.use_nonce_with_session(
+        "sign-in-nonce-01", session_id="first", address=ADDRESS, **SIGN_IN_TIMES
+    )
+    assert await state.session_active("first", now=NOW)
+    ttl = await state._client.pttl("walletauth:session:first")
+    assert 14 * 86_400_000 - 60_000 < ttl <= 14 * 86_400_000
+
+    # The nonce is used: a second sign-in with it creates no session.
+    assert not await state.use_nonce_with_session(
+        "sign-in-nonce-01", session_id="second", address=ADDRESS, **SIGN_IN_TIMES
+    )
+    assert not await state.session_active("second", now=NOW)
+    assert not await state._client.exists("walletauth:session:second")
+    # Nor does a nonce issued before the epoch, which stays unused.
+    earlier = {**SIGN_IN_TIMES, "issued_at": NOW - timedelta(seconds=1)}
+    assert not await state.use_nonce_with_session(
+        "sign-in-nonce-02", session_id="third", address=ADDRESS, **earlier
+    )
+    assert not await state._client.exists("walletauth:session:third")
+    assert not await state._client.exists("walletauth:used-nonce:sign-in-nonce-02")
+    # Erasure finds the sign-in's session in the subject's index.
+    assert await state.revoke_sessions_of(ADDRESS) == 1
+
+
+async def test_a_sign_in_repeated_after_its_reply_was_lost_finds_its_own_win(state):
+    """redis-py repeats a command on a new connection when the reply did not come: the
+    script ran, so the nonce reads as used, but by this very sign-in (its session id)."""
+    args = {"session_id": "the-session", "address": ADDRESS, **SIGN_IN_TIMES}
+    assert await state.use_nonce_with_session("lost-reply-nonce", **args)
+    assert await state.use_nonce_with_session("lost-reply-nonce", **args)
+    assert await state.session_active("the-session", now=NOW)
+    assert await state.revoke_sessions_of(ADDRESS) == 1

@@ -151,10 +151,13 @@ def test_walletauth_serve_runs_the_protocol_with_the_configured_limits(tmp_path,
     monkeypatch.setenv("WALLETAUTH_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("WALLETAUTH_MAX_HEAD_BYTES", "4096")
     monkeypatch.setenv("WALLETAUTH_HEAD_TIMEOUT", "3.5")
+    monkeypatch.setenv("WALLETAUTH_BODY_TIMEOUT", "7.5")
     from walletauth.cli import app
 
     result = CliRunner().invoke(app, ["serve"])
     assert result.exit_code == 0, result.output
     protocol = seen["http"]
     assert protocol.func is TurnBufferedHttpToolsProtocol
-    assert protocol.keywords == {"max_head_bytes": 4096, "head_timeout": 3.5}
+    assert protocol.keywords == {
+        "max_head_bytes": 4096, "head_timeout": 3.5, "body_timeout": 7.5,
+    }

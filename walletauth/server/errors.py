@@ -18,6 +18,7 @@ ServerErrorCode = Literal[
     "malformed_request",  # not HTTP/1.1 (answered by the protocol, before any app)
     "request_head_too_large",  # request line and headers over WALLETAUTH_MAX_HEAD_BYTES
     "request_head_timeout",  # the head did not arrive within WALLETAUTH_HEAD_TIMEOUT
+    "request_body_timeout",  # the body did not arrive within WALLETAUTH_BODY_TIMEOUT
     "not_found",
     "method_not_allowed",
     "service_unavailable",  # the database or Redis does not answer

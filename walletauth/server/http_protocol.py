@@ -13,8 +13,12 @@ buffers a header of any size until it ends (an 8 MB header was answered; ten unf
 16 MB heads grew a worker by 180 MB), and a client that sends a head slowly, or nothing,
 held its connection for ever. A head larger than ``max_head_bytes`` is answered 431 and
 the connection closed; a head not complete ``head_timeout`` seconds after its first
-byte (or after the connection opened) is answered 408 and closed. Both answers, and the
-400 for a request that is not HTTP, are problem details with the table's codes.
+byte (or after the connection opened) is answered 408 and closed. Bodies are bounded in
+time too: uvicorn waits for a body as long as its client takes, so a client that sends a
+``Content-Length`` and then trickles the body, or nothing, held the connection and the
+request's task for ever. A body not complete ``body_timeout`` seconds after its head is
+answered 408 and closed (or just closed, if the app answered already). These answers, and
+the 400 for a request that is not HTTP, are problem details with the table's codes.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from walletauth.server.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, 
 
 DEFAULT_MAX_HEAD_BYTES: Final = 16 * 1024
 DEFAULT_HEAD_TIMEOUT_SECONDS: Final = 10.0
+DEFAULT_BODY_TIMEOUT_SECONDS: Final = 10.0
 
 
 class _TurnBufferedTransport:
@@ -86,18 +91,23 @@ class _HeadTooLarge(Exception):
 
 class TurnBufferedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's ``httptools`` protocol over a :class:`_TurnBufferedTransport`, with
-    request heads bounded in size and time."""
+    request heads bounded in size and time, and bodies in time."""
 
     def __init__(
         self,
         *args: Any,
         max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
         head_timeout: float = DEFAULT_HEAD_TIMEOUT_SECONDS,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self._max_head_bytes = max_head_bytes
         self._head_timeout = head_timeout
+        self._body_timeout = body_timeout
+        self._body_pending = False
+        """Whether a request's head has arrived and its body (if any) not all of it."""
+        self._body_timer: asyncio.TimerHandle | None = None
         self._head_pending = True
         """Whether the bytes arriving now belong to a head (not to a body)."""
         self._head_received = 0
@@ -112,6 +122,7 @@ class TurnBufferedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_head_timer()
+        self._disarm_body_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -123,6 +134,10 @@ class TurnBufferedHttpToolsProtocol(HttpToolsProtocol):
         # Still in the head after this read: every byte counted since it began is head.
         if self._head_pending and self._head_received > self._max_head_bytes:
             self._refuse_head_size()
+        # A body that did not come whole with its head: from now on it is timed. (Armed
+        # here, not per head: most requests end within the read that brought their head.)
+        elif self._body_pending and self._body_timer is None:
+            self._body_timer = self.loop.call_later(self._body_timeout, self._body_timed_out)
 
     def on_headers_complete(self) -> None:
         # A head that arrived within one read is only seen whole here.
@@ -131,11 +146,14 @@ class TurnBufferedHttpToolsProtocol(HttpToolsProtocol):
             self._head_too_large = True
             raise _HeadTooLarge  # httptools stops and uvicorn calls send_400_response
         self._head_pending = False
+        self._body_pending = True
         self._disarm_head_timer()
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._head_pending, self._head_received = True, 0
+        self._body_pending = False
+        self._disarm_body_timer()
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
@@ -156,9 +174,28 @@ class TurnBufferedHttpToolsProtocol(HttpToolsProtocol):
             detail = f"the request head did not arrive within {self._head_timeout:g} s"
             self._close_with(_refusal("request_head_timeout", detail))
 
+    def _body_timed_out(self) -> None:
+        self._body_timer = None
+        if not self._body_pending or self.transport.is_closing():
+            return
+        if self.flow.read_paused:  # we stopped reading (flow control, pipelining), not it
+            self._body_timer = self.loop.call_later(self._body_timeout, self._body_timed_out)
+            return
+        cycle = self.cycle
+        if cycle is not None and cycle.response_started:
+            # The app answered without the body; the connection can carry nothing more.
+            self.transport.close()
+            return
+        if cycle is not None:  # the app's wait for the body ends: it answers nobody
+            cycle.disconnected = True
+            cycle.message_event.set()
+        detail = f"the request body did not arrive within {self._body_timeout:g} s"
+        self._close_with(_refusal("request_body_timeout", detail))
+
     def _close_with(self, answer: bytes) -> None:
         self._disarm_head_timer()
-        self._head_pending = False  # nothing more is read as a head
+        self._disarm_body_timer()
+        self._head_pending = self._body_pending = False  # nothing more is read
         if not self.transport.is_closing():
             self.transport.write(answer)
             self.transport.close()
@@ -171,6 +208,11 @@ class TurnBufferedHttpToolsProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
 
+    def _disarm_body_timer(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
 
 UVICORN_HTTP = f"{__name__}:{TurnBufferedHttpToolsProtocol.__name__}"
 """The protocol with its default limits, by name (what test servers pass to uvicorn)."""
@@ -179,10 +221,12 @@ UVICORN_HTTP = f"{__name__}:{TurnBufferedHttpToolsProtocol.__name__}"
 def http_protocol(
     *, max_head_bytes: int = DEFAULT_MAX_HEAD_BYTES,
     head_timeout: float = DEFAULT_HEAD_TIMEOUT_SECONDS,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT_SECONDS,
 ) -> partial[TurnBufferedHttpToolsProtocol]:
     """What ``walletauth serve`` passes to uvicorn as ``http``: the protocol with the
     configured limits (a ``partial`` of a module-level class, so it reaches worker
     processes intact)."""
     return partial(
-        TurnBufferedHttpToolsProtocol, max_head_bytes=max_head_bytes, head_timeout=head_timeout
+        TurnBufferedHttpToolsProtocol, max_head_bytes=max_head_bytes, head_timeout=head_timeout,
+        body_timeout=body_timeout,
     )

@@ -100,6 +100,7 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "malformed_request": Outcome(400, "Malformed HTTP request"),
     "request_head_too_large": Outcome(431, "Request Header Fields Too Large"),
     "request_head_timeout": Outcome(408, "Request Timeout"),
+    "request_body_timeout": Outcome(408, "Request Timeout"),
     "not_found": Outcome(404, "Not found"),
     "method_not_allowed": Outcome(405, "Method not allowed"),
     "service_unavailable": Outcome(503, "Service unavailable"),

@@ -176,10 +176,10 @@ def hit_counter(state: ShortLivedState) -> HitCounter:
 
 
 def sign_in_writes(state: ShortLivedState, store: Store, calls: StoreCalls) -> SignInWrites:
-    if isinstance(state, SqlState):
-        # Group commit on SQLite only (see walletauth.server.sign_in).
-        return GroupCommit(store, calls, max_batch=SQLITE_BATCH if calls.serial else 1)
-    return NonceFirst(state, store, calls)
+    if isinstance(state, RedisState):
+        return NonceFirst(state, store, calls)
+    # Group commit on SQLite only (see walletauth.server.sign_in).
+    return GroupCommit(store, calls, max_batch=SQLITE_BATCH if calls.serial else 1)
 
 
 def _derive(key: bytes, label: bytes) -> bytes:

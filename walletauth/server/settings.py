@@ -247,6 +247,8 @@ class Settings(ConfiguredSettings):
     """Larger request heads (request line and headers) are answered 431 and closed."""
     head_timeout: float = Field(default=10.0, gt=0)
     """Seconds a request head may take to arrive; then it is answered 408 and closed."""
+    body_timeout: float = Field(default=10.0, gt=0)
+    """Seconds a request body may take to arrive after its head; then 408 and closed."""
     log_level: str = "info"
     serve_example: bool | None = None
     api_docs: bool = False

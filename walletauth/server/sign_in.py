@@ -2,8 +2,13 @@
 
 On SQL (no Redis) all three are one store transaction (:meth:`Store.sign_in_many`): one
 subject lookup, one key-store read, and a nonce that was used already leaves nothing
-behind. With Redis, the nonce's use is a ``SET NX`` there first (the atomic step), then
-the store's one transaction, then the session in Redis.
+behind. With Redis (:class:`NonceFirst`), the nonce's use and the session are one script
+there first (the atomic step: the session exists only if the nonce's use won), then the
+store's one transaction; if that fails, the session is revoked before the error is
+answered, so a 503 leaves no session and no records (only the nonce used: a captured body
+must not sign in later because our database was down when its owner sent it). A script
+whose reply was lost may leave its session behind, named by no cookie or token, until
+its TTL; the sign-in's records were not written.
 
 Group commit (:class:`GroupCommit` on SQLite): SQLite's commit is about a third of a
 sign-in's CPU, and there is one writer anyway. So the verifies that reach the store in one
@@ -22,16 +27,18 @@ PostgreSQL runs sign-ins in parallel anyway.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from walletauth.server.nonces import NonceCheck
-from walletauth.server.state.base import ShortLivedState
 from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Store
 from walletauth.store.store import SignIn, SignInOutcome
+
+log = logging.getLogger("walletauth.server.sign_in")
 
 SQLITE_BATCH = 32
 """Most sign-ins in one SQLite transaction. Per sign-in (``benchmarks/login_floor.py``):
@@ -126,27 +133,51 @@ def _answer(answer: asyncio.Future[bool], outcome: SignInOutcome) -> None:
         answer.set_result(outcome.written)
 
 
-class NonceFirst:
-    """The nonce's use and the session in the short-lived state (Redis), the records in
-    the store."""
+class NonceAndSessionState(Protocol):
+    """Short-lived state that uses a nonce and creates a session in one step (Redis)."""
 
-    def __init__(self, state: ShortLivedState, store: Store, calls: StoreCalls) -> None:
+    async def use_nonce_with_session(
+        self, nonce: str, *, issued_at: datetime, remember_until: datetime,
+        session_id: str, address: str, session_expires_at: datetime, now: datetime,
+    ) -> bool:
+        """Use ``nonce`` and create the session, both or neither; true for exactly one
+        caller of a nonce."""
+
+    async def revoke_session(self, session_id: str) -> None: ...
+
+
+class NonceFirst:
+    """The nonce's use and the session in one step of the short-lived state (Redis), then
+    the records in the store; the session withdrawn if the records fail."""
+
+    def __init__(self, state: NonceAndSessionState, store: Store, calls: StoreCalls) -> None:
         self._state = state
         self._store = store
         self._calls = calls
 
     async def write(self, sign_in: SignInWrite) -> bool:
         now = sign_in.now
-        if not await self._state.use_nonce(
+        if not await self._state.use_nonce_with_session(
             sign_in.nonce.nonce, issued_at=sign_in.nonce.issued_at,
-            remember_until=sign_in.nonce.remember_until, now=now,
+            remember_until=sign_in.nonce.remember_until, session_id=sign_in.session_id,
+            address=sign_in.address, session_expires_at=sign_in.session_expires_at, now=now,
         ):
             return False
-        await self._calls.run(
-            self._store.record_login, sign_in.address, sign_in.chain_id, now=now,
-            ip=sign_in.ip, user_agent=sign_in.user_agent,
-        )
-        await self._state.create_session(
-            sign_in.session_id, sign_in.address, expires_at=sign_in.session_expires_at, now=now
-        )
+        try:
+            await self._calls.run(
+                self._store.record_login, sign_in.address, sign_in.chain_id, now=now,
+                ip=sign_in.ip, user_agent=sign_in.user_agent,
+            )
+        except Exception:
+            await self._withdraw(sign_in.session_id)
+            raise
         return True
+
+    async def _withdraw(self, session_id: str) -> None:
+        """End the session of a sign-in whose records failed, before its error is answered."""
+        try:
+            await self._state.revoke_session(session_id)
+        except Exception as error:  # Redis went away too: the store's error is the answer
+            # Harmless left over: no cookie or token names it, and it expires with its TTL.
+            log.warning("the session of a failed sign-in could not be revoked (%s)",
+                        type(error).__name__)

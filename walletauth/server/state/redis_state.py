@@ -1,5 +1,6 @@
 """Short-lived state in Redis: a nonce's use recorded by ``SET NX PX`` (one round trip;
-exactly one caller creates the key), sessions with a TTL (rotated by a refresh within
+exactly one caller creates the key; a sign-in's session is created in the same script, see
+``_SIGN_IN``), sessions with a TTL (rotated by a refresh within
 their family, see ``_ROTATE_SESSION``), rate counters per fixed window (an atomic INCR +
 PEXPIRE script that also reads the previous window's counter, for the sliding estimate of
 :class:`~walletauth.server.state.base.Hits`).
@@ -48,19 +49,47 @@ from walletauth.store.ephemeral import Rotation
 
 PREFIX: Final = "walletauth:"
 
-# The epoch check and the nonce's use in one step. ARGV: milliseconds to remember the
-# use, the nonce's issue second, the epoch to start if Redis has none (it lost its data).
-_USE_NONCE: Final = """
-local epoch = redis.call('GET', KEYS[2])
-if not epoch then
-  redis.call('SET', KEYS[2], ARGV[3])
-  epoch = ARGV[3]
+# Whether a nonce issued at second ``issued`` may be used: not if it predates the epoch
+# (started at ``lost`` if Redis has none: it lost its data).
+_NONCE_AFTER_EPOCH: Final = """
+local function after_epoch(epoch_key, issued, lost)
+  local epoch = redis.call('GET', epoch_key)
+  if not epoch then
+    redis.call('SET', epoch_key, lost)
+    epoch = lost
+  end
+  return tonumber(issued) >= tonumber(epoch)
 end
-if tonumber(ARGV[2]) < tonumber(epoch) then return 0 end
+"""
+
+# The epoch check and the nonce's use in one step. ARGV: milliseconds to remember the
+# use, the nonce's issue second, the epoch to start if Redis has none.
+_USE_NONCE: Final = _NONCE_AFTER_EPOCH + """
+if not after_epoch(KEYS[2], ARGV[2], ARGV[3]) then return 0 end
 if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 1 end
 return 0
 """
 EPOCH_KEY: Final = f"{PREFIX}used-nonces-since"
+
+# A sign-in's nonce use and its session in one step: the session exists only if this
+# use of the nonce won, and the nonce is used only with the session created. KEYS: the
+# used nonce, the epoch, the session, the subject's index; ARGV as _USE_NONCE's, then the
+# session's milliseconds and id. The used nonce's value is the session's id, so a retry
+# of this very call (redis-py repeats a command whose reply was lost) finds its own win
+# and answers it again, instead of reading its own use as somebody else's.
+_SIGN_IN: Final = _NONCE_AFTER_EPOCH + """
+if not after_epoch(KEYS[2], ARGV[2], ARGV[3]) then return 0 end
+if not redis.call('SET', KEYS[1], ARGV[5], 'NX', 'PX', ARGV[1]) then
+  if redis.call('GET', KEYS[1]) == ARGV[5] then return 1 end
+  return 0
+end
+redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
+redis.call('SADD', KEYS[4], ARGV[5])
+if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[4]) then
+  redis.call('PEXPIRE', KEYS[4], ARGV[4])
+end
+return 1
+"""
 
 # INCR and PEXPIRE in one step, so a crash between them never leaves an immortal counter,
 # and the previous window's count in the same round trip. A counter lives two windows:
@@ -211,6 +240,7 @@ class RedisState:
         self._use_nonce = client.register_script(_USE_NONCE)
         self._count_hit = client.register_script(_COUNT_HIT)
         self._create_session = client.register_script(_CREATE_SESSION)
+        self._sign_in = client.register_script(_SIGN_IN)
         self._revoke_all = client.register_script(_REVOKE_ALL)
         self._rotate_session = client.register_script(_ROTATE_SESSION)
         self._end_family_if_rotated = client.register_script(_END_FAMILY_IF_ROTATED)
@@ -229,7 +259,8 @@ class RedisState:
         # A pooled connection Redis closed (a restart, an idle timeout) fails its next
         # command; two quick retries on a new connection hide that from the request.
         # Retrying can repeat a command whose reply was lost: a nonce's use then reads as
-        # used (refused, the safe way), a rate counter counts one more.
+        # used (refused, the safe way; a sign-in's recognises its own), a rate counter
+        # counts one more.
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2)
         pool = BlockingConnectionPool.from_url(
             url, decode_responses=True, max_connections=max_connections, timeout=pool_timeout,
@@ -260,6 +291,26 @@ class RedisState:
                 math.floor(issued_at.timestamp()),
                 # Lost data: whatever was issued up to this second may have been used.
                 math.floor(now.timestamp()) + 1,
+            ],
+        )
+        return bool(used)
+
+    @_unavailable_when_redis_is
+    async def use_nonce_with_session(
+        self, nonce: str, *, issued_at: datetime, remember_until: datetime,
+        session_id: str, address: str, session_expires_at: datetime, now: datetime,
+    ) -> bool:
+        """A sign-in's :meth:`use_nonce` and :meth:`create_session` in one round trip and
+        one step: true, with the session created, for exactly one caller of a nonce."""
+        used = await self._sign_in(
+            keys=[f"{PREFIX}used-nonce:{nonce}", EPOCH_KEY, f"{PREFIX}session:{session_id}",
+                  self._index(address)],
+            args=[
+                _milliseconds_until(remember_until, now),
+                math.floor(issued_at.timestamp()),
+                math.floor(now.timestamp()) + 1,
+                _milliseconds_until(session_expires_at, now),
+                session_id,
             ],
         )
         return bool(used)

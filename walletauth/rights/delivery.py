@@ -60,14 +60,19 @@ def deliver_due(
     now: datetime,
     limit: int = 100,
     first_retry: timedelta = FIRST_RETRY,
+    abandon_after: timedelta | None = None,
 ) -> DeliveryReport:
-    """Try every due notice once; what fails waits for its next attempt.
+    """Try every due notice once; what fails waits for its next attempt. A notice that
+    occurred ``abandon_after`` or longer ago is no longer sent: it waits for the purge,
+    which abandons it with an audit entry (``Store.purge(notice_abandon_after=...)``).
 
     Notices are claimed first (see :func:`walletauth.store.outbox.claim_due`), so
     several workers calling this at once never send the same notice twice.
     """
     report = DeliveryReport()
-    claimed = outbox.claim_due(store.engine, store.secrets, now=now, limit=limit, lease=LEASE)
+    occurred_after = None if abandon_after is None else now - abandon_after
+    claimed = outbox.claim_due(store.engine, store.secrets, now=now, limit=limit, lease=LEASE,
+                               occurred_after=occurred_after)
     for queued in claimed:
         error = _send(queued, endpoints.get(queued.endpoint), client, now)
         if error is None:

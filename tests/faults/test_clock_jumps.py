@@ -20,9 +20,12 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def served(tmp_path, clock):
-    settings = make_settings(tmp_path, rate_limits="off")
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def served(request, tmp_path, clock):
+    overrides = {}
+    if request.param == "postgres":  # sessions and used nonces in the database either way
+        overrides["database_url"] = request.getfixturevalue("postgres_url")
+    settings = make_settings(tmp_path, rate_limits="off", **overrides)
     with (serving(settings, clock) as (url, app),
           httpx.Client(base_url=url, timeout=30) as http):
         yield http, app.state.runtime

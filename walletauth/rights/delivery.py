@@ -4,7 +4,8 @@ Each due notice is POSTed to its endpoint, signed with ``walletauth.sdk.sign_not
 under the endpoint's secrets; a 2xx answer deletes it from the outbox, anything else
 (another status, a connection error, a timeout) schedules the next attempt after an
 exponentially growing delay, capped. The webhook id stays the notice id across
-retries, so a receiver's replay guard treats a retry as the same event.
+retries, so a receiver's replay guard treats a retry as the same event. A notice older
+than ``abandon_after`` is not sent any more: the purge abandons it and records that.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Each due notice is POSTed to its endpoint, signed with ``walletauth.sdk.sign_not
 under the endpoint's secrets; a 2xx answer deletes it from the outbox, anything else
 (another status, a connection error, a timeout) schedules the next attempt after an
 exponentially growing delay, capped. The webhook id stays the notice id across
-retries, so a receiver's replay guard treats a retry as the same event.
+retries, so a receiver's replay guard treats a retry as the same event. A notice older
+than ``abandon_after`` is not sent any more: the purge abandons it and records that.
 """
 
 from __future__ import annotations
@@ -60,14 +61,19 @@ def deliver_due(
     now: datetime,
     limit: int = 100,
     first_retry: timedelta = FIRST_RETRY,
+    abandon_after: timedelta | None = None,
 ) -> DeliveryReport:
-    """Try every due notice once; what fails waits for its next attempt.
+    """Try every due notice once; what fails waits for its next attempt. A notice that
+    occurred ``abandon_after`` or longer ago is no longer sent: it waits for the purge,
+    which abandons it with an audit entry (``Store.purge(notice_abandon_after=...)``).
 
     Notices are claimed first (see :func:`walletauth.store.outbox.claim_due`), so
     several workers calling this at once never send the same notice twice.
     """
     report = DeliveryReport()
-    claimed = outbox.claim_due(store.engine, store.secrets, now=now, limit=limit, lease=LEASE)
+    occurred_after = None if abandon_after is None else now - abandon_after
+    claimed = outbox.claim_due(store.engine, store.secrets, now=now, limit=limit, lease=LEASE,
+                               occurred_after=occurred_after)
     for queued in claimed:
         error = _send(queued, endpoints.get(queued.endpoint), client, now)
         if error is None:

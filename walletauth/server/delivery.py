@@ -15,17 +15,19 @@ import contextlib
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import httpx
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from walletauth.rights import DeliveryReport, NoticeEndpoint, deliver_due
 from walletauth.server.login import Clock
 from walletauth.server.services import ServiceRegistry
-from walletauth.server.settings import ConfiguredSettings, Settings
+from walletauth.server.settings import ConfiguredSettings, Settings, bare_seconds
 from walletauth.store import Store
+from walletauth.store.purge import NOTICE_ABANDON_AFTER
 
 log = logging.getLogger("walletauth.server.delivery")
 
@@ -44,6 +46,15 @@ class DeliverySettings(ConfiguredSettings):
                                   description="seconds a receiver has to answer")
     notice_batch: int = Field(default=100, gt=0, le=10_000,
                               description="notices claimed per round")
+    notice_abandon_after: timedelta = Field(
+        default=NOTICE_ABANDON_AFTER, gt=timedelta(0),
+        description="a notice undelivered this long is no longer sent; `walletauth purge`"
+                    " gives it up with an audit entry (the same setting as the purge's)")
+
+    @field_validator("notice_abandon_after", mode="before")
+    @classmethod
+    def _parse_seconds(cls, value: Any) -> Any:
+        return bare_seconds(value)
 
 
 def notice_endpoints(settings: Settings | None = None) -> dict[str, NoticeEndpoint]:
@@ -58,7 +69,8 @@ def deliver_once(
 ) -> DeliveryReport:
     """One round: claim the due notices and try each once."""
     return deliver_due(store, endpoints, client, now=clock(), limit=settings.notice_batch,
-                       first_retry=timedelta(seconds=settings.notice_first_retry))
+                       first_retry=timedelta(seconds=settings.notice_first_retry),
+                       abandon_after=settings.notice_abandon_after)
 
 
 class NoticeWorker:

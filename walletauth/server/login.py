@@ -98,6 +98,7 @@ class LoginService:
         self._cookies = parts.cookies
         self._metrics = parts.metrics
         self._clock = parts.clock
+        self._latest_seen = parts.clock()
         self._log_key = parts.log_key
         self._rpc: Mapping[int, object] | None = dict(settings.rpc_urls) or None
         self._expected_by_domain, self._expected_elsewhere = _domain_expectations(settings)
@@ -203,15 +204,23 @@ class LoginService:
         for a domain not configured, any configured domain (which then fails, listing them)."""
         return self._expected_by_domain.get(message.domain.lower(), self._expected_elsewhere)
 
+    def _session_now(self) -> datetime:
+        """The latest time this process has read, for deciding whether a session has
+        expired: a session once past its expiry stays ended when the clock is set back
+        (a jump back, or a correction after a jump forward) instead of coming back to life.
+        Its cost is a session ending early by as much as a jump forward was undone."""
+        self._latest_seen = max(self._latest_seen, self._clock())
+        return self._latest_seen
+
     async def refresh(self, cookie: str | None) -> SignedIn:
         """A new access token and a new cookie, whose session replaces the cookie's in its
         family (same expiry); the old cookie no longer works, and if it is ever sent again,
         every session of its family ends (a stolen one has been used, or is about to be)."""
         credential = self._credential(cookie)
-        now = self._clock()
         new_cookie, new_credential = self._cookies.issue(credential.address, credential.chain_id)
         rotation = await self._state.rotate_session(
-            credential.session_id, new_credential.session_id, credential.address, now=now
+            credential.session_id, new_credential.session_id, credential.address,
+            now=self._session_now(),
         )
         if rotation.expires_at is None:
             if rotation.reused:
@@ -219,7 +228,7 @@ class LoginService:
             raise _session_ended()
         principal = Principal(credential.address, credential.chain_id, new_credential.session_id)
         return SignedIn(
-            principal=principal, access=self._issue(principal, now), cookie=new_cookie,
+            principal=principal, access=self._issue(principal, self._clock()), cookie=new_cookie,
             cookie_expires_at=rotation.expires_at,
         )
 
@@ -248,7 +257,8 @@ class LoginService:
 
     async def by_cookie(self, cookie: str | None) -> Principal:
         credential = self._credential(cookie)
-        if not await self._state.session_active(credential.session_id, now=self._clock()):
+        if not await self._state.session_active(credential.session_id,
+                                                now=self._session_now()):
             # A rotated cookie sent again ends its family, wherever it is sent.
             if await self._state.end_family_if_rotated(credential.session_id):
                 self._family_ended(credential.address)
@@ -273,7 +283,7 @@ class LoginService:
         now = self._clock()
         claims = self._tokens.read(token, now=now)
         # A valid signature is not enough: logging out ends the session's tokens here.
-        if not await self._state.session_active(claims.session_id, now=now):
+        if not await self._state.session_active(claims.session_id, now=self._session_now()):
             raise ServerError("session_revoked", "the session of this token has ended")
         return Principal(claims.address, claims.chain_id, claims.session_id)
 

@@ -37,9 +37,11 @@ _DIGIT_VALUES: Final = bytes(
     ALPHABET.index(chr(byte)) if chr(byte) in ALPHABET else 0 for byte in range(256)
 )
 
-USED_NONCE_GRACE: Final = timedelta(minutes=5)
+USED_NONCE_GRACE: Final = timedelta(minutes=15)
 """How long a used nonce stays recorded past its expiry: a worker whose clock runs up
-to this much behind still finds it used (clock skew is bounded by 5 minutes)."""
+to this much behind still finds it used, and a purge run while the clock had jumped up
+to ten minutes forward (beyond the 5 minutes of skew allowed) keeps it, so the signed
+message cannot sign in again once the clock is set back (tests/faults/test_clock_jumps)."""
 
 
 @dataclass(frozen=True)

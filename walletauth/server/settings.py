@@ -43,6 +43,13 @@ SIGN_IN_SCHEMES: Final = frozenset({"https", "http"})
 RATE_LIMITS_OFF: Final = frozenset({"off", "false", "0", "no", "disabled"})
 
 
+def bare_seconds(value: Any) -> Any:
+    """A bare number in the environment means seconds (ISO 8601 durations work too)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
 class ConfiguredSettings(BaseSettings):
     """Settings read from keyword arguments, then ``WALLETAUTH_*`` variables, then the TOML
     file named by ``WALLETAUTH_CONFIG``: the one order every settings class reads in."""
@@ -317,10 +324,7 @@ class Settings(ConfiguredSettings):
     )
     @classmethod
     def _parse_seconds(cls, value: Any) -> Any:
-        """A bare number in the environment means seconds (ISO 8601 durations work too)."""
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value.strip())
-        return value
+        return bare_seconds(value)
 
     @field_validator("services", "notice_endpoints", mode="before")
     @classmethod

@@ -78,9 +78,12 @@ def enqueue(
 
 
 def claim_due(
-    engine: sa.Engine, secrets: Secrets, *, now: datetime, limit: int, lease: timedelta
+    engine: sa.Engine, secrets: Secrets, *, now: datetime, limit: int, lease: timedelta,
+    occurred_after: datetime | None = None,
 ) -> list[OutboxNotice]:
-    """Take up to ``limit`` due notices for this caller alone, oldest first.
+    """Take up to ``limit`` due notices for this caller alone, oldest first; with
+    ``occurred_after``, only those that occurred after it (older ones are past their
+    abandon time: the purge gives them up and records it, they are not sent late).
 
     The claim moves ``next_attempt_at`` to ``now + lease`` in the statement that picks
     the rows, so another worker polling meanwhile does not see them; a worker that
@@ -90,6 +93,8 @@ def claim_due(
     """
     key = sa.tuple_(notice_outbox.c.notice_id, notice_outbox.c.endpoint)
     is_due = notice_outbox.c.next_attempt_at <= now
+    if occurred_after is not None:
+        is_due = sa.and_(is_due, notice_outbox.c.occurred_at > occurred_after)
     chosen = (
         sa.select(notice_outbox.c.notice_id, notice_outbox.c.endpoint)
         .where(is_due)

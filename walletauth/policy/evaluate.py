@@ -55,7 +55,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from walletauth.policy.consistency import JOINT_USE_GROUND
 from walletauth.policy.minimise import minimise
@@ -76,7 +76,7 @@ ReasonCode = Literal[
     "policy_changed",
     "joint_use_not_allowed",
 ]
-REASON_CODES: Final[frozenset[str]] = frozenset(ReasonCode.__args__)  # type: ignore[attr-defined]
+REASON_CODES: Final[frozenset[str]] = frozenset(get_args(ReasonCode))
 
 
 @dataclass(frozen=True, slots=True)

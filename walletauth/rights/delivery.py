@@ -94,6 +94,7 @@ def _send(
         return "unknown_endpoint"
     notice = Notice(
         # A notice about the policy seals no subject (walletauth.store.policy_versions).
+        # The outbox keeps the type as text; the model validates it against NoticeType.
         id=queued.notice_id, type=queued.type,  # type: ignore[arg-type]
         subject=queued.subject or None,
         purposes=queued.purposes, occurred_at=queued.occurred_at,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from walletauth.errors import WalletAuthError
 
@@ -19,7 +19,7 @@ RightsErrorCode = Literal[
     "no_age_rule",  # a guardian consent under a policy without an age rule
 ]
 
-RIGHTS_ERROR_CODES: Final[frozenset[str]] = frozenset(RightsErrorCode.__args__)  # type: ignore[attr-defined]
+RIGHTS_ERROR_CODES: Final[frozenset[str]] = frozenset(get_args(RightsErrorCode))
 
 
 class RightsError(WalletAuthError):

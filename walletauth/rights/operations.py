@@ -174,7 +174,7 @@ def correct(
         outcome = ops.apply_changes(store, address, changes, editable=editable, now=now)
         if outcome.refused:
             index, reason = outcome.refused[0]
-            raise RightsError(reason, f"change {index} refused ({reason}); nothing was changed")  # type: ignore[arg-type]
+            raise RightsError(reason, f"change {index} refused ({reason}); nothing was changed")
         detail = {"corrected": outcome.corrected, "added": outcome.added,
                   "deleted": outcome.deleted}
         ops.finish_request(store, request_id, "completed", now=now, detail=detail)

@@ -100,7 +100,7 @@ def _headers(api_key: str) -> dict[str, str]:
 
 def _backoff(attempt: int) -> float:
     """0.1 s, 0.2 s, 0.4 s... at most 2 s, with jitter so clients do not retry in step."""
-    return min(FIRST_BACKOFF * 2**attempt, MAX_BACKOFF) * (0.5 + random.random() / 2)
+    return min(FIRST_BACKOFF * 2.0**attempt, MAX_BACKOFF) * (0.5 + random.random() / 2)
 
 
 def _retry_error(call: _Call[Any], error: httpx.TransportError) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from walletauth.errors import WalletAuthError
 
@@ -31,7 +31,7 @@ SdkErrorCode = Literal[
     "unexpected_response",  # an answer that is not walletauth's (proxy page, wrong URL)
 ]
 
-SDK_ERROR_CODES: Final[frozenset[str]] = frozenset(SdkErrorCode.__args__)  # type: ignore[attr-defined]
+SDK_ERROR_CODES: Final[frozenset[str]] = frozenset(get_args(SdkErrorCode))
 
 
 class SdkError(WalletAuthError):

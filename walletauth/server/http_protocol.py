@@ -114,6 +114,8 @@ class TurnBufferedHttpToolsProtocol(HttpToolsProtocol):
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_too_large = False
 
+    # uvicorn types its parameter asyncio.Transport while asyncio's base says BaseTransport
+    # (hence override); the buffered wrapper is a Transport by duck typing, not by class.
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         buffered = _TurnBufferedTransport(transport, self.loop)
         super().connection_made(buffered)  # type: ignore[arg-type]

@@ -131,10 +131,10 @@ class TokenIssuer:
         try:
             claims = AccessClaims(
                 address=str(payload["sub"]),
-                chain_id=int(payload["chain_id"]),  # type: ignore[call-overload]
+                chain_id=_integer(payload["chain_id"]),
                 session_id=str(payload["sid"]),
-                issued_at=datetime.fromtimestamp(int(payload["iat"]), UTC),  # type: ignore[call-overload]
-                expires_at=datetime.fromtimestamp(int(payload["exp"]), UTC),  # type: ignore[call-overload]
+                issued_at=datetime.fromtimestamp(_integer(payload["iat"]), UTC),
+                expires_at=datetime.fromtimestamp(_integer(payload["exp"]), UTC),
                 token_id=str(payload["jti"]),
             )
         except (TypeError, ValueError, OverflowError, OSError):
@@ -156,3 +156,11 @@ def _header_segment(key: SigningKey) -> bytes:
 
 def _base64url(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _integer(claim: object) -> int:
+    """A numeric claim as int (what ``int()`` takes; anything else a TypeError, which the
+    caller answers as an invalid token)."""
+    if not isinstance(claim, int | float | str):
+        raise TypeError(f"not a number: {type(claim).__name__}")
+    return int(claim)

@@ -33,6 +33,7 @@ from aiohttp import ClientError
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_abi.exceptions import DecodingError
+from eth_typing import ChecksumAddress
 from eth_utils import is_address, to_checksum_address
 from requests import RequestException
 from requests import Timeout as RequestsTimeout
@@ -315,7 +316,7 @@ def _is_eth_tester_revert(exc: Exception) -> bool:
     return failed is not None and isinstance(exc, failed)
 
 
-def _checksum(address: str) -> str:
+def _checksum(address: str) -> ChecksumAddress:
     if not isinstance(address, str) or not is_address(address):
         raise ValueError(f"not an Ethereum address: {address!r}")
     return to_checksum_address(address)

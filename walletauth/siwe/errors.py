@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Final, Literal, get_args
 
 from walletauth.errors import WalletAuthError
 
@@ -21,7 +21,7 @@ SiweErrorCode = Literal[
     "rpc_unavailable",
 ]
 
-SIWE_ERROR_CODES: Final[frozenset[str]] = frozenset(SiweErrorCode.__args__)  # type: ignore[attr-defined]
+SIWE_ERROR_CODES: Final[frozenset[str]] = frozenset(get_args(SiweErrorCode))
 
 
 class SiweError(WalletAuthError):

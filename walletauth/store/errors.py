@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
-from typing import Final, Literal
+from typing import Final, Literal, TypeGuard, get_args
 
 import psycopg
 import sqlalchemy.exc as sa_exc
@@ -52,7 +52,12 @@ StoreErrorCode = Literal[
     "storage_full",
 ]
 
-STORE_ERROR_CODES: Final[frozenset[str]] = frozenset(StoreErrorCode.__args__)  # type: ignore[attr-defined]
+STORE_ERROR_CODES: Final[frozenset[str]] = frozenset(get_args(StoreErrorCode))
+
+
+def is_store_code(code: str) -> TypeGuard[StoreErrorCode]:
+    """Whether a policy's reason code is one the store raises too (then it keeps it)."""
+    return code in STORE_ERROR_CODES
 
 
 class StoreError(WalletAuthError):
@@ -86,7 +91,7 @@ def database_unavailability(error: BaseException) -> StoreError | None:
         return StoreError("database_unavailable", "no database connection came free in time")
     # Through SQLAlchemy, or straight from the driver (the sign-in's own SQL path).
     if isinstance(error, sa_exc.DBAPIError):
-        driver_error: BaseException = error.orig
+        driver_error: BaseException | None = error.orig
         cannot_serve = isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError)) or (
             error.connection_invalidated
         )
@@ -114,13 +119,13 @@ def policy_errors_as_store_errors() -> Iterator[None]:
     try:
         yield
     except PolicyError as error:
-        code = error.code if error.code in STORE_ERROR_CODES else "invalid_argument"
-        raise StoreError(code, error.message) from None  # type: ignore[arg-type]
+        code: StoreErrorCode = error.code if is_store_code(error.code) else "invalid_argument"
+        raise StoreError(code, error.message) from None
 
 
 def refuse(decision: UseDecision, what: str) -> None:
     """Raise the refusal ``decision`` holds, if any, under the policy's reason code."""
     if not decision.allowed:
         reason = decision.reason or "purpose_not_allowed"
-        code = reason if reason in STORE_ERROR_CODES else "purpose_not_allowed"
-        raise StoreError(code, f"{what} refused: {reason}")  # type: ignore[arg-type]
+        code: StoreErrorCode = reason if is_store_code(reason) else "purpose_not_allowed"
+        raise StoreError(code, f"{what} refused: {reason}")

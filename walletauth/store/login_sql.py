@@ -30,7 +30,7 @@ alternating runs: 104-196 ms against 80-93 ms).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -102,6 +102,15 @@ def sqlite_time(moment: datetime) -> str:
     return moment.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
+def _processor(process: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """SQLAlchemy returns no processor for a type that converts nothing; UTCDateTime
+    converts both ways on every dialect, so a missing one would let naive or foreign-zone
+    times through unconverted: fail at start instead."""
+    if process is None:
+        raise TypeError("UTCDateTime lost its time conversion for this dialect")
+    return process
+
+
 class _Dialect:
     """Statement text and time conversion for one engine's dialect."""
 
@@ -111,10 +120,13 @@ class _Dialect:
         self.lock = _LOCK_SUBJECT[self.name]
         self.placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         time_type = UTCDateTime().dialect_impl(engine.dialect)
-        self.bind_time = (
-            sqlite_time if self.name == "sqlite" else time_type.bind_processor(engine.dialect)
+        self.bind_time: Callable[[datetime], Any] = (
+            sqlite_time if self.name == "sqlite"
+            else _processor(time_type.bind_processor(engine.dialect))
         )
-        self.read_time = time_type.result_processor(engine.dialect, None)
+        self.read_time: Callable[[Any], datetime] = _processor(
+            time_type.result_processor(engine.dialect, None)
+        )
 
         self._statements = {text: self._placeheld(text) for text in _STATEMENTS}
         self._find_subject: dict[int, str] = {}
@@ -334,10 +346,10 @@ class KeyRead:
                 return self._read(connection, key_id)
             finally:
                 connection.close()
-        connection = held.get(self._engine)
-        if connection is None:
-            connection = held[self._engine] = self._engine.raw_connection()
-        return self._read(connection, key_id)
+        held_connection = held.get(self._engine)
+        if held_connection is None:
+            held_connection = held[self._engine] = self._engine.raw_connection()
+        return self._read(held_connection, key_id)
 
     def _read_in_transaction(self, connection: Any, key_id: str) -> tuple[int, bytes] | None:
         try:

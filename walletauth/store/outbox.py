@@ -109,7 +109,7 @@ def claim_due(
             .values(next_attempt_at=now + lease)
             .returning(*notice_outbox.c)
         ).all()
-    rows.sort(key=lambda row: (row.occurred_at, row.notice_id, row.endpoint))
+    rows = sorted(rows, key=lambda row: (row.occurred_at, row.notice_id, row.endpoint))
     return [_opened(secrets, row) for row in rows]
 
 

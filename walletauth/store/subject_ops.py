@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 import sqlalchemy as sa
 
@@ -39,6 +39,8 @@ from walletauth.store.types import require_aware
 
 RequestStatus = Literal["received", "completed", "denied"]
 ChangeOp = Literal["correct", "add", "delete"]
+ChangeRefusal = Literal["unknown_record", "not_user_supplied", "undeclared_field"]
+"""Why a change set was refused (the rights layer raises these as its own codes)."""
 
 ORPHAN_PAGE = 1000
 """Key ids compared per query (bounded IN lists on both databases)."""
@@ -126,7 +128,7 @@ class RecordChange:
 class ChangeOutcome:
     """What a change set did, or (``refused`` non-empty) why nothing was changed."""
 
-    refused: list[tuple[int, str]] = field(default_factory=list)
+    refused: list[tuple[int, ChangeRefusal]] = field(default_factory=list)
     """(index of the change, reason): ``unknown_record``, ``not_user_supplied`` or
     ``undeclared_field``."""
     corrected: int = 0
@@ -235,16 +237,16 @@ def _erase_rows(
 ) -> Erasure:
     kept = sa.and_(records.c.purpose.in_(legal), records.c.expires_at > now)
     mine = records.c.subject_id == subject.id
-    erased = dict(connection.execute(
+    erased: dict[str, int] = dict(connection.execute(
         sa.select(records.c.category, sa.func.count())
         .where(mine, sa.not_(kept))
         .group_by(records.c.category)
     ).all())
     retained = [
-        Retained(row.category, row.purpose, row.count, row.until)
+        Retained(row.category, row.purpose, row.kept, row.until)
         for row in connection.execute(
             sa.select(records.c.category, records.c.purpose,
-                      sa.func.count().label("count"), sa.func.max(records.c.expires_at)
+                      sa.func.count().label("kept"), sa.func.max(records.c.expires_at)
                       .label("until"))
             .where(mine, kept)
             .group_by(records.c.category, records.c.purpose)
@@ -255,10 +257,10 @@ def _erase_rows(
     recorded = sa.and_(provisions.subject_id == subject.id,
                        provisions.provided_at > now - provision_retention)
     retained_provisions = [
-        RetainedProvisions(row.ground, row.count, row.last + provision_retention,
+        RetainedProvisions(row.ground, row.kept, row.last + provision_retention,
                            row.withheld)
         for row in connection.execute(
-            sa.select(provisions.ground, provisions.withheld, sa.func.count().label("count"),
+            sa.select(provisions.ground, provisions.withheld, sa.func.count().label("kept"),
                       sa.func.max(provisions.provided_at).label("last"))
             .where(recorded).group_by(provisions.ground, provisions.withheld)
             .order_by(provisions.ground, provisions.withheld)
@@ -324,6 +326,8 @@ def _checkpoint(store: Store) -> None:
     # Outside any transaction: SQLAlchemy's autobegin would make the pragma fail.
     raw = store.engine.raw_connection()
     try:
+        # driver_connection is typed Any | None (None once detached); this one is checked
+        # out just above, so it is the live sqlite3 connection.
         raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
     except sqlite3.OperationalError:
         pass  # the erasure is committed; the next checkpoint will do
@@ -401,15 +405,15 @@ def _owned_records(
     return {row.id: row for row in rows}
 
 
-def _row_id(value: object) -> bool:
+def _row_id(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ROW_ID
 
 
 def _refusals(
     store: Store, changes: Sequence[RecordChange], owned: Mapping[int, Any],
     editable: frozenset[str],
-) -> list[tuple[int, str]]:
-    refused = []
+) -> list[tuple[int, ChangeRefusal]]:
+    refused: list[tuple[int, ChangeRefusal]] = []
     for index, change in enumerate(changes):
         reason = _refusal(store, change, owned, editable)
         if reason is not None:
@@ -419,7 +423,7 @@ def _refusals(
 
 def _refusal(
     store: Store, change: RecordChange, owned: Mapping[int, Any], editable: frozenset[str]
-) -> str | None:
+) -> ChangeRefusal | None:
     if change.op == "add":
         category = change.category
     elif not _row_id(change.record_id) or change.record_id not in owned:

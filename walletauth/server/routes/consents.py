@@ -87,7 +87,7 @@ def consents_view(policy: Policy, state: SubjectState) -> ConsentsResponse:
     """What the consent screen shows: switches, suspensions, granted purposes not in use
     now (and why), and the age rule's state."""
     consents = effective_consents(policy, state.consents, state.outdated)
-    on_hold = {}
+    on_hold: dict[str, str] = {}
     for purpose, granted in consents.items():
         if not (granted and policy.purpose(purpose).optional):
             continue

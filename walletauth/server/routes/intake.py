@@ -193,7 +193,7 @@ def _set_contact(runtime: Runtime, address: str, given: dict[str, str],
                             now=now)
     if outcome.refused:
         index, reason = outcome.refused[0]
-        raise RightsError(reason, f"change {index} refused ({reason}); nothing was changed")  # type: ignore[arg-type]
+        raise RightsError(reason, f"change {index} refused ({reason}); nothing was changed")
     return IntakeAnswer(kept=[Kept(category=category, purpose=chosen, record_id=record_id)
                               for (category, chosen), record_id in zip(tagged, outcome.added,
                                                                        strict=True)])

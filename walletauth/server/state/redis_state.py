@@ -31,11 +31,11 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
-from typing import Final, ParamSpec, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -135,8 +135,8 @@ _T = TypeVar("_T")
 
 
 def _unavailable_when_redis_is(
-    call: Callable[_P, Awaitable[_T]],
-) -> Callable[_P, Awaitable[_T]]:
+    call: Callable[_P, Coroutine[Any, Any, _T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
     """Answer a Redis that is down, slow or out of pooled connections as
     ``service_unavailable`` (redis-py raises ``ConnectionError`` for a pool wait that
     timed out and ``MaxConnectionsError``, a ``ConnectionError``, for a full pool)."""
@@ -328,7 +328,8 @@ class RedisState:
     @_unavailable_when_redis_is
     async def session_active(self, session_id: str, *, now: datetime) -> bool:
         value = await self._client.get(f"{PREFIX}session:{session_id}")
-        return value is not None and not value.startswith(_ROTATED)
+        # The pool decodes responses (from_url): a live session's value is text.
+        return isinstance(value, str) and not value.startswith(_ROTATED)
 
     async def rotate_session(
         self, session_id: str, new_session_id: str, address: str, *, now: datetime

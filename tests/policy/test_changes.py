@@ -66,3 +66,15 @@ def test_an_inconsistent_history_is_refused(edit, problem):
         parse_policy(edit(shipped_text()), origin="operator.toml")
     assert raised.value.code == "invalid_policy"
     assert problem in raised.value.message
+
+
+def test_the_digest_a_consent_is_bound_to_is_pinned():
+    """Consents recorded by earlier releases carry this digest: any change to its canonical
+    form (order, separators, escaping, length) would put every recorded consent on hold
+    after an upgrade, for a text nobody changed."""
+    from walletauth.policy.model import LocalizedText, text_digest
+
+    assert text_digest(LocalizedText(ja="分析", en="Analytics")) == (
+        "45b4a0734cdfbf3943216654bd739194")
+    assert text_digest(LocalizedText(ja="分析", en="Analytics ")) != (
+        "45b4a0734cdfbf3943216654bd739194")

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import socket
 from datetime import datetime, timedelta
-from ipaddress import ip_network
 
 from walletauth.server.errors import ServerError
 from walletauth.server.settings import RateLimits
@@ -44,19 +43,9 @@ class RateLimiter:
         await self._subject_hit("forwarded", address, now)
 
     async def _subject_hit(self, kind: str, address: str, now: datetime) -> None:
-        if not self._limits.enabled:
-            return
-        limit, window = self._limits.rights_per_subject, self._limits.rights_window_seconds
-        hits = await self._counter.count_hit(
-            self._counter_key(kind, address.lower()), window=timedelta(seconds=window), now=now
-        )
-        if hits.count > limit:
-            raise ServerError(
-                "rate_limited",
-                f"more than {limit} {kind} requests of this wallet in {window} s;"
-                f" retry after {hits.retry_after(limit)} s",
-                retry_after=hits.retry_after(limit),
-            )
+        window = timedelta(seconds=self._limits.rights_window_seconds)
+        await self._hit(kind, address.lower(), self._limits.rights_per_subject, now, window,
+                        what=" of this wallet")
 
     async def nonce_requested(self, client_ip: str, *, now: datetime) -> None:
         await self._hit("nonce", client_network(client_ip), self._limits.nonce_per_ip, now)
@@ -90,20 +79,28 @@ class RateLimiter:
             self._limits.failed_verify_per_address, now,
         )
 
-    async def _hit(self, kind: str, subject: str, limit: int, now: datetime) -> None:
+    async def _hit(
+        self, kind: str, subject: str, limit: int, now: datetime,
+        window: timedelta | None = None, *, what: str = "",
+    ) -> None:
         if not self._limits.enabled:
             return
+        window = window or self._window
         hits = await self._counter.count_hit(
-            self._counter_key(kind, subject), window=self._window, now=now
+            self._counter_key(kind, subject), window=window, now=now
         )
         if hits.count > limit:
-            raise self._limited(f"more than {limit} {kind} requests", hits.retry_after(limit))
+            raise self._limited(
+                f"more than {limit} {kind} requests{what}", hits.retry_after(limit), window
+            )
 
-    def _limited(self, what: str, retry_after: int) -> ServerError:
+    def _limited(
+        self, what: str, retry_after: int, window: timedelta | None = None
+    ) -> ServerError:
+        seconds = int((window or self._window).total_seconds())
         return ServerError(
             "rate_limited",
-            f"{what} in {self._limits.window_seconds} s;"
-            f" retry after {retry_after} s",
+            f"{what} in {seconds} s; retry after {retry_after} s",
             retry_after=retry_after,
         )
 
@@ -116,28 +113,29 @@ class RateLimiter:
 _IPV4_MAPPED = bytes(10) + b"\xff\xff"
 
 
-def client_network(ip: str) -> str:
-    """What a client's requests count under: an IPv4 address itself (also when written
-    IPv4-mapped), an IPv6 address's /64 network."""
-    if ":" not in ip:
+def client_network(ip: str, *, ipv4_by_24: bool = False) -> str:
+    """What a client's requests count under: an IPv6 address's /64 network; an IPv4
+    address itself (also when written IPv4-mapped), or its /24 with ``ipv4_by_24`` (the
+    network one party usually holds whole, for failed verifies). Anything that is no IP
+    (a test client's name) counts as itself."""
+    if ":" in ip:
+        try:
+            # inet_pton, not ipaddress: a twentieth of the time, on the sign-in's path.
+            packed = socket.inet_pton(socket.AF_INET6, ip)
+        except OSError:
+            return ip
+        if packed[:12] != _IPV4_MAPPED:
+            return packed[:8].hex() + "::/64"
+        ip = socket.inet_ntop(socket.AF_INET, packed[12:])
+    if not ipv4_by_24:
         return ip
     try:
-        # inet_pton, not ipaddress: a twentieth of the time, on the sign-in's path.
-        packed = socket.inet_pton(socket.AF_INET6, ip)
+        packed = socket.inet_pton(socket.AF_INET, ip)
     except OSError:
-        return ip  # not an address (a test client's name): counted as it is
-    if packed[:12] == _IPV4_MAPPED:
-        return socket.inet_ntop(socket.AF_INET, packed[12:])
-    return packed[:8].hex() + "::/64"
-FAILURE_NETWORK_PREFIX = {4: 24, 6: 64}
-"""How much of a client's IP names its network for failed verifies: the /24 or /64 that
-one party usually holds whole, so its other addresses share its count."""
+        return ip
+    return socket.inet_ntop(socket.AF_INET, packed[:3] + b"\0") + "/24"
 
 
 def _failure_subject(address: str, client_ip: str) -> str:
-    try:
-        network = ip_network(client_ip, strict=False)
-        network = network.supernet(new_prefix=FAILURE_NETWORK_PREFIX[network.version])
-    except ValueError:  # client_ip always gives an IP; anything else counts as itself
-        return f"{address.lower()}\0{client_ip}"
-    return f"{address.lower()}\0{network}"
+    """Failed verifies count per address and client network (IPv4 /24, IPv6 /64)."""
+    return f"{address.lower()}\0{client_network(client_ip, ipv4_by_24=True)}"

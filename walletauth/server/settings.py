@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -188,6 +189,14 @@ def _pairs(text: str) -> list[tuple[str, str]]:
     return pairs
 
 
+def _parse_each(value: Any, parse: Callable[[str], Any]) -> Any:
+    """A list setting (comma-separated text, or a list) with each text item parsed."""
+    items = _split_list(value)
+    if isinstance(items, list | tuple):
+        return tuple(parse(item) if isinstance(item, str) else item for item in items)
+    return items
+
+
 def _split_list(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
@@ -274,12 +283,7 @@ class Settings(ConfiguredSettings):
     @field_validator("domains", mode="before")
     @classmethod
     def _parse_domains(cls, value: Any) -> Any:
-        items = _split_list(value)
-        if isinstance(items, list | tuple):
-            return tuple(
-                LoginDomain.parse(item) if isinstance(item, str) else item for item in items
-            )
-        return items
+        return _parse_each(value, LoginDomain.parse)
 
     @field_validator("chain_ids", "cors_origins", mode="before")
     @classmethod
@@ -289,12 +293,7 @@ class Settings(ConfiguredSettings):
     @field_validator("frontend_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: Any) -> Any:
-        items = _split_list(value)
-        if isinstance(items, list | tuple):
-            return tuple(
-                front_end_origin(item) if isinstance(item, str) else item for item in items
-            )
-        return items
+        return _parse_each(value, front_end_origin)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -62,6 +62,18 @@ local function after_epoch(epoch_key, issued, lost)
 end
 """
 
+# A session, its place in the subject's index, and the index's TTL (never shortened: it
+# lives as long as the subject's longest session).
+_NEW_SESSION: Final = """
+local function new_session(session_key, index_key, session_id, milliseconds)
+  redis.call('SET', session_key, '1', 'PX', milliseconds)
+  redis.call('SADD', index_key, session_id)
+  if redis.call('PTTL', index_key) < tonumber(milliseconds) then
+    redis.call('PEXPIRE', index_key, milliseconds)
+  end
+end
+"""
+
 # The epoch check and the nonce's use in one step. ARGV: milliseconds to remember the
 # use, the nonce's issue second, the epoch to start if Redis has none.
 _USE_NONCE: Final = _NONCE_AFTER_EPOCH + """
@@ -77,17 +89,13 @@ EPOCH_KEY: Final = f"{PREFIX}used-nonces-since"
 # session's milliseconds and id. The used nonce's value is the session's id, so a retry
 # of this very call (redis-py repeats a command whose reply was lost) finds its own win
 # and answers it again, instead of reading its own use as somebody else's.
-_SIGN_IN: Final = _NONCE_AFTER_EPOCH + """
+_SIGN_IN: Final = _NONCE_AFTER_EPOCH + _NEW_SESSION + """
 if not after_epoch(KEYS[2], ARGV[2], ARGV[3]) then return 0 end
 if not redis.call('SET', KEYS[1], ARGV[5], 'NX', 'PX', ARGV[1]) then
   if redis.call('GET', KEYS[1]) == ARGV[5] then return 1 end
   return 0
 end
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
-redis.call('SADD', KEYS[4], ARGV[5])
-if redis.call('PTTL', KEYS[4]) < tonumber(ARGV[4]) then
-  redis.call('PEXPIRE', KEYS[4], ARGV[4])
-end
+new_session(KEYS[3], KEYS[4], ARGV[5], ARGV[4])
 return 1
 """
 
@@ -100,14 +108,8 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {count, tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
 
-# The session, its place in the subject's index, and the index's TTL (never shortened:
-# it lives as long as the subject's longest session) in one step.
-_CREATE_SESSION: Final = """
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[2])
-if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[1]) then
-  redis.call('PEXPIRE', KEYS[2], ARGV[1])
-end
+_CREATE_SESSION: Final = _NEW_SESSION + """
+new_session(KEYS[1], KEYS[2], ARGV[2], ARGV[1])
 return 1
 """
 

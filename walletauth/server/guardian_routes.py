@@ -20,7 +20,6 @@ from walletauth import rights
 from walletauth.server.deps import RuntimeDep
 from walletauth.server.problems import problem_responses
 from walletauth.server.service_routes import Address, ServiceDep
-from walletauth.server.services import ServiceRegistry
 
 router = APIRouter(
     prefix="/services/v1", tags=["services"],
@@ -58,7 +57,7 @@ class GuardianConsentRecorded(BaseModel):
 async def record_guardian_consent(body: GuardianConsentWrite, runtime: RuntimeDep,
                                   service: ServiceDep) -> GuardianConsentRecorded:
     service.require_guardian_recording()
-    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
+    endpoints = runtime.notice_services()
     await run_in_threadpool(rights.record_guardian_consent, runtime.store, body.address,
                             body.granted, method=body.method, now=runtime.clock(),
                             notify=endpoints)

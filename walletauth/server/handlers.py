@@ -31,7 +31,8 @@ def problem_for(error: Exception, method: str, route: str) -> JSONResponse:
     """The problem answer to a request that raised ``error``: a layer's error by its code
     (logged when it is the service's fault), anything else a 500 that reveals nothing.
     ``route`` is a template, never a raw path (it could carry an address)."""
-    error = database_unavailability(error) or error
+    if not isinstance(error, WalletAuthError):  # a driver's error: the database's state
+        error = database_unavailability(error) or error
     if isinstance(error, WalletAuthError):
         response = error_response(error)
         if response.status_code >= 500:

@@ -14,7 +14,6 @@ from collections.abc import Sequence
 
 from walletauth.rights import pending_notices
 from walletauth.server.runtime import Runtime
-from walletauth.server.services import ServiceRegistry
 from walletauth.store.outbox import PendingNotice
 from walletauth.store.policy_versions import announce_version
 
@@ -26,7 +25,7 @@ def announce_policy(runtime: Runtime) -> tuple[str, ...] | None:
     enqueue a ``policy.changed`` notice to every registered service. Returns the changed
     purposes when it did."""
     store, now = runtime.store, runtime.clock()
-    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
+    endpoints = runtime.notice_services()
 
     def notices_for(purposes: Sequence[str]) -> list[PendingNotice]:
         return pending_notices(store, "policy.changed", purposes, endpoints, now)

@@ -32,7 +32,6 @@ from walletauth.server.login import Principal
 from walletauth.server.problems import problem_responses
 from walletauth.server.runtime import Runtime
 from walletauth.server.schemas import MAX_MESSAGE_CHARS, MAX_PURPOSE_CHARS, MAX_SIGNATURE_CHARS
-from walletauth.server.services import ServiceRegistry
 from walletauth.siwe import SiweMessage
 
 router = APIRouter(prefix="/me", tags=["rights"])
@@ -202,7 +201,7 @@ async def erase(
     client_ip: ClientIpDep,
 ) -> ErasureResponse:
     now = await _prove(runtime, principal, body, "erase", client_ip)
-    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
+    endpoints = runtime.notice_services()
     receipt = await run_in_threadpool(rights.erase_subject, runtime.store, principal.address,
                                       now=now, notify=endpoints)
     # With Redis the sessions live there, not under the subject's row: end every one of
@@ -256,7 +255,7 @@ async def restrictions(
     log_kind = "lift-restriction" if body.lift else "restrict"
     now = await _prove(runtime, principal, body, "restrict", client_ip, log_kind)
     change = rights.lift_restriction if body.lift else rights.restrict
-    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
+    endpoints = runtime.notice_services()
     receipt = await run_in_threadpool(change, runtime.store, principal.address, body.purposes,
                                       now=now, notify=endpoints)
     return _receipt(receipt)

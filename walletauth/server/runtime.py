@@ -8,8 +8,8 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
-from redis.exceptions import RedisError
 from starlette.concurrency import run_in_threadpool
 
 from walletauth.policy import Policy
@@ -21,6 +21,7 @@ from walletauth.server.login import Clock, LoginParts, LoginService
 from walletauth.server.metrics import Metrics
 from walletauth.server.nonces import NonceMinter
 from walletauth.server.ratelimit import RateLimiter
+from walletauth.server.services import ServiceRegistry
 from walletauth.server.session_cookie import SessionCookies
 from walletauth.server.settings import Settings
 from walletauth.server.sign_in import SQLITE_BATCH, GroupCommit, NonceFirst, SignInWrites
@@ -109,6 +110,15 @@ class Runtime:
             limiter,
         )
 
+    @cached_property
+    def services(self) -> ServiceRegistry:
+        """The registered services, read from the settings once per worker."""
+        return ServiceRegistry.from_settings(self.settings)
+
+    def notice_services(self) -> list[str]:
+        """The names of the registered services that receive signed notices."""
+        return list(self.services.notice_endpoints())
+
     def health_checks(self) -> dict[str, Callable[[], Awaitable[None]]]:
         checks: dict[str, Callable[[], Awaitable[None]]] = {"database": self._ping_database}
         if self.settings.redis_url:
@@ -164,7 +174,7 @@ async def begin_nonce_epoch(state: ShortLivedState, *, now: datetime) -> None:
         return
     try:
         await state.start(now=now)
-    except (RedisError, ServerError) as error:
+    except ServerError as error:  # the state answers an absent Redis so
         log.warning("Redis did not answer at start (%s); nonces issued before it"
                     " answers will be refused once", type(error).__name__)
 

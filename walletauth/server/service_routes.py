@@ -33,7 +33,7 @@ from walletauth.server.deps import RuntimeDep
 from walletauth.server.errors import ServerError
 from walletauth.server.problems import problem_responses
 from walletauth.server.schemas import MAX_PURPOSE_CHARS
-from walletauth.server.services import Service, ServiceRegistry
+from walletauth.server.services import Service
 from walletauth.store import Store, StoreError
 from walletauth.store.subject_ops import open_request
 
@@ -59,8 +59,9 @@ async def calling_service(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(service_key)],
 ) -> Service:
-    registry = ServiceRegistry.from_settings(runtime.settings)
-    return registry.authenticate(None if credentials is None else credentials.credentials)
+    return runtime.services.authenticate(
+        None if credentials is None else credentials.credentials
+    )
 
 
 ServiceDep = Annotated[Service, Depends(calling_service)]

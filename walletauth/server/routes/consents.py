@@ -18,7 +18,6 @@ from walletauth.server.schemas import (
     ConsentsResponse,
     PurposeChange,
 )
-from walletauth.server.services import ServiceRegistry
 
 router = APIRouter(prefix="/me", tags=["consents"])
 
@@ -119,7 +118,7 @@ def _change_of(policy: Policy, purpose: str) -> PurposeChange:
 
 def _apply(runtime: Runtime, address: str, changes: dict[str, bool]) -> SubjectState:
     now = runtime.clock()
-    endpoints = list(ServiceRegistry.from_settings(runtime.settings).notice_endpoints())
+    endpoints = runtime.notice_services()
     for purpose, granted in changes.items():
         # A withdrawal commits with its notice to the registered services.
         notices = () if granted else rights.pending_notices(

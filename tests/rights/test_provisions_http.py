@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.rights.helpers import signed_request
-from tests.server.conftest import make_settings, serving, sign_in
+from tests.server.conftest import make_settings, serving, signed_in_bearer
 from walletauth.sdk import ApiError, Client
 from walletauth.server.services import hash_api_key, new_api_key
 
@@ -32,12 +32,6 @@ def metalive(request, tmp_path, clock):
         yield url, http, app.state.runtime
 
 
-def bearer(http, wallet):
-    response = sign_in(http, wallet)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def provide(http, wallet, ground, categories, recipient="Claimant KK", **extra):
     return http.post("/services/v1/provisions", headers={"Authorization": f"Bearer {SHOP_KEY}"},
                      json={"address": wallet.address, "recipient": recipient,
@@ -53,7 +47,7 @@ def export(http, wallet, headers):
 
 def test_a_ground_carries_only_the_categories_it_names(metalive, wallet):
     url, http, _runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
 
     beyond_the_post = provide(http, wallet, "claimed_damage_disclosure", ["access_log"])
     statistics = provide(http, wallet, "anonymised_statistics", ["wallet_address"])
@@ -75,7 +69,7 @@ def test_every_provision_is_in_the_export_and_outlives_the_erasure_until_purge(
     metalive, wallet, clock
 ):
     url, http, runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
     assert provide(http, wallet, "criminal_investigation", ["contact_email"]).status_code == 201
     with Client(url, SHOP_KEY) as sdk:
         sdk.record_provision(wallet.address, "Contractor KK", ["access_log", "wallet_address"],
@@ -99,7 +93,7 @@ def test_every_provision_is_in_the_export_and_outlives_the_erasure_until_purge(
         (clock() + retention).date().isoformat())
     assert "wallet_address" in receipt["erased"]
 
-    again = bearer(http, wallet)  # the same wallet, signed in after its erasure
+    again = signed_in_bearer(http, wallet)  # the same wallet, signed in after its erasure
     after = export(http, wallet, again)
     assert [p["ground"] for p in after["third_party_provisions"]] == grounds
     assert {r["category"] for r in after["records"]} <= {"wallet_address", "access_log"}
@@ -115,7 +109,7 @@ def test_every_provision_is_in_the_export_and_outlives_the_erasure_until_purge(
 
 def test_an_erasure_with_nothing_provided_still_keeps_nothing(metalive, wallet):
     _url, http, runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
 
     erased = http.post("/me/erase", json=signed_request(http, wallet, "erase"), headers=headers)
 
@@ -128,7 +122,7 @@ def test_metalive_discloses_the_access_log_a_sign_in_kept(metalive, wallet):
     # アクセスログなどの個人情報以外の情報 is withheld by the text; a log filed under the wallet is
     # personal information, so none is withheld on that ground.
     _url, http, _runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
 
     document = export(http, wallet, headers)
 
@@ -139,7 +133,7 @@ def test_metalive_discloses_the_access_log_a_sign_in_kept(metalive, wallet):
 
 def test_a_provision_withheld_on_a_statutory_ground_is_said_never_silent(metalive, wallet):
     url, http, _runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
     secret = provide(http, wallet, "criminal_investigation", ["contact_email"],
                      recipient="Prefectural Police", withheld_from_disclosure="other_law")
     with Client(url, SHOP_KEY) as sdk:

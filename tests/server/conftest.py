@@ -156,3 +156,10 @@ def runtime(server):
 def sign_in(client: httpx.Client, wallet: Wallet, **fields) -> httpx.Response:
     nonce = client.get("/auth/nonce").json()["nonce"]
     return client.post("/auth/verify", json=wallet.signed_body(nonce, **fields))
+
+
+def signed_in_bearer(client: httpx.Client, wallet: Wallet) -> dict[str, str]:
+    """Sign ``wallet`` in and return the Authorization header of its access token."""
+    response = sign_in(client, wallet)
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.rights.helpers import signed_request
-from tests.server.conftest import make_settings, serving, sign_in
+from tests.server.conftest import make_settings, serving, sign_in, signed_in_bearer
 from walletauth.sdk import ApiError, Client
 from walletauth.server.services import hash_api_key, new_api_key
 
@@ -43,12 +43,6 @@ def metalive(request, tmp_path, clock):
         yield url, http, app.state.runtime
 
 
-def bearer(http, wallet):
-    response = sign_in(http, wallet)
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def kept(runtime, wallet):
     return sorted(r.category for r in runtime.store.subject_records(
         wallet.address, now=runtime.clock()))
@@ -70,7 +64,7 @@ def guardian_consent(http, wallet):
 
 def test_the_age_answer_discards_what_the_first_sign_in_kept(metalive, wallet):
     _url, http, runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
     assert kept(runtime, wallet) == ["access_log", "wallet_address"]  # age not known yet
 
     answered = http.put("/me/age", json={"under_guardian_age": True}, headers=headers)
@@ -84,7 +78,7 @@ def test_the_age_answer_discards_what_the_first_sign_in_kept(metalive, wallet):
 
 def test_a_childs_sign_in_keeps_the_wallet_record_alone(metalive, wallet, clock):
     _url, http, runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
     http.put("/me/age", json={"under_guardian_age": True}, headers=headers)
 
     clock.advance(timedelta(minutes=5))
@@ -99,7 +93,7 @@ def test_a_childs_sign_in_keeps_the_wallet_record_alone(metalive, wallet, clock)
 
 def test_every_other_write_is_refused_until_a_guardian_consents(metalive, wallet):
     url, http, runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
     http.put("/me/age", json={"under_guardian_age": True}, headers=headers)
 
     refused = [put_record(http, wallet, *write) for write in WRITES]
@@ -119,7 +113,7 @@ def test_every_other_write_is_refused_until_a_guardian_consents(metalive, wallet
 
 def test_once_the_guardian_consents_the_service_may_keep_what_it_needs(metalive, wallet):
     url, http, runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
     http.put("/me/age", json={"under_guardian_age": True}, headers=headers)
     guardian_consent(http, wallet)
 
@@ -137,7 +131,7 @@ def test_once_the_guardian_consents_the_service_may_keep_what_it_needs(metalive,
 
 def test_an_adult_is_not_held_back(metalive, wallet):
     _url, http, runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
     http.put("/me/age", json={"under_guardian_age": False}, headers=headers)
 
     written = [put_record(http, wallet, *write) for write in WRITES]
@@ -148,7 +142,7 @@ def test_an_adult_is_not_held_back(metalive, wallet):
 
 def test_a_guardians_withdrawal_stops_further_collection(metalive, wallet):
     _url, http, runtime = metalive
-    headers = bearer(http, wallet)
+    headers = signed_in_bearer(http, wallet)
     http.put("/me/age", json={"under_guardian_age": True}, headers=headers)
     guardian_consent(http, wallet)
     assert put_record(http, wallet, *WRITES[0]).status_code == 201

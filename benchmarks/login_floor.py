@@ -25,10 +25,10 @@ from coincurve import PrivateKey
 from eth_account import Account
 
 from walletauth.policy.loader import load_policy
-from walletauth.server.keys import KeyRing
-from walletauth.server.nonces import NonceMinter
-from walletauth.server.session_cookie import SessionCookies
-from walletauth.server.tokens import TokenIssuer
+from walletauth.server.config.keys import KeyRing
+from walletauth.server.signin.nonces import NonceMinter
+from walletauth.server.signin.session_cookie import SessionCookies
+from walletauth.server.signin.tokens import TokenIssuer
 from walletauth.siwe import SiweMessage, eip191_digest, verify_message
 from walletauth.store import Secrets, Store
 from walletauth.store.store import SignIn

@@ -16,9 +16,10 @@ from pydantic import BaseModel, ValidationError
 
 from walletauth.policy import PolicyError, parse_policy
 from walletauth.policy.loader import shipped_policies
-from walletauth.server import guardian_routes, rights_routes, schemas, service_routes
-from walletauth.server.errors import ServerError
-from walletauth.server.login_asgi import _RefusedBody, _verify_request
+from walletauth.server.routes import guardian, rights, services
+from walletauth.server.signin.asgi import _RefusedBody, _verify_request
+from walletauth.server.web import schemas
+from walletauth.server.web.errors import ServerError
 from walletauth.siwe import SiweError, SiweMessage, verify_message
 
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "siwe"
@@ -65,7 +66,7 @@ def verify_body(data: bytes) -> None:
 
 
 def _request_models() -> list[type[BaseModel]]:
-    modules = (schemas, rights_routes, service_routes, guardian_routes)
+    modules = (schemas, rights, services, guardian)
     found = {
         value
         for module in modules

@@ -53,7 +53,7 @@ def test_every_cli_command_the_readme_names_exists():
 
 def test_every_endpoint_the_readme_names_is_in_the_openapi_schema(tmp_path):
     from walletauth.server.app import create_app
-    from walletauth.server.settings import Settings
+    from walletauth.server.config.settings import Settings
 
     paths = create_app(Settings(data_dir=tmp_path)).openapi()["paths"]
     named = set(re.findall(r"`(?:GET|POST|PUT)(?:\|PUT)? (/[\w./-]+)", TEXT))
@@ -63,8 +63,8 @@ def test_every_endpoint_the_readme_names_is_in_the_openapi_schema(tmp_path):
 
 
 def test_the_configuration_table_names_every_setting():
+    from walletauth.server.config.settings import Settings
     from walletauth.server.delivery import DeliverySettings
-    from walletauth.server.settings import Settings
 
     table = TEXT.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     # A row may name related variables after the first without the prefix: `_SESSION_TTL`.

@@ -10,8 +10,8 @@ import typer
 from pydantic import ValidationError
 
 from walletauth.errors import WalletAuthError
-from walletauth.server.keys import KeyRing
-from walletauth.server.settings import Settings
+from walletauth.server.config.keys import KeyRing
+from walletauth.server.config.settings import Settings
 
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
 keys_app = typer.Typer(help="The ES256 keys that sign access tokens.", no_args_is_help=True)
@@ -43,9 +43,9 @@ def serve(
     """Run the HTTP service (uvicorn with uvloop and httptools, each answer one write)."""
     import uvicorn
 
-    from walletauth.server.http_protocol import http_protocol
-    from walletauth.server.metrics import share_metrics_between_workers
     from walletauth.server.runtime import prepare_data_dir
+    from walletauth.server.signin.http_protocol import http_protocol
+    from walletauth.server.web.metrics import share_metrics_between_workers
 
     settings = _checked_settings()
     # Done once here, before workers start, so they never race to migrate or make keys.

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from tests.e2e.browser import CHROMIUM_ARGS, SCREENSHOTS, require_chromium
 from tests.server.conftest import free_socket
 from walletauth.server.app import create_app
-from walletauth.server.settings import Settings
+from walletauth.server.config.settings import Settings
 from walletauth.siwe import SiweMessage
 
 PROVIDER_SCRIPT = (Path(__file__).with_name("provider.js")).read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ from tests.rights.helpers import signed_request
 from tests.server.conftest import Wallet, free_socket, make_settings, serving, sign_in
 from walletauth.sdk import Notice, new_webhook_secret, sign_notice
 from walletauth.sdk.notices import PolicyRef
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 API_KEY = new_api_key()
 SECRET = new_webhook_secret()

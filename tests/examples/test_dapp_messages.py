@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from walletauth.server.problems import STATUS_BY_CODE
+from walletauth.server.web.problems import STATUS_BY_CODE
 
 DAPP = Path(__file__).resolve().parents[2] / "examples" / "dapp"
 SERVICE_API_ONLY = {"service_unauthorized", "purpose_not_granted_to_service",

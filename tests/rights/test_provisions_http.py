@@ -13,7 +13,7 @@ import pytest
 from tests.rights.helpers import signed_request
 from tests.server.conftest import make_settings, serving, signed_in_bearer
 from walletauth.sdk import ApiError, Client
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 SHOP_KEY = new_api_key()
 SHOP_PURPOSES = ["live_streaming", "support", "fraud_prevention", "analytics_marketing",

@@ -17,7 +17,7 @@ from tests.sdk.conftest import refused
 from tests.server.conftest import Wallet, free_socket, make_settings, serving, sign_in
 from walletauth.cli import app as cli
 from walletauth.sdk import AsyncClient, AsyncSessionVerifier, Client, SessionVerifier
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 MUSIC_KEY = new_api_key()
 

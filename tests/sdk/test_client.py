@@ -9,7 +9,7 @@ from tests.rights.helpers import signed_request
 from tests.server.conftest import Clock as ServerClock
 from tests.server.conftest import Wallet, free_socket, make_settings, serving, sign_in
 from walletauth.sdk import ApiError, AsyncClient, Client, Permission, SdkError
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 MUSIC_KEY = new_api_key()
 MUSIC_PURPOSES = ["service_provision", "quality_marketing"]

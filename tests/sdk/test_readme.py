@@ -40,7 +40,7 @@ def test_every_name_imported_in_a_sample_is_exported():
 
 def test_every_service_endpoint_named_is_served(tmp_path):
     from walletauth.server.app import create_app
-    from walletauth.server.settings import Settings
+    from walletauth.server.config.settings import Settings
 
     paths = create_app(Settings(data_dir=tmp_path)).openapi()["paths"]
     named = set(re.findall(r"`POST (/services/v1/[\w/]+)`", TEXT))

@@ -15,8 +15,8 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 
 from walletauth.server.app import create_app
-from walletauth.server.http_protocol import UVICORN_HTTP
-from walletauth.server.settings import Settings
+from walletauth.server.config.settings import Settings
+from walletauth.server.signin.http_protocol import UVICORN_HTTP
 from walletauth.siwe import SiweMessage
 
 DOMAIN = "localhost:8000"

@@ -10,7 +10,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-import walletauth.server.login as login_module
+import walletauth.server.signin.login as login_module
 from tests.server.conftest import Wallet, make_settings, serving
 from walletauth.rights import request_urn
 

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from tests.server.conftest import make_settings, serving, sign_in
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 OPTIONAL = "analytics_marketing"
 BACK_OFFICE_KEY, CATALOGUE_KEY = new_api_key(), new_api_key()

@@ -44,8 +44,8 @@ def test_purge_keeps_the_requests_log_as_long_as_the_operator_says(run, monkeypa
     from datetime import UTC, datetime, timedelta
 
     from walletauth.policy.loader import load_policy
+    from walletauth.server.config.settings import Settings
     from walletauth.server.runtime import open_store, prepare_data_dir
-    from walletauth.server.settings import Settings
     from walletauth.store import Secrets
     from walletauth.store.subject_ops import finish_request, open_request
 

@@ -5,7 +5,7 @@ from ipaddress import ip_address, ip_network
 from hypothesis import given
 from hypothesis import strategies as st
 
-from walletauth.server.client_ip import UNKNOWN_IP, client_ip
+from walletauth.server.web.client_ip import UNKNOWN_IP, client_ip
 
 PROXIES = (ip_network("10.0.0.0/8"),)
 

@@ -10,7 +10,7 @@ import pytest
 from tests.server.conftest import make_settings, serving
 from tests.server.test_age_http import BACK_OFFICE_KEY, bearer, guardian_consent
 from tests.server.test_delivery_worker import FAST, SECRET, Receiver, wait_for
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 from walletauth.store import store as store_module
 from walletauth.store.errors import StoreError
 from walletauth.store.outbox import pending_count

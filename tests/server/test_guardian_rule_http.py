@@ -13,7 +13,7 @@ import pytest
 from tests.rights.helpers import signed_request
 from tests.server.conftest import make_settings, serving, sign_in, signed_in_bearer
 from walletauth.sdk import ApiError, Client
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 BACK_OFFICE_KEY, SHOP_KEY = new_api_key(), new_api_key()
 KEPT_FOR_A_CHILD = {"wallet_address", "age_confirmation"}

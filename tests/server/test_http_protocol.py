@@ -6,7 +6,7 @@ import asyncio
 import httpx
 
 from tests.server.conftest import make_settings, serving
-from walletauth.server.http_protocol import _TurnBufferedTransport
+from walletauth.server.signin.http_protocol import _TurnBufferedTransport
 
 
 class RecordingTransport:

@@ -5,7 +5,7 @@ import json
 import stat
 from datetime import UTC, datetime, timedelta
 
-from walletauth.server.keys import KEYRING_FILE, KeyRing
+from walletauth.server.config.keys import KEYRING_FILE, KeyRing
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 TTL = timedelta(minutes=15)

@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from walletauth.server.local_hits import LocalHits
+from walletauth.server.web.local_hits import LocalHits
 
 MINUTE = timedelta(seconds=60)
 START = datetime.fromtimestamp(1_800_000_000 - 1_800_000_000 % 60 + 50, UTC)

@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from walletauth.server.nonces import LENGTH, USED_NONCE_GRACE, NonceMinter, _base62, _from_base62
+from walletauth.server.signin.nonces import (
+    LENGTH,
+    USED_NONCE_GRACE,
+    NonceMinter,
+    _base62,
+    _from_base62,
+)
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 TTL = timedelta(minutes=5)

@@ -16,7 +16,7 @@ from tests.policy.changes import NEW_MARKETING_JA, write_v2
 from tests.server.conftest import make_settings, serving, sign_in
 from tests.server.test_delivery_worker import FAST, SECRET, Receiver, wait_for
 from walletauth.sdk import Client
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 MUSIC_KEY = new_api_key()
 

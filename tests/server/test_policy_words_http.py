@@ -24,7 +24,7 @@ from tests.rights.helpers import signed_request
 from tests.server.conftest import make_settings, serving, sign_in
 from walletauth.policy import load_policy, shipped_policy_text
 from walletauth.sdk import ApiError, Client
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

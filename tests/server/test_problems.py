@@ -9,9 +9,9 @@ from fastapi import FastAPI
 
 from walletauth.policy.errors import PolicyError, PolicyErrorCode
 from walletauth.rights.errors import RIGHTS_ERROR_CODES, RightsError
-from walletauth.server.errors import ServerError, ServerErrorCode
-from walletauth.server.handlers import install_exception_handlers
-from walletauth.server.problems import STATUS_BY_CODE, error_response
+from walletauth.server.web.errors import ServerError, ServerErrorCode
+from walletauth.server.web.handlers import install_exception_handlers
+from walletauth.server.web.problems import STATUS_BY_CODE, error_response
 from walletauth.siwe.errors import SIWE_ERROR_CODES, SiweError
 from walletauth.store.errors import STORE_ERROR_CODES, StoreError
 

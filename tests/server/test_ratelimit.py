@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from walletauth.server.errors import ServerError
-from walletauth.server.local_hits import LocalHits
-from walletauth.server.ratelimit import RateLimiter
-from walletauth.server.settings import RateLimits
+from walletauth.server.config.settings import RateLimits
+from walletauth.server.web.errors import ServerError
+from walletauth.server.web.local_hits import LocalHits
+from walletauth.server.web.ratelimit import RateLimiter
 
 KEY = b"rate-limit key for tests".ljust(32, b"\0")
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)

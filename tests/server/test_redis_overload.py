@@ -7,8 +7,8 @@ import pytest
 
 from tests.server.conftest import Wallet, make_settings, serving
 from tests.server.test_multiworker import free_port
-from walletauth.server.errors import ServerError
 from walletauth.server.state.redis_state import RedisState
+from walletauth.server.web.errors import ServerError
 
 pytestmark = pytest.mark.redis
 

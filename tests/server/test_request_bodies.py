@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse
 
 from tests.server.conftest import make_settings, serving
 from tests.server.test_request_heads import connect, problem, read_until_closed
-from walletauth.server.http_protocol import http_protocol
+from walletauth.server.signin.http_protocol import http_protocol
 
 BODY_TIMEOUT = 0.6
 BODY = json.dumps({"message": "not a sign-in message", "signature": "0x00"}).encode()

@@ -10,7 +10,7 @@ import uvicorn
 from typer.testing import CliRunner
 
 from tests.server.conftest import make_settings, serving
-from walletauth.server.http_protocol import (
+from walletauth.server.signin.http_protocol import (
     DEFAULT_MAX_HEAD_BYTES,
     TurnBufferedHttpToolsProtocol,
     http_protocol,

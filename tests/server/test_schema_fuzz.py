@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.server.conftest import Wallet, make_settings, serving, sign_in
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 
 EXAMPLES_PER_OPERATION = 50
 
@@ -29,7 +29,7 @@ def served_schema(tmp_path_factory):
 
 def operation_ids():
     from walletauth.server.app import create_app
-    from walletauth.server.settings import Settings
+    from walletauth.server.config.settings import Settings
 
     paths = create_app(Settings()).openapi()["paths"]
     return [f"{method.upper()} {path}" for path, methods in paths.items() for method in methods]

@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.server.conftest import make_settings, serving
-from walletauth.server.settings import LoginDomain, Settings
+from walletauth.server.config.settings import LoginDomain, Settings
 
 FRONT_END = "https://front.example"
 

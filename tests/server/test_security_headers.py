@@ -8,7 +8,7 @@ import pytest
 from fastapi.responses import HTMLResponse
 
 from tests.server.conftest import make_settings, serving, sign_in
-from walletauth.server.middleware import HTML_DEFAULT_CSP
+from walletauth.server.web.middleware import HTML_DEFAULT_CSP
 
 ANSWERS = [
     ("GET", "/auth/nonce", None),

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from tests.rights.helpers import signed_request
 from tests.server.conftest import Wallet, make_settings, serving, sign_in
-from walletauth.server.services import hash_api_key, new_api_key
+from walletauth.server.config.services import hash_api_key, new_api_key
 from walletauth.store.rights_schema import third_party_provisions
 from walletauth.store.schema import records, subjects
 

@@ -13,16 +13,16 @@ from pydantic import ValidationError
 
 from walletauth.rights import NoticeEndpoint
 from walletauth.sdk import new_webhook_secret
-from walletauth.server import services as services_module
-from walletauth.server.errors import ServerError
-from walletauth.server.services import (
+from walletauth.server.config import services as services_module
+from walletauth.server.config.services import (
     LegacyNoticeEndpoint,
     ServiceConfig,
     ServiceRegistry,
     hash_api_key,
     new_api_key,
 )
-from walletauth.server.settings import Settings
+from walletauth.server.config.settings import Settings
+from walletauth.server.web.errors import ServerError
 
 MUSIC_KEY, VIDEO_KEY, PAY_KEY = new_api_key(), new_api_key(), new_api_key()
 SECRET = new_webhook_secret()

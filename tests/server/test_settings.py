@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from walletauth.server.settings import LoginDomain, RateLimits, Settings
+from walletauth.server.config.settings import LoginDomain, RateLimits, Settings
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Group commit of the sign-ins' writes on SQLite (walletauth.server.sign_in.GroupCommit):
+"""Group commit of the sign-ins' writes on SQLite (walletauth.server.signin.writes.GroupCommit):
 the writes that reach the store together share one transaction, and each caller gets its
 own answer, only once that transaction is committed."""
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from eth_account import Account
 
 from walletauth.policy.loader import load_policy
-from walletauth.server.nonces import NonceCheck
-from walletauth.server.sign_in import SQLITE_BATCH, GroupCommit, SignInWrite
+from walletauth.server.signin.nonces import NonceCheck
+from walletauth.server.signin.writes import SQLITE_BATCH, GroupCommit, SignInWrite
 from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Secrets, Store, StoreError
 

@@ -1,4 +1,4 @@
-"""A sign-in with Redis whose steps fail (walletauth.server.sign_in.NonceFirst): the nonce's
+"""A sign-in with Redis whose steps fail (walletauth.server.signin.writes.NonceFirst): the nonce's
 use and the session are one Redis script, then the store records the login. Whichever
 step fails, the answer is a 503 with ``Retry-After``, no cookie or token is handed out, no
 session is left in Redis and no login in the store, and a fresh nonce signs in."""
@@ -13,8 +13,8 @@ import pytest
 import redis
 
 from tests.server.conftest import Wallet, make_settings, serving
-from walletauth.server.errors import ServerError
 from walletauth.server.runtime import Runtime
+from walletauth.server.web.errors import ServerError
 from walletauth.store.errors import StoreError
 
 pytestmark = pytest.mark.redis

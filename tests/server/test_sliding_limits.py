@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from walletauth.server.errors import ServerError
-from walletauth.server.local_hits import LocalHits
-from walletauth.server.ratelimit import RateLimiter, client_network
-from walletauth.server.settings import RateLimits
+from walletauth.server.config.settings import RateLimits
 from walletauth.server.state.base import Hits
 from walletauth.server.state.redis_state import RedisState
+from walletauth.server.web.errors import ServerError
+from walletauth.server.web.local_hits import LocalHits
+from walletauth.server.web.ratelimit import RateLimiter, client_network
 
 KEY = b"rate-limit key for tests".ljust(32, b"\0")
 LIMIT = 10

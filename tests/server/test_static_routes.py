@@ -7,8 +7,8 @@ import pytest
 
 from walletauth.rights.export_html import STYLE_HASH
 from walletauth.server.app import create_app
-from walletauth.server.settings import Settings
-from walletauth.server.static_routes import example_enabled
+from walletauth.server.config.settings import Settings
+from walletauth.server.routes.static import example_enabled
 
 
 @pytest.mark.parametrize(

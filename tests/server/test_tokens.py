@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from walletauth.sdk.errors import SdkError
 from walletauth.sdk.jwks import parse_jwks
 from walletauth.sdk.tokens import TokenRules, decode_session, signing_kid
-from walletauth.server.errors import ServerError
-from walletauth.server.keys import KEYRING_FILE, KeyRing, SigningKey
-from walletauth.server.tokens import TokenIssuer
+from walletauth.server.config.keys import KEYRING_FILE, KeyRing, SigningKey
+from walletauth.server.signin.tokens import TokenIssuer
+from walletauth.server.web.errors import ServerError
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"

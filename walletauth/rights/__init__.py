@@ -1,7 +1,7 @@
 """The wallet owner's rights: disclosure (export), erasure, correction, restriction of
 use, stop of third-party provision, and the log of requests, as calls over a Store.
 
-The HTTP routes (:mod:`walletauth.server.rights_routes`) add the proof that the wallet
+The HTTP routes (:mod:`walletauth.server.routes.rights`) add the proof that the wallet
 itself asks: a live session plus a fresh EIP-4361 signature naming the request.
 """
 

@@ -14,30 +14,38 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from walletauth import __version__
-from walletauth.server import guardian_routes, rights_routes, service_routes
+from walletauth.server.config.policy_changes import announce_policy
+from walletauth.server.config.settings import Settings
 from walletauth.server.delivery import notice_endpoints, start_notice_worker
-from walletauth.server.handlers import install_exception_handlers
-from walletauth.server.login import Clock
-from walletauth.server.login_asgi import LoginEndpoints, cors_options, document
-from walletauth.server.metrics import Metrics
-from walletauth.server.middleware import (
+from walletauth.server.routes import (
+    auth,
+    consents,
+    guardian,
+    intake,
+    meta,
+    policy,
+    rights,
+    services,
+)
+from walletauth.server.routes.static import install_api_docs, install_example_routes
+from walletauth.server.runtime import Runtime, system_clock
+from walletauth.server.signin.asgi import LoginEndpoints, cors_options, document
+from walletauth.server.signin.login import Clock
+from walletauth.server.web.handlers import install_exception_handlers
+from walletauth.server.web.metrics import Metrics
+from walletauth.server.web.middleware import (
     BodyLimitMiddleware,
     RequestMetricsMiddleware,
     with_security_headers,
 )
-from walletauth.server.policy_changes import announce_policy
-from walletauth.server.problems import Problem
-from walletauth.server.routes import auth, consents, intake, meta, policy
-from walletauth.server.runtime import Runtime, system_clock
-from walletauth.server.settings import Settings
-from walletauth.server.static_routes import install_api_docs, install_example_routes
+from walletauth.server.web.problems import Problem
 
 log = logging.getLogger("walletauth.server")
 
 
 class WalletAuthApp(FastAPI):
     """FastAPI, with the sign-in's two requests answered ahead of its stack
-    (:mod:`walletauth.server.login_asgi` says why)."""
+    (:mod:`walletauth.server.signin.asgi` says why)."""
 
     login_endpoints: LoginEndpoints | None = None
 
@@ -82,8 +90,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    for router in (auth.router, consents.router, intake.router, rights_routes.router,
-                   service_routes.router, guardian_routes.router, policy.router, meta.router):
+    for router in (auth.router, consents.router, intake.router, rights.router,
+                   services.router, guardian.router, policy.router, meta.router):
         app.include_router(router)
     install_example_routes(app, settings)
     if settings.api_docs:

@@ -23,9 +23,9 @@ from pydantic_settings import SettingsConfigDict
 from starlette.concurrency import run_in_threadpool
 
 from walletauth.rights import DeliveryReport, NoticeEndpoint, deliver_due
-from walletauth.server.login import Clock
-from walletauth.server.services import ServiceRegistry
-from walletauth.server.settings import ConfiguredSettings, Settings, bare_seconds
+from walletauth.server.config.services import ServiceRegistry
+from walletauth.server.config.settings import ConfiguredSettings, Settings, bare_seconds
+from walletauth.server.signin.login import Clock
 from walletauth.store import Store
 from walletauth.store.purge import NOTICE_ABANDON_AFTER
 

@@ -14,22 +14,22 @@ from starlette.concurrency import run_in_threadpool
 
 from walletauth.policy import Policy
 from walletauth.policy.loader import load_policy
-from walletauth.server.errors import ServerError
-from walletauth.server.keys import KeyRing
-from walletauth.server.local_hits import LocalHits
-from walletauth.server.login import Clock, LoginParts, LoginService
-from walletauth.server.metrics import Metrics
-from walletauth.server.nonces import NonceMinter
-from walletauth.server.ratelimit import RateLimiter
-from walletauth.server.services import ServiceRegistry
-from walletauth.server.session_cookie import SessionCookies
-from walletauth.server.settings import Settings
-from walletauth.server.sign_in import SQLITE_BATCH, GroupCommit, NonceFirst, SignInWrites
+from walletauth.server.config.keys import KeyRing
+from walletauth.server.config.services import ServiceRegistry
+from walletauth.server.config.settings import Settings
+from walletauth.server.signin.login import Clock, LoginParts, LoginService
+from walletauth.server.signin.nonces import NonceMinter
+from walletauth.server.signin.session_cookie import SessionCookies
+from walletauth.server.signin.tokens import TokenIssuer
+from walletauth.server.signin.writes import SQLITE_BATCH, GroupCommit, NonceFirst, SignInWrites
 from walletauth.server.state.base import HitCounter, ShortLivedState
 from walletauth.server.state.redis_state import RedisState
 from walletauth.server.state.sql_state import SqlState
 from walletauth.server.store_calls import StoreCalls
-from walletauth.server.tokens import TokenIssuer
+from walletauth.server.web.errors import ServerError
+from walletauth.server.web.local_hits import LocalHits
+from walletauth.server.web.metrics import Metrics
+from walletauth.server.web.ratelimit import RateLimiter
 from walletauth.store import Secrets, Store, migrate
 
 log = logging.getLogger("walletauth.server")
@@ -188,7 +188,7 @@ def hit_counter(state: ShortLivedState) -> HitCounter:
 def sign_in_writes(state: ShortLivedState, store: Store, calls: StoreCalls) -> SignInWrites:
     if isinstance(state, RedisState):
         return NonceFirst(state, store, calls)
-    # Group commit on SQLite only (see walletauth.server.sign_in).
+    # Group commit on SQLite only (see walletauth.server.signin.writes).
     return GroupCommit(store, calls, max_batch=SQLITE_BATCH if calls.serial else 1)
 
 

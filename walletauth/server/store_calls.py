@@ -16,7 +16,7 @@ two or three runs each way: 591-759 -> 799-1,003 logins/s, p50 13-17 -> 7-9 ms, 
 19-44 ms). Only then: calls still go one at a time and in arrival order, so the loop never
 waits for the store thread's lock. It can wait for another process's (the ``purge`` CLI's
 short batches), which blocks the loop for that long; a thread would not. The sign-ins of
-one turn of the loop go as one call (group commit, :mod:`walletauth.server.sign_in`),
+one turn of the loop go as one call (group commit, :mod:`walletauth.server.signin.writes`),
 which holds the loop for the whole batch: its cap bounds that.
 """
 

@@ -1,20 +1,20 @@
 """``/auth``: refresh, logout, session. The sign-in's own two requests, nonce and verify,
-are plain ASGI (:mod:`walletauth.server.login_asgi`)."""
+are plain ASGI (:mod:`walletauth.server.signin.asgi`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from walletauth.server.deps import (
+from walletauth.server.signin.login import SignedIn
+from walletauth.server.web.deps import (
     SESSION_COOKIE,
     BearerDep,
     PrincipalDep,
     RuntimeDep,
     SessionCookieDep,
 )
-from walletauth.server.login import SignedIn
-from walletauth.server.problems import problem_responses
-from walletauth.server.schemas import (
+from walletauth.server.web.problems import problem_responses
+from walletauth.server.web.schemas import (
     SessionResponse,
     TokenResponse,
 )

@@ -7,10 +7,10 @@ from fastapi import APIRouter
 
 from walletauth import rights
 from walletauth.policy import Policy, SubjectState, decide_use, effective_consents
-from walletauth.server.deps import PrincipalDep, RuntimeDep
-from walletauth.server.problems import problem_responses
 from walletauth.server.runtime import Runtime
-from walletauth.server.schemas import (
+from walletauth.server.web.deps import PrincipalDep, RuntimeDep
+from walletauth.server.web.problems import problem_responses
+from walletauth.server.web.schemas import (
     AgeDeclaration,
     AgeState,
     ConsentChange,

@@ -28,10 +28,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from walletauth.policy import Policy
 from walletauth.policy.errors import PolicyError
 from walletauth.rights import RecordChange, RightsError
-from walletauth.server.deps import PrincipalDep, RuntimeDep
-from walletauth.server.problems import problem_responses
 from walletauth.server.runtime import Runtime
-from walletauth.server.schemas import MAX_PURPOSE_CHARS
+from walletauth.server.web.deps import PrincipalDep, RuntimeDep
+from walletauth.server.web.problems import problem_responses
+from walletauth.server.web.schemas import MAX_PURPOSE_CHARS
 from walletauth.store.subject_ops import apply_changes
 
 router = APIRouter(prefix="/me", tags=["intake"])

@@ -7,10 +7,10 @@ import hmac
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from walletauth.server.deps import RuntimeDep
-from walletauth.server.errors import ServerError
-from walletauth.server.problems import problem_responses
-from walletauth.server.schemas import HealthResponse, JwkSet
+from walletauth.server.web.deps import RuntimeDep
+from walletauth.server.web.errors import ServerError
+from walletauth.server.web.problems import problem_responses
+from walletauth.server.web.schemas import HealthResponse, JwkSet
 
 router = APIRouter(tags=["meta"])
 

@@ -11,8 +11,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
 from walletauth.policy import render_policy
 from walletauth.policy.original import text_page
-from walletauth.server.deps import RuntimeDep
-from walletauth.server.problems import problem_response, problem_responses
+from walletauth.server.web.deps import RuntimeDep
+from walletauth.server.web.problems import problem_response, problem_responses
 
 router = APIRouter(tags=["policy"])
 

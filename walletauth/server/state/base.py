@@ -3,7 +3,7 @@ that a refresh rotates), rate counters.
 
 Two implementations: Redis (when ``WALLETAUTH_REDIS_URL`` is set; shared by every
 worker and fast) and the store's SQL tables (run off the event loop). Nonces are
-stateless (:mod:`walletauth.server.nonces`); what is kept is that one was used, and
+stateless (:mod:`walletauth.server.signin.nonces`); what is kept is that one was used, and
 both record that atomically, so of any number of concurrent verifies with one nonce
 exactly one wins.
 """

@@ -43,8 +43,8 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from walletauth.server.errors import ServerError
 from walletauth.server.state.base import Hits
+from walletauth.server.web.errors import ServerError
 from walletauth.store.ephemeral import Rotation
 
 PREFIX: Final = "walletauth:"

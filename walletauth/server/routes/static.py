@@ -23,10 +23,10 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from walletauth.rights.export_html import STYLE_HASH as EXPORT_STYLE_HASH
-from walletauth.server.problems import problem_response
-from walletauth.server.settings import Settings
+from walletauth.server.config.settings import Settings
+from walletauth.server.web.problems import problem_response
 
-EXAMPLE_DIR: Final = Path(__file__).resolve().parents[2] / "examples" / "dapp"
+EXAMPLE_DIR: Final = Path(__file__).resolve().parents[3] / "examples" / "dapp"
 EXAMPLE_PATH: Final = "/app/"
 SERVED_NAME: Final = re.compile(r"(?:vendor/)?[a-z0-9][a-z0-9.-]*\.(?:html|js|css|svg)")
 MEDIA_TYPES: Final = {

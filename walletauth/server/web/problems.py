@@ -109,7 +109,7 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "database_unavailable": Outcome(503, "Database unavailable"),
     "storage_full": Outcome(507, "Out of storage"),
     "internal_error": Outcome(500, "Internal error"),
-    # walletauth.server.services: calls of registered services
+    # walletauth.server.config.services: calls of registered services
     "service_unauthorized": Outcome(401, "Service not authenticated"),
     "purpose_not_granted_to_service": Outcome(403, "Purpose not granted to this service"),
     "guardian_consent_not_delegated": Outcome(

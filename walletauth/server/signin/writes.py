@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from walletauth.server.nonces import NonceCheck
+from walletauth.server.signin.nonces import NonceCheck
 from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Store
 from walletauth.store.store import SignIn, SignInOutcome
 
-log = logging.getLogger("walletauth.server.sign_in")
+log = logging.getLogger("walletauth.server.signin.writes")
 
 SQLITE_BATCH = 32
 """Most sign-ins in one SQLite transaction. Per sign-in (``benchmarks/login_floor.py``):

@@ -26,12 +26,12 @@ from walletauth import rights
 from walletauth.errors import WalletAuthError
 from walletauth.rights import RecordChange, RequestKind, RightsError
 from walletauth.rights.export_html import CONTENT_SECURITY_POLICY as HTML_EXPORT_CSP
-from walletauth.server.deps import SESSION_COOKIE, ClientIpDep, PrincipalDep, RuntimeDep
-from walletauth.server.errors import ServerError
-from walletauth.server.login import Principal
-from walletauth.server.problems import problem_responses
 from walletauth.server.runtime import Runtime
-from walletauth.server.schemas import MAX_MESSAGE_CHARS, MAX_PURPOSE_CHARS, MAX_SIGNATURE_CHARS
+from walletauth.server.signin.login import Principal
+from walletauth.server.web.deps import SESSION_COOKIE, ClientIpDep, PrincipalDep, RuntimeDep
+from walletauth.server.web.errors import ServerError
+from walletauth.server.web.problems import problem_responses
+from walletauth.server.web.schemas import MAX_MESSAGE_CHARS, MAX_PURPOSE_CHARS, MAX_SIGNATURE_CHARS
 from walletauth.siwe import SiweMessage
 
 router = APIRouter(prefix="/me", tags=["rights"])

@@ -30,8 +30,8 @@ from typing import Any, Final
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from walletauth.server.errors import ServerErrorCode
-from walletauth.server.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, outcome_of
+from walletauth.server.web.errors import ServerErrorCode
+from walletauth.server.web.problems import PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_PREFIX, outcome_of
 
 DEFAULT_MAX_HEAD_BYTES: Final = 16 * 1024
 DEFAULT_HEAD_TIMEOUT_SECONDS: Final = 10.0

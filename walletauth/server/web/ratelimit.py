@@ -3,7 +3,7 @@ verifies) and per address (rights requests), over a sliding window
 (:class:`~walletauth.server.state.base.Hits`: no double burst at a fixed window's edge).
 
 Counter keys name the subject only by a keyed hash, so neither Redis nor this worker's
-memory (:mod:`walletauth.server.local_hits`, without Redis) ever holds an IP or an
+memory (:mod:`walletauth.server.web.local_hits`, without Redis) ever holds an IP or an
 address in the clear. An IPv6 client counts by its /64: one host usually holds a whole
 /64, and counting per address would give it 2**64 allowances.
 """
@@ -15,9 +15,9 @@ import hmac
 import socket
 from datetime import datetime, timedelta
 
-from walletauth.server.errors import ServerError
-from walletauth.server.settings import RateLimits
+from walletauth.server.config.settings import RateLimits
 from walletauth.server.state.base import HitCounter
+from walletauth.server.web.errors import ServerError
 
 
 class RateLimiter:

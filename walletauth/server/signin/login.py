@@ -2,7 +2,7 @@
 
 The order of a verify matters: rate limit, check the message, its (stateless,
 HMAC-authenticated) nonce and its signature, and only then use the nonce, atomically and
-together with the sign-in's writes (:mod:`walletauth.server.sign_in`), so of
+together with the sign-in's writes (:mod:`walletauth.server.signin.writes`), so of
 concurrent verifies with one nonce exactly one wins and a bad signature never burns
 somebody's nonce. Only a successful sign-in stores anything about the wallet; a failed
 one at most counts a rate-limit hit under a keyed hash (see :meth:`LoginService._checked`).
@@ -21,15 +21,15 @@ from typing import NoReturn
 from walletauth.errors import WalletAuthError
 from walletauth.rights.errors import RightsError
 from walletauth.rights.requests import refuse_request_proof
-from walletauth.server.errors import ServerError
-from walletauth.server.metrics import Metrics
-from walletauth.server.nonces import NonceCheck, NonceMinter
-from walletauth.server.ratelimit import RateLimiter
-from walletauth.server.session_cookie import SessionCookies, SessionCredential
-from walletauth.server.settings import Settings
-from walletauth.server.sign_in import SignInWrite, SignInWrites
+from walletauth.server.config.settings import Settings
+from walletauth.server.signin.nonces import NonceCheck, NonceMinter
+from walletauth.server.signin.session_cookie import SessionCookies, SessionCredential
+from walletauth.server.signin.tokens import IssuedToken, TokenIssuer
+from walletauth.server.signin.writes import SignInWrite, SignInWrites
 from walletauth.server.state.base import ShortLivedState
-from walletauth.server.tokens import IssuedToken, TokenIssuer
+from walletauth.server.web.errors import ServerError
+from walletauth.server.web.metrics import Metrics
+from walletauth.server.web.ratelimit import RateLimiter
 from walletauth.siwe import SiweError, SiweMessage, VerifiedLogin
 from walletauth.siwe.verify import (
     Expectations,
@@ -40,7 +40,7 @@ from walletauth.siwe.verify import (
     plain_key_login,
 )
 
-log = logging.getLogger("walletauth.server.login")
+log = logging.getLogger("walletauth.server.signin.login")
 
 Clock = Callable[[], datetime]
 

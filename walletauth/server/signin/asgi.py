@@ -5,7 +5,7 @@ rate (``benchmarks/login.py``). As FastAPI routes each paid for Starlette's midd
 stack, routing over every route, dependency solving and the request and response model
 layers: more than the signature check and the store's transaction together. Here they
 do the same work by hand, once: the body limit, the same pydantic model for the body,
-problem answers from the one table (:mod:`walletauth.server.problems`), the request
+problem answers from the one table (:mod:`walletauth.server.web.problems`), the request
 metrics, and CORS for the configured origins through Starlette's own middleware.
 FastAPI still serves every other request to these paths (the CORS preflight; other
 methods get their 405 here) and documents both in the OpenAPI schema (:func:`document`).
@@ -27,16 +27,16 @@ from starlette.datastructures import State
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from walletauth.server.client_ip import client_ip
-from walletauth.server.deps import MAX_USER_AGENT_CHARS, SESSION_COOKIE
-from walletauth.server.errors import ServerError
-from walletauth.server.handlers import problem_for, validation_problem
-from walletauth.server.login import Client, SignedIn
-from walletauth.server.metrics import Metrics
-from walletauth.server.problems import problem_response, problem_responses
+from walletauth.server.config.settings import Settings
 from walletauth.server.runtime import Runtime
-from walletauth.server.schemas import NonceResponse, TokenResponse, VerifyRequest
-from walletauth.server.settings import Settings
+from walletauth.server.signin.login import Client, SignedIn
+from walletauth.server.web.client_ip import client_ip
+from walletauth.server.web.deps import MAX_USER_AGENT_CHARS, SESSION_COOKIE
+from walletauth.server.web.errors import ServerError
+from walletauth.server.web.handlers import problem_for, validation_problem
+from walletauth.server.web.metrics import Metrics
+from walletauth.server.web.problems import problem_response, problem_responses
+from walletauth.server.web.schemas import NonceResponse, TokenResponse, VerifyRequest
 
 NONCE_PATH: Final = "/auth/nonce"
 VERIFY_PATH: Final = "/auth/verify"

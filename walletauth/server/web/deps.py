@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from walletauth.server.client_ip import client_ip
-from walletauth.server.login import Principal
 from walletauth.server.runtime import Runtime
+from walletauth.server.signin.login import Principal
+from walletauth.server.web.client_ip import client_ip
 
 MAX_USER_AGENT_CHARS = 512
 SESSION_COOKIE = "walletauth_session"

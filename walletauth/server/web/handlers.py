@@ -1,5 +1,5 @@
 """Every error becomes a problem response: the layers' errors through the one mapping in
-:mod:`walletauth.server.problems`, framework errors with codes of their own, and
+:mod:`walletauth.server.web.problems`, framework errors with codes of their own, and
 anything unforeseen as a 500 that reveals nothing."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from walletauth.errors import WalletAuthError
-from walletauth.server.problems import error_response, problem_response
+from walletauth.server.web.problems import error_response, problem_response
 from walletauth.store.errors import database_unavailability
 
 log = logging.getLogger("walletauth.server")

@@ -29,11 +29,11 @@ from walletauth import rights
 from walletauth.policy import Policy
 from walletauth.policy.evaluate import decide_use
 from walletauth.rights.withholding import WithholdingGround
-from walletauth.server.deps import RuntimeDep
-from walletauth.server.errors import ServerError
-from walletauth.server.problems import problem_responses
-from walletauth.server.schemas import MAX_PURPOSE_CHARS
-from walletauth.server.services import Service
+from walletauth.server.config.services import Service
+from walletauth.server.web.deps import RuntimeDep
+from walletauth.server.web.errors import ServerError
+from walletauth.server.web.problems import problem_responses
+from walletauth.server.web.schemas import MAX_PURPOSE_CHARS
 from walletauth.store import Store, StoreError
 from walletauth.store.subject_ops import open_request
 

@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from walletauth.rights import NoticeEndpoint
 from walletauth.sdk import SdkError
 from walletauth.sdk.webhooks import secret_key
-from walletauth.server.errors import ServerError
+from walletauth.server.web.errors import ServerError
 
 API_KEY_PREFIX: Final = "wa_svc_"
 SERVICE_NAME: Final = re.compile(r"[a-z][a-z0-9_-]{0,14}")
@@ -232,7 +232,7 @@ class ServiceRegistry:
 
     @classmethod
     def from_settings(cls, settings: Any) -> ServiceRegistry:
-        """The registry a :class:`~walletauth.server.settings.Settings` describes."""
+        """The registry a :class:`~walletauth.server.config.settings.Settings` describes."""
         return cls.from_config(settings.services, settings.notice_endpoints)
 
     def __contains__(self, name: object) -> bool:

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from walletauth.server.errors import ServerError
-from walletauth.server.keys import ALGORITHM, KeyRing, SigningKey
+from walletauth.server.config.keys import ALGORITHM, KeyRing, SigningKey
+from walletauth.server.web.errors import ServerError
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "chain_id", "sid", "iat", "exp", "jti")
 TOKEN_TYPE: Final = "JWT"

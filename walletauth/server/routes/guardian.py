@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from walletauth import rights
-from walletauth.server.deps import RuntimeDep
-from walletauth.server.problems import problem_responses
-from walletauth.server.service_routes import Address, ServiceDep
+from walletauth.server.routes.services import Address, ServiceDep
+from walletauth.server.web.deps import RuntimeDep
+from walletauth.server.web.problems import problem_responses
 
 router = APIRouter(
     prefix="/services/v1", tags=["services"],

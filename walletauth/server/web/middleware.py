@@ -12,8 +12,8 @@ from typing import Final
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from walletauth.server.metrics import Metrics
-from walletauth.server.problems import problem_response
+from walletauth.server.web.metrics import Metrics
+from walletauth.server.web.problems import problem_response
 
 log = logging.getLogger("walletauth.server")
 

@@ -30,7 +30,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from walletauth.server.services import (
+from walletauth.server.config.services import (
     LegacyNoticeEndpoint,
     ServiceConfig,
     ServiceRegistry,
@@ -274,7 +274,7 @@ class Settings(ConfiguredSettings):
     """When set, ``/metrics`` answers only ``Authorization: Bearer <token>``."""
     """Serve the example dApp at ``/app/``; unset means only when every domain is loopback."""
     services: Annotated[dict[str, ServiceConfig], NoDecode] = Field(default_factory=dict)
-    """Registered services (see :mod:`walletauth.server.services`)."""
+    """Registered services (see :mod:`walletauth.server.config.services`)."""
     notice_endpoints: Annotated[dict[str, LegacyNoticeEndpoint], NoDecode] = Field(
         default_factory=dict
     )

@@ -1,0 +1,2 @@
+"""What a deployment configures: settings, the token-signing key ring, the registered
+services, and the policy version announced at start-up."""

@@ -1,9 +1,11 @@
-"""The server's clock jumps forward and back by ten minutes (an injected clock): nonces,
-messages, tokens and sessions follow the spec at every reading of it, nothing a jump back
+"""The server's clock jumps forward and back by ten minutes (an injected clock), on SQLite,
+PostgreSQL and PostgreSQL + Redis (whose own clock does not jump): nonces, messages,
+tokens and sessions follow the spec at every reading of it, nothing a jump back
 brings back to life, and a purge run on a clock behind deletes nothing before its time."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -20,11 +22,28 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+WITH_REDIS = pytest.param("postgres+redis", marks=[pytest.mark.postgres, pytest.mark.redis])
+
+
+@pytest.fixture(params=[*DATABASES, WITH_REDIS])
 def served(request, tmp_path, clock):
+    """Sessions and used nonces in the database, or in Redis, whose own clock does not
+    jump with the server's: its keys expire by real time, the server's checks by its."""
+    yield from _serving(request, tmp_path, clock)
+
+
+@pytest.fixture(params=DATABASES)
+def served_sessions_in_database(request, tmp_path, clock):
+    yield from _serving(request, tmp_path, clock)
+
+
+def _serving(request, tmp_path, clock):
     overrides = {}
-    if request.param == "postgres":  # sessions and used nonces in the database either way
+    if request.param.startswith("postgres"):
         overrides["database_url"] = request.getfixturevalue("postgres_url")
+    if request.param.endswith("redis"):
+        overrides["redis_url"] = request.getfixturevalue("redis_url")
     settings = make_settings(tmp_path, rate_limits="off", **overrides)
     with (serving(settings, clock) as (url, app),
           httpx.Client(base_url=url, timeout=30) as http):
@@ -91,8 +110,11 @@ def test_access_tokens_expire_on_time_and_are_not_valid_before_their_issue(serve
                         "after": "token_expired"}
 
 
-def test_a_jump_back_brings_no_expired_or_ended_session_back(served, clock):
-    http, runtime = served
+def test_a_jump_back_brings_no_expired_or_ended_session_back(
+    served_sessions_in_database, clock
+):
+    """Sessions kept in the database, whose expiry the server's clock decides."""
+    http, runtime = served_sessions_in_database
     expiring, ended = Wallet(), Wallet()
     ended_cookie = _cookie_of(sign_in(http, ended))
     assert _with_cookie(http, "/auth/logout", ended_cookie).status_code == 204
@@ -112,6 +134,33 @@ def test_a_jump_back_brings_no_expired_or_ended_session_back(served, clock):
     assert (expired.status_code, code_of(expired)) == (401, "session_revoked")
     assert (after_jump.status_code, code_of(after_jump)) == (401, "session_revoked")
     assert (ended_after_jump.status_code, code_of(ended_after_jump)) == (401, "session_revoked")
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_sessions_in_redis_run_by_redis_clock_whatever_the_servers_does(
+    tmp_path, clock, postgres_url, redis_url
+):
+    """A session in Redis expires by Redis's clock (its key's TTL), one clock for every
+    worker: the server's clock jumping forward past the session's end does not end it,
+    and jumping back brings neither an expired nor a signed-out session back."""
+    lifetime = timedelta(seconds=2)
+    settings = make_settings(tmp_path, rate_limits="off", database_url=postgres_url,
+                             redis_url=redis_url, session_ttl=lifetime)
+    with serving(settings, clock) as (url, _app), httpx.Client(base_url=url, timeout=30) as http:
+        ended_cookie = _cookie_of(sign_in(http, Wallet()))
+        assert _with_cookie(http, "/auth/logout", ended_cookie).status_code == 204
+        cookie = _cookie_of(sign_in(http, Wallet()))
+
+        clock.advance(lifetime + JUMP)
+        cookie = _cookie_of(_with_cookie(http, "/auth/refresh", cookie))
+        time.sleep(lifetime.total_seconds() + 0.5)  # Redis's clock passes the end
+        clock.advance(-3 * JUMP)
+        expired = _with_cookie(http, "/auth/refresh", cookie)
+        ended = _with_cookie(http, "/auth/refresh", ended_cookie)
+
+    assert (expired.status_code, code_of(expired)) == (401, "session_revoked")
+    assert (ended.status_code, code_of(ended)) == (401, "session_revoked")
 
 
 def _cookie_of(response: httpx.Response) -> str:

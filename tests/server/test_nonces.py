@@ -40,6 +40,19 @@ def test_a_nonce_is_good_until_its_lifetime_ends_and_is_remembered_past_it():
     assert minter.check(nonce, now=NOW + TTL) is None
 
 
+def test_a_nonce_is_dated_no_earlier_than_the_epoch_of_used_nonces():
+    """A clock behind the epoch (set back after the epoch began) still makes nonces the
+    epoch check accepts: dated at the epoch, good for a whole lifetime from it."""
+    epoch = NOW + timedelta(minutes=10)
+    minter = NonceMinter({1: KEY_1}, ttl=TTL, not_before=epoch)
+
+    behind = minter.check(minter.issue(now=NOW), now=NOW)
+    after = minter.check(minter.issue(now=epoch + TTL), now=epoch + TTL)
+
+    assert behind is not None and (behind.issued_at, behind.expires_at) == (epoch, epoch + TTL)
+    assert after is not None and after.issued_at == epoch + TTL
+
+
 def test_a_nonce_made_with_another_key_or_altered_is_refused():
     mine, theirs = NonceMinter({1: KEY_1}, ttl=TTL), NonceMinter({1: KEY_2}, ttl=TTL)
     nonce = mine.issue(now=NOW)

@@ -32,7 +32,8 @@ async def test_nonces_issued_before_the_epoch_of_used_nonces_are_refused(state):
     assert not await state.use_nonce("issued-before-1", issued_at=earlier, remember_until=until,
                                      now=NOW)
     assert await state.use_nonce("issued-at-start", issued_at=NOW, remember_until=until, now=NOW)
-    await state.start(now=NOW + timedelta(minutes=1))  # another worker: the epoch stays
+    # Another worker: the epoch stays, and it learns the epoch it must date nonces from.
+    assert await state.start(now=NOW + timedelta(minutes=1)) == NOW.replace(microsecond=0)
     assert await state.use_nonce("issued-at-start-2", issued_at=NOW, remember_until=until,
                                  now=NOW)
 

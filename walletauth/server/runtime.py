@@ -68,7 +68,7 @@ class Runtime:
             for number in sorted(secrets.versions, reverse=True)
         ]
         state = open_state(settings, store, store_calls, index_keys)
-        await begin_nonce_epoch(state, now=clock())
+        nonce_epoch = await begin_nonce_epoch(state, now=clock())
         keyring = KeyRing.load_or_create(
             settings.data_dir, token_ttl=settings.access_token_ttl, now=clock()
         )
@@ -95,7 +95,7 @@ class Runtime:
         ]
         parts = LoginParts(
             state=state,
-            nonces=NonceMinter(nonce_keys, ttl=settings.nonce_ttl),
+            nonces=NonceMinter(nonce_keys, ttl=settings.nonce_ttl, not_before=nonce_epoch),
             writes=sign_in_writes(state, store, store_calls),
             tokens=tokens,
             limiter=limiter,
@@ -166,17 +166,19 @@ def open_state(
     return SqlState(store, store_calls)
 
 
-async def begin_nonce_epoch(state: ShortLivedState, *, now: datetime) -> None:
-    """Start Redis's epoch of used nonces if it has none. Redis down at start is no
-    reason not to start: the first nonce used once it answers starts the epoch then,
-    refusing the nonces issued before (the safe direction)."""
+async def begin_nonce_epoch(state: ShortLivedState, *, now: datetime) -> datetime | None:
+    """Start Redis's epoch of used nonces if it has none; answers the epoch in effect,
+    before which this worker must date no nonce. Redis down at start is no reason not to
+    start: the first nonce used once it answers starts the epoch then, refusing the nonces
+    issued before (the safe direction)."""
     if not isinstance(state, RedisState):
-        return
+        return None
     try:
-        await state.start(now=now)
+        return await state.start(now=now)
     except ServerError as error:  # the state answers an absent Redis so
         log.warning("Redis did not answer at start (%s); nonces issued before it"
                     " answers will be refused once", type(error).__name__)
+        return None
 
 
 def hit_counter(state: ShortLivedState) -> HitCounter:

@@ -11,6 +11,7 @@ verify records the nonce as used, atomically, in the same transaction as the sig
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 import string
 from collections.abc import Mapping
@@ -61,7 +62,14 @@ class NonceCheck:
 class NonceMinter:
     """Makes nonces under the newest key and checks them under any key still held."""
 
-    def __init__(self, keys: Mapping[int, bytes], *, ttl: timedelta) -> None:
+    def __init__(
+        self, keys: Mapping[int, bytes], *, ttl: timedelta, not_before: datetime | None = None
+    ) -> None:
+        """``not_before``: the epoch of Redis's memory of used nonces. A nonce is dated no
+        earlier, so that a clock set back soon after the epoch began (an NTP step after
+        boot, a worker whose clock runs behind the one that began it) does not make every
+        new nonce look older than that memory, and refused, until the clock catches up.
+        Safe: a nonce dated at the epoch is new, and its use is remembered from then on."""
         if not keys:
             raise ValueError("at least one nonce key is required")
         if any(not 0 < version < 2 ** (8 * _VERSION_BYTES) for version in keys):
@@ -71,9 +79,10 @@ class NonceMinter:
         self._macs = {version: hmac.new(key, _DOMAIN, "sha256") for version, key in keys.items()}
         self._current = max(self._macs)
         self._ttl_seconds = max(1, int(ttl.total_seconds()))
+        self._not_before = 0 if not_before is None else math.ceil(not_before.timestamp())
 
     def issue(self, *, now: datetime) -> str:
-        expiry = int(now.timestamp()) + self._ttl_seconds
+        expiry = max(int(now.timestamp()), self._not_before) + self._ttl_seconds
         payload = (
             self._current.to_bytes(_VERSION_BYTES, "big")
             + expiry.to_bytes(_EXPIRY_BYTES, "big")

@@ -33,7 +33,7 @@ import math
 import secrets
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any, Final, ParamSpec, TypeVar
 
@@ -277,10 +277,12 @@ class RedisState:
         return f"{PREFIX}subject-sessions:{ref}"
 
     @_unavailable_when_redis_is
-    async def start(self, *, now: datetime) -> None:
+    async def start(self, *, now: datetime) -> datetime:
         """Begin the epoch of used nonces now, unless Redis already holds one: nonces
-        issued from this second on are accepted."""
-        await self._client.set(EPOCH_KEY, math.floor(now.timestamp()), nx=True)
+        issued from the epoch's second on are accepted. Answers the epoch in effect."""
+        held = await self._client.set(EPOCH_KEY, math.floor(now.timestamp()), nx=True, get=True)
+        seconds = math.floor(now.timestamp()) if held is None else int(held)
+        return datetime.fromtimestamp(seconds, UTC)
 
     @_unavailable_when_redis_is
     async def use_nonce(

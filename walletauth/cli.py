@@ -140,23 +140,39 @@ def purge(
 @notices_app.command("deliver")
 def notices_deliver() -> None:
     """Send the notices that are due once (for cron); safe beside running workers."""
-    import httpx
+    import asyncio
+    import functools
 
     from walletauth.policy.loader import load_policy
-    from walletauth.server.delivery import DeliverySettings, deliver_once, notice_endpoints
+    from walletauth.rights import DeliveryReport
+    from walletauth.server.delivery import (
+        DeliverySettings,
+        deliver_once,
+        notice_client,
+        notice_endpoints,
+    )
     from walletauth.server.runtime import open_store, prepare_data_dir
+    from walletauth.server.store_gateway import StoreGateway, serial_for
     from walletauth.store import Secrets
 
     settings = Settings()
     delivery = DeliverySettings()
     prepare_data_dir(settings)
     secrets = Secrets.load_or_create(settings.data_dir / "secrets")
-    store = open_store(settings, load_policy(settings.policy), secrets)
-    try:
-        with httpx.Client(timeout=delivery.notice_timeout) as client:
-            report = deliver_once(store, notice_endpoints(), client, delivery, _now)
-    finally:
-        store.close()
+
+    async def one_round() -> DeliveryReport:
+        # The workers' round, through the same gateway and client.
+        gateway = await StoreGateway.open(
+            functools.partial(open_store, settings, load_policy(settings.policy), secrets),
+            serial=serial_for(settings.sqlalchemy_url),
+        )
+        try:
+            async with notice_client(delivery) as client:
+                return await deliver_once(gateway, notice_endpoints(), client, delivery, _now)
+        finally:
+            await gateway.close()
+
+    report = asyncio.run(one_round())
     typer.echo(f"delivered: {report.delivered}")
     typer.echo(f"failed: {report.failed}")
     for reason, count in sorted(report.errors.items()):

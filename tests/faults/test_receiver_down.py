@@ -5,6 +5,7 @@ which records it. The receiver is a real HTTP server on a loopback port."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from walletauth.rights import NoticeEndpoint, erase_subject, retry_delay
 from walletauth.rights.delivery import MAX_RETRY
 from walletauth.sdk import InMemoryReplayGuard, new_webhook_secret, verify_notice
 from walletauth.server.delivery import DeliverySettings, deliver_once
+from walletauth.server.store_gateway import StoreGateway
 from walletauth.store import Secrets, Store
 from walletauth.store.outbox import pending_count
 
@@ -108,15 +110,24 @@ def _run(store: Store, receiver: Receiver, until: timedelta, settings: DeliveryS
     back after OUTAGE. Returns the purge reports."""
     endpoints = {"music": NoticeEndpoint(receiver.url, (SECRET,))}
     reports = []
-    now = START
-    with httpx.Client(timeout=10) as client:
-        while now <= START + until:
-            receiver.now = now
-            receiver.down = now < START + OUTAGE
-            deliver_once(store, endpoints, client, settings, lambda now=now: now)
-            if now - START in purge_at:
-                reports.append(store.purge(now=now, notice_abandon_after=abandon_after))
-            now += STEP
+
+    async def rounds() -> None:
+        now = START
+        gateway = StoreGateway(store, serial=True)  # as a worker on SQLite holds it
+        try:
+            async with httpx.AsyncClient(timeout=10) as client:
+                while now <= START + until:
+                    receiver.now = now
+                    receiver.down = now < START + OUTAGE
+                    await deliver_once(gateway, endpoints, client, settings,
+                                       lambda now=now: now)
+                    if now - START in purge_at:
+                        reports.append(store.purge(now=now, notice_abandon_after=abandon_after))
+                    now += STEP
+        finally:
+            await gateway.close()
+
+    asyncio.run(rounds())
     return reports
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from eth_account import Account
 from walletauth.policy.loader import load_policy
 from walletauth.server.signin.nonces import NonceCheck
 from walletauth.server.signin.writes import SQLITE_BATCH, GroupCommit, SignInWrite
-from walletauth.server.store_calls import StoreCalls
+from walletauth.server.store_gateway import StoreGateway
 from walletauth.store import Secrets, Store, StoreError
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -54,12 +54,12 @@ def traced(tmp_path: Path) -> Iterator[Traced]:
 
 
 @pytest.fixture
-def calls() -> Iterator[StoreCalls]:
-    calls = StoreCalls(serial=True)
+async def calls(traced: Traced) -> AsyncIterator[StoreGateway]:
+    calls = StoreGateway(traced.store, serial=True)
     try:
         yield calls
     finally:
-        calls.close()
+        await calls.close()  # closes the store too; closing it again is harmless
 
 
 def write_of(address: str, name: str, *, nonce: str | None = None) -> SignInWrite:
@@ -87,7 +87,7 @@ def addresses(count: int) -> list[str]:
 async def test_concurrent_writes_share_one_commit_and_each_gets_its_own_answer(traced, calls):
     refused, *others = addresses(9)
     traced.store.suspend(refused, "service_provision", now=NOW)
-    writes = GroupCommit(traced.store, calls, max_batch=SQLITE_BATCH)
+    writes = GroupCommit(calls, max_batch=SQLITE_BATCH)
     traced.log.clear()
     batch = {f"wallet-{index}": write_of(address, f"wallet-{index}")
              for index, address in enumerate(others)}
@@ -114,7 +114,7 @@ async def test_concurrent_writes_share_one_commit_and_each_gets_its_own_answer(t
 
 
 async def test_a_batch_holds_at_most_max_batch_sign_ins(traced, calls):
-    writes = GroupCommit(traced.store, calls, max_batch=3)
+    writes = GroupCommit(calls, max_batch=3)
 
     answers = await asyncio.gather(*(
         writes.write(write_of(address, f"wallet-{index}"))
@@ -126,7 +126,7 @@ async def test_a_batch_holds_at_most_max_batch_sign_ins(traced, calls):
 
 
 async def test_a_batch_of_one_is_a_transaction_per_sign_in(traced, calls):
-    writes = GroupCommit(traced.store, calls, max_batch=1)  # PostgreSQL's
+    writes = GroupCommit(calls, max_batch=1)  # PostgreSQL's
 
     answers = await asyncio.gather(*(
         writes.write(write_of(address, f"wallet-{index}"))
@@ -139,10 +139,10 @@ async def test_a_batch_of_one_is_a_transaction_per_sign_in(traced, calls):
 
 
 async def test_writes_queued_behind_a_call_in_flight_share_the_commit_after_it(traced, calls):
-    writes = GroupCommit(traced.store, calls, max_batch=SQLITE_BATCH)
+    writes = GroupCommit(calls, max_batch=SQLITE_BATCH)
     started, release = threading.Event(), threading.Event()
 
-    def slow() -> None:
+    def slow(_store: Store) -> None:
         started.set()
         release.wait(5)
 
@@ -169,7 +169,7 @@ async def test_a_failing_commit_is_every_callers_error(traced, calls):
         connection.exec_driver_sql(
             "CREATE TRIGGER commit_fails AFTER INSERT ON sessions"
             " BEGIN INSERT INTO commit_fails VALUES (-1); END")
-    writes = GroupCommit(traced.store, calls, max_batch=SQLITE_BATCH)
+    writes = GroupCommit(calls, max_batch=SQLITE_BATCH)
     traced.log.clear()
 
     answers = await asyncio.gather(*(
@@ -184,4 +184,4 @@ async def test_a_failing_commit_is_every_callers_error(traced, calls):
 
 def test_a_batch_holds_at_least_one_sign_in(traced, calls):
     with pytest.raises(ValueError):
-        GroupCommit(traced.store, calls, max_batch=0)
+        GroupCommit(calls, max_batch=0)

@@ -15,6 +15,7 @@ import redis
 from tests.server.conftest import Wallet, make_settings, serving
 from walletauth.server.runtime import Runtime
 from walletauth.server.web.errors import ServerError
+from walletauth.store import Store
 from walletauth.store.errors import StoreError
 
 pytestmark = pytest.mark.redis
@@ -150,7 +151,8 @@ def test_a_store_failing_after_the_session_was_created_leaves_no_session(
         revoked.append(session_id)
         await revoke(session_id)
 
-    monkeypatch.setattr(runtime.store, "record_login", database_down)
+    # On the class: the gateway calls Store.record_login with the runtime's store.
+    monkeypatch.setattr(Store, "record_login", database_down)
     monkeypatch.setattr(runtime.state, "revoke_session", counted_revoke)
     body = signed_body(http, wallet)
     assert_unavailable_and_nothing_handed_out(
@@ -182,7 +184,8 @@ def test_a_store_failure_is_answered_even_when_the_session_cannot_be_withdrawn(
     async def away(session_id: str) -> None:
         raise redis_away()
 
-    monkeypatch.setattr(runtime.store, "record_login", database_down)
+    # On the class: the gateway calls Store.record_login with the runtime's store.
+    monkeypatch.setattr(Store, "record_login", database_down)
     monkeypatch.setattr(runtime.state, "revoke_session", away)
     assert_unavailable_and_nothing_handed_out(
         http.post("/auth/verify", json=signed_body(http, wallet)), "database_unavailable"

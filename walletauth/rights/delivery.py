@@ -45,6 +45,22 @@ class DeliveryReport:
     """Failure reasons (``http_<status>``, ``unreachable``, ``unknown_endpoint``,
     ``bad_secret``) by count."""
 
+    def count(self, error: str | None) -> None:
+        if error is None:
+            self.delivered += 1
+            return
+        self.failed += 1
+        self.errors[error] = self.errors.get(error, 0) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class SignedPost:
+    """What to POST for one notice: the body and its Standard Webhooks headers."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+
 
 def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
     """The wait after the ``attempts``-th failure: 30 s, 1 min, 2 min... at most 6 h."""
@@ -68,28 +84,47 @@ def deliver_due(
     which abandons it with an audit entry (``Store.purge(notice_abandon_after=...)``).
 
     Notices are claimed first (see :func:`walletauth.store.outbox.claim_due`), so
-    several workers calling this at once never send the same notice twice.
+    several workers calling this at once never send the same notice twice. The steps
+    (:func:`claim_due`, :func:`signed_post`, :func:`settle`) are public for a caller that
+    sends on its own client, as the server's worker does (its store turns and its HTTP
+    run on different threads).
     """
     report = DeliveryReport()
-    occurred_after = None if abandon_after is None else now - abandon_after
-    claimed = outbox.claim_due(store.engine, store.secrets, now=now, limit=limit, lease=LEASE,
-                               occurred_after=occurred_after)
-    for queued in claimed:
-        error = _send(queued, endpoints.get(queued.endpoint), client, now)
-        if error is None:
-            outbox.delivered(store.engine, queued.notice_id, queued.endpoint)
-            report.delivered += 1
-            continue
-        outbox.failed(store.engine, queued.notice_id, queued.endpoint, error=error,
-                      retry_in=retry_delay(queued.attempts + 1, first_retry), now=now)
-        report.failed += 1
-        report.errors[error] = report.errors.get(error, 0) + 1
+    for queued in claim_due(store, now=now, limit=limit, abandon_after=abandon_after):
+        post = signed_post(queued, endpoints.get(queued.endpoint), now)
+        error = post if isinstance(post, str) else _post(client, post)
+        settle(store, queued, error, now=now, first_retry=first_retry)
+        report.count(error)
     return report
 
 
-def _send(
-    queued: OutboxNotice, endpoint: NoticeEndpoint | None, client: httpx.Client, now: datetime
-) -> str | None:
+def claim_due(
+    store: Store, *, now: datetime, limit: int = 100, abandon_after: timedelta | None = None
+) -> list[OutboxNotice]:
+    """Claim up to ``limit`` due notices for :data:`LEASE`; none older than
+    ``abandon_after``."""
+    occurred_after = None if abandon_after is None else now - abandon_after
+    return outbox.claim_due(store.engine, store.secrets, now=now, limit=limit, lease=LEASE,
+                            occurred_after=occurred_after)
+
+
+def settle(
+    store: Store, queued: OutboxNotice, error: str | None, *, now: datetime,
+    first_retry: timedelta = FIRST_RETRY,
+) -> None:
+    """Record one attempt: delivered (``error`` None) leaves the outbox, else the next
+    attempt waits its back-off."""
+    if error is None:
+        outbox.delivered(store.engine, queued.notice_id, queued.endpoint)
+        return
+    outbox.failed(store.engine, queued.notice_id, queued.endpoint, error=error,
+                  retry_in=retry_delay(queued.attempts + 1, first_retry), now=now)
+
+
+def signed_post(
+    queued: OutboxNotice, endpoint: NoticeEndpoint | None, now: datetime
+) -> SignedPost | str:
+    """The request that delivers ``queued``, or why it cannot be sent (an error code)."""
     if endpoint is None:
         return "unknown_endpoint"
     notice = Notice(
@@ -105,8 +140,23 @@ def _send(
     except SdkError:
         # A misconfigured secret must hold back this endpoint's notices only, not the round.
         return "bad_secret"
+    return SignedPost(endpoint.url, body, headers)
+
+
+def answer_error(status_code: int) -> str | None:
+    """A receiver's answer as :func:`settle` takes it: None for a 2xx."""
+    return None if 200 <= status_code < 300 else f"http_{status_code}"
+
+
+UNREACHABLE: Final = "unreachable"
+SEND_ERRORS: Final = (httpx.HTTPError, httpx.InvalidURL)
+"""What sending raises for a receiver that cannot be reached (InvalidURL is no
+HTTPError): :data:`UNREACHABLE`."""
+
+
+def _post(client: httpx.Client, post: SignedPost) -> str | None:
     try:
-        response = client.post(endpoint.url, content=body, headers=headers)
-    except (httpx.HTTPError, httpx.InvalidURL):  # InvalidURL is no HTTPError
-        return "unreachable"
-    return None if 200 <= response.status_code < 300 else f"http_{response.status_code}"
+        response = client.post(post.url, content=post.body, headers=post.headers)
+    except SEND_ERRORS:
+        return UNREACHABLE
+    return answer_error(response.status_code)

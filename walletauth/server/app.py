@@ -10,7 +10,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from walletauth import __version__
@@ -70,10 +69,10 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings, metrics, clock)
         app.state.runtime = runtime
-        notices = start_notice_worker(runtime.store, clock, notice_endpoints(settings))
+        notices = start_notice_worker(runtime.gateway, clock, notice_endpoints(settings))
         try:
             # A new version's policy.changed goes into the outbox before any request.
-            await run_in_threadpool(announce_policy, runtime)
+            await runtime.gateway.run(announce_policy, runtime.notice_services(), clock())
             yield
         finally:
             if notices is not None:

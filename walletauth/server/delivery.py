@@ -1,7 +1,9 @@
 """Notice delivery that runs by itself: a background task in every worker's lifespan.
 
-Every ``WALLETAUTH_NOTICE_INTERVAL`` seconds the task hands the due notices of the
-outbox to :func:`walletauth.rights.deliver_due` (in a thread: it is blocking I/O). Rows
+Every ``WALLETAUTH_NOTICE_INTERVAL`` seconds the task claims the due notices of the
+outbox through the store's gateway, POSTs each on the event loop (an async client: a
+receiver's timeout holds up no store call) and records each answer through the gateway
+again (:func:`deliver_once`; ``walletauth notices deliver`` runs the same round). Rows
 are claimed before they are sent, so any number of workers (and ``walletauth notices
 deliver`` from cron) may run at once and a notice still goes out once per 2xx. The
 outbox lives in the database, so a restart only delays what is queued.
@@ -20,13 +22,21 @@ from typing import Any
 import httpx
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
-from starlette.concurrency import run_in_threadpool
 
-from walletauth.rights import DeliveryReport, NoticeEndpoint, deliver_due
+from walletauth.rights import DeliveryReport, NoticeEndpoint
+from walletauth.rights.delivery import (
+    SEND_ERRORS,
+    UNREACHABLE,
+    SignedPost,
+    answer_error,
+    claim_due,
+    settle,
+    signed_post,
+)
 from walletauth.server.config.services import ServiceRegistry
 from walletauth.server.config.settings import ConfiguredSettings, Settings, bare_seconds
 from walletauth.server.signin.login import Clock
-from walletauth.store import Store
+from walletauth.server.store_gateway import StoreGateway
 from walletauth.store.purge import NOTICE_ABANDON_AFTER
 
 log = logging.getLogger("walletauth.server.delivery")
@@ -63,26 +73,48 @@ def notice_endpoints(settings: Settings | None = None) -> dict[str, NoticeEndpoi
     return ServiceRegistry.from_settings(settings or Settings()).notice_endpoints()
 
 
-def deliver_once(
-    store: Store, endpoints: Mapping[str, NoticeEndpoint], client: httpx.Client,
+async def deliver_once(
+    gateway: StoreGateway, endpoints: Mapping[str, NoticeEndpoint], client: httpx.AsyncClient,
     settings: DeliverySettings, clock: Clock,
 ) -> DeliveryReport:
-    """One round: claim the due notices and try each once."""
-    return deliver_due(store, endpoints, client, now=clock(), limit=settings.notice_batch,
-                       first_retry=timedelta(seconds=settings.notice_first_retry),
-                       abandon_after=settings.notice_abandon_after)
+    """One round: claim the due notices and try each once. The outbox's turns go through
+    the gateway (on SQLite, its one thread, between the sign-ins); the POSTs wait on the
+    event loop, so a slow receiver holds up no store call."""
+    now = clock()
+    report = DeliveryReport()
+    claimed = await gateway.run(claim_due, now=now, limit=settings.notice_batch,
+                                abandon_after=settings.notice_abandon_after)
+    first_retry = timedelta(seconds=settings.notice_first_retry)
+    for queued in claimed:
+        post = signed_post(queued, endpoints.get(queued.endpoint), now)
+        error = post if isinstance(post, str) else await _send(client, post)
+        await gateway.run(settle, queued, error, now=now, first_retry=first_retry)
+        report.count(error)
+    return report
+
+
+async def _send(client: httpx.AsyncClient, post: SignedPost) -> str | None:
+    try:
+        response = await client.post(post.url, content=post.body, headers=post.headers)
+    except SEND_ERRORS:
+        return UNREACHABLE
+    return answer_error(response.status_code)
+
+
+def notice_client(settings: DeliverySettings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=settings.notice_timeout, follow_redirects=False)
 
 
 class NoticeWorker:
     """The background task of one worker process; :meth:`stop` waits for its round."""
 
-    def __init__(self, store: Store, clock: Clock, settings: DeliverySettings,
+    def __init__(self, gateway: StoreGateway, clock: Clock, settings: DeliverySettings,
                  endpoints: Mapping[str, NoticeEndpoint]) -> None:
-        self._store = store
+        self._gateway = gateway
         self._clock = clock
         self._settings = settings
         self._endpoints = dict(endpoints)
-        self._client = httpx.Client(timeout=settings.notice_timeout, follow_redirects=False)
+        self._client = notice_client(settings)
         self._task: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -93,20 +125,17 @@ class NoticeWorker:
         """Let the round in flight finish (within a receiver's timeout), then end."""
         self._stopping.set()
         if self._task is not None:
-            try:
+            # Still sending after that: cancelled, and what it claimed is released by the
+            # lease running out.
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._task, self._settings.notice_timeout + 1)
-            except TimeoutError:
-                # Still sending: what it claimed is released by the lease running out.
-                return
-        self._client.close()
+        await self._client.aclose()
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                report = await run_in_threadpool(
-                    deliver_once, self._store, self._endpoints, self._client, self._settings,
-                    self._clock,
-                )
+                report = await deliver_once(self._gateway, self._endpoints, self._client,
+                                            self._settings, self._clock)
             except Exception:
                 # A database hiccup must not end delivery for the life of the worker.
                 log.exception("notice delivery round failed; next round as scheduled")
@@ -119,12 +148,12 @@ class NoticeWorker:
 
 
 def start_notice_worker(
-    store: Store, clock: Clock, endpoints: Mapping[str, NoticeEndpoint]
+    gateway: StoreGateway, clock: Clock, endpoints: Mapping[str, NoticeEndpoint]
 ) -> NoticeWorker | None:
     """Start the task unless ``WALLETAUTH_NOTICE_DELIVERY`` is off."""
     settings = DeliverySettings()
     if not settings.notice_delivery:
         return None
-    worker = NoticeWorker(store, clock, settings, endpoints)
+    worker = NoticeWorker(gateway, clock, settings, endpoints)
     worker.start()
     return worker

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -9,8 +10,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-
-from starlette.concurrency import run_in_threadpool
 
 from walletauth.policy import Policy
 from walletauth.policy.loader import load_policy
@@ -25,7 +24,7 @@ from walletauth.server.signin.writes import SQLITE_BATCH, GroupCommit, NonceFirs
 from walletauth.server.state.base import HitCounter, ShortLivedState
 from walletauth.server.state.redis_state import RedisState
 from walletauth.server.state.sql_state import SqlState
-from walletauth.server.store_calls import StoreCalls
+from walletauth.server.store_gateway import StoreGateway, serial_for
 from walletauth.server.web.errors import ServerError
 from walletauth.server.web.local_hits import LocalHits
 from walletauth.server.web.metrics import Metrics
@@ -45,14 +44,13 @@ def system_clock() -> datetime:
 class Runtime:
     settings: Settings
     policy: Policy
-    store: Store
+    gateway: StoreGateway
     state: ShortLivedState
     keyring: KeyRing
     tokens: TokenIssuer
     login: LoginService
     metrics: Metrics
     clock: Clock
-    store_calls: StoreCalls
     limiter: RateLimiter
 
     @classmethod
@@ -60,14 +58,16 @@ class Runtime:
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         policy = load_policy(settings.policy)
         secrets = Secrets.load_or_create(settings.data_dir / "secrets")
-        store = await run_in_threadpool(open_store, settings, policy, secrets)
-        store_calls = StoreCalls.for_url(settings.sqlalchemy_url)
+        gateway = await StoreGateway.open(
+            functools.partial(open_store, settings, policy, secrets),
+            serial=serial_for(settings.sqlalchemy_url),
+        )
         # Newest secrets version first: new indexes go under it, erasure looks under all.
         index_keys = [
             _derive(secrets.version(number).subject_hmac_key, b"session-index")
             for number in sorted(secrets.versions, reverse=True)
         ]
-        state = open_state(settings, store, store_calls, index_keys)
+        state = open_state(settings, gateway, index_keys)
         nonce_epoch = await begin_nonce_epoch(state, now=clock())
         keyring = KeyRing.load_or_create(
             settings.data_dir, token_ttl=settings.access_token_ttl, now=clock()
@@ -96,7 +96,7 @@ class Runtime:
         parts = LoginParts(
             state=state,
             nonces=NonceMinter(nonce_keys, ttl=settings.nonce_ttl, not_before=nonce_epoch),
-            writes=sign_in_writes(state, store, store_calls),
+            writes=sign_in_writes(state, gateway),
             tokens=tokens,
             limiter=limiter,
             cookies=SessionCookies(cookie_keys),
@@ -106,9 +106,14 @@ class Runtime:
         )
         login = LoginService(settings, parts)
         return cls(
-            settings, policy, store, state, keyring, tokens, login, metrics, clock, store_calls,
-            limiter,
+            settings, policy, gateway, state, keyring, tokens, login, metrics, clock, limiter
         )
+
+    @property
+    def store(self) -> Store:
+        """The store, for tests and tools beside the server; the server itself reaches it
+        only through :attr:`gateway` (``tests/server/test_one_way_into_the_store.py``)."""
+        return self.gateway.store
 
     @cached_property
     def services(self) -> ServiceRegistry:
@@ -127,12 +132,11 @@ class Runtime:
 
     async def _ping_database(self) -> None:
         # A read through the store, the same path as a signed-in request.
-        await self.store_calls.run(self.store.session_active, HEALTH_PROBE_ID, now=self.clock())
+        await self.gateway.run(Store.session_active, HEALTH_PROBE_ID, now=self.clock())
 
     async def stop(self) -> None:
         await self.state.close()
-        self.store_calls.close()
-        await run_in_threadpool(self.store.close)
+        await self.gateway.close()
 
 
 def prepare_data_dir(settings: Settings) -> None:
@@ -152,8 +156,7 @@ def open_store(settings: Settings, policy: Policy, secrets: Secrets) -> Store:
 
 def open_state(
     settings: Settings,
-    store: Store,
-    store_calls: StoreCalls,
+    gateway: StoreGateway,
     session_index_keys: Sequence[bytes] = (),
 ) -> ShortLivedState:
     if settings.redis_url:
@@ -163,7 +166,7 @@ def open_state(
             max_connections=settings.redis_max_connections,
             pool_timeout=settings.redis_pool_timeout,
         )
-    return SqlState(store, store_calls)
+    return SqlState(gateway)
 
 
 async def begin_nonce_epoch(state: ShortLivedState, *, now: datetime) -> datetime | None:
@@ -187,11 +190,11 @@ def hit_counter(state: ShortLivedState) -> HitCounter:
     return state if isinstance(state, RedisState) else LocalHits()
 
 
-def sign_in_writes(state: ShortLivedState, store: Store, calls: StoreCalls) -> SignInWrites:
+def sign_in_writes(state: ShortLivedState, gateway: StoreGateway) -> SignInWrites:
     if isinstance(state, RedisState):
-        return NonceFirst(state, store, calls)
+        return NonceFirst(state, gateway)
     # Group commit on SQLite only (see walletauth.server.signin.writes).
-    return GroupCommit(store, calls, max_batch=SQLITE_BATCH if calls.serial else 1)
+    return GroupCommit(gateway, max_batch=SQLITE_BATCH if gateway.serial else 1)
 
 
 def _derive(key: bytes, label: bytes) -> bytes:

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 
 from walletauth.rights import pending_notices
-from walletauth.server.runtime import Runtime
+from walletauth.store import Store
 from walletauth.store.outbox import PendingNotice
 from walletauth.store.policy_versions import announce_version
 
 log = logging.getLogger("walletauth.server")
 
 
-def announce_policy(runtime: Runtime) -> tuple[str, ...] | None:
+def announce_policy(
+    store: Store, endpoints: Sequence[str], now: datetime
+) -> tuple[str, ...] | None:
     """Record the policy version in force; if this worker is the first to see a new one,
-    enqueue a ``policy.changed`` notice to every registered service. Returns the changed
-    purposes when it did."""
-    store, now = runtime.store, runtime.clock()
-    endpoints = runtime.notice_services()
+    enqueue a ``policy.changed`` notice to each of ``endpoints`` (the registered services
+    that receive notices). Returns the changed purposes when it did."""
 
     def notices_for(purposes: Sequence[str]) -> list[PendingNotice]:
         return pending_notices(store, "policy.changed", purposes, endpoints, now)

@@ -3,11 +3,12 @@ withdrawn, and its age confirmation under a policy with an age rule."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter
 
 from walletauth import rights
 from walletauth.policy import Policy, SubjectState, decide_use, effective_consents
-from walletauth.server.runtime import Runtime
 from walletauth.server.web.deps import PrincipalDep, RuntimeDep
 from walletauth.server.web.problems import problem_responses
 from walletauth.server.web.schemas import (
@@ -18,6 +19,7 @@ from walletauth.server.web.schemas import (
     ConsentsResponse,
     PurposeChange,
 )
+from walletauth.store import Store
 
 router = APIRouter(prefix="/me", tags=["consents"])
 
@@ -29,7 +31,7 @@ router = APIRouter(prefix="/me", tags=["consents"])
     summary="The signed-in wallet's consents per optional purpose, suspensions and age state",
 )
 async def get_consents(runtime: RuntimeDep, principal: PrincipalDep) -> ConsentsResponse:
-    state = await runtime.store_calls.run(runtime.store.subject_state, principal.address)
+    state = await runtime.gateway.run(Store.subject_state, principal.address)
     return consents_view(runtime.policy, state)
 
 
@@ -56,7 +58,8 @@ async def put_consents(
     changes = {body.purpose: body.granted} if isinstance(body, ConsentChange) else body.consents
     for purpose in changes:
         runtime.policy.purpose(purpose)  # refuse an unknown purpose before changing anything
-    state = await runtime.store_calls.run(_apply, runtime, principal.address, changes)
+    state = await runtime.gateway.run(_apply, principal.address, changes,
+                                      runtime.notice_services(), runtime.clock())
     return consents_view(runtime.policy, state)
 
 
@@ -77,8 +80,8 @@ async def put_consents(
 async def put_age(
     body: AgeDeclaration, runtime: RuntimeDep, principal: PrincipalDep
 ) -> ConsentsResponse:
-    state = await runtime.store_calls.run(_confirm_age, runtime, principal.address,
-                                          body.under_guardian_age)
+    state = await runtime.gateway.run(_confirm_age, principal.address,
+                                      body.under_guardian_age, runtime.clock())
     return consents_view(runtime.policy, state)
 
 
@@ -116,18 +119,17 @@ def _change_of(policy: Policy, purpose: str) -> PurposeChange:
     return PurposeChange(changed_in=entry.version, summary={"ja": note.ja, "en": note.en})
 
 
-def _apply(runtime: Runtime, address: str, changes: dict[str, bool]) -> SubjectState:
-    now = runtime.clock()
-    endpoints = runtime.notice_services()
+def _apply(store: Store, address: str, changes: dict[str, bool], endpoints: list[str],
+           now: datetime) -> SubjectState:
     for purpose, granted in changes.items():
         # A withdrawal commits with its notice to the registered services.
         notices = () if granted else rights.pending_notices(
-            runtime.store, "consent.withdrawn", [purpose], endpoints, now)
-        runtime.store.set_consent(address, purpose, granted, now=now, notices=notices)
-    return runtime.store.subject_state(address)
+            store, "consent.withdrawn", [purpose], endpoints, now)
+        store.set_consent(address, purpose, granted, now=now, notices=notices)
+    return store.subject_state(address)
 
 
-def _confirm_age(runtime: Runtime, address: str, under_guardian_age: bool) -> SubjectState:
-    runtime.store.confirm_age(address, under_guardian_age=under_guardian_age,
-                              now=runtime.clock())
-    return runtime.store.subject_state(address)
+def _confirm_age(store: Store, address: str, under_guardian_age: bool,
+                 now: datetime) -> SubjectState:
+    store.confirm_age(address, under_guardian_age=under_guardian_age, now=now)
+    return store.subject_state(address)

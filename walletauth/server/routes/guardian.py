@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from walletauth import rights
 from walletauth.server.routes.services import Address, ServiceDep
@@ -58,7 +57,7 @@ async def record_guardian_consent(body: GuardianConsentWrite, runtime: RuntimeDe
                                   service: ServiceDep) -> GuardianConsentRecorded:
     service.require_guardian_recording()
     endpoints = runtime.notice_services()
-    await run_in_threadpool(rights.record_guardian_consent, runtime.store, body.address,
-                            body.granted, method=body.method, now=runtime.clock(),
-                            notify=endpoints)
+    await runtime.gateway.run(rights.record_guardian_consent, body.address,
+                              body.granted, method=body.method, now=runtime.clock(),
+                              notify=endpoints)
     return GuardianConsentRecorded(guardian_consent=body.granted)

@@ -20,6 +20,7 @@ policy without that intake (METALIVE) requires nothing beyond the request's sche
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Annotated, Final
 
 from fastapi import APIRouter
@@ -28,10 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from walletauth.policy import Policy
 from walletauth.policy.errors import PolicyError
 from walletauth.rights import RecordChange, RightsError
-from walletauth.server.runtime import Runtime
 from walletauth.server.web.deps import PrincipalDep, RuntimeDep
 from walletauth.server.web.problems import problem_responses
 from walletauth.server.web.schemas import MAX_PURPOSE_CHARS
+from walletauth.store import Store
 from walletauth.store.subject_ops import apply_changes
 
 router = APIRouter(prefix="/me", tags=["intake"])
@@ -93,8 +94,8 @@ class IntakeAnswer(BaseModel):
 async def post_inquiry(body: InquiryIn, runtime: RuntimeDep,
                        principal: PrincipalDep) -> IntakeAnswer:
     purpose = body.purpose or _default_purpose(runtime.policy, INQUIRY_CATEGORY)
-    record_id = await runtime.store_calls.run(_send_inquiry, runtime, principal.address,
-                                              body.message, purpose)
+    record_id = await runtime.gateway.run(_send_inquiry, principal.address, body.message,
+                                          purpose, runtime.clock())
     return IntakeAnswer(kept=[Kept(category=INQUIRY_CATEGORY, purpose=purpose,
                                    record_id=record_id)])
 
@@ -116,8 +117,8 @@ async def put_contact(body: ContactIn, runtime: RuntimeDep,
              if value is not None}
     if not given:
         raise RightsError("invalid_argument", "give an email, a url or both")
-    return await runtime.store_calls.run(_set_contact, runtime, principal.address, given,
-                                         body.purpose)
+    return await runtime.gateway.run(_set_contact, principal.address, given, body.purpose,
+                                     runtime.clock())
 
 
 def _default_purpose(policy: Policy, category_id: str) -> str:
@@ -128,24 +129,24 @@ def _default_purpose(policy: Policy, category_id: str) -> str:
     return (necessary or list(category.retention))[0]
 
 
-def _send_inquiry(runtime: Runtime, address: str, message: str, purpose: str) -> int:
-    _require_intake_items(runtime, address, INQUIRY_INTAKE,
-                          {INQUIRY_CATEGORY: {"message": message}})
-    now = runtime.clock()
-    return runtime.store.put_record(address, INQUIRY_CATEGORY, purpose,
-                                    {"message": message, "received_at": now.isoformat()},
-                                    now=now, source="inquiry")
+def _send_inquiry(store: Store, address: str, message: str, purpose: str,
+                  now: datetime) -> int:
+    _require_intake_items(store, address, INQUIRY_INTAKE,
+                          {INQUIRY_CATEGORY: {"message": message}}, now)
+    return store.put_record(address, INQUIRY_CATEGORY, purpose,
+                            {"message": message, "received_at": now.isoformat()},
+                            now=now, source="inquiry")
 
 
-def _require_intake_items(runtime: Runtime, address: str, intake_id: str,
-                          given: Mapping[str, Mapping[str, object]]) -> None:
+def _require_intake_items(store: Store, address: str, intake_id: str,
+                          given: Mapping[str, Mapping[str, object]], now: datetime) -> None:
     """Refuse a submission lacking an item the policy's intake requires (sent or on
     record), before anything is written: what /policy marks required is required."""
-    intake = runtime.policy.find_intake(intake_id)
+    intake = store.policy.find_intake(intake_id)
     if intake is None:  # the policy names no such intake: only the schema's own rules
         return
     needed = {reference.partition(".")[0] for reference in intake.required}
-    supplied = {**_on_record(runtime, address, needed - given.keys()), **given}
+    supplied = {**_on_record(store, address, needed - given.keys(), now), **given}
     missing = intake.missing(supplied)
     if missing:
         raise PolicyError(
@@ -154,30 +155,30 @@ def _require_intake_items(runtime: Runtime, address: str, intake_id: str,
             f" setting) but neither sent nor on record: {', '.join(missing)}; nothing was kept")
 
 
-def _on_record(runtime: Runtime, address: str,
-               categories: Iterable[str]) -> dict[str, dict[str, object]]:
+def _on_record(store: Store, address: str, categories: Iterable[str],
+               now: datetime) -> dict[str, dict[str, object]]:
     """The fields the subject has on record in each of ``categories``, for any purpose they
     may be used for now (``store.records`` hands out nothing suspended or unconsented)."""
     found: dict[str, dict[str, object]] = {}
     for category_id in categories:
-        category = runtime.policy.find_category(category_id)
+        category = store.policy.find_category(category_id)
         if category is None:
             continue
         fields: dict[str, object] = {}
         for purpose in category.retention:
-            for record in runtime.store.records(address, purpose, now=runtime.clock(),
-                                                category=category_id):
+            for record in store.records(address, purpose, now=now, category=category_id):
                 fields.update(record.data)
         if fields:
             found[category_id] = fields
     return found
 
 
-def _set_contact(runtime: Runtime, address: str, given: dict[str, str],
-                 purpose: str | None) -> IntakeAnswer:
-    store, now, policy = runtime.store, runtime.clock(), runtime.policy
-    _require_intake_items(runtime, address, CONTACT_INTAKE,
-                          {CONTACT_FIELDS[name]: {name: value} for name, value in given.items()})
+def _set_contact(store: Store, address: str, given: dict[str, str], purpose: str | None,
+                 now: datetime) -> IntakeAnswer:
+    policy = store.policy
+    _require_intake_items(store, address, CONTACT_INTAKE,
+                          {CONTACT_FIELDS[name]: {name: value} for name, value in given.items()},
+                          now)
     changes: list[RecordChange] = []
     tagged: list[tuple[str, str]] = []
     for name, value in given.items():

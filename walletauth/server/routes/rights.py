@@ -20,7 +20,6 @@ from typing import Annotated, Any, Final, Literal
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from walletauth import rights
 from walletauth.errors import WalletAuthError
@@ -149,8 +148,8 @@ async def _prove(
         _same_wallet(login.address, principal)
     except WalletAuthError as error:
         if error.code in DENIALS_LOGGED:  # not rpc_unavailable: the node's failure
-            await run_in_threadpool(rights.deny_request, runtime.store, principal.address,
-                                    log_kind or kind, error.code, now=now)
+            await runtime.gateway.run(rights.deny_request, principal.address,
+                                      log_kind or kind, error.code, now=now)
         raise
     return now
 
@@ -175,8 +174,8 @@ async def export(
     lang: Literal["ja", "en"] = Query("ja", description="Language of the HTML page"),
 ) -> Response:
     now = await _prove(runtime, principal, body, "export", client_ip)
-    document = await run_in_threadpool(rights.export_subject, runtime.store, principal.address,
-                                       now=now)
+    document = await runtime.gateway.run(rights.export_subject, principal.address,
+                                         now=now)
     if format == "csv":
         return Response(rights.to_csv(document), media_type="text/csv; charset=utf-8",
                         headers={**NO_STORE, "Content-Disposition":
@@ -202,8 +201,8 @@ async def erase(
 ) -> ErasureResponse:
     now = await _prove(runtime, principal, body, "erase", client_ip)
     endpoints = runtime.notice_services()
-    receipt = await run_in_threadpool(rights.erase_subject, runtime.store, principal.address,
-                                      now=now, notify=endpoints)
+    receipt = await runtime.gateway.run(rights.erase_subject, principal.address,
+                                        now=now, notify=endpoints)
     # With Redis the sessions live there, not under the subject's row: end every one of
     # the address's (the SQL state finds none left: the erasure took them).
     ended = await runtime.state.revoke_sessions_of(principal.address)
@@ -237,8 +236,8 @@ async def corrections(
     now = await _prove(runtime, principal, body, "correct", client_ip)
     changes = [RecordChange(c.op, c.record_id, c.category, c.purpose, c.data)
                for c in body.changes]
-    receipt = await run_in_threadpool(rights.correct, runtime.store, principal.address,
-                                      changes, now=now)
+    receipt = await runtime.gateway.run(rights.correct, principal.address,
+                                        changes, now=now)
     return _receipt(receipt)
 
 
@@ -256,8 +255,8 @@ async def restrictions(
     now = await _prove(runtime, principal, body, "restrict", client_ip, log_kind)
     change = rights.lift_restriction if body.lift else rights.restrict
     endpoints = runtime.notice_services()
-    receipt = await run_in_threadpool(change, runtime.store, principal.address, body.purposes,
-                                      now=now, notify=endpoints)
+    receipt = await runtime.gateway.run(change, principal.address, body.purposes,
+                                        now=now, notify=endpoints)
     return _receipt(receipt)
 
 
@@ -272,8 +271,8 @@ async def stop_third_party(
     body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep, client_ip: ClientIpDep
 ) -> ReceiptResponse:
     now = await _prove(runtime, principal, body, "stop-third-party", client_ip)
-    receipt = await run_in_threadpool(rights.stop_third_party, runtime.store, principal.address,
-                                      now=now)
+    receipt = await runtime.gateway.run(rights.stop_third_party, principal.address,
+                                        now=now)
     return _receipt(receipt)
 
 
@@ -292,8 +291,8 @@ async def requests(
                               description="The `next_cursor` of the previous page"),
 ) -> RequestsResponse:
     # One more than the page: whether it is there says if a next page exists.
-    entries = await run_in_threadpool(rights.list_requests, runtime.store, principal.address,
-                                      after=_position(after), limit=limit + 1)
+    entries = await runtime.gateway.run(rights.list_requests, principal.address,
+                                        after=_position(after), limit=limit + 1)
     page = entries[:limit]
     return RequestsResponse(
         requests=[RequestItem(id=e.id, kind=e.kind, status=e.status, reason=e.reason,

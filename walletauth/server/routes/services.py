@@ -23,7 +23,6 @@ from typing import Annotated, Any, Final, Literal
 from fastapi import APIRouter, Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from walletauth import rights
 from walletauth.policy import Policy
@@ -154,8 +153,8 @@ async def permission(body: PermissionQuery, runtime: RuntimeDep,
                      service: ServiceDep) -> Permission:
     if body.purpose not in service.purposes:
         return Permission(allowed=False, reason="purpose_not_granted_to_service")
-    reason = await run_in_threadpool(_refusal, runtime.store, body.address, body.purpose,
-                                     runtime.clock())
+    reason = await runtime.gateway.run(_refusal, body.address, body.purpose,
+                                       runtime.clock())
     return Permission(allowed=reason is None, reason=reason)
 
 
@@ -181,8 +180,8 @@ async def put_record(body: RecordWrite, runtime: RuntimeDep,
     service.require_purpose(body.purpose)
     _require_unreserved(runtime.policy, body.category)
     try:
-        record_id = await run_in_threadpool(
-            runtime.store.put_record, body.address, body.category, body.purpose, body.data,
+        record_id = await runtime.gateway.run(
+            Store.put_record, body.address, body.category, body.purpose, body.data,
             now=runtime.clock(), source=f"service:{service.name}",
             create_subject=service.may_create_subject(body.purpose),
         )
@@ -214,8 +213,8 @@ def _require_unreserved(policy: Policy, category: str) -> None:
              summary="The subject's live records for a purpose (none while it may not be used)")
 async def query_records(body: RecordQuery, runtime: RuntimeDep, service: ServiceDep) -> Records:
     service.require_purpose(body.purpose)
-    found = await run_in_threadpool(runtime.store.records, body.address, body.purpose,
-                                    now=runtime.clock(), category=body.category)
+    found = await runtime.gateway.run(Store.records, body.address, body.purpose,
+                                      now=runtime.clock(), category=body.category)
     return Records(records=[
         RecordItem(id=r.id, category=r.category, purpose=r.purpose, data=dict(r.data),
                    collected_at=r.collected_at, expires_at=r.expires_at)
@@ -235,9 +234,9 @@ async def record_provision(body: ProvisionWrite, runtime: RuntimeDep,
                            service: ServiceDep) -> ProvisionRecorded:
     for name in body.categories:
         service.require_category_use(name, runtime.policy.category(name).purposes)
-    await run_in_threadpool(rights.record_provision, runtime.store, body.address,
-                            body.recipient, body.categories, body.ground, now=runtime.clock(),
-                            withheld=body.withheld_from_disclosure)
+    await runtime.gateway.run(rights.record_provision, body.address,
+                              body.recipient, body.categories, body.ground, now=runtime.clock(),
+                              withheld=body.withheld_from_disclosure)
     return ProvisionRecorded()
 
 
@@ -253,9 +252,8 @@ async def record_provision(body: ProvisionWrite, runtime: RuntimeDep,
 async def forward_request(body: ForwardedRequest, runtime: RuntimeDep,
                           service: ServiceDep) -> RequestReceived:
     await runtime.limiter.request_forwarded(body.address, now=runtime.clock())
-    request_id = await run_in_threadpool(
-        open_request, runtime.store, body.address, f"{body.kind}:{service.name}",
-        now=runtime.clock(),
+    request_id = await runtime.gateway.run(
+        open_request, body.address, f"{body.kind}:{service.name}", now=runtime.clock()
     )
     return RequestReceived(id=request_id)
 

@@ -16,7 +16,7 @@ turn of the event loop share one transaction, each in a savepoint of its own, an
 commit: the first to queue starts the flush, which waits one more turn of the loop (the
 verifies whose requests arrived with this one reach the store in it: batches of about 5
 instead of 3 under ``benchmarks/login.py``, logins/s +8-15%) and goes through
-:meth:`StoreCalls.run_short` (inline on the loop when no other store call is in
+:meth:`StoreGateway.run_short` (inline on the loop when no other store call is in
 flight), and each caller gets its own outcome once the commit holding its writes is done.
 A batch holds at most :data:`SQLITE_BATCH` sign-ins, so no caller waits behind an
 unbounded queue. On PostgreSQL every sign-in is a batch of its own: the workers' batches
@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from walletauth.server.signin.nonces import NonceCheck
-from walletauth.server.store_calls import StoreCalls
+from walletauth.server.store_gateway import StoreGateway
 from walletauth.store import Store
 from walletauth.store.store import SignIn, SignInOutcome
 
@@ -67,11 +67,10 @@ class GroupCommit:
     """Nonce, records and session in the store's tables, in one transaction shared with
     the sign-ins queued with it (see the module's docstring)."""
 
-    def __init__(self, store: Store, calls: StoreCalls, *, max_batch: int) -> None:
+    def __init__(self, gateway: StoreGateway, *, max_batch: int) -> None:
         if max_batch < 1:
             raise ValueError(f"a batch holds at least one sign-in, not {max_batch}")
-        self._store = store
-        self._calls = calls
+        self._gateway = gateway
         self._max_batch = max_batch
         self._queued: list[tuple[SignIn, asyncio.Future[bool]]] = []
         self._flushes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
@@ -101,8 +100,8 @@ class GroupCommit:
     async def _write_batch(self, batch: Sequence[tuple[SignIn, asyncio.Future[bool]]]) -> None:
         answers = [answer for _sign_in, answer in batch]
         try:
-            outcomes = await self._calls.run_short(
-                self._store.sign_in_many, [sign_in for sign_in, _answer in batch]
+            outcomes = await self._gateway.run_short(
+                Store.sign_in_many, [sign_in for sign_in, _answer in batch]
             )
         except Exception as error:  # the commit failed: every sign-in of the batch with it
             for answer in answers:
@@ -150,10 +149,9 @@ class NonceFirst:
     """The nonce's use and the session in one step of the short-lived state (Redis), then
     the records in the store; the session withdrawn if the records fail."""
 
-    def __init__(self, state: NonceAndSessionState, store: Store, calls: StoreCalls) -> None:
+    def __init__(self, state: NonceAndSessionState, gateway: StoreGateway) -> None:
         self._state = state
-        self._store = store
-        self._calls = calls
+        self._gateway = gateway
 
     async def write(self, sign_in: SignInWrite) -> bool:
         now = sign_in.now
@@ -164,8 +162,8 @@ class NonceFirst:
         ):
             return False
         try:
-            await self._calls.run(
-                self._store.record_login, sign_in.address, sign_in.chain_id, now=now,
+            await self._gateway.run(
+                Store.record_login, sign_in.address, sign_in.chain_id, now=now,
                 ip=sign_in.ip, user_agent=sign_in.user_agent,
             )
         except Exception:

@@ -1,0 +1,122 @@
+"""The one way from the server into the store: :class:`StoreGateway`.
+
+The rule: every blocking store call the server makes (routes, the sign-in, the
+short-lived state on SQL, the notice worker's outbox turns, start-up and shutdown) is
+``await runtime.gateway.run(function, *args)``, which calls ``function(store, *args)`` on
+the gateway's threads, never on a thread of its own choosing (no ``run_in_threadpool``,
+no ``asyncio.to_thread``; ``tests/server/test_one_way_into_the_store.py`` checks it). How
+many threads follows from the database:
+
+- SQLite lets one writer in at a time, and a writer that finds the database locked backs
+  off by sleeping (``busy_timeout``): writers racing from a thread pool spend most of
+  their time asleep, which caps sign-ins at a few hundred a second with a p99 near a
+  second. So on SQLite the gateway has ONE thread: calls run one at a time, in arrival
+  order, and never meet one another at the database's lock.
+- PostgreSQL runs them in parallel: at most :data:`PARALLEL_STORE_CALLS` at once, within
+  the engine's connection pool (see :mod:`walletauth.store.engines`), so a burst never
+  makes the pool open and close connections per call.
+
+One refinement, inside the same rule: the sign-in on SQLite is short (a few one-row
+statements, about 0.2 ms of CPU), shorter than the hop to the store thread and back,
+which also costs two waits for the GIL while the event loop and that thread take turns.
+So :meth:`StoreGateway.run_short` runs it on the event loop itself when no other call is
+in flight; calls still go one at a time and in arrival order, so the loop never waits for
+the store thread's lock. It can wait for another process's (the ``purge`` CLI's short
+batches), which blocks the loop for that long; a thread would not. The measurements are
+in ``benchmarks/README.md``.
+
+Whatever reaches the store from the server takes the store as its first argument, so the
+gateway is the only holder the server calls through: a route passes ``Store.records``,
+``rights.erase_subject`` or a helper of its own, never a store it got hold of.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Concatenate, ParamSpec, TypeVar
+
+from walletauth.store import Store
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+PARALLEL_STORE_CALLS = 8
+"""Store calls at once on PostgreSQL; within the engines' pool size, so none waits for
+or opens a connection of its own."""
+
+
+def serial_for(url: str) -> bool:
+    """One store call at a time for this database URL (SQLite's single writer)."""
+    return url.startswith("sqlite")
+
+
+def _executor(serial: bool) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(
+        max_workers=1 if serial else PARALLEL_STORE_CALLS, thread_name_prefix="walletauth-store"
+    )
+
+
+class StoreGateway:
+    """The store and the threads its calls run on (see the module's docstring)."""
+
+    def __init__(
+        self, store: Store, *, serial: bool, executor: ThreadPoolExecutor | None = None
+    ) -> None:
+        self._store = store
+        self._serial = serial
+        self._in_flight = 0  # calls handed to the executor, not yet done (loop thread only)
+        self._executor = executor or _executor(serial)
+
+    @classmethod
+    async def open(cls, opener: Callable[[], Store], *, serial: bool) -> StoreGateway:
+        """Open the store on the gateway's own thread: opening migrates and connects."""
+        executor = _executor(serial)
+        try:
+            store = await asyncio.get_running_loop().run_in_executor(executor, opener)
+        except BaseException:
+            executor.shutdown(wait=False)
+            raise
+        return cls(store, serial=serial, executor=executor)
+
+    @property
+    def serial(self) -> bool:
+        """One store call at a time, in arrival order (SQLite)."""
+        return self._serial
+
+    @property
+    def store(self) -> Store:
+        """The store itself, for what runs outside the server (tests, the CLI's checks);
+        the server calls it only through :meth:`run`."""
+        return self._store
+
+    async def run(
+        self, function: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """``function(store, *args, **kwargs)`` on the gateway's threads."""
+        loop = asyncio.get_running_loop()
+        self._in_flight += 1
+        try:
+            return await loop.run_in_executor(
+                self._executor, functools.partial(function, self._store, *args, **kwargs)
+            )
+        finally:
+            self._in_flight -= 1
+
+    async def run_short(
+        self, function: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """:meth:`run` for a call known to be short: on SQLite, with no other call in
+        flight, it runs right here on the event loop (see the module's docstring)."""
+        if self._serial and self._in_flight == 0:
+            return function(self._store, *args, **kwargs)
+        return await self.run(function, *args, **kwargs)
+
+    async def close(self) -> None:
+        """Close the store on the gateway's thread, after the calls queued before."""
+        try:
+            await self.run(Store.close)
+        finally:
+            self._executor.shutdown(wait=True)

@@ -28,7 +28,7 @@ from walletauth.server.routes import (
 )
 from walletauth.server.routes.static import install_api_docs, install_example_routes
 from walletauth.server.runtime import Runtime, system_clock
-from walletauth.server.signin.asgi import LoginEndpoints, cors_options, document
+from walletauth.server.signin.asgi import LoginEndpoints, cors_options
 from walletauth.server.signin.login import Clock
 from walletauth.server.web.handlers import install_exception_handlers
 from walletauth.server.web.metrics import Metrics
@@ -122,14 +122,12 @@ def create_app_from_environment() -> FastAPI:
 
 
 def _install_schema_additions(app: FastAPI) -> None:
-    """Describe the plain-ASGI sign-in endpoints, and put the Problem model into the
-    schema's components, which problem responses name."""
+    """Put the Problem model into the schema's components, which problem responses name."""
     build_schema = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = build_schema()
-            document(schema)
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components["Problem"] = Problem.model_json_schema(
                 ref_template="#/components/schemas/{model}"

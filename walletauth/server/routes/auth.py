@@ -1,27 +1,69 @@
-"""``/auth``: refresh, logout, session. The sign-in's own two requests, nonce and verify,
-are plain ASGI (:mod:`walletauth.server.signin.asgi`)."""
+"""``/auth``: nonce, verify, refresh, logout, session.
+
+Nonce and verify are answered ahead of FastAPI by the plain-ASGI fast path
+(:mod:`walletauth.server.signin.asgi`); they are declared here all the same, once: the
+OpenAPI schema is FastAPI's for them as for every route, and these handlers answer when
+the fast path is off, with the same parts (``tests/server/test_sign_in_paths.py``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
 
+from walletauth.server.signin.answers import NO_STORE, SessionCookie, token_body
+from walletauth.server.signin.asgi import require_json
 from walletauth.server.signin.login import SignedIn
 from walletauth.server.web.deps import (
-    SESSION_COOKIE,
     BearerDep,
+    ClientDep,
     PrincipalDep,
     RuntimeDep,
     SessionCookieDep,
 )
 from walletauth.server.web.problems import problem_responses
 from walletauth.server.web.schemas import (
+    NonceResponse,
     SessionResponse,
     TokenResponse,
+    VerifyRequest,
 )
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
-NO_STORE = {"Cache-Control": "no-store"}
+
+@router.get(
+    "/nonce",
+    response_model=NonceResponse,
+    responses=problem_responses(429, 500, 503),
+    summary="A fresh single-use nonce for the next sign-in message",
+)
+async def nonce(runtime: RuntimeDep, client: ClientDep, response: Response) -> NonceResponse:
+    response.headers.update(NO_STORE)
+    return NonceResponse(nonce=await runtime.login.new_nonce(client))
+
+
+@router.post(
+    "/verify",
+    response_model=TokenResponse,
+    responses=problem_responses(400, 401, 403, 413, 422, 429, 500, 503),
+    summary="Sign in with a signed EIP-4361 message; sets the session cookie",
+    description=(
+        "The message's nonce must come from GET /auth/nonce and is consumed: a"
+        " second verify with it answers 401 with code `nonce_unknown`, as does"
+        " an expired or unknown nonce. The body must be sent as"
+        " `Content-Type: application/json`."
+    ),
+)
+async def verify(
+    body: VerifyRequest, runtime: RuntimeDep, client: ClientDep, request: Request,
+    response: Response,
+) -> TokenResponse:
+    require_json(request.headers.get("content-type"))
+    signed_in = await runtime.login.verify(body.message, body.signature, client)
+    if signed_in.cookie is not None:
+        cookie = SessionCookie(secure=runtime.settings.cookie_secure)
+        max_age = int(runtime.settings.session_ttl.total_seconds())
+        response.headers.append("set-cookie", cookie.set(signed_in.cookie, max_age=max_age))
+    return _token_response(signed_in, response)
 
 
 @router.post(
@@ -43,9 +85,10 @@ async def refresh(
     signed_in = await runtime.login.refresh(cookie)
     if signed_in.cookie is not None and signed_in.cookie_expires_at is not None:
         left = signed_in.cookie_expires_at - runtime.clock()
-        response.set_cookie(
-            SESSION_COOKIE, signed_in.cookie, max_age=max(1, int(left.total_seconds())),
-            path="/", secure=runtime.settings.cookie_secure, httponly=True, samesite="lax",
+        session_cookie = SessionCookie(secure=runtime.settings.cookie_secure)
+        response.headers.append(
+            "set-cookie",
+            session_cookie.set(signed_in.cookie, max_age=max(1, int(left.total_seconds()))),
         )
     return _token_response(signed_in, response)
 
@@ -70,9 +113,7 @@ async def logout(
     clear_cookie = await runtime.login.logout(cookie=cookie, token=token)
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
     if clear_cookie:
-        response.delete_cookie(
-            SESSION_COOKIE, path="/", secure=runtime.settings.cookie_secure, httponly=True
-        )
+        SessionCookie(secure=runtime.settings.cookie_secure).clear(response)
     return response
 
 
@@ -93,9 +134,4 @@ async def session(principal: PrincipalDep) -> SessionResponse:
 
 def _token_response(signed_in: SignedIn, response: Response) -> TokenResponse:
     response.headers.update(NO_STORE)
-    return TokenResponse(
-        address=signed_in.principal.address,
-        chain_id=signed_in.principal.chain_id,
-        access_token=signed_in.access.token,
-        expires_in=signed_in.access.expires_in,
-    )
+    return TokenResponse.model_validate(token_body(signed_in))

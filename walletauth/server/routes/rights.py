@@ -26,8 +26,9 @@ from walletauth.errors import WalletAuthError
 from walletauth.rights import RecordChange, RequestKind, RightsError
 from walletauth.rights.export_html import CONTENT_SECURITY_POLICY as HTML_EXPORT_CSP
 from walletauth.server.runtime import Runtime
+from walletauth.server.signin.answers import NO_STORE, SessionCookie
 from walletauth.server.signin.login import Principal
-from walletauth.server.web.deps import SESSION_COOKIE, ClientIpDep, PrincipalDep, RuntimeDep
+from walletauth.server.web.deps import ClientIpDep, PrincipalDep, RuntimeDep
 from walletauth.server.web.errors import ServerError
 from walletauth.server.web.problems import problem_responses
 from walletauth.server.web.schemas import MAX_MESSAGE_CHARS, MAX_PURPOSE_CHARS, MAX_SIGNATURE_CHARS
@@ -35,7 +36,6 @@ from walletauth.siwe import SiweMessage
 
 router = APIRouter(prefix="/me", tags=["rights"])
 
-NO_STORE: Final = {"Cache-Control": "no-store"}
 DENIALS_LOGGED: Final = frozenset({"invalid_signature"})
 """The refusal of a proof whose signature was checked: logged as the wallet's denied
 request. Every other refusal writes nothing: it comes before the signature (a nonce that
@@ -207,8 +207,7 @@ async def erase(
     # the address's (the SQL state finds none left: the erasure took them).
     ended = await runtime.state.revoke_sessions_of(principal.address)
     response.headers.update(NO_STORE)
-    response.delete_cookie(SESSION_COOKIE, path="/", secure=runtime.settings.cookie_secure,
-                           httponly=True)
+    SessionCookie(secure=runtime.settings.cookie_secure).clear(response)
     return ErasureResponse(
         receipt_id=receipt.receipt_id, erased=receipt.erased, completed_at=receipt.completed_at,
         consent_events=receipt.consent_events, sessions=receipt.sessions + ended,

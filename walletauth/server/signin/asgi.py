@@ -4,11 +4,15 @@ A sign-in is these two requests, and on one worker their cost is the service's s
 rate (``benchmarks/login.py``). As FastAPI routes each paid for Starlette's middleware
 stack, routing over every route, dependency solving and the request and response model
 layers: more than the signature check and the store's transaction together. Here they
-do the same work by hand, once: the body limit, the same pydantic model for the body,
-problem answers from the one table (:mod:`walletauth.server.web.problems`), the request
-metrics, and CORS for the configured origins through Starlette's own middleware.
-FastAPI still serves every other request to these paths (the CORS preflight; other
-methods get their 405 here) and documents both in the OpenAPI schema (:func:`document`).
+do the same work by hand, once, with the parts FastAPI's side uses: the body limit
+(:class:`~walletauth.server.web.middleware.BodyLimit`), the same pydantic model for the
+body, problem answers from the one table (:mod:`walletauth.server.web.problems`), the
+request metrics (:func:`~walletauth.server.web.middleware.observe_request`), the token
+body and the session cookie (:mod:`walletauth.server.signin.answers`), and CORS for the
+configured origins through Starlette's own middleware. Both are declared as FastAPI
+routes too (:mod:`walletauth.server.routes.auth`): the OpenAPI schema comes from there,
+FastAPI serves the CORS preflight, and ``tests/server/test_sign_in_paths.py`` checks
+that both paths answer alike. Other methods get their 405 here.
 
 A JSON body is only read with ``Content-Type: application/json`` (or ``+json``): a
 cross-site form cannot send that without a preflight, so no other site can sign a
@@ -29,20 +33,25 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from walletauth.server.config.settings import Settings
 from walletauth.server.runtime import Runtime
+from walletauth.server.signin.answers import NO_STORE, SessionCookie, token_body
 from walletauth.server.signin.login import Client, SignedIn
 from walletauth.server.web.client_ip import client_ip
-from walletauth.server.web.deps import MAX_USER_AGENT_CHARS, SESSION_COOKIE
+from walletauth.server.web.deps import MAX_USER_AGENT_CHARS
 from walletauth.server.web.errors import ServerError
 from walletauth.server.web.handlers import problem_for, validation_problem
 from walletauth.server.web.metrics import Metrics
-from walletauth.server.web.problems import problem_response, problem_responses
-from walletauth.server.web.schemas import NonceResponse, TokenResponse, VerifyRequest
+from walletauth.server.web.middleware import BodyLimit, observe_request
+from walletauth.server.web.problems import problem_response
+from walletauth.server.web.schemas import VerifyRequest
 
 NONCE_PATH: Final = "/auth/nonce"
 VERIFY_PATH: Final = "/auth/verify"
 METHOD_OF: Final = {NONCE_PATH: "GET", VERIFY_PATH: "POST"}
 
-_JSON_HEADERS: Final = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+_JSON_HEADERS: Final = [
+    (b"content-type", b"application/json"),
+    *((name.lower().encode(), value.encode()) for name, value in NO_STORE.items()),
+]
 
 
 @dataclass(frozen=True)
@@ -61,8 +70,9 @@ class LoginEndpoints:
         self._state = state  # the app's: its runtime is there once the app has started
         self._settings = settings
         self._metrics = metrics
-        self._max_body_bytes = settings.max_body_bytes
-        self._cookie_attributes = _cookie_attributes(settings)
+        self._body_limit = BodyLimit(settings.max_body_bytes)
+        self._cookie = SessionCookie(secure=settings.cookie_secure)
+        self._cookie_max_age = int(settings.session_ttl.total_seconds())
         self._answer: ASGIApp = self._answer_bare
         if settings.cors_origins:
             self._answer = CORSMiddleware(self._answer_bare, **cors_options(settings))
@@ -89,7 +99,7 @@ class LoginEndpoints:
                 response = problem_for(error, method, path)
             await response(scope, receive, send)
             status = response.status_code
-        self._metrics.observe_request(path, method, status, time.perf_counter() - started)
+        observe_request(self._metrics, path, method, status, time.perf_counter() - started)
 
     async def _route(
         self, path: str, method: str, scope: Scope, receive: Receive, send: Send
@@ -108,7 +118,7 @@ class LoginEndpoints:
             return 200
         body = await self._read_body(request, receive)
         signed_in = await runtime.login.verify(body.message, body.signature, request.client)
-        await _send_json(send, _token_body(signed_in), self._verify_headers(signed_in))
+        await _send_json(send, token_body(signed_in), self._verify_headers(signed_in))
         return 200
 
     def _runtime(self) -> Runtime:
@@ -134,32 +144,15 @@ class LoginEndpoints:
         return _Request(Client(ip=ip, user_agent=user_agent), content_type, content_length)
 
     async def _read_body(self, request: _Request, receive: Receive) -> VerifyRequest:
-        if not _is_json(request.content_type):
-            raise ServerError(
-                "invalid_request", "body: send a JSON object with Content-Type: application/json"
-            )
-        limit = self._max_body_bytes
-        too_large = ServerError("request_too_large", f"request body is larger than {limit} bytes")
-        if request.content_length is not None and request.content_length > limit:
-            raise too_large
-        chunks: list[bytes] = []
-        received, more = 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ServerError("invalid_request", "the client went away before the body ended")
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > limit:
-                raise too_large
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return _verify_request(b"".join(chunks))
+        require_json(request.content_type)
+        if self._body_limit.declared_over(request.content_length):
+            raise self._body_limit.refusal()
+        return _verify_request(await self._body_limit.read(receive))
 
     def _verify_headers(self, signed_in: SignedIn) -> list[tuple[bytes, bytes]]:
         if signed_in.cookie is None:
             return _JSON_HEADERS
-        cookie = f"{SESSION_COOKIE}={signed_in.cookie}; {self._cookie_attributes}"
+        cookie = self._cookie.set(signed_in.cookie, max_age=self._cookie_max_age)
         return [*_JSON_HEADERS, (b"set-cookie", cookie.encode("latin-1"))]
 
 
@@ -181,22 +174,21 @@ class _RefusedBody(Exception):
         self.problems = problems
 
 
+def require_json(content_type: str | None) -> None:
+    """Refuse a verify body not sent as JSON (see the module's docstring: no cross-site
+    form can send one without a preflight)."""
+    if not _is_json(content_type):
+        raise ServerError(
+            "invalid_request", "body: send a JSON object with Content-Type: application/json"
+        )
+
+
 def _is_json(content_type: str | None) -> bool:
     if content_type is None:
         return False
     media_type = content_type.partition(";")[0].strip().lower()
     kind, _, subtype = media_type.partition("/")
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
-def _token_body(signed_in: SignedIn) -> dict[str, object]:
-    return {
-        "address": signed_in.principal.address,
-        "chain_id": signed_in.principal.chain_id,
-        "access_token": signed_in.access.token,
-        "token_type": "Bearer",
-        "expires_in": signed_in.access.expires_in,
-    }
 
 
 async def _send_json(
@@ -211,13 +203,6 @@ async def _send_json(
     await send({"type": "http.response.body", "body": body})
 
 
-def _cookie_attributes(settings: Settings) -> str:
-    """The session cookie's attributes, as ``Response.set_cookie`` wrote them."""
-    max_age = int(settings.session_ttl.total_seconds())
-    secure = "; Secure" if settings.cookie_secure else ""
-    return f"HttpOnly; Max-Age={max_age}; Path=/; SameSite=lax{secure}"
-
-
 def cors_options(settings: Settings) -> dict[str, Any]:
     """One CORS configuration for FastAPI's routes and these endpoints."""
     return {
@@ -226,61 +211,3 @@ def cors_options(settings: Settings) -> dict[str, Any]:
         "allow_methods": ["GET", "POST", "PUT"],
         "allow_headers": ["Authorization", "Content-Type"],
     }
-
-
-# --- the OpenAPI description -------------------------------------------------------------
-
-def document(schema: dict[str, Any]) -> None:
-    """Describe both endpoints in an OpenAPI ``schema`` that FastAPI built without them."""
-    components = schema.setdefault("components", {}).setdefault("schemas", {})
-    for model in (NonceResponse, VerifyRequest, TokenResponse):
-        components.setdefault(
-            model.__name__, model.model_json_schema(ref_template="#/components/schemas/{model}")
-        )
-    ours = {
-        NONCE_PATH: {"get": _operation(
-            "nonce", "A fresh single-use nonce for the next sign-in message",
-            NonceResponse, problem_responses(429, 500, 503),
-        )},
-        VERIFY_PATH: {"post": {
-            **_operation(
-                "verify", "Sign in with a signed EIP-4361 message; sets the session cookie",
-                TokenResponse, problem_responses(400, 401, 403, 413, 422, 429, 500, 503),
-                description=(
-                    "The message's nonce must come from GET /auth/nonce and is consumed: a"
-                    " second verify with it answers 401 with code `nonce_unknown`, as does"
-                    " an expired or unknown nonce. The body must be sent as"
-                    " `Content-Type: application/json`."
-                ),
-            ),
-            "requestBody": {
-                "required": True,
-                "content": {"application/json": {"schema": _ref(VerifyRequest)}},
-            },
-        }},
-    }
-    schema["paths"] = {**ours, **schema.get("paths", {})}
-
-
-def _operation(
-    name: str, summary: str, model: type, problems: dict[int | str, Any], description: str = ""
-) -> dict[str, Any]:
-    operation: dict[str, Any] = {
-        "tags": ["auth"],
-        "summary": summary,
-        "operationId": f"{name}_auth_{name}_{METHOD_OF[f'/auth/{name}'].lower()}",
-        "responses": {
-            "200": {
-                "description": "Successful Response",
-                "content": {"application/json": {"schema": _ref(model)}},
-            },
-            **{str(status): answer for status, answer in problems.items()},
-        },
-    }
-    if description:
-        operation["description"] = description
-    return operation
-
-
-def _ref(model: type) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{model.__name__}"}

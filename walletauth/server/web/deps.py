@@ -12,11 +12,11 @@ from fastapi import Cookie, Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from walletauth.server.runtime import Runtime
-from walletauth.server.signin.login import Principal
+from walletauth.server.signin.answers import SESSION_COOKIE as SESSION_COOKIE  # re-exported
+from walletauth.server.signin.login import Client, Principal
 from walletauth.server.web.client_ip import client_ip
 
 MAX_USER_AGENT_CHARS = 512
-SESSION_COOKIE = "walletauth_session"
 
 CREDENTIAL_PRECEDENCE = (
     "When a request sends both, the Bearer access token decides and the session cookie is"
@@ -68,3 +68,13 @@ async def client_ip_of(request: Request, runtime: RuntimeDep) -> str:
 
 
 ClientIpDep = Annotated[str, Depends(client_ip_of)]
+
+
+async def client_of(request: Request, ip: ClientIpDep) -> Client:
+    """Where a sign-in request comes from, as the fast path reads it."""
+    user_agent = request.headers.get("user-agent")
+    return Client(ip=ip, user_agent=None if user_agent is None
+                  else user_agent[:MAX_USER_AGENT_CHARS])
+
+
+ClientDep = Annotated[Client, Depends(client_of)]

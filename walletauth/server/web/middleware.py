@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from walletauth.server.web.errors import ServerError
 from walletauth.server.web.metrics import Metrics
-from walletauth.server.web.problems import problem_response
+from walletauth.server.web.problems import error_response
 
 log = logging.getLogger("walletauth.server")
 
@@ -61,26 +62,30 @@ class BodyTooLarge(HTTPException):
     passes it through to the problem handler instead of wrapping it into a 400."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, f"request body is larger than {limit} bytes")
+        super().__init__(413, BodyLimit.detail(limit))
 
 
-class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
-        self.app = app
+class BodyLimit:
+    """The request body limit, for the middleware and the sign-in's fast path alike: a
+    declared ``Content-Length`` over it is refused before anything is read, and a body
+    streaming past it is cut off where it crosses."""
+
+    def __init__(self, max_body_bytes: int) -> None:
         self.max_body_bytes = max_body_bytes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = _content_length(scope)
-        if declared is not None and declared > self.max_body_bytes:
-            detail = f"request body is larger than {self.max_body_bytes} bytes"
-            await problem_response("request_too_large", detail)(scope, receive, send)
-            return
-        await self.app(scope, self._limited(receive), send)
+    @staticmethod
+    def detail(limit: int) -> str:
+        return f"request body is larger than {limit} bytes"
 
-    def _limited(self, receive: Receive) -> Receive:
+    def refusal(self) -> ServerError:
+        """The ``request_too_large`` (413) problem."""
+        return ServerError("request_too_large", self.detail(self.max_body_bytes))
+
+    def declared_over(self, content_length: int | None) -> bool:
+        return content_length is not None and content_length > self.max_body_bytes
+
+    def limited(self, receive: Receive, refuse: Callable[[], Exception]) -> Receive:
+        """``receive``, raising ``refuse()`` once the body's bytes pass the limit."""
         received = 0
 
         async def limited_receive() -> Message:
@@ -89,10 +94,39 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)
+                    raise refuse()
             return message
 
         return limited_receive
+
+    async def read(self, receive: Receive) -> bytes:
+        """The whole body, within the limit (``request_too_large`` past it)."""
+        limited = self.limited(receive, self.refusal)
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await limited()
+            if message["type"] == "http.disconnect":
+                raise ServerError("invalid_request", "the client went away before the body ended")
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        return b"".join(chunks)
+
+
+class BodyLimitMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.limit = BodyLimit(max_body_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.limit.declared_over(_content_length(scope)):
+            await error_response(self.limit.refusal())(scope, receive, send)
+            return
+        limit = self.limit.max_body_bytes
+        await self.app(scope, self.limit.limited(receive, lambda: BodyTooLarge(limit)), send)
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -103,6 +137,15 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+def observe_request(metrics: Metrics, template: str, method: str, status: int,
+                    seconds: float) -> None:
+    """Count one answered request, by its route template (never the raw path: a path
+    could carry anything a client typed), and log it at debug level, without IPs."""
+    metrics.observe_request(template, method, status, seconds)
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("%s %s -> %d in %.1f ms", method, template, status, seconds * 1000)
 
 
 class RequestMetricsMiddleware:
@@ -129,10 +172,5 @@ class RequestMetricsMiddleware:
             self._observe(scope, status, time.perf_counter() - started)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
-        route = scope.get("route")
-        # The route template, never the raw path: a path could carry anything a client typed.
-        template = getattr(route, "path", None) or "unmatched"
-        method = scope["method"]
-        self.metrics.observe_request(template, method, status, seconds)
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("%s %s -> %d in %.1f ms", method, template, status, seconds * 1000)
+        template = getattr(scope.get("route"), "path", None) or "unmatched"
+        observe_request(self.metrics, template, scope["method"], status, seconds)

@@ -108,6 +108,21 @@ if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {count, tonumber(redis.call('GET', KEYS[2]) or '0')}
 """
 
+# A slot of an allowance's log (a sorted set of the moments slots were taken), in one
+# step. ARGV: now and the window in milliseconds, the limit, a member unique to this
+# take. Answers -1 if taken, else the milliseconds until the oldest slot frees.
+_TAKE_SLOT: Final = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tonumber(oldest[2]) + window - now
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+return -1
+"""
+
 _CREATE_SESSION: Final = _NEW_SESSION + """
 new_session(KEYS[1], KEYS[2], ARGV[2], ARGV[1])
 return 1
@@ -241,6 +256,7 @@ class RedisState:
         self._subject_keys = tuple(subject_keys) or (secrets.token_bytes(32),)
         self._use_nonce = client.register_script(_USE_NONCE)
         self._count_hit = client.register_script(_COUNT_HIT)
+        self._take_slot = client.register_script(_TAKE_SLOT)
         self._create_session = client.register_script(_CREATE_SESSION)
         self._sign_in = client.register_script(_SIGN_IN)
         self._revoke_all = client.register_script(_REVOKE_ALL)
@@ -379,6 +395,18 @@ class RedisState:
         counters = _counters(key, window, now)
         current, previous = await self._client.mget(counters.current, counters.previous)
         return counters.hits(int(current or 0), int(previous or 0))
+
+    @_unavailable_when_redis_is
+    async def take_slot(
+        self, key: str, *, limit: int, window: timedelta, now: datetime
+    ) -> int | None:
+        now_ms = math.floor(now.timestamp() * 1000)
+        wait_ms = await self._take_slot(
+            keys=[f"{PREFIX}slots:{key}"],
+            args=[now_ms, math.ceil(window.total_seconds() * 1000), limit,
+                  f"{now_ms}:{secrets.token_hex(4)}"],
+        )
+        return None if int(wait_ms) < 0 else max(1, math.ceil(int(wait_ms) / 1000))
 
     @_unavailable_when_redis_is
     async def ping(self) -> None:

@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -221,6 +222,22 @@ def _milliseconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() * 1000))
 
 
+class _TimedPool(BlockingConnectionPool):
+    """The bounded pool, telling ``on_wait`` how long each command waited for a
+    connection: waits that grow are the first sign of a worker with too few."""
+
+    on_wait: Callable[[float], None] | None = None
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        on_wait = self.on_wait
+        if on_wait is None:
+            return await super().get_connection(*args, **kwargs)
+        asked = time.perf_counter()
+        connection = await super().get_connection(*args, **kwargs)
+        on_wait(time.perf_counter() - asked)
+        return connection
+
+
 @dataclass(frozen=True)
 class _Counters:
     """The Redis keys counting a key in the fixed window of a moment and the one before."""
@@ -271,19 +288,22 @@ class RedisState:
         subject_keys: Sequence[bytes] = (),
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS,
+        on_wait: Callable[[float], None] | None = None,
     ) -> RedisState:
         """A state on at most ``max_connections`` connections to ``url``; a command waits
-        up to ``pool_timeout`` seconds for one before it is ``service_unavailable``."""
+        up to ``pool_timeout`` seconds for one before it is ``service_unavailable``, and
+        ``on_wait`` is told how long each waited."""
         # A pooled connection Redis closed (a restart, an idle timeout) fails its next
         # command; two quick retries on a new connection hide that from the request.
         # Retrying can repeat a command whose reply was lost: a nonce's use then reads as
         # used (refused, the safe way; a sign-in's recognises its own), a rate counter
         # counts one more.
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2)
-        pool = BlockingConnectionPool.from_url(
+        pool = _TimedPool.from_url(
             url, decode_responses=True, max_connections=max_connections, timeout=pool_timeout,
             retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        pool.on_wait = on_wait
         # from_pool: closing the client closes the pool, which it then owns.
         return cls(Redis.from_pool(pool), subject_keys=subject_keys)
 

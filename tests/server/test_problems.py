@@ -7,6 +7,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from walletauth.console.errors import CONSOLE_ERROR_CODES
 from walletauth.policy.errors import PolicyError, PolicyErrorCode
 from walletauth.rights.errors import RIGHTS_ERROR_CODES, RightsError
 from walletauth.server.web.errors import ServerError, ServerErrorCode
@@ -21,6 +22,7 @@ EVERY_CODE = (
     | set(typing.get_args(PolicyErrorCode))
     | set(typing.get_args(ServerErrorCode))
     | set(RIGHTS_ERROR_CODES)
+    | set(CONSOLE_ERROR_CODES)
 )
 
 

@@ -36,7 +36,7 @@ from walletauth.server.config.services import (
     ServiceRegistry,
     parse_json_mapping,
 )
-from walletauth.siwe.message import uri_origin
+from walletauth.siwe.message import to_checksum_address, uri_origin
 
 CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
@@ -197,6 +197,18 @@ def _parse_each(value: Any, parse: Callable[[str], Any]) -> Any:
     return items
 
 
+def _operator_address(text: str) -> str:
+    """An operator's wallet in its EIP-55 form; a mixed-case one must carry its checksum."""
+    body = text.strip()
+    if len(body) != 42 or not body.startswith("0x") or not all(
+            c in "0123456789abcdefABCDEF" for c in body[2:]):
+        raise ValueError("an operator is a 0x-prefixed 20-byte hex address")
+    checksummed = to_checksum_address(body)
+    if body[2:] not in {body[2:].lower(), body[2:].upper(), checksummed[2:]}:
+        raise ValueError("an operator's mixed-case address must carry its EIP-55 checksum")
+    return checksummed
+
+
 def _split_list(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
@@ -279,6 +291,11 @@ class Settings(ConfiguredSettings):
         default_factory=dict
     )
     """Webhook-only services, the older form of ``services``."""
+    operators: Annotated[tuple[str, ...], NoDecode] = ()
+    """Wallets that may sign in to the operator's console at ``/console/`` (EIP-55 kept);
+    none by default, so the console refuses everyone until the operator names a wallet."""
+    console_session_ttl: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    """How long a console sign-in lasts: short, as the console acts on anyone's data."""
 
     @field_validator("domains", mode="before")
     @classmethod
@@ -294,6 +311,11 @@ class Settings(ConfiguredSettings):
     @classmethod
     def _parse_origins(cls, value: Any) -> Any:
         return _parse_each(value, front_end_origin)
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _parse_operators(cls, value: Any) -> Any:
+        return _parse_each(value, _operator_address)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -319,6 +341,7 @@ class Settings(ConfiguredSettings):
         "clock_skew",
         "requests_log_retention",
         "notice_abandon_after",
+        "console_session_ttl",
         mode="before",
     )
     @classmethod

@@ -119,6 +119,8 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
         403, "This service may not create subjects for this purpose"),
     "category_not_granted_to_service": Outcome(
         403, "Category serves no purpose granted to this service"),
+    # walletauth.oidc: the OpenID Provider's sign-in page
+    "authorization_expired": Outcome(400, "Sign-in page expired; start again from the client"),
 }
 
 UNMAPPED: Final = Outcome(500, "Internal error")

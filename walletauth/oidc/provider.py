@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, OAuth2Error
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
 from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient
@@ -162,12 +162,26 @@ class OidcProvider:
                 headers: Mapping[str, str] | None = None) -> FormRequest:
         return FormRequest(method, self.issuer + path, items, headers or {})
 
+    def check_parameters(self, items: Sequence[tuple[str, str]]) -> None:
+        """Refuse parameter values outside printable ASCII (RFC 6749 Appendix A: VSCHAR
+        and narrower). Authlib echoes some into its error descriptions, which may hold
+        nothing else, and a redirect's ``state`` would carry them into a header."""
+        for name, value in items:
+            if not _printable_ascii(name) or not _printable_ascii(value):
+                raise InvalidRequestError(
+                    "parameters are printable ASCII (RFC 6749 Appendix A)")
+
     def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
                  ) -> tuple[FormRequest, CodeGrant]:
         """Authlib's checks of an authorization request; raises its OAuth2Error (with the
         redirect URI set once the client and the URI are known good)."""
         request = self.request("GET", AUTHORIZE_PATH, items)
-        grant = self.server.get_consent_grant(request, end_user=user)
+        self.check_parameters(items)
+        try:
+            grant = self.server.get_consent_grant(request, end_user=user)
+        except ValueError:  # Authlib refusing to put a parameter into its error's text
+            raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                      ) from None
         assert isinstance(grant, CodeGrant)
         return request, grant
 
@@ -309,8 +323,13 @@ class OidcProvider:
                     ) -> Answer:
         request = self.request("POST", TOKEN_PATH, items, headers)
         try:
+            self.check_parameters(items)
             grant = self.server.get_token_grant(request)
-            grant.validate_token_request()
+            try:
+                grant.validate_token_request()
+            except ValueError:  # as in validate()
+                raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                          ) from None
             if isinstance(grant, CodeGrant):
                 request.user = await self._redeem(request.authorization_code)
             elif isinstance(grant, RefreshGrant):
@@ -397,7 +416,12 @@ class OidcProvider:
         client's tokens stop working). Answers where to send the browser (a registered
         post-logout URI, else nowhere) and the client's name."""
         request = self.request("GET", LOGOUT_PATH, items)
-        validated = self.server.validate_endpoint_request("end_session", request)
+        self.check_parameters(items)
+        try:
+            validated = self.server.validate_endpoint_request("end_session", request)
+        except ValueError:  # as in validate()
+            raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                      ) from None
         claims = validated.id_token_claims
         if claims is not None and isinstance(claims.get("sid"), str):
             session_id = claims["sid"]
@@ -414,6 +438,10 @@ def _checksummed(address: str) -> str:
     if len(text) != 42 or not text.startswith("0x") or not _is_hex(text[2:]):
         raise StoreError("invalid_address", "an address is 0x and 40 hex digits")
     return to_checksum_address(text)
+
+
+def _printable_ascii(text: str) -> bool:
+    return all(" " <= ch <= "~" for ch in text)
 
 
 def _is_hex(text: str) -> bool:

@@ -161,6 +161,36 @@ def test_an_operator_finds_a_person_exports_and_erases_them(chromium, served,
     assert not errors, errors
 
 
+def test_the_overview_draws_the_store(chromium, served, operator_wallet, tmp_path):
+    from datetime import timedelta
+
+    store = served.store
+    now = datetime.now(UTC)
+    people = [a_person_with_data(served, records=1 + index % 3) for index in range(9)]
+    for index, person in enumerate(people):
+        store.set_consent(person, "quality_marketing", True,
+                          now=now - timedelta(days=3 + 7 * (index % 5)))
+        if index % 3 == 0:
+            store.set_consent(person, "quality_marketing", False, now=now - timedelta(days=1))
+    from walletauth.store.subject_ops import finish_request, open_request
+
+    for index, person in enumerate(people[:6]):
+        request = open_request(store, person, "export", now=now - timedelta(days=index * 4))
+        finish_request(store, request, "completed", now=now)
+    context, page, errors = browser_page(chromium, operator_wallet)
+    try:
+        sign_in(page, served)
+        page.goto(served.url + "/console/overview")
+        expect(page.locator("#subjects")).to_have_text("9")
+        expect(page.locator("svg")).to_have_count(7)
+        for person in people:
+            assert person.lower() not in page.content().lower()
+        shot(page, tmp_path, "06-overview")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
 def test_a_wallet_not_listed_is_turned_away(chromium, served, tmp_path):
     stranger = TestWallet()
     context, page, errors = browser_page(chromium, stranger)

@@ -160,11 +160,11 @@ def _action_forms(host: ConsoleHost, operator: Operator, address: str) -> str:
          f"<label>Type {ERASE_CONFIRMATION} to confirm <input type=\"text\""
          " name=\"confirm\" autocomplete=\"off\"></label>", True),
     ]
-    return "".join(
-        f"<h4>{text(title)}</h4>" + form(
+    return "<div class=\"grid\">" + "".join(
+        f"<section><h4>{text(title)}</h4>" + form(
             "/console/act", operator, hidden("action", action) + extra + common,
             button=title.split(" (")[0], form_id=f"act-{action}", danger=danger)
-        for title, action, extra, danger in forms)
+        + "</section>" for title, action, extra, danger in forms) + "</div>"
 
 
 def _address(submitted: Form) -> str:

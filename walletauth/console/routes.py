@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from walletauth.console import inbox
+from walletauth.console import inbox, overview
 from walletauth.console.errors import ConsoleError
 from walletauth.console.guard import (
     HostDep,
@@ -32,7 +32,7 @@ CONSOLE_RESOURCE: Final = "urn:walletauth:console"
 STATIC_DIR: Final = Path(__file__).with_name("static")
 STATIC_FILES: Final = {"console.css": "text/css; charset=utf-8",
                        "signin.js": "text/javascript; charset=utf-8"}
-FIRST_SCREEN: Final = "/console/requests"
+FIRST_SCREEN: Final = "/console/overview"
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
 
@@ -139,7 +139,7 @@ def _json_text(value: str) -> str:
     return json.dumps(value)
 
 
-ROUTERS: Final = (router, inbox.router)
+ROUTERS: Final = (router, overview.router, inbox.router)
 """Each screen's router, its paths under ``/console`` (the tests walk every route)."""
 
 

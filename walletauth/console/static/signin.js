@@ -20,7 +20,7 @@ async function signIn() {
   });
   const answer = await post("/console/signin", { message, signature });
   if (!answer.ok) return show(answer);
-  window.location.assign("/console/overview");
+  window.location.assign("/console/");
 }
 
 function post(path, body) {

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -127,7 +128,10 @@ def _run(store: Store, receiver: Receiver, until: timedelta, settings: DeliveryS
         finally:
             await gateway.close()
 
-    asyncio.run(rounds())
+    # On a thread of its own: a browser test's sync Playwright may have left its event loop
+    # running on this one, where asyncio.run refuses to start another.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, rounds()).result()
     return reports
 
 

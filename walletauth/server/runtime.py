@@ -60,14 +60,15 @@ class Runtime:
         secrets = Secrets.load_or_create(settings.data_dir / "secrets")
         gateway = await StoreGateway.open(
             functools.partial(open_store, settings, policy, secrets),
-            serial=serial_for(settings.sqlalchemy_url),
+            serial=serial_for(settings.sqlalchemy_url), on_wait=metrics.pool_waited("store"),
         )
         # Newest secrets version first: new indexes go under it, erasure looks under all.
         index_keys = [
             _derive(secrets.version(number).subject_hmac_key, b"session-index")
             for number in sorted(secrets.versions, reverse=True)
         ]
-        state = open_state(settings, gateway, index_keys)
+        state = open_state(settings, gateway, index_keys,
+                           on_redis_wait=metrics.pool_waited("redis"))
         nonce_epoch = await begin_nonce_epoch(state, now=clock())
         keyring = KeyRing.load_or_create(
             settings.data_dir, token_ttl=settings.access_token_ttl, now=clock()
@@ -158,6 +159,8 @@ def open_state(
     settings: Settings,
     gateway: StoreGateway,
     session_index_keys: Sequence[bytes] = (),
+    *,
+    on_redis_wait: Callable[[float], None] | None = None,
 ) -> ShortLivedState:
     if settings.redis_url:
         return RedisState.from_url(
@@ -165,6 +168,7 @@ def open_state(
             subject_keys=session_index_keys,
             max_connections=settings.redis_max_connections,
             pool_timeout=settings.redis_pool_timeout,
+            on_wait=on_redis_wait,
         )
     return SqlState(gateway)
 

@@ -1,7 +1,8 @@
 """The one way from the server into the store: :class:`StoreGateway`.
 
 The rule: every blocking store call the server makes (routes, the sign-in, the
-short-lived state on SQL, the notice worker's outbox turns, start-up and shutdown) is
+short-lived state on SQL, the notice worker's outbox turns, start-up and shutdown, the
+operator's console through its host, the OpenID Provider of :mod:`walletauth.oidc`) is
 ``await runtime.gateway.run(function, *args)``, which calls ``function(store, *args)`` on
 the gateway's threads, never on a thread of its own choosing (no ``run_in_threadpool``,
 no ``asyncio.to_thread``; ``tests/server/test_one_way_into_the_store.py`` checks it). How
@@ -34,9 +35,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Concatenate, ParamSpec, TypeVar
+from typing import Concatenate, Generic, ParamSpec, TypeVar
 
 from walletauth.store import Store
 
@@ -63,15 +65,22 @@ class StoreGateway:
     """The store and the threads its calls run on (see the module's docstring)."""
 
     def __init__(
-        self, store: Store, *, serial: bool, executor: ThreadPoolExecutor | None = None
+        self, store: Store, *, serial: bool, executor: ThreadPoolExecutor | None = None,
+        on_wait: Callable[[float], None] | None = None,
     ) -> None:
+        """``on_wait`` is told how long each call handed to a thread waited for one (on
+        PostgreSQL: for a pooled connection, as the threads are no more than those)."""
         self._store = store
         self._serial = serial
+        self._on_wait = on_wait
         self._in_flight = 0  # calls handed to the executor, not yet done (loop thread only)
         self._executor = executor or _executor(serial)
 
     @classmethod
-    async def open(cls, opener: Callable[[], Store], *, serial: bool) -> StoreGateway:
+    async def open(
+        cls, opener: Callable[[], Store], *, serial: bool,
+        on_wait: Callable[[float], None] | None = None,
+    ) -> StoreGateway:
         """Open the store on the gateway's own thread: opening migrates and connects."""
         executor = _executor(serial)
         try:
@@ -79,7 +88,7 @@ class StoreGateway:
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(store, serial=serial, executor=executor)
+        return cls(store, serial=serial, executor=executor, on_wait=on_wait)
 
     @property
     def serial(self) -> bool:
@@ -98,10 +107,11 @@ class StoreGateway:
         """``function(store, *args, **kwargs)`` on the gateway's threads."""
         loop = asyncio.get_running_loop()
         self._in_flight += 1
+        call = functools.partial(function, self._store, *args, **kwargs)
         try:
-            return await loop.run_in_executor(
-                self._executor, functools.partial(function, self._store, *args, **kwargs)
-            )
+            if self._on_wait is None:
+                return await loop.run_in_executor(self._executor, call)
+            return await loop.run_in_executor(self._executor, _Timed(call, self._on_wait))
         finally:
             self._in_flight -= 1
 
@@ -120,3 +130,18 @@ class StoreGateway:
             await self.run(Store.close)
         finally:
             self._executor.shutdown(wait=True)
+
+
+class _Timed(Generic[T]):
+    """A call that reports, as it starts on a thread, how long it waited for one."""
+
+    __slots__ = ("_call", "_on_wait", "_queued")
+
+    def __init__(self, call: Callable[[], T], on_wait: Callable[[float], None]) -> None:
+        self._call = call
+        self._on_wait = on_wait
+        self._queued = time.perf_counter()
+
+    def __call__(self) -> T:
+        self._on_wait(time.perf_counter() - self._queued)
+        return self._call()

@@ -31,7 +31,7 @@ from walletauth.server.signin.session_cookie import SessionCookies
 from walletauth.server.signin.tokens import TokenIssuer
 from walletauth.siwe import SiweMessage, eip191_digest, verify_message
 from walletauth.store import Secrets, Store
-from walletauth.store.store import SignIn
+from walletauth.store.logins import SignIn
 
 DOMAIN = "localhost:8000"
 BATCH_SIZES = (8, 16)

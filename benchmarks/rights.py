@@ -31,9 +31,9 @@ import sqlalchemy as sa
 from walletauth.policy.loader import load_policy
 from walletauth.rights import erase_subject, export_subject, to_html
 from walletauth.store import Secrets, Store
+from walletauth.store.dossier import read_dossier
 from walletauth.store.records import seal_data
 from walletauth.store.schema import records, subjects
-from walletauth.store.subject_ops import read_dossier
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 POSTGRES_URL = os.environ.get(

@@ -11,14 +11,15 @@ import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.store import StoreError
+from walletauth.store.erasure import erase_subject
 from walletauth.store.outbox import PendingNotice, pending_count
 from walletauth.store.purge import (
     INTERRUPTED_REQUEST_AFTER,
     NOTICE_ABANDON_AFTER,
     REQUESTS_LOG_RETENTION,
 )
+from walletauth.store.requests_log import finish_request, list_requests, open_request
 from walletauth.store.rights_schema import rights_requests
-from walletauth.store.subject_ops import erase_subject, finish_request, list_requests, open_request
 
 DAY = timedelta(days=1)
 

@@ -15,9 +15,10 @@ from tests.policy.helpers import metalive_with_bookkeeping_toml, shipped_policy_
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.policy import parse_policy
 from walletauth.store import Store
+from walletauth.store.erasure import erase_subject
+from walletauth.store.provisions import record_provision
 from walletauth.store.rights_schema import third_party_provisions
 from walletauth.store.schema import consent_events, records, sessions
-from walletauth.store.subject_ops import erase_subject, record_provision
 from walletauth.store.subjects import find_with_history, refs_of
 
 # Past the shipped METALIVE `record_retention` (1096 days) for a provision made at NOW, well

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from tests.store.conftest import ALICE, BOB, CAROL
 from walletauth.rights import erase_subject
 from walletauth.store import StoreError
+from walletauth.store.erasure import orphan_keys
 from walletauth.store.keyschema import subject_keys
-from walletauth.store.subject_ops import orphan_keys
 
 
 class Crash(Exception):

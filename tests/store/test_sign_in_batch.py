@@ -16,8 +16,8 @@ from walletauth.store import StoreError
 from walletauth.store.ephemeral import session_hash
 from walletauth.store.keyschema import subject_keys
 from walletauth.store.login_sql import TransactionLost
+from walletauth.store.logins import SignIn
 from walletauth.store.schema import nonces, sessions, subjects
-from walletauth.store.store import SignIn
 
 DAVE = "0x" + "d" * 40
 ERIN = "0x" + "e" * 40

@@ -27,7 +27,8 @@ from walletauth.rights.operations import (
     stop_third_party,
 )
 from walletauth.rights.requests import REQUEST_KINDS, RequestKind, request_urn, require_request
-from walletauth.store.subject_ops import RecordChange, RequestEntry
+from walletauth.store.corrections import RecordChange
+from walletauth.store.requests_log import RequestEntry
 
 __all__ = [
     "REQUEST_KINDS",

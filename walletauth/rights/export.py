@@ -1,7 +1,7 @@
 """The export document: everything linked to an address, as data and CSV (the page
 for a person to read is :mod:`walletauth.rights.export_html`).
 
-Built from the store's :class:`~walletauth.store.subject_ops.Dossier` and the policy,
+Built from the store's :class:`~walletauth.store.dossier.Dossier` and the policy,
 without I/O. Categories the policy does not disclose on export (METALIVE: access
 logs, "原則として開示いたしません") are left out of ``records`` and listed under
 ``withheld`` with the quoted reason and clause, so the subject sees that they exist
@@ -27,8 +27,9 @@ from walletauth.policy import Policy
 from walletauth.policy.model import Category, Purpose
 from walletauth.policy.render import Setting, basis_setting, retention_setting
 from walletauth.rights.withholding import WITHHOLDING_GROUNDS
+from walletauth.store.dossier import Dossier
 from walletauth.store.records import Record
-from walletauth.store.subject_ops import Dossier, RequestEntry
+from walletauth.store.requests_log import RequestEntry
 
 ExportDocument = dict[str, Any]
 CSV_COLUMNS = ("section", "at", "category", "purpose", "dpv", "basis", "basis_set_by",

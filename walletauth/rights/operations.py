@@ -17,10 +17,11 @@ from walletauth.errors import WalletAuthError
 from walletauth.rights.errors import RightsError
 from walletauth.rights.export import ExportDocument, build_document
 from walletauth.rights.withholding import WITHHOLDING_GROUNDS
-from walletauth.store import Store
-from walletauth.store import subject_ops as ops
+from walletauth.store import Store, corrections, dossier, erasure, provisions, requests_log
+from walletauth.store.addresses import normalise_address
+from walletauth.store.corrections import RecordChange
 from walletauth.store.outbox import PendingNotice
-from walletauth.store.subject_ops import RecordChange, RequestEntry
+from walletauth.store.requests_log import RequestEntry
 
 RequestLogKind = str
 """A request kind of :data:`walletauth.rights.requests.REQUEST_KINDS`, or ``lift-restriction``."""
@@ -79,33 +80,33 @@ class RequestReceipt:
 @contextlib.contextmanager
 def _logged(store: Store, address: str, kind: RequestLogKind, now: datetime) -> Iterator[str]:
     """Log the request as received; a refusal marks it denied with its stable code."""
-    request_id = ops.open_request(store, address, kind, now=now)
+    request_id = requests_log.open_request(store, address, kind, now=now)
     try:
         yield request_id
     except WalletAuthError as error:
-        ops.finish_request(store, request_id, "denied", now=now, reason=error.code)
+        requests_log.finish_request(store, request_id, "denied", now=now, reason=error.code)
         raise
 
 
 def deny_request(store: Store, address: str, kind: RequestLogKind, reason: str, *,
                  now: datetime) -> str:
     """Log a request refused before it could be carried out (e.g. its proof failed)."""
-    request_id = ops.open_request(store, address, kind, now=now)
-    ops.finish_request(store, request_id, "denied", now=now, reason=reason)
+    request_id = requests_log.open_request(store, address, kind, now=now)
+    requests_log.finish_request(store, request_id, "denied", now=now, reason=reason)
     return request_id
 
 
 def export_subject(store: Store, address: str, *, now: datetime) -> ExportDocument:
     """Everything linked to ``address`` (disclosure), as a JSON-ready document."""
     with _logged(store, address, "export", now) as request_id:
-        checksum = ops.subject_address(store, address)
-        dossier = ops.read_dossier(store, checksum)
-        document = build_document(store.policy, checksum, dossier,
-                                  ops.list_requests(store, checksum), now=now)
+        checksum = normalise_address(address)
+        found = dossier.read_dossier(store, checksum)
+        document = build_document(store.policy, checksum, found,
+                                  requests_log.list_requests(store, checksum), now=now)
         store.audit(checksum, "export", now=now,
                     detail={"records": len(document["records"]),
                             "withheld": sum(w["records"] for w in document["withheld"])})
-        ops.finish_request(store, request_id, "completed", now=now,
+        requests_log.finish_request(store, request_id, "completed", now=now,
                            detail={"records": len(document["records"])})
     return document
 
@@ -128,24 +129,24 @@ def erase_subject(
                           policy_version=store.policy.version)
             for endpoint in notify
         ]
-        erasure = ops.erase_subject(store, address, now=now, request_id=request_id,
-                                    notices=notices)
+        erased = erasure.erase_subject(store, address, now=now, request_id=request_id,
+                                       notices=notices)
     return ErasureReceipt(
         receipt_id=request_id,
-        erased=dict(erasure.erased),
+        erased=dict(erased.erased),
         completed_at=now,
-        consent_events=erasure.consent_events,
-        sessions=erasure.sessions,
-        third_party_provisions=erasure.provisions,
-        retained=[_retained(store, kept) for kept in erasure.retained],
+        consent_events=erased.consent_events,
+        sessions=erased.sessions,
+        third_party_provisions=erased.provisions,
+        retained=[_retained(store, kept) for kept in erased.retained],
         retained_provisions=[_retained_provisions(store, kept)
-                             for kept in erasure.retained_provisions],
-        notices=len(notices) if erasure.subject_found else 0,
+                             for kept in erased.retained_provisions],
+        notices=len(notices) if erased.subject_found else 0,
     )
 
 
 def _retained_provisions(
-    store: Store, kept: ops.RetainedProvisions
+    store: Store, kept: erasure.RetainedProvisions
 ) -> RetainedProvisionRecords:
     if kept.withheld is not None:
         withholding = WITHHOLDING_GROUNDS[kept.withheld]
@@ -156,7 +157,7 @@ def _retained_provisions(
                                     ground.text.model_dump(), ground.clause)
 
 
-def _retained(store: Store, kept: ops.Retained) -> RetainedRecords:
+def _retained(store: Store, kept: erasure.Retained) -> RetainedRecords:
     purpose = store.policy.purpose(kept.purpose)
     # Only Policy.legal_duties are kept, and each of them names its law.
     assert purpose.legal_source is not None
@@ -171,13 +172,13 @@ def correct(
     with _logged(store, address, "correct", now) as request_id:
         _check_changes(changes)
         editable = frozenset(c.id for c in store.policy.categories.values() if c.user_supplied)
-        outcome = ops.apply_changes(store, address, changes, editable=editable, now=now)
+        outcome = corrections.apply_changes(store, address, changes, editable=editable, now=now)
         if outcome.refused:
             index, reason = outcome.refused[0]
             raise RightsError(reason, f"change {index} refused ({reason}); nothing was changed")
         detail = {"corrected": outcome.corrected, "added": outcome.added,
                   "deleted": outcome.deleted}
-        ops.finish_request(store, request_id, "completed", now=now, detail=detail)
+        requests_log.finish_request(store, request_id, "completed", now=now, detail=detail)
     return RequestReceipt(request_id, now, detail)
 
 
@@ -252,7 +253,7 @@ def _restriction(
             change(address, purpose_id, now=now,
                    notices=pending_notices(store, notice_type, [purpose_id], notify, now))
         detail = {"purposes": list(dict.fromkeys(purposes)), "lifted": lift}
-        ops.finish_request(store, request_id, "completed", now=now, detail=detail)
+        requests_log.finish_request(store, request_id, "completed", now=now, detail=detail)
     return RequestReceipt(request_id, now, detail)
 
 
@@ -260,7 +261,7 @@ def stop_third_party(store: Store, address: str, *, now: datetime) -> RequestRec
     """No further provision to third parties on consent grounds (legal grounds remain)."""
     with _logged(store, address, "stop-third-party", now) as request_id:
         store.stop_third_party(address, True, now=now)
-        ops.finish_request(store, request_id, "completed", now=now)
+        requests_log.finish_request(store, request_id, "completed", now=now)
     return RequestReceipt(request_id, now)
 
 
@@ -282,7 +283,7 @@ def record_provision(
     if withheld is not None and withheld not in WITHHOLDING_GROUNDS:
         raise RightsError("invalid_argument", f"a record is withheld only on a statutory ground:"
                           f" {sorted(WITHHOLDING_GROUNDS)}")
-    ops.record_provision(store, address, recipient, categories, ground, now=now,
+    provisions.record_provision(store, address, recipient, categories, ground, now=now,
                          withheld=withheld)
 
 
@@ -292,4 +293,4 @@ def list_requests(
 ) -> list[RequestEntry]:
     """The subject's requests, oldest first; a page of them with ``after`` (the last
     one's ``received_at`` and ``id``) and ``limit``."""
-    return ops.list_requests(store, address, after=after, limit=limit)
+    return requests_log.list_requests(store, address, after=after, limit=limit)

@@ -35,7 +35,7 @@ from walletauth.server.web.errors import ServerError
 from walletauth.server.web.problems import problem_responses
 from walletauth.server.web.schemas import MAX_PURPOSE_CHARS
 from walletauth.store import Store, StoreError
-from walletauth.store.subject_ops import open_request
+from walletauth.store.requests_log import open_request
 
 MAX_ADDRESS_CHARS: Final = 64
 MAX_SESSION_ID_CHARS: Final = 128

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 from walletauth.server.signin.nonces import NonceCheck
 from walletauth.server.store_calls import StoreCalls
 from walletauth.store import Store
-from walletauth.store.store import SignIn, SignInOutcome
+from walletauth.store.logins import SignIn, SignInOutcome
 
 log = logging.getLogger("walletauth.server.signin.writes")
 

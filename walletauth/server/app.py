@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from walletauth import __version__
+from walletauth.oidc import routes as oidc_routes
 from walletauth.server.config.policy_changes import announce_policy
 from walletauth.server.config.settings import Settings
 from walletauth.server.delivery import notice_endpoints, start_notice_worker
@@ -27,6 +28,7 @@ from walletauth.server.routes import (
     rights,
     services,
 )
+from walletauth.server.routes.console import install_console, start_console
 from walletauth.server.routes.static import install_api_docs, install_example_routes
 from walletauth.server.runtime import Runtime, system_clock
 from walletauth.server.signin.asgi import LoginEndpoints, cors_options, document
@@ -70,6 +72,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await Runtime.start(settings, metrics, clock)
         app.state.runtime = runtime
+        start_console(app, runtime)
         notices = start_notice_worker(runtime.store, clock, notice_endpoints(settings))
         try:
             # A new version's policy.changed goes into the outbox before any request.
@@ -93,6 +96,8 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
     for router in (auth.router, consents.router, intake.router, rights.router,
                    services.router, guardian.router, policy.router, meta.router):
         app.include_router(router)
+    install_console(app)
+    oidc_routes.install(app, settings)
     install_example_routes(app, settings)
     if settings.api_docs:
         install_api_docs(app)

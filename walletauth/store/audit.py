@@ -34,6 +34,9 @@ AuditEvent = Literal[
     "third_party_provision",
     "purge",
     "secrets_rotation",
+    # An operator's act in the console (walletauth.console): who (a keyed ref, never the
+    # address), the reason they gave, and what they did on whose behalf.
+    "operator_action",
 ]
 AUDIT_EVENTS: frozenset[str] = frozenset(get_args(AuditEvent))
 

@@ -30,13 +30,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from walletauth.oidc.clients import OidcClientConfig, valid_client_id
 from walletauth.server.config.services import (
     LegacyNoticeEndpoint,
     ServiceConfig,
     ServiceRegistry,
     parse_json_mapping,
 )
-from walletauth.siwe.message import uri_origin
+from walletauth.siwe.message import to_checksum_address, uri_origin
 
 CONFIG_FILE_VARIABLE: Final = "WALLETAUTH_CONFIG"
 LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "[::1]"})
@@ -197,6 +198,18 @@ def _parse_each(value: Any, parse: Callable[[str], Any]) -> Any:
     return items
 
 
+def _operator_address(text: str) -> str:
+    """An operator's wallet in its EIP-55 form; a mixed-case one must carry its checksum."""
+    body = text.strip()
+    if len(body) != 42 or not body.startswith("0x") or not all(
+            c in "0123456789abcdefABCDEF" for c in body[2:]):
+        raise ValueError("an operator is a 0x-prefixed 20-byte hex address")
+    checksummed = to_checksum_address(body)
+    if body[2:] not in {body[2:].lower(), body[2:].upper(), checksummed[2:]}:
+        raise ValueError("an operator's mixed-case address must carry its EIP-55 checksum")
+    return checksummed
+
+
 def _split_list(value: Any) -> Any:
     if isinstance(value, str):
         text = value.strip()
@@ -279,6 +292,14 @@ class Settings(ConfiguredSettings):
         default_factory=dict
     )
     """Webhook-only services, the older form of ``services``."""
+    operators: Annotated[tuple[str, ...], NoDecode] = ()
+    """Wallets that may sign in to the operator's console at ``/console/`` (EIP-55 kept);
+    none by default, so the console refuses everyone until the operator names a wallet."""
+    console_session_ttl: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
+    """How long a console sign-in lasts: short, as the console acts on anyone's data."""
+    oidc_clients: Annotated[dict[str, OidcClientConfig], NoDecode] = Field(default_factory=dict)
+    """OpenID Connect clients by client id (see :mod:`walletauth.oidc.clients`); none
+    configured, the OpenID Provider's endpoints are not served."""
 
     @field_validator("domains", mode="before")
     @classmethod
@@ -294,6 +315,11 @@ class Settings(ConfiguredSettings):
     @classmethod
     def _parse_origins(cls, value: Any) -> Any:
         return _parse_each(value, front_end_origin)
+
+    @field_validator("operators", mode="before")
+    @classmethod
+    def _parse_operators(cls, value: Any) -> Any:
+        return _parse_each(value, _operator_address)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -319,13 +345,14 @@ class Settings(ConfiguredSettings):
         "clock_skew",
         "requests_log_retention",
         "notice_abandon_after",
+        "console_session_ttl",
         mode="before",
     )
     @classmethod
     def _parse_seconds(cls, value: Any) -> Any:
         return bare_seconds(value)
 
-    @field_validator("services", "notice_endpoints", mode="before")
+    @field_validator("services", "notice_endpoints", "oidc_clients", mode="before")
     @classmethod
     def _parse_services(cls, value: Any) -> Any:
         return parse_json_mapping(value)
@@ -343,6 +370,9 @@ class Settings(ConfiguredSettings):
             raise ValueError("at least one chain id is required")
         # Built once here only to refuse a registry that cannot be built, at start-up.
         ServiceRegistry.from_config(self.services, self.notice_endpoints)
+        bad_ids = sorted(name for name in self.oidc_clients if not valid_client_id(name))
+        if bad_ids:
+            raise ValueError(f"oidc_clients: client ids are 1-64 of A-Z a-z 0-9 . _ -: {bad_ids}")
         return self
 
     @property

@@ -119,6 +119,14 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
         403, "This service may not create subjects for this purpose"),
     "category_not_granted_to_service": Outcome(
         403, "Category serves no purpose granted to this service"),
+    # walletauth.console: the operator's console
+    "console_sign_in_required": Outcome(401, "Console sign-in required"),
+    "not_an_operator": Outcome(403, "Not an operator"),
+    "console_csrf_failed": Outcome(403, "Console form without its CSRF token"),
+    "console_cross_origin": Outcome(403, "Console POST from another origin"),
+    "console_form_invalid": Outcome(422, "Invalid console form"),
+    # walletauth.oidc: the OpenID Provider's sign-in page
+    "authorization_expired": Outcome(400, "Sign-in page expired; start again from the client"),
 }
 
 UNMAPPED: Final = Outcome(500, "Internal error")

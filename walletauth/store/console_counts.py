@@ -1,0 +1,160 @@
+"""Read-only queries for the operator's console (:mod:`walletauth.console`).
+
+Everything here reads, never writes, and answers what no single subject's calls can:
+the requests log across subjects (each named by its keyed ref, never an address) and
+counts over the whole store. No function returns an address.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import sqlalchemy as sa
+
+from walletauth.store.engines import READ_ONLY
+from walletauth.store.errors import StoreError
+from walletauth.store.rights_schema import notice_outbox, rights_requests
+from walletauth.store.schema import consent_events, records, subjects
+from walletauth.store.store import Store
+from walletauth.store.types import require_aware
+
+MAX_ROWS: Final = 500
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One entry of the requests log as the operator sees it: whose by keyed ref only."""
+
+    id: str
+    subject_ref: str
+    kind: str
+    status: str
+    reason: str | None
+    received_at: datetime
+    completed_at: datetime | None
+    detail: dict[str, Any]
+
+
+def logged_requests(
+    store: Store, *, status: str | None = None, limit: int = 100,
+    received_after: datetime | None = None,
+) -> list[LoggedRequest]:
+    """Entries of the requests log of every subject, newest first; ``status`` (received,
+    completed, denied) narrows them, at most ``limit`` (1 to :data:`MAX_ROWS`)."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_ROWS:
+        raise StoreError("invalid_argument", f"limit must be 1 to {MAX_ROWS}")
+    query = sa.select(rights_requests).order_by(
+        rights_requests.c.received_at.desc(), rights_requests.c.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(rights_requests.c.status == status)
+    if received_after is not None:
+        query = query.where(rights_requests.c.received_at > require_aware(received_after))
+    with store.engine.execution_options(**READ_ONLY).begin() as connection:
+        rows = connection.execute(query).all()
+    return [LoggedRequest(row.id, row.subject_ref, row.kind, row.status, row.reason,
+                          row.received_at, row.completed_at, dict(row.detail or {}))
+            for row in rows]
+
+
+def logged_request(store: Store, request_id: str) -> LoggedRequest | None:
+    """One entry of the requests log by its id (the receipt id), or None."""
+    if not isinstance(request_id, str) or not 1 <= len(request_id) <= 40:
+        return None
+    with store.engine.execution_options(**READ_ONLY).begin() as connection:
+        row = connection.execute(
+            sa.select(rights_requests).where(rights_requests.c.id == request_id)).first()
+    if row is None:
+        return None
+    return LoggedRequest(row.id, row.subject_ref, row.kind, row.status, row.reason,
+                         row.received_at, row.completed_at, dict(row.detail or {}))
+
+
+# ---------------------------------------------------------------------- overview counts
+
+EXPIRY_HORIZONS: Final = (30, 90, 365)
+CLOSE_BUCKETS: Final = ((1, "under 1 day"), (7, "1-7 days"), (14, "7-14 days"),
+                        (30, "14-30 days"), (None, "over 30 days"))
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """Counts over the whole store at ``at``; none of them names anyone."""
+
+    at: datetime
+    subjects: int
+    records: dict[tuple[str, str], int]
+    """Live records per (category, purpose)."""
+    consents: list[tuple[datetime, int, int]]
+    """Per week (its start, oldest first): consents granted, consents withdrawn."""
+    expiring: dict[int, int]
+    """Live records expiring within each of :data:`EXPIRY_HORIZONS` days."""
+    requests: dict[str, int]
+    """Requests-log entries per status."""
+    days_to_close: dict[str, int]
+    """Requests closed in the last year, per :data:`CLOSE_BUCKETS` label."""
+    notices_pending: int
+    """Notices in the outbox not yet tried."""
+    notices_failed: int
+    """Notices in the outbox tried and failed at least once (retried until abandoned)."""
+
+
+def overview(store: Store, *, now: datetime, weeks: int = 12) -> Overview:
+    """The figures of the console's overview, each one query (bounded, no row per
+    subject leaves the database but the closing times of the last year's requests)."""
+    now = require_aware(now)
+    if not isinstance(weeks, int) or not 1 <= weeks <= 104:
+        raise StoreError("invalid_argument", "weeks must be 1 to 104")
+    starts = [now - timedelta(weeks=weeks - index) for index in range(weeks + 1)]
+    at, value = consent_events.c.at, consent_events.c.value
+
+    def weekly(granted: bool, index: int) -> sa.ColumnElement[Any]:
+        inside = sa.and_(at >= starts[index], at < starts[index + 1], value.is_(granted))
+        return sa.func.coalesce(sa.func.sum(sa.case((inside, 1), else_=0)), 0)
+
+    expires = records.c.expires_at
+    with store.engine.execution_options(**READ_ONLY).begin() as connection:
+        subject_count = connection.execute(
+            sa.select(sa.func.count()).select_from(subjects)).scalar_one()
+        live = connection.execute(
+            sa.select(records.c.category, records.c.purpose, sa.func.count())
+            .where(expires > now).group_by(records.c.category, records.c.purpose)).all()
+        consent_row = connection.execute(
+            sa.select(*(weekly(granted, index) for index in range(weeks)
+                        for granted in (True, False)))
+            .where(consent_events.c.kind == "consent", at >= starts[0])).one()
+        expiring_row = connection.execute(sa.select(*(
+            sa.func.coalesce(sa.func.sum(sa.case(
+                (sa.and_(expires > now, expires <= now + timedelta(days=days)), 1),
+                else_=0)), 0) for days in EXPIRY_HORIZONS))).one()
+        statuses = connection.execute(
+            sa.select(rights_requests.c.status, sa.func.count())
+            .group_by(rights_requests.c.status)).all()
+        closed = connection.execute(
+            sa.select(rights_requests.c.received_at, rights_requests.c.completed_at)
+            .where(rights_requests.c.completed_at.is_not(None),
+                   rights_requests.c.completed_at > now - timedelta(days=365))).all()
+        tried = notice_outbox.c.attempts > 0
+        pending, failed = connection.execute(sa.select(
+            sa.func.coalesce(sa.func.sum(sa.case((tried, 0), else_=1)), 0),
+            sa.func.coalesce(sa.func.sum(sa.case((tried, 1), else_=0)), 0))).one()
+    close_counts = {label: 0 for _days, label in CLOSE_BUCKETS}
+    for received_at, completed_at in closed:
+        elapsed = completed_at - received_at
+        label = next(label for days, label in CLOSE_BUCKETS
+                     if days is None or elapsed < timedelta(days=days))
+        close_counts[label] += 1
+    return Overview(
+        at=now,
+        subjects=int(subject_count),
+        records={(row[0], row[1]): int(row[2]) for row in live},
+        consents=[(starts[index], int(consent_row[2 * index]), int(consent_row[2 * index + 1]))
+                  for index in range(weeks)],
+        expiring={days: int(count) for days, count in zip(EXPIRY_HORIZONS, expiring_row,
+                                                          strict=True)},
+        requests={row[0]: int(row[1]) for row in statuses},
+        days_to_close=close_counts,
+        notices_pending=int(pending),
+        notices_failed=int(failed),
+    )

@@ -172,7 +172,7 @@ def test_the_overview_draws_the_store(chromium, served, operator_wallet, tmp_pat
                           now=now - timedelta(days=3 + 7 * (index % 5)))
         if index % 3 == 0:
             store.set_consent(person, "quality_marketing", False, now=now - timedelta(days=1))
-    from walletauth.store.subject_ops import finish_request, open_request
+    from walletauth.store.requests_log import finish_request, open_request
 
     for index, person in enumerate(people[:6]):
         request = open_request(store, person, "export", now=now - timedelta(days=index * 4))

@@ -10,7 +10,7 @@ import pytest
 from tests.store import conftest as store_fixtures
 from tests.store.conftest import ALICE, BOB, CAROL, NOW
 from walletauth.store import StoreError, console_counts
-from walletauth.store.subject_ops import finish_request, open_request
+from walletauth.store.requests_log import finish_request, open_request
 
 backend = store_fixtures.backend
 secrets = store_fixtures.secrets

@@ -14,7 +14,7 @@ from tests.rights.test_nothing_left import postgres_dump, raw_files
 from tests.server.conftest import signed_in_bearer
 from walletauth import rights
 from walletauth.console.session import ConsoleSessions
-from walletauth.store.subject_ops import open_request
+from walletauth.store.requests_log import open_request
 
 
 def seeded(console, wallet, records: int = 3) -> None:

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 
 from walletauth.store.engines import READ_ONLY
 from walletauth.store.errors import StoreError
+from walletauth.store.handle import StoreHandle
 from walletauth.store.rights_schema import notice_outbox, rights_requests
 from walletauth.store.schema import consent_events, records, subjects
-from walletauth.store.store import Store
 from walletauth.store.types import require_aware
 
 MAX_ROWS: Final = 500
@@ -38,7 +38,7 @@ class LoggedRequest:
 
 
 def logged_requests(
-    store: Store, *, status: str | None = None, limit: int = 100,
+    store: StoreHandle, *, status: str | None = None, limit: int = 100,
     received_after: datetime | None = None,
 ) -> list[LoggedRequest]:
     """Entries of the requests log of every subject, newest first; ``status`` (received,
@@ -58,7 +58,7 @@ def logged_requests(
             for row in rows]
 
 
-def logged_request(store: Store, request_id: str) -> LoggedRequest | None:
+def logged_request(store: StoreHandle, request_id: str) -> LoggedRequest | None:
     """One entry of the requests log by its id (the receipt id), or None."""
     if not isinstance(request_id, str) or not 1 <= len(request_id) <= 40:
         return None
@@ -100,7 +100,7 @@ class Overview:
     """Notices in the outbox tried and failed at least once (retried until abandoned)."""
 
 
-def overview(store: Store, *, now: datetime, weeks: int = 12) -> Overview:
+def overview(store: StoreHandle, *, now: datetime, weeks: int = 12) -> Overview:
     """The figures of the console's overview, each one query (bounded, no row per
     subject leaves the database but the closing times of the last year's requests)."""
     now = require_aware(now)

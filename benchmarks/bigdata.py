@@ -37,6 +37,7 @@ import json
 import os
 import random
 import secrets as token
+import signal
 import statistics
 import subprocess
 import sys
@@ -518,6 +519,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="append each result here")
     options = parser.parse_args()
+    # A stopped run still drops its databases (the finally blocks run); SIGINT is ignored
+    # by a job started in the background by a script, so SIGTERM is the one to send.
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(1))
     results = []
     for count in options.subjects:
         with tempfile.TemporaryDirectory(prefix="walletauth-bigdata-",

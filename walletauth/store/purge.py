@@ -7,6 +7,7 @@ report (and the audit entry written from it) holds counts only.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from walletauth.store.audit import log_event
 from walletauth.store.errors import StoreError
@@ -217,7 +219,9 @@ def orphan_key_batches(
     """Key ids no subject points at, created before ``created_before``, a page at a time.
 
     The two databases are apart, so this pages through the key store by key id and asks
-    the records database about each page (bounded ``IN`` lists on either side).
+    the records database which ids of each page no subject holds (see
+    :func:`_unused_key_ids`). Every key is checked on every run: a key left by an
+    interrupted erasure may be as old as its subject, so no watermark would find it.
     """
     after = ""
     while True:
@@ -227,17 +231,37 @@ def orphan_key_batches(
                 .where(subject_keys.c.created_at < created_before, subject_keys.c.key_id > after)
                 .order_by(subject_keys.c.key_id)
                 .limit(batch_size)
-            ).scalars())
+            ).scalars().all())
         if not page:
             return
         with records_engine.begin() as connection:
-            used = set(connection.execute(
-                sa.select(subjects.c.key_id).where(subjects.c.key_id.in_(page))
-            ).scalars())
-        orphans = [key_id for key_id in page if key_id not in used]
+            orphans = _unused_key_ids(connection, page)
         if orphans:
             yield orphans
         after = page[-1]
+
+
+def _unused_key_ids(connection: sa.Connection, page: list[str]) -> list[str]:
+    """The ids of ``page`` that no subject holds, in one statement with one parameter.
+
+    The page goes as one text (comma-separated on PostgreSQL: key ids are hex; a JSON
+    array on SQLite), and only the unused ids come back. An expanding ``IN`` rendered and
+    bound a parameter per id and returned every used one, about 15 us a key: at a million
+    subjects most of a purge (benchmarks/README.md, "Big data")."""
+    candidates: sa.TableValuedAlias
+    if connection.dialect.name == "postgresql":
+        candidates = sa.func.unnest(sa.func.string_to_array(
+            sa.bindparam("page", ",".join(page), type_=sa.String()), sa.literal_column("','"),
+            type_=ARRAY(sa.String()),
+        )).table_valued("value").render_derived()
+    else:
+        candidates = sa.func.json_each(
+            sa.bindparam("page", json.dumps(page), type_=sa.String())
+        ).table_valued("value")
+    unused = sa.select(candidates.c.value).where(
+        ~sa.exists().where(subjects.c.key_id == candidates.c.value)
+    )
+    return [str(key_id) for key_id in connection.execute(unused).scalars()]
 
 
 SHORT_LIVED = {"nonces": nonces, "sessions": sessions}

@@ -223,7 +223,7 @@ class Store:
         self.policy = policy
         self.secrets = secrets
         self._reader = engine.execution_options(**READ_ONLY)
-        self._login_sql = LoginSql(engine)
+        self._login_sql = LoginSql(engine, keys.engine)
         self._plan: _LoginPlan | None = None
         self._texts: tuple[Policy, CurrentTexts] | None = None
 
@@ -400,7 +400,9 @@ class Store:
         its records' expiries and the session's, moved once rather than once per row."""
         if login.nonce is not None and not transaction.use_nonce(*login.nonce):
             return SignInOutcome(False)
-        subject, events = transaction.find_subject(login.refs)
+        subject, events = transaction.find_subject(
+            login.refs, record=(plan.wallet.category, plan.wallet.purpose)
+        )
         state = self.state_of(events)
         try:
             self._refuse_login(plan, state)

@@ -67,3 +67,28 @@ def test_a_checkout_sends_nothing_to_the_server(postgres_url, tmp_path):
                    for line in queries), queries
     finally:
         engine.dispose()
+
+
+def test_a_connection_on_a_descriptor_past_1024_is_checked_out(postgres_url):
+    """A worker with a thousand clients holds descriptors past select()'s limit: the
+    check must not take every such connection for dead (it did, with select: a burst of
+    1,000 sign-ins then failed its checkouts with "This connection is closed")."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard limit of open files is {hard}: raise it to 1200 or more")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    engine = create_engine(postgres_url)
+    try:
+        first = _backend_pid(engine)
+        (record,) = list(engine.pool._pool.queue)  # type: ignore[attr-defined]
+        assert record.dbapi_connection.pgconn.socket >= 1024
+        assert _backend_pid(engine) == first  # the same connection, kept
+    finally:
+        engine.dispose()
+        for descriptor in filler:
+            os.close(descriptor)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

@@ -96,10 +96,14 @@ def _closed_by_server(dbapi_connection: Any) -> bool:
     if dbapi_connection.closed or dbapi_connection.broken:
         return True
     try:
-        readable, _writable, _failed = select.select([dbapi_connection.pgconn.socket], [], [], 0)
-    except (OSError, ValueError, psycopg.OperationalError):
+        socket = dbapi_connection.pgconn.socket
+    except psycopg.OperationalError:
         return True  # no socket left to look at
-    return bool(readable)
+    # poll, not select: a worker serving a thousand clients holds descriptors past
+    # select's 1,024, where select refuses every socket (and so every checkout).
+    poller = select.poll()
+    poller.register(socket, select.POLLIN | select.POLLPRI)
+    return bool(poller.poll(0))
 
 
 def _replace_if_closed_by_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:

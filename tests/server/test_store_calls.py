@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from walletauth.server.store_calls import StoreCalls
 
 
@@ -90,6 +92,29 @@ async def test_a_call_that_waits_for_a_thread_reports_its_wait():
         assert len(waits) == 2
         assert waits[1] >= 0.04  # it waited for the thread the slow call held
         assert 0 <= waits[0] < waits[1]
+    finally:
+        release.set()
+        calls.close()
+
+
+async def test_a_call_beyond_the_bounded_queue_is_a_503_with_retry_after_at_once():
+    from walletauth.server.web.errors import ServerError
+
+    calls = StoreCalls(serial=False, max_waiting=2)
+    release = threading.Event()
+    try:
+        held = [asyncio.ensure_future(calls.run(release.wait, 5)) for _ in range(8 + 2)]
+        await asyncio.sleep(0.05)  # eight running, two waiting: full
+        with pytest.raises(ServerError) as refused:
+            await calls.run(where_it_ran)
+        assert refused.value.code == "service_unavailable"
+        assert refused.value.retry_after == 1
+        with pytest.raises(ServerError):
+            calls.refuse_if_full()
+        release.set()
+        await asyncio.gather(*held)
+        calls.refuse_if_full()  # room again
+        assert await calls.run(where_it_ran) != threading.get_ident()
     finally:
         release.set()
         calls.close()

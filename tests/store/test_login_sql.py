@@ -124,13 +124,49 @@ def test_a_key_read_in_autocommit_returns_its_connection_as_it_found_it(store):
     # connection must go back to the pool in the mode the engine's other users expect.
     from psycopg.pq import TransactionStatus
 
-    assert sign_in(store)  # a first sign-in creates the key; the next one reads it
+    assert sign_in(store)  # a first sign-in creates the key
+    (subject,) = rows(store, subjects)
     returned = []
     sa.event.listen(store.keys.engine, "checkin", lambda dbapi_connection, _record: (
         returned.append((dbapi_connection.autocommit, dbapi_connection.info.transaction_status))
     ))
 
-    assert sign_in(store, nonce="a-second-nonce", session="sess-" + "f" * 32)
+    assert store.keys.get(subject.key_id) is not None  # outside a sign-in: a read of its own
 
     assert returned == [(False, TransactionStatus.IDLE)]
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_with_the_key_store_in_the_same_database_a_sign_in_reads_the_key_along(store):
+    """One round trip: the subject lookup also reads the wallet record and the key row, so
+    a returning sign-in checks out no key-store connection of its own."""
+    assert sign_in(store)
+    checkouts = []
+    sa.event.listen(store.keys.engine, "checkout", lambda *_args: checkouts.append(1))
+
+    later = NOW + timedelta(hours=1)
+    assert sign_in(store, now=later, nonce="a-second-nonce", session="sess-" + "f" * 32)
+
+    assert checkouts == []
     assert len(rows(store, sessions)) == 2
+    wallet = store.subject_records(ALICE, now=later)
+    assert {record.data.get("last_sign_in") for record in wallet} >= {later.isoformat()}
+    assert len(rows(store, records)) == 3  # one wallet record, two access-log entries
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_key_read_along_that_was_destroyed_refuses_the_sign_in_and_writes_nothing(store):
+    assert sign_in(store)
+    (subject,) = rows(store, subjects)
+    store.keys.destroy([subject.key_id])  # as an erasure's crypto-shredding does first
+    before = table_counts(store)
+
+    with pytest.raises(StoreError) as refused:
+        sign_in(store, nonce="a-second-nonce", session="sess-" + "f" * 32)
+
+    assert refused.value.code == "subject_key_missing"
+    assert table_counts(store) == before  # a lone sign-in that fails is rolled back whole

@@ -202,7 +202,12 @@ def test_a_batch_checks_out_one_connection_of_each_database(store):
     )
 
     assert [outcome.result() for outcome in outcomes] == [True] * 3  # each read its key
-    assert list(checkouts.values()) == [1, 1]
+    # On PostgreSQL with the key store in the records' database, the subject lookup reads
+    # each key along: no key-store connection at all.
+    keys_along = store.engine.dialect.name == "postgresql" and (
+        store.engine.url == store.keys.engine.url
+    )
+    assert list(checkouts.values()) == [1, 0 if keys_along else 1]
 
 
 # Only SQLite rolls a whole transaction back from inside a statement (RAISE(ROLLBACK)).

@@ -62,7 +62,8 @@ class Runtime:
         secrets = Secrets.load_or_create(settings.data_dir / "secrets")
         store = await run_in_threadpool(open_store, settings, policy, secrets)
         store_calls = StoreCalls.for_url(
-            settings.sqlalchemy_url, on_wait=metrics.pool_waited("store")
+            settings.sqlalchemy_url, on_wait=metrics.pool_waited("store"),
+            max_waiting=settings.store_max_waiting,
         )
         # Newest secrets version first: new indexes go under it, erasure looks under all.
         index_keys = [

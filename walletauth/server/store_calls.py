@@ -29,29 +29,44 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Generic, ParamSpec, TypeVar
 
+from walletauth.server.web.errors import ServerError
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
 PARALLEL_STORE_CALLS = 8
 """Store calls at once on PostgreSQL; within the engines' pool size, so none waits for
 or opens a connection of its own."""
+MAX_WAITING = 256
+"""Store calls that may wait for a thread beyond those running (a worker's queue): a burst
+larger than this is answered 503 with ``Retry-After`` at once rather than queued for
+seconds behind it (``WALLETAUTH_STORE_MAX_WAITING``)."""
+RETRY_AFTER_SECONDS = 1
 
 
 class StoreCalls:
-    def __init__(self, *, serial: bool, on_wait: Callable[[float], None] | None = None) -> None:
+    def __init__(
+        self, *, serial: bool, on_wait: Callable[[float], None] | None = None,
+        max_waiting: int = MAX_WAITING,
+    ) -> None:
         """``on_wait`` is told how long each call handed to a thread waited for one (on
-        PostgreSQL: for a pooled connection, as the threads are no more than those)."""
+        PostgreSQL: for a pooled connection, as the threads are no more than those); at
+        most ``max_waiting`` calls wait, one more is ``service_unavailable``."""
         self._serial = serial
         self._on_wait = on_wait
         self._in_flight = 0  # calls handed to the executor, not yet done (loop thread only)
+        threads = 1 if serial else PARALLEL_STORE_CALLS
+        self._max_in_flight = threads + max_waiting
         self._executor = ThreadPoolExecutor(
-            max_workers=1 if serial else PARALLEL_STORE_CALLS,
-            thread_name_prefix="walletauth-store",
+            max_workers=threads, thread_name_prefix="walletauth-store",
         )
 
     @classmethod
-    def for_url(cls, url: str, *, on_wait: Callable[[float], None] | None = None) -> StoreCalls:
-        return cls(serial=url.startswith("sqlite"), on_wait=on_wait)
+    def for_url(
+        cls, url: str, *, on_wait: Callable[[float], None] | None = None,
+        max_waiting: int = MAX_WAITING,
+    ) -> StoreCalls:
+        return cls(serial=url.startswith("sqlite"), on_wait=on_wait, max_waiting=max_waiting)
 
     @property
     def serial(self) -> bool:
@@ -60,6 +75,7 @@ class StoreCalls:
 
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
+        self.refuse_if_full()
         self._in_flight += 1
         call = functools.partial(function, *args, **kwargs)
         try:
@@ -68,6 +84,17 @@ class StoreCalls:
             return await loop.run_in_executor(self._executor, _Timed(call, self._on_wait))
         finally:
             self._in_flight -= 1
+
+    def refuse_if_full(self) -> None:
+        """Raise ``service_unavailable`` (``Retry-After``) if a call now would find the
+        queue full: a caller about to spend something it cannot take back (a nonce) asks
+        first, so the client may send the same request again."""
+        if self._in_flight >= self._max_in_flight:
+            raise ServerError(
+                "service_unavailable",
+                f"this worker has {self._in_flight} store calls in hand; try again shortly",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
 
     async def run_short(
         self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs

@@ -51,7 +51,7 @@ class StoreHandle:
         self.secrets = secrets
         self.reader = engine.execution_options(**READ_ONLY)
         """The engine for transactions that only read (DEFERRED on SQLite)."""
-        self.login_sql = LoginSql(engine)
+        self.login_sql = LoginSql(engine, keys.engine)
         self.login_plan: LoginPlan | None = None
         """What a sign-in writes under ``login_plan.policy`` (see :mod:`.logins`)."""
         self._texts: tuple[Policy, CurrentTexts] | None = None

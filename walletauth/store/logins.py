@@ -266,7 +266,9 @@ def _login(
     once = login.once
     if once is not None and not transaction.use_nonce(once.nonce, once.remember_until):
         return SignInOutcome(False)
-    subject, events = transaction.find_subject(login.refs)
+    subject, events = transaction.find_subject(
+        login.refs, record=(plan.wallet.category, plan.wallet.purpose)
+    )
     state = store.state_of(events)
     try:
         with policy_errors_as_store_errors():

@@ -157,6 +157,9 @@ class NonceFirst:
 
     async def write(self, sign_in: SignInWrite) -> bool:
         now = sign_in.now
+        # A full store queue refuses before the nonce is spent: the same signed body may
+        # then be sent again after Retry-After instead of asking the wallet to sign anew.
+        self._calls.refuse_if_full()
         if not await self._state.use_nonce_with_session(
             sign_in.nonce.nonce, issued_at=sign_in.nonce.issued_at,
             remember_until=sign_in.nonce.remember_until, session_id=sign_in.session_id,

@@ -191,6 +191,46 @@ def test_the_overview_draws_the_store(chromium, served, operator_wallet, tmp_pat
     assert not errors, errors
 
 
+def test_outbox_retention_and_policy_screens(chromium, served, operator_wallet, tmp_path):
+    from datetime import timedelta
+
+    from walletauth import rights
+    from walletauth.store import console_counts, outbox
+
+    store = served.store
+    now = datetime.now(UTC)
+    people = [a_person_with_data(served, records=2) for _ in range(6)]
+    for person in people[:3]:
+        rights.restrict(store, person, ["quality_marketing"], now=now,
+                        notify=["catalogue", "mailer"])
+    for row in console_counts.outbox(store)[:4]:
+        outbox.failed(store.engine, row.notice_id, row.endpoint, error="http_503",
+                      retry_in=timedelta(hours=6), now=now)
+    context, page, errors = browser_page(chromium, operator_wallet)
+    try:
+        sign_in(page, served)
+        page.goto(served.url + "/console/notices")
+        expect(page.locator("#outbox tbody tr")).to_have_count(6)
+        shot(page, tmp_path, "07-notices")
+        page.fill("#retry-all textarea[name=reason]", "the catalogue is back")
+        page.click("#retry-all button")
+        expect(page.locator("#done")).to_contain_text("4 notice(s) due now")
+
+        page.goto(served.url + "/console/retention")
+        expect(page.locator("#purge-counts")).to_be_visible()
+        shot(page, tmp_path, "08-retention")
+        page.fill("#run-purge textarea[name=reason]", "monthly purge")
+        page.click("#run-purge button")
+        expect(page.locator("#done")).to_have_text("Purge done.")
+
+        page.goto(served.url + "/console/policy")
+        expect(page.locator("#policy-version")).to_contain_text(store.policy.version)
+        shot(page, tmp_path, "09-policy")
+    finally:
+        context.close()
+    assert not errors, errors
+
+
 def test_a_wallet_not_listed_is_turned_away(chromium, served, tmp_path):
     stranger = TestWallet()
     context, page, errors = browser_page(chromium, stranger)

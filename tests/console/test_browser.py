@@ -186,6 +186,14 @@ def test_the_overview_draws_the_store(chromium, served, operator_wallet, tmp_pat
         for person in people:
             assert person.lower() not in page.content().lower()
         shot(page, tmp_path, "06-overview")
+        page.goto(served.url + "/console/processing")
+        expect(page.locator("#activities")).to_be_visible()
+        shot(page, tmp_path, "10-processing")
+        with page.expect_download() as csv_download:
+            page.click("#csv")
+        lines = Path(csv_download.value.path()).read_text(encoding="utf-8").splitlines()
+        assert lines[0].startswith("controller,contact,purpose")
+        assert len(lines) == 1 + sum(len(c.retention) for c in store.policy.categories.values())
     finally:
         context.close()
     assert not errors, errors

@@ -128,3 +128,43 @@ def test_the_policy_screen_shows_the_version_and_consents_per_version(console):
     assert f"version <strong>{policy.version}</strong>" in page.text
     table = page.text.split('id="consents-per-version"')[1]
     assert "quality_marketing" in table and "&lt;5" in table  # 2 grants
+
+
+def test_the_record_of_processing_is_a_page_and_a_csv(console):
+    import csv
+    import io
+
+    people(console, 7)
+    console.sign_in()
+    page = console.http.get("/console/processing")
+    assert page.status_code == 200
+    assert "ABCRECORDS" in page.text or console.runtime.policy.contact.email in page.text
+    download = console.http.get("/console/processing.csv")
+    assert download.headers["content-type"].startswith("text/csv")
+    assert download.headers["content-disposition"].startswith("attachment;")
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    policy = console.runtime.policy
+    pairs = {(p, c.id) for c in policy.categories.values() for p in c.retention}
+    assert {(row["purpose"], row["category"]) for row in rows} == pairs
+    email = next(r for r in rows
+                 if (r["purpose"], r["category"]) == ("service_provision", "contact_email"))
+    assert email["live_records"] == "7"
+    assert email["retention_source"] == "the operator's setting"
+    assert email["basis"] == "necessary" and email["basis_source"] == "the operator's setting"
+    assert "prior_consent (consent)" in email["recipients"]
+    small = next(r for r in rows
+                 if (r["purpose"], r["category"]) == ("service_provision", "wallet_address"))
+    assert small["live_records"] == "0"
+
+
+def test_the_record_of_processing_of_metalive_labels_what_the_text_does_not_set():
+    from walletauth.console.processing import OPERATOR_SETTING, activities
+    from walletauth.policy.loader import load_policy
+
+    policy = load_policy("metalive")
+    rows = list(activities(policy, {("email", "support"): 3}))
+    assert rows and all(row["controller"] == "PRIME HOLDINGS Inc." for row in rows)
+    assert all(row["contact"] == "support@prime-meta.io" for row in rows)
+    assert {row["basis_source"] for row in rows} == {OPERATOR_SETTING}
+    assert all("no joint use" in row["recipients"] for row in rows)
+    assert all(row["live_records"] in {"0", "<5"} for row in rows)

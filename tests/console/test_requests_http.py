@@ -102,8 +102,14 @@ def test_a_reason_naming_an_address_is_refused(console, wallet):
 def test_the_export_downloads_as_a_file(console, wallet):
     seeded(console, wallet)
     console.sign_in()
+    console.post("/console/subject", {"address": wallet.address, "reason": "mail, ticket 41"})
     exported = act(console, wallet, "export", format="json")
     assert exported.status_code == 200, exported.text
+    # The person sees in their own export that an operator looked them up, and why.
+    (looked_up,) = [a for a in exported.json()["processing_log"]
+                    if a["event"] == "operator_action"]
+    assert looked_up["detail"]["action"] == "lookup"
+    assert looked_up["detail"]["reason"] == "mail, ticket 41"
     assert exported.headers["content-disposition"] == (
         'attachment; filename="walletauth-export.json"')
     document = exported.json()

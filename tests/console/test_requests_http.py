@@ -209,3 +209,27 @@ def test_an_operator_run_erasure_leaves_no_copy_of_the_address(console, wallet, 
     # The person's own sessions ended with it, as with a self-service erasure.
     ended = console.http.get("/me/requests", headers=session)
     assert (ended.status_code, ended.json()["code"]) == (401, "session_revoked")
+
+
+@pytest.mark.redis
+def test_an_operator_run_erasure_ends_the_persons_sessions_held_in_redis(
+    tmp_path, clock, operator, wallet, redis_url
+):
+    import httpx
+
+    from tests.console.conftest import Console
+    from tests.server.conftest import make_settings, serving
+
+    settings = make_settings(tmp_path, operators=[operator.address], redis_url=redis_url)
+    with serving(settings, clock) as (url, app), httpx.Client(base_url=url) as http:
+        console = Console(url, app, http, operator)
+        seeded(console, wallet)
+        session = signed_in_bearer(http, wallet)
+        http.cookies.clear()
+        assert http.get("/me/requests", headers=session).status_code == 200
+        console.sign_in()
+        erased = act(console, wallet, "erase", confirm="ERASE")
+        assert erased.status_code == 200, erased.text
+        assert "&quot;sessions&quot;: 2" in erased.text  # the seed's sign-in and this one
+        ended = http.get("/me/requests", headers=session)
+        assert (ended.status_code, ended.json()["code"]) == (401, "session_revoked")

@@ -233,3 +233,27 @@ def test_an_operator_run_erasure_ends_the_persons_sessions_held_in_redis(
         assert "&quot;sessions&quot;: 2" in erased.text  # the seed's sign-in and this one
         ended = http.get("/me/requests", headers=session)
         assert (ended.status_code, ended.json()["code"]) == (401, "session_revoked")
+
+
+@pytest.mark.parametrize("fields", [
+    {"action": "correct", "op": "delete", "record_id": "9" * 19},
+    {"action": "correct", "op": "correct", "record_id": "1", "data": '{"email": {"x": 1}}'},
+    {"action": "correct", "op": "add", "category": "nope", "purpose": "nope",
+     "data": '{"a": 1}'},
+    {"action": "correct", "op": "correct", "record_id": "1", "data": "[1, 2]"},
+    {"action": "restrict", "purposes": ["nope"]},
+    {"action": "restrict"},
+    {"action": "fly"},
+    {"action": "export", "format": "pdf"},
+    {"action": "erase", "address": "0x1234"},
+    {"action": "erase", "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"},
+    {"action": "stop-third-party", "channel": "pigeon"},
+    {"action": "stop-third-party", "request_id": "x" * 41},
+])
+def test_a_bad_form_is_a_4xx_with_a_code_never_a_500(console, wallet, fields):
+    seeded(console, wallet, records=1)
+    console.sign_in()
+    answer = act(console, wallet, **fields)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"]

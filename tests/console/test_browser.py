@@ -156,6 +156,10 @@ def test_an_operator_finds_a_person_exports_and_erases_them(chromium, served,
         acts = [e.detail["action"] for e in served.store.audit_entries()
                 if e.event == "operator_action"]
         assert acts == ["sign_in", "lookup", "export", "erase"]
+        page.goto(served.url + "/console/audit")
+        expect(page.locator("#operator-acts tbody tr")).to_have_count(4)
+        assert person.lower() not in page.content().lower()
+        shot(page, tmp_path, "11-audit")
     finally:
         context.close()
     assert not errors, errors

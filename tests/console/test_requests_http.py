@@ -14,6 +14,7 @@ from tests.rights.test_nothing_left import postgres_dump, raw_files
 from tests.server.conftest import signed_in_bearer
 from walletauth import rights
 from walletauth.console.session import ConsoleSessions
+from walletauth.store import console_counts
 from walletauth.store.subject_ops import open_request
 
 
@@ -257,3 +258,21 @@ def test_a_bad_form_is_a_4xx_with_a_code_never_a_500(console, wallet, fields):
     assert 400 <= answer.status_code < 500, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["code"]
+
+
+def test_the_audit_screen_lists_operator_acts_by_wallet_and_names_no_subject(console, wallet):
+    seeded(console, wallet)
+    console.sign_in()
+    console.post("/console/subject", {"address": wallet.address, "reason": "letter 7"})
+    act(console, wallet, "stop-third-party", channel="post")
+    screen = console.http.get("/console/audit")
+    assert screen.status_code == 200
+    rows = screen.text.split('id="operator-acts"')[1].split("<tr>")[2:]
+    assert [("stop-third-party" in r, "lookup" in r, "sign_in" in r) for r in rows] == [
+        (True, False, False), (False, True, False), (False, False, True)]
+    assert console.operator.address in rows[0] and "letter 7" in rows[1]
+    assert "channel: post" in rows[0]
+    assert leaks(screen.text.encode(), wallet.address) == []
+    console.host.operators = frozenset({console.operator.address, "0x" + "1" * 40})
+    newest = console_counts.audit_page(console.runtime.store, event="operator_action", limit=1)
+    assert newest[0].detail["action"] == "stop-third-party"

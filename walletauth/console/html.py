@@ -31,6 +31,7 @@ SCREENS: Final = (
     ("retention", "Retention"),
     ("policy", "Policy"),
     ("processing", "Record of processing"),
+    ("audit", "Audit"),
 )
 SHOWN: set[str] = {"requests"}
 """The screens that exist: each screen's module adds its own when imported."""

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 import sqlalchemy as sa
 
+from walletauth.store.audit import AuditEntry
 from walletauth.store.engines import READ_ONLY
 from walletauth.store.errors import StoreError
 from walletauth.store.purge import (
@@ -24,6 +25,7 @@ from walletauth.store.purge import (
 )
 from walletauth.store.rights_schema import notice_outbox, rights_requests, third_party_provisions
 from walletauth.store.schema import (
+    audit_log,
     consent_events,
     nonces,
     policy_announcements,
@@ -301,3 +303,20 @@ def third_party_counts(store: Store) -> dict[str, int]:
              .group_by(third_party_provisions.c.ground))
     with store.engine.execution_options(**READ_ONLY).begin() as connection:
         return {row[0]: int(row[1]) for row in connection.execute(query)}
+
+
+def audit_page(store: Store, *, event: str | None = None, limit: int = 100) -> list[AuditEntry]:
+    """The newest ``limit`` entries of the audit log (of one ``event`` if given), newest
+    first, each with its subject's keyed ref while the subject exists."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_ROWS:
+        raise StoreError("invalid_argument", f"limit must be 1 to {MAX_ROWS}")
+    query = (sa.select(audit_log, subjects.c.ref)
+             .select_from(audit_log.outerjoin(subjects, audit_log.c.subject_id == subjects.c.id))
+             .order_by(audit_log.c.id.desc()).limit(limit))
+    if event is not None:
+        query = query.where(audit_log.c.event == event)
+    with store.engine.execution_options(**READ_ONLY).begin() as connection:
+        return [AuditEntry(id=row.id, at=row.at, event=row.event, subject_ref=row.ref,
+                           purpose=row.purpose, category=row.category, detail=row.detail,
+                           policy_version=row.policy_version)
+                for row in connection.execute(query)]

@@ -525,6 +525,11 @@ export const ERRORS = {
     ja: "サーバーでエラーが発生しました。しばらくしてからお試しください。",
     en: "The server ran into an error. Please try again later.",
   },
+  // The OpenID Provider's sign-in page (walletauth.oidc)
+  authorization_expired: {
+    ja: "ログイン画面の有効期限が切れました。アプリからもう一度やり直してください。",
+    en: "The sign-in page has expired. Please start again from the application.",
+  },
 };
 
 /** The message for `code` in `lang`; an unknown code falls back to the server's detail. */

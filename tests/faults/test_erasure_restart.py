@@ -151,7 +151,7 @@ def test_an_erasure_over_http_during_a_restart_is_200_or_503_and_works_after(
 ):
     settings = make_settings(tmp_path, database_url=throwaway_postgres.url, rate_limits="off")
     with serving(settings) as (url, _app), httpx.Client(base_url=url, timeout=60) as http:
-        wallets = [Wallet() for _ in range(24)]
+        wallets = [Wallet() for _ in range(WALLETS_OVER_HTTP)]
         tokens = {}
         for wallet in wallets:
             signed = sign_in(http, wallet)
@@ -159,25 +159,12 @@ def test_an_erasure_over_http_during_a_restart_is_200_or_503_and_works_after(
             tokens[wallet.address] = {"Authorization":
                                       f"Bearer {signed.json()['access_token']}"}
         bodies = {w.address: signed_request(http, w, "erase") for w in wallets}
-        answers: dict[str, httpx.Response] = {}
-
-        def erase(wallet: Wallet) -> None:
-            with httpx.Client(base_url=url, timeout=60) as own:
-                answers[wallet.address] = own.post(
-                    "/me/erase", json=bodies[wallet.address], headers=tokens[wallet.address])
-
-        threads = [threading.Thread(target=erase, args=(w,)) for w in wallets]
-        restart = threading.Thread(target=throwaway_postgres.pg_ctl,
-                                   args=("restart", "-m", "fast"))
-        restart.start()
-        for thread in threads:
-            thread.start()
-            time.sleep(0.05)
-        for thread in [restart, *threads]:
-            thread.join(timeout=120)
+        answers = _erase_while_the_database_stops_and_starts(
+            url, wallets, bodies, tokens, throwaway_postgres)
 
         statuses = {address: answer.status_code for address, answer in answers.items()}
-        assert 503 in statuses.values(), statuses  # the restart fell among them
+        assert 503 in statuses.values(), statuses  # some were answered while it was down
+        assert 200 in statuses.values(), statuses
         assert set(statuses.values()) <= {200, 503}, {
             a: answers[a].text for a, s in statuses.items() if s not in {200, 503}}
         refused = [a for a, s in statuses.items() if s == 503]
@@ -187,9 +174,55 @@ def test_an_erasure_over_http_during_a_restart_is_200_or_503_and_works_after(
             assert "retry-after" in problem.headers
         # Retried once the database is back: a 503'd erasure completes (or had already).
         for wallet in wallets:
+            if wallet.address not in answers:
+                continue
             if wallet.address in refused:
                 retry = http.post("/me/erase", json=signed_request(http, wallet, "erase"),
                                   headers=tokens[wallet.address])
                 assert retry.status_code in {200, 401}, retry.text
             session = http.get("/auth/session", headers=tokens[wallet.address])
             assert session.status_code == 401, session.text  # every one erased in the end
+
+
+WALLETS_OVER_HTTP = 48
+
+
+def _erase_while_the_database_stops_and_starts(url, wallets, bodies, tokens, postgres):
+    """Erasures from three clients, one after another each, while PostgreSQL stops
+    (``-m fast``: in-flight transactions are cut) and starts again. The database stays
+    down until an erasure was answered meanwhile, so the outage falls among the requests
+    however slow this machine is, rather than by a timing that a busy machine misses."""
+    answers: dict[str, httpx.Response] = {}
+    queue = list(wallets)
+    lock = threading.Lock()
+    answered_while_down = threading.Event()
+    down = threading.Event()
+    back = threading.Event()
+
+    def erase_some() -> None:
+        with httpx.Client(base_url=url, timeout=60) as own:
+            while not (back.is_set() and len(answers) >= len(wallets) // 2):
+                with lock:
+                    if not queue:
+                        return
+                    wallet = queue.pop()
+                answer = own.post("/me/erase", json=bodies[wallet.address],
+                                  headers=tokens[wallet.address])
+                answers[wallet.address] = answer
+                if down.is_set() and not back.is_set():
+                    answered_while_down.set()
+                time.sleep(0.05)  # paced, so that wallets last through the outage
+
+    threads = [threading.Thread(target=erase_some) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    while not answers:
+        time.sleep(0.01)
+    postgres.pg_ctl("stop", "-m", "fast")
+    down.set()
+    answered_while_down.wait(timeout=30)
+    postgres.pg_ctl("start")
+    back.set()
+    for thread in threads:
+        thread.join(timeout=120)
+    return answers

@@ -121,9 +121,13 @@ def test_rights_requests_are_limited_per_wallet_with_retry_after(limited, wallet
     assert 0 < int(limited_export.headers["retry-after"]) <= 24 * 3600
     assert logged(runtime) == before + 1  # the other wallet's export, nothing of the refused
     assert others_export.status_code == 200, others_export.text
-    clock.advance(timedelta(seconds=int(limited_export.headers["retry-after"])))
+    wait = int(limited_export.headers["retry-after"])
+    clock.advance(timedelta(seconds=wait - 1))
     auth = signed_in(http, wallet)  # the access token has expired meanwhile
+    early = http.post("/me/export", headers=auth, json=signed_request(http, wallet, "export"))
+    clock.advance(timedelta(seconds=1))
     later = http.post("/me/export", headers=auth, json=signed_request(http, wallet, "export"))
+    assert refusal(early) == (429, "rate_limited") and early.headers["retry-after"] == "1"
     assert later.status_code == 200, later.text
 
 

@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from walletauth.console.errors import CONSOLE_ERROR_CODES
+from walletauth.oidc.errors import OIDC_ERROR_CODES, OidcError
 from walletauth.policy.errors import PolicyError, PolicyErrorCode
 from walletauth.rights.errors import RIGHTS_ERROR_CODES, RightsError
 from walletauth.server.web.errors import ServerError, ServerErrorCode
@@ -23,6 +24,7 @@ EVERY_CODE = (
     | set(typing.get_args(ServerErrorCode))
     | set(RIGHTS_ERROR_CODES)
     | set(CONSOLE_ERROR_CODES)
+    | set(OIDC_ERROR_CODES)
 )
 
 
@@ -77,6 +79,7 @@ RAISED = (
     + [(RightsError, code) for code in sorted(RIGHTS_ERROR_CODES)]
     + [(SiweError, code) for code in sorted(SIWE_ERROR_CODES)]
     + [(ServerError, code) for code in sorted(typing.get_args(ServerErrorCode))]
+    + [(OidcError, code) for code in sorted(OIDC_ERROR_CODES)]
 )
 
 

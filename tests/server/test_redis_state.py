@@ -206,3 +206,15 @@ async def test_a_sign_in_repeated_after_its_reply_was_lost_finds_its_own_win(sta
     assert await state.use_nonce_with_session("lost-reply-nonce", **args)
     assert await state.session_active("the-session", now=NOW)
     assert await state.revoke_sessions_of(ADDRESS) == 1
+
+
+async def test_each_command_reports_how_long_it_waited_for_a_pooled_connection(redis_url):
+    waits: list[float] = []
+    state = RedisState.from_url(redis_url, max_connections=1, on_wait=waits.append)
+    try:
+        await state.start(now=NOW)
+        await state.ping()
+        assert len(waits) == 2
+        assert all(0 <= wait < 2 for wait in waits)
+    finally:
+        await state.close()

@@ -68,3 +68,28 @@ def test_store_calls_are_serial_on_sqlite_only():
     finally:
         sqlite.close()
         postgresql.close()
+
+
+async def test_a_call_that_waits_for_a_thread_reports_its_wait():
+    waits: list[float] = []
+    calls = StoreCalls(serial=True, on_wait=waits.append)
+    started, release = threading.Event(), threading.Event()
+
+    def slow() -> None:
+        started.set()
+        release.wait(5)
+
+    try:
+        in_flight = asyncio.ensure_future(calls.run(slow))
+        await asyncio.get_running_loop().run_in_executor(None, started.wait, 5)
+        queued = asyncio.ensure_future(calls.run(where_it_ran))
+        await asyncio.sleep(0.05)
+        release.set()
+        await in_flight
+        await queued
+        assert len(waits) == 2
+        assert waits[1] >= 0.04  # it waited for the thread the slow call held
+        assert 0 <= waits[0] < waits[1]
+    finally:
+        release.set()
+        calls.close()

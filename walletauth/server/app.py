@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import Receive, Scope, Send
 
 from walletauth import __version__
+from walletauth.oidc import routes as oidc_routes
 from walletauth.server.config.policy_changes import announce_policy
 from walletauth.server.config.settings import Settings
 from walletauth.server.delivery import notice_endpoints, start_notice_worker
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
                    services.router, guardian.router, policy.router, meta.router):
         app.include_router(router)
     install_console(app)
+    oidc_routes.install(app, settings)
     install_example_routes(app, settings)
     if settings.api_docs:
         install_api_docs(app)

@@ -61,13 +61,16 @@ class Runtime:
         policy = load_policy(settings.policy)
         secrets = Secrets.load_or_create(settings.data_dir / "secrets")
         store = await run_in_threadpool(open_store, settings, policy, secrets)
-        store_calls = StoreCalls.for_url(settings.sqlalchemy_url)
+        store_calls = StoreCalls.for_url(
+            settings.sqlalchemy_url, on_wait=metrics.pool_waited("store")
+        )
         # Newest secrets version first: new indexes go under it, erasure looks under all.
         index_keys = [
             _derive(secrets.version(number).subject_hmac_key, b"session-index")
             for number in sorted(secrets.versions, reverse=True)
         ]
-        state = open_state(settings, store, store_calls, index_keys)
+        state = open_state(settings, store, store_calls, index_keys,
+                           on_redis_wait=metrics.pool_waited("redis"))
         nonce_epoch = await begin_nonce_epoch(state, now=clock())
         keyring = KeyRing.load_or_create(
             settings.data_dir, token_ttl=settings.access_token_ttl, now=clock()
@@ -155,6 +158,8 @@ def open_state(
     store: Store,
     store_calls: StoreCalls,
     session_index_keys: Sequence[bytes] = (),
+    *,
+    on_redis_wait: Callable[[float], None] | None = None,
 ) -> ShortLivedState:
     if settings.redis_url:
         return RedisState.from_url(
@@ -162,6 +167,7 @@ def open_state(
             subject_keys=session_index_keys,
             max_connections=settings.redis_max_connections,
             pool_timeout=settings.redis_pool_timeout,
+            on_wait=on_redis_wait,
         )
     return SqlState(store, store_calls)
 

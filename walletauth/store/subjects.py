@@ -96,7 +96,7 @@ def insert_subject(
         .values(
             ref=ref,
             key_id=key_id,
-            address_sealed=seal(key, checksum_address.encode("ascii"), ADDRESS_ASSOCIATED),
+            address_sealed=seal_address(key, checksum_address),
             created_at=now,
             retained_until=now,
         )
@@ -110,6 +110,10 @@ def insert_subject(
 def retain_until(connection: sa.Connection, subject_id: int, until: datetime) -> None:
     """Keep the subject row at least until ``until`` (its longest-living record's expiry)."""
     connection.execute(_RETAIN_UNTIL, {"subject": subject_id, "until": until})
+
+
+def seal_address(key: bytes, checksum_address: str) -> bytes:
+    return seal(key, checksum_address.encode("ascii"), ADDRESS_ASSOCIATED)
 
 
 def open_address(key: bytes, address_sealed: bytes) -> str:

@@ -30,6 +30,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from walletauth.oidc.clients import OidcClientConfig, valid_client_id
 from walletauth.server.config.services import (
     LegacyNoticeEndpoint,
     ServiceConfig,
@@ -296,6 +297,9 @@ class Settings(ConfiguredSettings):
     none by default, so the console refuses everyone until the operator names a wallet."""
     console_session_ttl: timedelta = Field(default=timedelta(minutes=15), gt=timedelta(0))
     """How long a console sign-in lasts: short, as the console acts on anyone's data."""
+    oidc_clients: Annotated[dict[str, OidcClientConfig], NoDecode] = Field(default_factory=dict)
+    """OpenID Connect clients by client id (see :mod:`walletauth.oidc.clients`); none
+    configured, the OpenID Provider's endpoints are not served."""
 
     @field_validator("domains", mode="before")
     @classmethod
@@ -348,7 +352,7 @@ class Settings(ConfiguredSettings):
     def _parse_seconds(cls, value: Any) -> Any:
         return bare_seconds(value)
 
-    @field_validator("services", "notice_endpoints", mode="before")
+    @field_validator("services", "notice_endpoints", "oidc_clients", mode="before")
     @classmethod
     def _parse_services(cls, value: Any) -> Any:
         return parse_json_mapping(value)
@@ -366,6 +370,9 @@ class Settings(ConfiguredSettings):
             raise ValueError("at least one chain id is required")
         # Built once here only to refuse a registry that cannot be built, at start-up.
         ServiceRegistry.from_config(self.services, self.notice_endpoints)
+        bad_ids = sorted(name for name in self.oidc_clients if not valid_client_id(name))
+        if bad_ids:
+            raise ValueError(f"oidc_clients: client ids are 1-64 of A-Z a-z 0-9 . _ -: {bad_ids}")
         return self
 
     @property

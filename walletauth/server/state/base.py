@@ -66,6 +66,19 @@ class HitCounter(Protocol):
     async def peek_hits(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         """The hits of ``key``, adding none (zero if never hit)."""
 
+    async def take_slot(
+        self, key: str, *, limit: int, window: timedelta, now: datetime
+    ) -> int | None:
+        """Take one of ``key``'s ``limit`` slots per ``window``: ``None`` if fewer than
+        ``limit`` were taken in the last ``window`` (this one is then taken too), else the
+        whole seconds until the oldest of them frees, taking nothing.
+
+        An exact sliding log, for allowances counted per day: the two-window estimate of
+        :class:`Hits` keeps a hit made early in a window for up to twice the window, so a
+        wallet refused just after a window began was told to come back in 36 hours for a
+        limit per day. A log holds at most ``limit`` moments per key, so it suits small
+        limits (rights requests), not the per-IP ones counted on every sign-in."""
+
 
 class ShortLivedState(Protocol):
     async def use_nonce(

@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -106,6 +107,21 @@ _COUNT_HIT: Final = """
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return {count, tonumber(redis.call('GET', KEYS[2]) or '0')}
+"""
+
+# A slot of an allowance's log (a sorted set of the moments slots were taken), in one
+# step. ARGV: now and the window in milliseconds, the limit, a member unique to this
+# take. Answers -1 if taken, else the milliseconds until the oldest slot frees.
+_TAKE_SLOT: Final = """
+local now, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return tonumber(oldest[2]) + window - now
+end
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+return -1
 """
 
 _CREATE_SESSION: Final = _NEW_SESSION + """
@@ -206,6 +222,22 @@ def _milliseconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() * 1000))
 
 
+class _TimedPool(BlockingConnectionPool):
+    """The bounded pool, telling ``on_wait`` how long each command waited for a
+    connection: waits that grow are the first sign of a worker with too few."""
+
+    on_wait: Callable[[float], None] | None = None
+
+    async def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        on_wait = self.on_wait
+        if on_wait is None:
+            return await super().get_connection(*args, **kwargs)
+        asked = time.perf_counter()
+        connection = await super().get_connection(*args, **kwargs)
+        on_wait(time.perf_counter() - asked)
+        return connection
+
+
 @dataclass(frozen=True)
 class _Counters:
     """The Redis keys counting a key in the fixed window of a moment and the one before."""
@@ -241,6 +273,7 @@ class RedisState:
         self._subject_keys = tuple(subject_keys) or (secrets.token_bytes(32),)
         self._use_nonce = client.register_script(_USE_NONCE)
         self._count_hit = client.register_script(_COUNT_HIT)
+        self._take_slot = client.register_script(_TAKE_SLOT)
         self._create_session = client.register_script(_CREATE_SESSION)
         self._sign_in = client.register_script(_SIGN_IN)
         self._revoke_all = client.register_script(_REVOKE_ALL)
@@ -255,19 +288,22 @@ class RedisState:
         subject_keys: Sequence[bytes] = (),
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         pool_timeout: float = DEFAULT_POOL_TIMEOUT_SECONDS,
+        on_wait: Callable[[float], None] | None = None,
     ) -> RedisState:
         """A state on at most ``max_connections`` connections to ``url``; a command waits
-        up to ``pool_timeout`` seconds for one before it is ``service_unavailable``."""
+        up to ``pool_timeout`` seconds for one before it is ``service_unavailable``, and
+        ``on_wait`` is told how long each waited."""
         # A pooled connection Redis closed (a restart, an idle timeout) fails its next
         # command; two quick retries on a new connection hide that from the request.
         # Retrying can repeat a command whose reply was lost: a nonce's use then reads as
         # used (refused, the safe way; a sign-in's recognises its own), a rate counter
         # counts one more.
         retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2)
-        pool = BlockingConnectionPool.from_url(
+        pool = _TimedPool.from_url(
             url, decode_responses=True, max_connections=max_connections, timeout=pool_timeout,
             retry=retry, retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
+        pool.on_wait = on_wait
         # from_pool: closing the client closes the pool, which it then owns.
         return cls(Redis.from_pool(pool), subject_keys=subject_keys)
 
@@ -379,6 +415,18 @@ class RedisState:
         counters = _counters(key, window, now)
         current, previous = await self._client.mget(counters.current, counters.previous)
         return counters.hits(int(current or 0), int(previous or 0))
+
+    @_unavailable_when_redis_is
+    async def take_slot(
+        self, key: str, *, limit: int, window: timedelta, now: datetime
+    ) -> int | None:
+        now_ms = math.floor(now.timestamp() * 1000)
+        wait_ms = await self._take_slot(
+            keys=[f"{PREFIX}slots:{key}"],
+            args=[now_ms, math.ceil(window.total_seconds() * 1000), limit,
+                  f"{now_ms}:{secrets.token_hex(4)}"],
+        )
+        return None if int(wait_ms) < 0 else max(1, math.ceil(int(wait_ms) / 1000))
 
     @_unavailable_when_redis_is
     async def ping(self) -> None:

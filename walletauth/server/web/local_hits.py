@@ -13,11 +13,15 @@ hashes, never an IP or an address).
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from datetime import datetime, timedelta
 
 from walletauth.server.state.base import Hits
 
 _NO_HITS: dict[str, int] = {}
+_SWEEP_EVERY = 1024
+"""Keys of slot logs kept before the first sweep for freed ones."""
 
 
 class _Windows:
@@ -43,6 +47,35 @@ class LocalHits:
     def __init__(self) -> None:
         self._windows: dict[float, _Windows] = {}
         """Window length in seconds -> its two windows' counts."""
+        self._slots: dict[str, deque[float]] = {}
+        """Key -> the moments (POSIX seconds) its slots were taken, oldest first."""
+        self._slots_sweep_at = _SWEEP_EVERY
+
+    async def take_slot(
+        self, key: str, *, limit: int, window: timedelta, now: datetime
+    ) -> int | None:
+        return self.take(key, limit=limit, window=window, now=now)
+
+    def take(self, key: str, *, limit: int, window: timedelta, now: datetime) -> int | None:
+        seconds = window.total_seconds()
+        moment = now.timestamp()
+        taken = self._slots.setdefault(key, deque())
+        while taken and taken[0] <= moment - seconds:
+            taken.popleft()
+        if len(taken) >= limit:
+            return max(1, math.ceil(taken[0] + seconds - moment))
+        taken.append(moment)
+        self._sweep_slots(moment - seconds)
+        return None
+
+    def _sweep_slots(self, cutoff: float) -> None:
+        """Forget keys whose every slot has freed, now and then: a wallet that never comes
+        back would otherwise stay in memory for the worker's life."""
+        if len(self._slots) < self._slots_sweep_at:
+            return
+        for key in [key for key, taken in self._slots.items() if taken[-1] <= cutoff]:
+            del self._slots[key]
+        self._slots_sweep_at = max(_SWEEP_EVERY, 2 * len(self._slots))
 
     async def count_hit(self, key: str, *, window: timedelta, now: datetime) -> Hits:
         return self.count(key, window=window, now=now)

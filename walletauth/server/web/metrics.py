@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -56,6 +57,14 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.pool_wait = Histogram(
+            "walletauth_pool_wait_seconds",
+            "Time a call waited for a pooled resource: a store thread with its connection"
+            " (pool=store) or a Redis connection (pool=redis)",
+            ["pool"],
+            buckets=(0.0001, 0.0005, *LATENCY_BUCKETS),
+            registry=self.registry,
+        )
 
         # A labelled child per route, method and status, looked up once: ``labels()``
         # validates and hashes its arguments on every call.
@@ -70,6 +79,11 @@ class Metrics:
             child = self.request_latency.labels(route=route, method=method, status=status)
             self._latency_by_label[label] = child
         child.observe(seconds)
+
+    def pool_waited(self, pool: str) -> Callable[[float], None]:
+        """What observes the waits for one pool (``store`` or ``redis``): the first sign of
+        a worker that has more work than connections, before its answers slow down."""
+        return self.pool_wait.labels(pool=pool).observe
 
     def login(self, outcome: str) -> None:
         child = self._logins_by_outcome.get(outcome)

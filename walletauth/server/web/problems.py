@@ -125,6 +125,8 @@ STATUS_BY_CODE: Final[dict[str, Outcome]] = {
     "console_csrf_failed": Outcome(403, "Console form without its CSRF token"),
     "console_cross_origin": Outcome(403, "Console POST from another origin"),
     "console_form_invalid": Outcome(422, "Invalid console form"),
+    # walletauth.oidc: the OpenID Provider's sign-in page
+    "authorization_expired": Outcome(400, "Sign-in page expired; start again from the client"),
 }
 
 UNMAPPED: Final = Outcome(500, "Internal error")

@@ -1,6 +1,8 @@
-"""Rate limits per client IP (nonce, verify), per address and client network (failed
-verifies) and per address (rights requests), over a sliding window
-(:class:`~walletauth.server.state.base.Hits`: no double burst at a fixed window's edge).
+"""Rate limits per client IP (nonce, verify) and per address and client network (failed
+verifies), over a sliding window (:class:`~walletauth.server.state.base.Hits`: no double
+burst at a fixed window's edge); per address (rights requests, counted per day) over an
+exact log of the requests taken (``take_slot``), so a refusal's Retry-After is never
+longer than the window.
 
 Counter keys name the subject only by a keyed hash, so neither Redis nor this worker's
 memory (:mod:`walletauth.server.web.local_hits`, without Redis) ever holds an IP or an
@@ -43,9 +45,19 @@ class RateLimiter:
         await self._subject_hit("forwarded", address, now)
 
     async def _subject_hit(self, kind: str, address: str, now: datetime) -> None:
+        """A slot of the wallet's allowance, from an exact log: a refusal takes none, and
+        its Retry-After is when the oldest request leaves the window, never later."""
+        if not self._limits.enabled:
+            return
+        limit = self._limits.rights_per_subject
         window = timedelta(seconds=self._limits.rights_window_seconds)
-        await self._hit(kind, address.lower(), self._limits.rights_per_subject, now, window,
-                        what=" of this wallet")
+        retry_after = await self._counter.take_slot(
+            self._counter_key(kind, address.lower()), limit=limit, window=window, now=now
+        )
+        if retry_after is not None:
+            raise self._limited(
+                f"more than {limit} {kind} requests of this wallet", retry_after, window
+            )
 
     async def nonce_requested(self, client_ip: str, *, now: datetime) -> None:
         await self._hit("nonce", client_network(client_ip), self._limits.nonce_per_ip, now)
@@ -79,20 +91,14 @@ class RateLimiter:
             self._limits.failed_verify_per_address, now,
         )
 
-    async def _hit(
-        self, kind: str, subject: str, limit: int, now: datetime,
-        window: timedelta | None = None, *, what: str = "",
-    ) -> None:
+    async def _hit(self, kind: str, subject: str, limit: int, now: datetime) -> None:
         if not self._limits.enabled:
             return
-        window = window or self._window
         hits = await self._counter.count_hit(
-            self._counter_key(kind, subject), window=window, now=now
+            self._counter_key(kind, subject), window=self._window, now=now
         )
         if hits.count > limit:
-            raise self._limited(
-                f"more than {limit} {kind} requests{what}", hits.retry_after(limit), window
-            )
+            raise self._limited(f"more than {limit} {kind} requests", hits.retry_after(limit))
 
     def _limited(
         self, what: str, retry_after: int, window: timedelta | None = None

@@ -1,0 +1,448 @@
+"""The OpenID Provider's steps, each an async function over the running server's parts.
+
+An authorization goes: the client's request is validated (Authlib) and sealed into a
+ticket the sign-in page carries; the page's wallet signs an EIP-4361 message the server
+writes for it (its Request ID is the ticket's, so the signature is for this request
+only); the server's own sign-in checks it and opens a walletauth session; the consent
+screen names the client and what it asks; the user's choice becomes a sealed code bound
+to that session. Every token made from the code belongs to the session: a refresh
+rotates it (a refresh token used twice ends its family), RP-initiated logout and erasure
+end it, and then the client's tokens stop working. A withdrawn purpose the token carries
+stops it too.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6750.errors import InvalidTokenError
+
+from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient
+from walletauth.oidc.errors import OidcError
+from walletauth.oidc.grants import (
+    CodeGrant,
+    FormRequest,
+    Grantee,
+    IdTokens,
+    RefreshGrant,
+    SealedCode,
+    SealedRefresh,
+    Sealing,
+    WalletAuthServer,
+    build_server,
+    purposes_in,
+    user_claims,
+)
+from walletauth.oidc.sealing import PairwiseSubjects, Sealer, derive
+from walletauth.policy import Policy, SubjectState, decide_use
+from walletauth.policy.evaluate import decide_consent_change
+from walletauth.rights.errors import RightsError
+from walletauth.server.runtime import Runtime
+from walletauth.server.signin.login import Client
+from walletauth.server.store_calls import StoreCalls
+from walletauth.siwe import SiweMessage
+from walletauth.siwe.message import to_checksum_address
+from walletauth.store.errors import StoreError
+
+CODE_TTL_SECONDS: Final = 120
+"""A code is redeemed at once by the client's back end (RFC 6749 4.1.2: at most 10 min)."""
+TICKET_TTL_SECONDS: Final = 600
+"""Time to connect a wallet, sign and decide on the consent screen."""
+TICKET_KIND: Final = "ticket"
+CONSENT_KIND: Final = "consent"
+AUTHORIZE_PATH: Final = "/oauth/authorize"
+TOKEN_PATH: Final = "/oauth/token"
+USERINFO_PATH: Final = "/oauth/userinfo"
+LOGOUT_PATH: Final = "/oauth/logout"
+JWKS_PATH: Final = "/.well-known/jwks.json"
+Answer = tuple[int, Any, list[tuple[str, str]]]
+
+
+def store_calls(runtime: Runtime) -> StoreCalls:
+    """How this package reaches the store: as the server's routes do, in one place."""
+    return runtime.store_calls
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A validated authorization request, sealed into the sign-in page."""
+
+    id: str
+    items: list[tuple[str, str]]
+    expires_at: int
+
+    def claims(self) -> dict[str, Any]:
+        return {"id": self.id, "itm": self.items, "exp": self.expires_at}
+
+    @classmethod
+    def of(cls, claims: Mapping[str, Any]) -> Ticket:
+        items = [(str(name), str(value)) for name, value in claims["itm"]]
+        return cls(str(claims["id"]), items, int(claims["exp"]))
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the consent screen shows: the client, and the scopes the user may grant."""
+
+    client: OidcClient
+    wallet_address: bool
+    purposes: list[str]
+    granted_already: frozenset[str]
+    redirect_uri: str
+
+
+class OidcProvider:
+    def __init__(self, runtime: Runtime) -> None:
+        settings = runtime.settings
+        self.runtime = runtime
+        self.policy: Policy = runtime.policy
+        self.issuer = settings.issuer
+        self.clients = {
+            client_id: OidcClient(client_id, config)
+            for client_id, config in settings.oidc_clients.items()
+        }
+        optional = [p.id for p in self.policy.purposes.values() if p.optional]
+        for client in self.clients.values():
+            unknown = sorted(set(purposes_in(" ".join(client.config.scopes))) - set(optional))
+            if unknown:
+                raise ValueError(f"oidc_clients.{client.client_id}.scopes: {unknown} are not"
+                                 f" optional purposes of the policy {self.policy.id!r}")
+        self.scopes_supported = [OPENID, WALLET_ADDRESS, *(f"purpose:{p}" for p in optional)]
+        secrets_ = runtime.store.secrets
+        keys = [derive(secrets_.version(number).subject_hmac_key, b"sealing")
+                for number in sorted(secrets_.versions, reverse=True)]
+        self.sealer = Sealer(keys)
+        self.subjects = PairwiseSubjects.load_or_create(settings.data_dir)
+        access_ttl = int(settings.access_token_ttl.total_seconds())
+        # An ID token lives no longer than an access token, whose keys the JWKS keeps
+        # published that long after a rotation.
+        id_tokens = IdTokens(runtime.keyring, self.issuer, runtime.clock, access_ttl,
+                             self.subjects)
+        self.server: WalletAuthServer = build_server(
+            self.clients, Sealing(self.sealer, runtime.clock, CODE_TTL_SECONDS, access_ttl),
+            id_tokens, self.scopes_supported,
+        )
+
+    # --------------------------------------------------------------- discovery
+
+    def discovery(self) -> dict[str, Any]:
+        """OpenID Provider Metadata (OIDC Discovery 1.0, section 3)."""
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": self.issuer + AUTHORIZE_PATH,
+            "token_endpoint": self.issuer + TOKEN_PATH,
+            "userinfo_endpoint": self.issuer + USERINFO_PATH,
+            "jwks_uri": self.issuer + JWKS_PATH,
+            "end_session_endpoint": self.issuer + LOGOUT_PATH,
+            "scopes_supported": self.scopes_supported,
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["ES256"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post", "none"],
+            "code_challenge_methods_supported": ["S256"],
+            "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce",
+                                 "sid", "at_hash", WALLET_ADDRESS, "purposes"],
+            "ui_locales_supported": ["ja", "en"],
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+        }
+
+    # --------------------------------------------------------------- authorization
+
+    def request(self, method: str, path: str, items: Sequence[tuple[str, str]],
+                headers: Mapping[str, str] | None = None) -> FormRequest:
+        return FormRequest(method, self.issuer + path, items, headers or {})
+
+    def check_parameters(self, items: Sequence[tuple[str, str]]) -> None:
+        """Refuse parameter values outside printable ASCII (RFC 6749 Appendix A: VSCHAR
+        and narrower). Authlib echoes some into its error descriptions, which may hold
+        nothing else, and a redirect's ``state`` would carry them into a header."""
+        for name, value in items:
+            if not _printable_ascii(name) or not _printable_ascii(value):
+                raise InvalidRequestError(
+                    "parameters are printable ASCII (RFC 6749 Appendix A)")
+
+    def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
+                 ) -> tuple[FormRequest, CodeGrant]:
+        """Authlib's checks of an authorization request; raises its OAuth2Error (with the
+        redirect URI set once the client and the URI are known good)."""
+        request = self.request("GET", AUTHORIZE_PATH, items)
+        self.check_parameters(items)
+        try:
+            grant = self.server.get_consent_grant(request, end_user=user)
+        except ValueError:  # Authlib refusing to put a parameter into its error's text
+            raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                      ) from None
+        assert isinstance(grant, CodeGrant)
+        return request, grant
+
+    def error_answer(self, request: FormRequest, error: OAuth2Error) -> Answer:
+        answer: Answer = self.server.handle_error_response(request, error)
+        return answer
+
+    def new_ticket(self, items: Sequence[tuple[str, str]]) -> tuple[Ticket, str]:
+        now = int(self.runtime.clock().timestamp())
+        ticket = Ticket(secrets.token_urlsafe(16), list(items), now + TICKET_TTL_SECONDS)
+        return ticket, self.sealer.seal(TICKET_KIND, ticket.claims())
+
+    def open_ticket(self, sealed: object, kind: str = TICKET_KIND) -> dict[str, Any]:
+        claims = self.sealer.open(kind, sealed)
+        if claims is None or self.runtime.clock().timestamp() >= int(claims["exp"]):
+            raise OidcError("authorization_expired",
+                            "this sign-in page has expired; start again from the application")
+        return claims
+
+    def client_of(self, ticket: Ticket) -> OidcClient:
+        client_id = dict(ticket.items).get("client_id", "")
+        client = self.clients.get(client_id)
+        if client is None:  # the configuration changed since the ticket was sealed
+            raise OidcError("authorization_expired", "the application is no longer registered")
+        return client
+
+    async def message(self, sealed_ticket: str, address: str, chain_id: int,
+                      client: Client) -> str:
+        """The EIP-4361 message the page's wallet signs: for this service's domain, the
+        chain the wallet is on, a fresh nonce, and the ticket's id as its Request ID."""
+        ticket = Ticket.of(self.open_ticket(sealed_ticket))
+        oidc_client = self.client_of(ticket)
+        settings = self.runtime.settings
+        domain = settings.domains[0]
+        nonce = await self.runtime.login.new_nonce(client)
+        now = self.runtime.clock()
+        schemes = settings.sign_in_schemes(domain)
+        return SiweMessage(
+            scheme=None if "https" in schemes else domain.origin_scheme,
+            domain=domain.authority,
+            address=_checksummed(address),
+            statement=f"Sign in to {oidc_client.name} with walletauth (OpenID Connect).",
+            uri=self.issuer + AUTHORIZE_PATH,
+            version="1",
+            chain_id=chain_id,
+            nonce=nonce,
+            issued_at=now,
+            expiration_time=now + settings.nonce_ttl,
+            request_id=ticket.id,
+        ).to_text()
+
+    async def login(self, sealed_ticket: str, message: str, signature: str,
+                    client: Client) -> str:
+        """Sign the wallet in with its signed message; answer the sealed consent step."""
+        claims = self.open_ticket(sealed_ticket)
+        ticket = Ticket.of(claims)
+        parsed = SiweMessage.parse(message)
+        if parsed.request_id != ticket.id:
+            raise RightsError("wrong_request", "the message was not signed for this sign-in page")
+        signed_in = await self.runtime.login.verify(message, signature, client)
+        principal = signed_in.principal
+        auth_time = int(self.runtime.clock().timestamp())
+        session_ttl = int(self.runtime.settings.session_ttl.total_seconds())
+        grantee = Grantee(principal.address, principal.chain_id, principal.session_id,
+                          auth_time, auth_time + session_ttl)
+        return self.sealer.seal(CONSENT_KIND, {**claims, **grantee.claims()})
+
+    def open_consent(self, sealed: object) -> tuple[Ticket, Grantee]:
+        claims = self.open_ticket(sealed, CONSENT_KIND)
+        return Ticket.of(claims), Grantee.of(claims)
+
+    async def offer(self, ticket: Ticket, grantee: Grantee) -> Offer:
+        """What the user is asked about: the scopes the request names that this client
+        may have, less optional purposes the policy would not let be granted now."""
+        request, grant = self.validate(ticket.items, grantee)
+        asked = (request.scope or "").split()
+        state = await self._state(grantee.address)
+        purposes, granted = [], set()
+        for purpose in purposes_in(" ".join(asked)):
+            if purpose in state.suspended:
+                continue
+            if decide_use(self.policy, purpose, state).allowed:
+                granted.add(purpose)
+                purposes.append(purpose)
+            elif decide_consent_change(self.policy, purpose, True, state).allowed:
+                purposes.append(purpose)
+        redirect_uri = grant.redirect_uri
+        return Offer(self.client_of(ticket), WALLET_ADDRESS in asked, purposes,
+                     frozenset(granted), str(redirect_uri))
+
+    async def decide(self, sealed_consent: str, allow: bool, chosen: Sequence[str]) -> Answer:
+        """The user's decision: a redirect to the client with a code, or ``access_denied``.
+        Purposes granted here are recorded as the user's consents."""
+        ticket, grantee = self.open_consent(sealed_consent)
+        request, grant = self.validate(ticket.items, grantee)
+        if not allow:
+            answer: Answer = self.server.create_authorization_response(
+                request, grant_user=None, grant=grant)
+            return answer
+        offer = await self.offer(ticket, grantee)
+        scopes = [OPENID]
+        if offer.wallet_address and WALLET_ADDRESS in chosen:
+            scopes.append(WALLET_ADDRESS)
+        wanted = [p for p in offer.purposes if f"purpose:{p}" in chosen]
+        for purpose in await self._grant(grantee.address, wanted):
+            scopes.append(f"purpose:{purpose}")
+        request.granted_scope = " ".join(scopes)
+        request.ticket_id = ticket.id  # every code of one ticket is one code: used once
+        answer = self.server.create_authorization_response(request, grant_user=grantee,
+                                                           grant=grant)
+        return answer
+
+    async def _grant(self, address: str, purposes: Sequence[str]) -> list[str]:
+        """Record consent to each purpose not yet in use; answer those in use after."""
+        if not purposes:
+            return []
+        runtime = self.runtime
+
+        def record() -> SubjectState:
+            now = runtime.clock()
+            state = runtime.store.subject_state(address)
+            for purpose in purposes:
+                if not decide_use(self.policy, purpose, state).allowed:
+                    try:
+                        runtime.store.set_consent(address, purpose, True, now=now)
+                    except StoreError:  # the policy refuses it now (age rule...): not granted
+                        continue
+            return runtime.store.subject_state(address)
+
+        state = await store_calls(runtime).run(record)
+        return [p for p in purposes if decide_use(self.policy, p, state).allowed]
+
+    async def _state(self, address: str) -> SubjectState:
+        return await store_calls(self.runtime).run(self.runtime.store.subject_state, address)
+
+    # --------------------------------------------------------------- token
+
+    async def token(self, items: Sequence[tuple[str, str]], headers: Mapping[str, str]
+                    ) -> Answer:
+        request = self.request("POST", TOKEN_PATH, items, headers)
+        try:
+            self.check_parameters(items)
+            grant = self.server.get_token_grant(request)
+            try:
+                grant.validate_token_request()
+            except ValueError:  # as in validate()
+                raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                          ) from None
+            if isinstance(grant, CodeGrant):
+                request.user = await self._redeem(request.authorization_code)
+            elif isinstance(grant, RefreshGrant):
+                request.user = await self._rotate(request.refresh_token)
+            answer: Answer = self.server.handle_response(*grant.create_token_response())
+            return answer
+        except OAuth2Error as error:
+            return self.error_answer(request, error)
+
+    async def _redeem(self, code: SealedCode) -> Grantee:
+        """Use the code once; a second use ends the session its tokens belong to
+        (RFC 6749 4.1.2: revoke what was issued on a code used twice)."""
+        state, now = self.runtime.state, self.runtime.clock()
+        first = await state.use_nonce(
+            f"oidc-code:{code.id}", issued_at=datetime.fromtimestamp(code.issued_at, now.tzinfo),
+            remember_until=datetime.fromtimestamp(code.expires_at + 60, now.tzinfo), now=now)
+        session_id = code.grantee.session_id
+        if not first:
+            await self._end_session(session_id)
+            raise InvalidGrantError("the code was used before; its tokens are revoked")
+        if not await state.session_active(session_id, now=now):
+            raise InvalidGrantError("the sign-in of this code has ended")
+        return code.grantee
+
+    async def _rotate(self, token: SealedRefresh) -> Grantee:
+        """A refresh: purposes still in use, then the session rotated (a token used twice
+        ends its family: one of its two holders stole it)."""
+        grantee = token.grantee
+        await self._require_purposes(grantee.address, token.scope, InvalidGrantError)
+        new_session = secrets.token_urlsafe(32)
+        rotation = await self.runtime.state.rotate_session(
+            grantee.session_id, new_session, grantee.address, now=self.runtime.clock())
+        if rotation.expires_at is None:
+            raise InvalidGrantError("the refresh token was used before or its sign-in ended")
+        return Grantee(grantee.address, grantee.chain_id, new_session, grantee.auth_time,
+                       int(rotation.expires_at.timestamp()))
+
+    async def _require_purposes(self, address: str, scope: str,
+                                error: type[OAuth2Error]) -> list[str]:
+        purposes = purposes_in(scope)
+        if purposes:
+            state = await self._state(address)
+            withdrawn = [p for p in purposes if not decide_use(self.policy, p, state).allowed]
+            if withdrawn:
+                raise error(f"consent withdrawn or on hold: {', '.join(withdrawn)}")
+        return purposes
+
+    async def _end_session(self, session_id: str) -> None:
+        state = self.runtime.state
+        if not await state.end_family_if_rotated(session_id):
+            await state.revoke_session(session_id)
+
+    # --------------------------------------------------------------- userinfo
+
+    async def userinfo(self, authorization: str | None) -> Answer:
+        scheme, _, token = (authorization or "").partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token.strip():
+                raise InvalidTokenError("send Authorization: Bearer <access token>")
+            claims = self.server.open_access_token(token.strip())
+            if claims is None:
+                raise InvalidTokenError("not an access token of this provider")
+            now = self.runtime.clock()
+            if now.timestamp() >= int(claims["exp"]):
+                raise InvalidTokenError("the access token has expired")
+            grantee = Grantee.of(claims)
+            if not await self.runtime.state.session_active(grantee.session_id, now=now):
+                raise InvalidTokenError("the sign-in of this token has ended")
+            scope = str(claims["scp"])
+            purposes = await self._require_purposes(grantee.address, scope, InvalidTokenError)
+            client = self.clients.get(str(claims["cid"]))
+            if client is None:
+                raise InvalidTokenError("the client of this token is no longer registered")
+        except InvalidTokenError as error:
+            answer: Answer = error()
+            return answer
+        sub = self.subjects.subject(client.sector, grantee.address)
+        return 200, user_claims(scope, grantee, sub, purposes), [("Cache-Control", "no-store")]
+
+    # --------------------------------------------------------------- logout
+
+    async def logout(self, items: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
+        """RP-initiated logout: with a valid ID token hint, the session it names ends (the
+        client's tokens stop working). Answers where to send the browser (a registered
+        post-logout URI, else nowhere) and the client's name."""
+        request = self.request("GET", LOGOUT_PATH, items)
+        self.check_parameters(items)
+        try:
+            validated = self.server.validate_endpoint_request("end_session", request)
+        except ValueError:  # as in validate()
+            raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                      ) from None
+        claims = validated.id_token_claims
+        if claims is not None and isinstance(claims.get("sid"), str):
+            session_id = claims["sid"]
+            if 16 <= len(session_id) <= 512:
+                await self._end_session(session_id)
+        client = validated.client
+        name = client.name if isinstance(client, OidcClient) else None
+        redirect: str | None = validated.redirect_uri
+        return redirect, name
+
+
+def _checksummed(address: str) -> str:
+    text = address.strip()
+    if len(text) != 42 or not text.startswith("0x") or not _is_hex(text[2:]):
+        raise StoreError("invalid_address", "an address is 0x and 40 hex digits")
+    return to_checksum_address(text)
+
+
+def _printable_ascii(text: str) -> bool:
+    return all(" " <= ch <= "~" for ch in text)
+
+
+def _is_hex(text: str) -> bool:
+    return all(ch in "0123456789abcdefABCDEF" for ch in text)

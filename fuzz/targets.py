@@ -14,6 +14,9 @@ from pathlib import Path
 import atheris
 from pydantic import BaseModel, ValidationError
 
+from walletauth.console.errors import ConsoleError
+from walletauth.console.guard import parse_form
+from walletauth.console.session import ConsoleSessions
 from walletauth.policy import PolicyError, parse_policy
 from walletauth.policy.loader import shipped_policies
 from walletauth.server.routes import guardian, rights, services
@@ -120,6 +123,25 @@ def _json_value(fuzz: atheris.FuzzedDataProvider, depth: int) -> object:
             for _ in range(fuzz.ConsumeIntInRange(0, 4))}
 
 
+CONSOLE_KEY = b"k" * 32
+
+
+def console_input(data: bytes) -> None:
+    """What a browser sends the operator's console: a cookie either opens to a session or
+    to nothing, and a form body parses, or is refused, with the console's own error only."""
+    cookie, _, body = data.partition(b"\x00")
+    opened = ConsoleSessions(CONSOLE_KEY).open(cookie.decode("utf-8", "replace"), now=NOW)
+    assert opened is None, "a cookie the console never issued opened"
+    try:
+        form = parse_form(body)
+        for name in ("address", "reason", "action", "csrf"):
+            form.optional(name)
+        form.all("purposes")
+        form.choice("action", ("export", "erase"))
+    except ConsoleError:
+        return
+
+
 def policy_loader(data: bytes) -> None:
     """A policy file of any content is a Policy or a PolicyError naming the problem."""
     try:
@@ -134,12 +156,16 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "verify_body": verify_body,
     "request_bodies": request_bodies,
     "policy_loader": policy_loader,
+    "console_input": console_input,
 }
 
 
 def seeds(target: str) -> Iterator[bytes]:
     """A starting corpus: the official SIWE vectors and the shipped policies."""
     if target == "request_bodies":  # builds its documents from the bytes: no corpus
+        return
+    if target == "console_input":
+        yield b"x.y\x00address=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed&reason=a&action=erase"
         return
     if target == "policy_loader":
         for name in shipped_policies():

@@ -206,3 +206,38 @@ def test_a_token_request_that_is_not_a_form_is_invalid_request(raw):
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
 
 
+
+
+async def test_a_client_asking_for_a_purpose_the_policy_lacks_stops_the_start_up(tmp_path):
+    from tests.oidc.conftest import clients
+    from walletauth.server.app import create_app
+    from walletauth.server.config.settings import Settings
+
+    configured = clients()
+    configured["wiki"]["scopes"] = ["openid", "purpose:no_such_purpose"]
+    app = create_app(Settings(data_dir=tmp_path, oidc_clients=configured))
+
+    with pytest.raises(ValueError, match=r"oidc_clients\.wiki\.scopes.*no_such_purpose"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+@pytest.mark.parametrize("entry", [
+    {"name": "x", "redirect_uris": ["https://a.example/cb"]},  # neither public nor secret
+    {"name": "x", "public": True, "secret_sha256": "0" * 64,
+     "redirect_uris": ["https://a.example/cb"]},
+    {"name": "x", "public": True, "redirect_uris": ["http://a.example/cb"]},  # http, not loopback
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb#f"]},
+    {"name": "two\nlines", "public": True, "redirect_uris": ["https://a.example/cb"]},
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "scopes": ["email"]},
+])
+def test_a_bad_client_entry_is_refused_with_the_settings(tmp_path, entry):
+    import json
+
+    from pydantic import ValidationError
+
+    from walletauth.server.config.settings import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, oidc_clients=json.dumps({"c": entry}))

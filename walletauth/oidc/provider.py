@@ -16,7 +16,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
@@ -289,7 +288,7 @@ class OidcProvider:
         for purpose in await self._grant(grantee.address, wanted):
             scopes.append(f"purpose:{purpose}")
         request.granted_scope = " ".join(scopes)
-        request.ticket_id = ticket.id  # every code of one ticket is one code: used once
+        request.ticket_id = ticket.id
         answer = self.server.create_authorization_response(request, grant_user=grantee,
                                                            grant=grant)
         return answer
@@ -340,19 +339,22 @@ class OidcProvider:
             return self.error_answer(request, error)
 
     async def _redeem(self, code: SealedCode) -> Grantee:
-        """Use the code once; a second use ends the session its tokens belong to
-        (RFC 6749 4.1.2: revoke what was issued on a code used twice)."""
-        state, now = self.runtime.state, self.runtime.clock()
-        first = await state.use_nonce(
-            f"oidc-code:{code.id}", issued_at=datetime.fromtimestamp(code.issued_at, now.tzinfo),
-            remember_until=datetime.fromtimestamp(code.expires_at + 60, now.tzinfo), now=now)
-        session_id = code.grantee.session_id
-        if not first:
-            await self._end_session(session_id)
-            raise InvalidGrantError("the code was used before; its tokens are revoked")
-        if not await state.session_active(session_id, now=now):
+        """Use the code once, by rotating the sign-in's session to the grant's: a second
+        use of the code (or of another code of the same consent) rotates an already
+        rotated session, which ends its family, so the tokens the first use got stop
+        working (RFC 6749 4.1.2: revoke what was issued on a code used twice). Atomic in
+        Redis and in the database alike, and unlike a used-nonce record it cannot be
+        refused for being older than Redis's memory."""
+        grantee = code.grantee
+        new_session = secrets.token_urlsafe(32)
+        rotation = await self.runtime.state.rotate_session(
+            grantee.session_id, new_session, grantee.address, now=self.runtime.clock())
+        if rotation.expires_at is None:
+            if rotation.reused:
+                raise InvalidGrantError("the code was used before; its tokens are revoked")
             raise InvalidGrantError("the sign-in of this code has ended")
-        return code.grantee
+        return Grantee(grantee.address, grantee.chain_id, new_session, grantee.auth_time,
+                       int(rotation.expires_at.timestamp()))
 
     async def _rotate(self, token: SealedRefresh) -> Grantee:
         """A refresh: purposes still in use, then the session rotated (a token used twice

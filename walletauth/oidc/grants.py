@@ -140,6 +140,9 @@ class _Payload(OAuth2Payload):
     def datalist(self) -> defaultdict[str, list[str]]:
         return self._datalist
 
+    def datalist_items(self) -> list[tuple[str, str]]:
+        return [(name, value) for name, values in self._datalist.items() for value in values]
+
 
 @dataclass(frozen=True)
 class Sealing:

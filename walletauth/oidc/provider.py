@@ -162,27 +162,14 @@ class OidcProvider:
         return FormRequest(method, self.issuer + path, items, headers or {})
 
     def check_parameters(self, items: Sequence[tuple[str, str]]) -> None:
-        """Refuse parameter values outside printable ASCII (RFC 6749 Appendix A: VSCHAR
-        and narrower). Authlib echoes some into its error descriptions, which may hold
-        nothing else, and a redirect's ``state`` would carry them into a header."""
-        for name, value in items:
-            if not _printable_ascii(name) or not _printable_ascii(value):
-                raise InvalidRequestError(
-                    "parameters are printable ASCII (RFC 6749 Appendix A)")
+        check_parameters(items)
 
     def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
                  ) -> tuple[FormRequest, CodeGrant]:
         """Authlib's checks of an authorization request; raises its OAuth2Error (with the
         redirect URI set once the client and the URI are known good)."""
         request = self.request("GET", AUTHORIZE_PATH, items)
-        self.check_parameters(items)
-        try:
-            grant = self.server.get_consent_grant(request, end_user=user)
-        except ValueError:  # Authlib refusing to put a parameter into its error's text
-            raise InvalidRequestError("a parameter holds characters an error cannot name"
-                                      ) from None
-        assert isinstance(grant, CodeGrant)
-        return request, grant
+        return request, consent_grant(self.server, request, user)
 
     def error_answer(self, request: FormRequest, error: OAuth2Error) -> Answer:
         answer: Answer = self.server.handle_error_response(request, error)
@@ -440,6 +427,28 @@ def _checksummed(address: str) -> str:
     if len(text) != 42 or not text.startswith("0x") or not _is_hex(text[2:]):
         raise StoreError("invalid_address", "an address is 0x and 40 hex digits")
     return to_checksum_address(text)
+
+
+def consent_grant(server: WalletAuthServer, request: FormRequest, user: Grantee | None
+                  ) -> CodeGrant:
+    """Authlib's validation of an authorization request: raises only an OAuth2Error."""
+    check_parameters(request.payload.datalist_items())
+    try:
+        grant = server.get_consent_grant(request, end_user=user)
+    except ValueError:  # Authlib refusing to put a parameter into its error's text
+        raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                  ) from None
+    assert isinstance(grant, CodeGrant)
+    return grant
+
+
+def check_parameters(items: Sequence[tuple[str, str]]) -> None:
+    """Refuse parameter values outside printable ASCII (RFC 6749 Appendix A: VSCHAR and
+    narrower). Authlib echoes some into its error descriptions, which may hold nothing
+    else, and a redirect's ``state`` would carry them into a header."""
+    for name, value in items:
+        if not _printable_ascii(name) or not _printable_ascii(value):
+            raise InvalidRequestError("parameters are printable ASCII (RFC 6749 Appendix A)")
 
 
 def _printable_ascii(text: str) -> bool:

@@ -241,3 +241,17 @@ def test_a_bad_client_entry_is_refused_with_the_settings(tmp_path, entry):
 
     with pytest.raises(ValidationError):
         Settings(data_dir=tmp_path, oidc_clients=json.dumps({"c": entry}))
+
+
+def test_walletauth_serve_refuses_such_a_client_in_one_line(tmp_path):
+    import json
+
+    from tests.oidc.conftest import clients
+    from tests.server.test_cli_configuration import assert_refused_in_one_line, serve
+
+    configured = clients()
+    configured["wiki"]["scopes"] = ["openid", "purpose:no_such_purpose"]
+
+    result = serve(tmp_path, WALLETAUTH_OIDC_CLIENTS=json.dumps(configured))
+
+    assert_refused_in_one_line(result, "oidc_clients.wiki.scopes", "no_such_purpose")

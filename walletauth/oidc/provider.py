@@ -21,7 +21,7 @@ from typing import Any, Final
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
-from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient
+from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient, unknown_purposes
 from walletauth.oidc.errors import OidcError
 from walletauth.oidc.grants import (
     CodeGrant,
@@ -106,11 +106,9 @@ class OidcProvider:
             for client_id, config in settings.oidc_clients.items()
         }
         optional = [p.id for p in self.policy.purposes.values() if p.optional]
-        for client in self.clients.values():
-            unknown = sorted(set(purposes_in(" ".join(client.config.scopes))) - set(optional))
-            if unknown:
-                raise ValueError(f"oidc_clients.{client.client_id}.scopes: {unknown} are not"
-                                 f" optional purposes of the policy {self.policy.id!r}")
+        problems = unknown_purposes(settings.oidc_clients, optional)
+        if problems:  # `walletauth serve` refuses them before; an app made in code here
+            raise ValueError("; ".join(problems))
         self.scopes_supported = [OPENID, WALLET_ADDRESS, *(f"purpose:{p}" for p in optional)]
         secrets_ = runtime.store.secrets
         keys = [derive(secrets_.version(number).subject_hmac_key, b"sealing")

@@ -255,3 +255,20 @@ def test_walletauth_serve_refuses_such_a_client_in_one_line(tmp_path):
     result = serve(tmp_path, WALLETAUTH_OIDC_CLIENTS=json.dumps(configured))
 
     assert_refused_in_one_line(result, "oidc_clients.wiki.scopes", "no_such_purpose")
+
+
+def test_a_browser_clients_origin_in_cors_origins_may_call_token_and_userinfo(tmp_path, clock):
+    from tests.oidc.conftest import serving
+
+    with serving(tmp_path, clock, cors_origins=["http://localhost:9"]) as running:
+        origin = {"Origin": "http://localhost:9"}
+        token = httpx.post(running.url + "/oauth/token", content="grant_type=x",
+                           headers={**origin,
+                                    "Content-Type": "application/x-www-form-urlencoded"})
+        preflight = httpx.options(running.url + "/oauth/userinfo", headers={
+            **origin, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization"})
+
+    assert token.headers["access-control-allow-origin"] == "http://localhost:9"
+    assert token.json()["error"] == "unsupported_grant_type"
+    assert preflight.status_code == 200

@@ -37,12 +37,13 @@ def signed_in(provider, person, scope: str, ticked: tuple[str, ...]):
 
 
 def walletauth_bearer(provider, person) -> dict[str, str]:
-    """The same wallet signed in to walletauth itself, as on the example page."""
+    """The same wallet signed in to walletauth itself, as on the example page (its message
+    dated by the server's clock, which the tests hold still while real time runs on)."""
     wallet = Wallet()
     wallet.account, wallet.address = person.account, person.address
     body = wallet.signed_body(person.http.get("/auth/nonce").json()["nonce"],
                               domain=provider.url.removeprefix("http://"),
-                              uri=provider.url + "/login")
+                              uri=provider.url + "/login", issued_at=provider.clock())
     token = person.http.post("/auth/verify", json=body).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
 

@@ -81,11 +81,16 @@ def serve(
 def _checked_settings() -> Settings:
     """The settings, and the policy they name loaded once, or exit with one line saying
     what is wrong: caught here, a bad setting is not a worker's start-up traceback."""
+    from walletauth.oidc.clients import unknown_purposes
     from walletauth.policy.loader import load_policy
 
     try:
         settings = Settings()
-        load_policy(settings.policy)
+        policy = load_policy(settings.policy)
+        optional = [purpose.id for purpose in policy.purposes.values() if purpose.optional]
+        problems = unknown_purposes(settings.oidc_clients, optional)
+        if problems:
+            _refuse_configuration("; ".join(problems))
     except ValidationError as error:
         _refuse_configuration("; ".join(_setting_problem(detail) for detail in error.errors()))
     except WalletAuthError as error:

@@ -75,6 +75,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         start_console(app, runtime)
         notices = start_notice_worker(runtime.store, clock, notice_endpoints(settings))
         try:
+            oidc_routes.start(app)  # a misconfigured client stops the start-up here
             # A new version's policy.changed goes into the outbox before any request.
             await run_in_threadpool(announce_policy, runtime)
             yield

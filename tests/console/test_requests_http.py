@@ -14,6 +14,7 @@ from tests.rights.test_nothing_left import postgres_dump, raw_files
 from tests.server.conftest import signed_in_bearer
 from walletauth import rights
 from walletauth.console.session import ConsoleSessions
+from walletauth.store.audit import audit_entries
 from walletauth.store.requests_log import open_request
 
 
@@ -44,7 +45,7 @@ def act(console, wallet, action: str, **fields) -> object:
 
 
 def operator_entries(console) -> list:
-    return [e for e in console.runtime.store.audit_entries() if e.event == "operator_action"]
+    return [e for e in audit_entries(console.runtime.store) if e.event == "operator_action"]
 
 
 def test_finding_a_person_shows_their_records_and_is_audited(console, wallet):

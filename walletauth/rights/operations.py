@@ -17,7 +17,15 @@ from walletauth.errors import WalletAuthError
 from walletauth.rights.errors import RightsError
 from walletauth.rights.export import ExportDocument, build_document
 from walletauth.rights.withholding import WITHHOLDING_GROUNDS
-from walletauth.store import Store, corrections, dossier, erasure, provisions, requests_log
+from walletauth.store import (
+    Store,
+    corrections,
+    dossier,
+    erasure,
+    provisions,
+    requests_log,
+    subject_state,
+)
 from walletauth.store.addresses import normalise_address
 from walletauth.store.corrections import RecordChange
 from walletauth.store.outbox import PendingNotice
@@ -246,11 +254,11 @@ def _restriction(
                     f"{purpose_id!r} is what signing in rests on (lifting would need a sign-in);"
                     " ask for erasure instead",
                 )
-        change = store.lift_suspension if lift else store.suspend
+        change = subject_state.lift_suspension if lift else subject_state.suspend
         notice_type = "subject.unrestricted" if lift else "subject.restricted"
         for purpose_id in dict.fromkeys(purposes):
             # Each purpose's change commits with its own notice.
-            change(address, purpose_id, now=now,
+            change(store, address, purpose_id, now=now,
                    notices=pending_notices(store, notice_type, [purpose_id], notify, now))
         detail = {"purposes": list(dict.fromkeys(purposes)), "lifted": lift}
         requests_log.finish_request(store, request_id, "completed", now=now, detail=detail)
@@ -260,7 +268,7 @@ def _restriction(
 def stop_third_party(store: Store, address: str, *, now: datetime) -> RequestReceipt:
     """No further provision to third parties on consent grounds (legal grounds remain)."""
     with _logged(store, address, "stop-third-party", now) as request_id:
-        store.stop_third_party(address, True, now=now)
+        subject_state.stop_third_party(store, address, True, now=now)
         requests_log.finish_request(store, request_id, "completed", now=now)
     return RequestReceipt(request_id, now)
 

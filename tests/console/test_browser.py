@@ -24,6 +24,7 @@ from tests.server.conftest import free_socket
 from walletauth.server.app import create_app
 from walletauth.server.config.settings import Settings
 from walletauth.siwe import SiweMessage
+from walletauth.store.audit import audit_entries
 
 pytestmark = pytest.mark.browser
 
@@ -159,7 +160,7 @@ def test_an_operator_finds_a_person_exports_and_erases_them(chromium, served,
         expect(page.locator("#done")).to_contain_text("Erased")
         shot(page, tmp_path, "04-erased")
         assert served.store.subject_records(person, now=datetime.now(UTC)) == []
-        acts = [e.detail["action"] for e in served.store.audit_entries()
+        acts = [e.detail["action"] for e in audit_entries(served.store)
                 if e.event == "operator_action"]
         assert acts == ["sign_in", "lookup", "export", "erase"]
         page.goto(served.url + "/console/audit")

@@ -15,6 +15,7 @@ from tests.server.conftest import signed_in_bearer
 from walletauth import rights
 from walletauth.console.session import ConsoleSessions
 from walletauth.store import console_counts
+from walletauth.store.audit import audit_entries
 from walletauth.store.requests_log import open_request
 
 
@@ -45,7 +46,7 @@ def act(console, wallet, action: str, **fields) -> object:
 
 
 def operator_entries(console) -> list:
-    return [e for e in console.runtime.store.audit_entries() if e.event == "operator_action"]
+    return [e for e in audit_entries(console.runtime.store) if e.event == "operator_action"]
 
 
 def test_finding_a_person_shows_their_records_and_is_audited(console, wallet):

@@ -10,6 +10,7 @@ from tests.rights.helpers import leaks
 from tests.server.conftest import Wallet
 from walletauth import rights
 from walletauth.store import console_counts, outbox
+from walletauth.store.audit import audit_entries
 
 
 def people(console, how_many: int) -> list[Wallet]:
@@ -77,7 +78,7 @@ def test_the_outbox_lists_failed_notices_and_retries_them_now(console, wallet):
     assert done.status_code == 200
     (row,) = console_counts.outbox(console.runtime.store)
     assert row.next_attempt_at == console.runtime.clock()
-    entry = [e for e in console.runtime.store.audit_entries()
+    entry = [e for e in audit_entries(console.runtime.store)
              if e.event == "operator_action"][-1]
     assert (entry.detail["action"], entry.detail["notices"]) == ("notices_retry", 1)
 
@@ -108,7 +109,7 @@ def test_retention_shows_a_dry_run_then_purges(console, clock):
     done = console.post("/console/retention/purge", {"reason": "monthly purge"})
     assert done.status_code == 200, done.text
     assert console_counts.purge_preview(store, now=clock()).records == {}
-    entry = [e for e in store.audit_entries() if e.event == "operator_action"][-1]
+    entry = [e for e in audit_entries(store) if e.event == "operator_action"][-1]
     assert entry.detail["action"] == "purge"
     assert entry.detail["records"] == sum(preview.records.values())
 

@@ -14,6 +14,7 @@ from walletauth.server.config.services import hash_api_key, new_api_key
 from walletauth.store import audit as audit_module
 from walletauth.store.errors import StoreError
 from walletauth.store.outbox import pending_count
+from walletauth.store.subject_state import suspend
 
 CATALOGUE_KEY = new_api_key()
 # METALIVE's optional purposes, in the policy's order.
@@ -73,7 +74,7 @@ def test_a_guardian_withdrawal_notices_the_purposes_it_took_out_of_use(
     assert guardian_consent(client, wallet.address).status_code == 200
     set_consents(client, headers, {ANALYTICS: True, ADVERTISING: True, ACCESS_ANALYSIS: True})
     # Suspended already, so not in use: the withdrawal does not take it out of use.
-    runtime.store.suspend(wallet.address, ACCESS_ANALYSIS, now=runtime.clock())
+    suspend(runtime.store, wallet.address, ACCESS_ANALYSIS, now=runtime.clock())
 
     withdrawn = guardian_consent(client, wallet.address, granted=False)
 

@@ -14,18 +14,26 @@ from tests.store.conftest import ALICE, NOW, table_counts
 from walletauth.store import StoreError
 from walletauth.store.ephemeral import session_hash
 from walletauth.store.login_sql import sqlite_time
+from walletauth.store.logins import SignIn
 from walletauth.store.schema import nonces, records, sessions, subjects
+from walletauth.store.subject_state import suspend
 from walletauth.store.types import UTCDateTime
 
 SESSION = "sess-" + "0123456789abcdef" * 2
 
 
 def sign_in(store, *, now=NOW, nonce="nonce-of-a-sign-in", session=SESSION, days=14):
-    return store.sign_in(
-        ALICE, 1, now=now, nonce=nonce, nonce_remember_until=now + timedelta(minutes=10),
-        session_id=session, session_expires_at=now + timedelta(days=days),
-        ip="192.0.2.1", user_agent="Mozilla/5.0 Firefox/128.0",
-    )
+    return sign_in_of(store, ALICE, now=now, nonce=nonce, session=session, days=days)
+
+
+def sign_in_of(store, address, *, now=NOW, nonce="nonce-of-a-sign-in", session=SESSION, days=14):
+    (outcome,) = store.sign_in_many([SignIn(
+        address=address, chain_id=1, now=now, nonce=nonce, nonce_issued_at=now,
+        nonce_remember_until=now + timedelta(minutes=10), session_id=session,
+        session_expires_at=now + timedelta(days=days), ip="192.0.2.1",
+        user_agent="Mozilla/5.0 Firefox/128.0",
+    )])
+    return outcome.result()
 
 
 def rows(store, table):
@@ -96,7 +104,7 @@ def test_a_returning_sign_in_updates_the_wallet_record_in_place(store):
 
 
 def test_a_refused_login_without_a_nonce_writes_nothing(store):
-    store.suspend(ALICE, "service_provision", now=NOW)
+    suspend(store, ALICE, "service_provision", now=NOW)
     before = table_counts(store)
 
     with pytest.raises(StoreError) as refused:
@@ -108,9 +116,7 @@ def test_a_refused_login_without_a_nonce_writes_nothing(store):
 
 def test_a_sign_in_with_a_bad_address_is_refused_before_the_nonce_is_used(store):
     with pytest.raises(StoreError) as refused:
-        store.sign_in("0x1234", 1, now=NOW, nonce="nonce-of-a-sign-in",
-                      nonce_remember_until=NOW + timedelta(minutes=10), session_id=SESSION,
-                      session_expires_at=NOW + timedelta(days=1))
+        sign_in_of(store, "0x1234", days=1)
 
     assert refused.value.code == "invalid_address"
     assert store.use_nonce("nonce-of-a-sign-in", remember_until=NOW + timedelta(minutes=10))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from tests.store.conftest import ALICE, BOB, CAROL
 from walletauth.rights import erase_subject
 from walletauth.store import StoreError
+from walletauth.store.audit import audit_entries
 from walletauth.store.erasure import orphan_keys
 from walletauth.store.keyschema import subject_keys
 from walletauth.store.purge import orphan_key_batches
@@ -49,7 +50,7 @@ def test_a_key_left_by_an_interrupted_erasure_is_destroyed_and_counted(store, mo
     assert report.orphan_keys == 1
     assert key_ids(store) == keys_before - {orphan}
     assert store.subject_records(BOB, now=now)  # the other subject can still be read
-    [entry] = [e for e in store.audit_entries() if e.event == "purge"]
+    [entry] = [e for e in audit_entries(store) if e.event == "purge"]
     assert entry.detail["orphan_keys"] == 1
     assert orphan not in str(entry.detail)  # counts only, no key ids
     again = store.purge(now=now + timedelta(seconds=1), orphan_grace=timedelta(0))

@@ -16,58 +16,24 @@ from datetime import datetime
 from walletauth.errors import WalletAuthError
 from walletauth.rights.errors import RightsError
 from walletauth.rights.export import ExportDocument, build_document
-from walletauth.rights.withholding import WITHHOLDING_GROUNDS
-from walletauth.store import Store, corrections, dossier, erasure, provisions, requests_log
+from walletauth.store import (
+    Store,
+    corrections,
+    dossier,
+    erasure,
+    provisions,
+    requests_log,
+    subject_state,
+)
 from walletauth.store.addresses import normalise_address
 from walletauth.store.corrections import RecordChange
+from walletauth.store.erasure import Erasure
 from walletauth.store.outbox import PendingNotice
 from walletauth.store.requests_log import RequestEntry
+from walletauth.store.withholding import WITHHOLDING_GROUNDS
 
 RequestLogKind = str
 """A request kind of :data:`walletauth.rights.requests.REQUEST_KINDS`, or ``lift-restriction``."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetainedRecords:
-    """Records an erasure kept because a law the policy names requires them; ``ground``
-    names that law (ja, en)."""
-
-    category: str
-    purpose: str
-    count: int
-    until: datetime
-    ground: Mapping[str, str]
-    clause: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetainedProvisionRecords:
-    """Records of third-party provisions an erasure kept (APPI Art. 29 requires them for
-    the policy's ``record_retention``), with the ground each provision was made on."""
-
-    ground: str | None
-    """``None`` when they are withheld from disclosure: ``ground_text`` and ``clause`` then
-    name the statutory ground they are withheld on instead."""
-    count: int
-    until: datetime
-    ground_text: Mapping[str, str]
-    clause: str
-    withheld: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ErasureReceipt:
-    receipt_id: str
-    erased: dict[str, int]
-    """Records removed, per category."""
-    completed_at: datetime
-    consent_events: int = 0
-    sessions: int = 0
-    third_party_provisions: int = 0
-    retained: list[RetainedRecords] = field(default_factory=list)
-    retained_provisions: list[RetainedProvisionRecords] = field(default_factory=list)
-    notices: int = 0
-    """Erasure notices enqueued (one per registered endpoint)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +79,7 @@ def export_subject(store: Store, address: str, *, now: datetime) -> ExportDocume
 
 def erase_subject(
     store: Store, address: str, *, now: datetime, notify: Sequence[str] = ()
-) -> ErasureReceipt:
+) -> Erasure:
     """Erase everything linked to ``address`` in one transaction, enqueueing a signed
     ``subject.erased`` notice for each endpoint name in ``notify``.
 
@@ -129,40 +95,8 @@ def erase_subject(
                           policy_version=store.policy.version)
             for endpoint in notify
         ]
-        erased = erasure.erase_subject(store, address, now=now, request_id=request_id,
-                                       notices=notices)
-    return ErasureReceipt(
-        receipt_id=request_id,
-        erased=dict(erased.erased),
-        completed_at=now,
-        consent_events=erased.consent_events,
-        sessions=erased.sessions,
-        third_party_provisions=erased.provisions,
-        retained=[_retained(store, kept) for kept in erased.retained],
-        retained_provisions=[_retained_provisions(store, kept)
-                             for kept in erased.retained_provisions],
-        notices=len(notices) if erased.subject_found else 0,
-    )
-
-
-def _retained_provisions(
-    store: Store, kept: erasure.RetainedProvisions
-) -> RetainedProvisionRecords:
-    if kept.withheld is not None:
-        withholding = WITHHOLDING_GROUNDS[kept.withheld]
-        return RetainedProvisionRecords(None, kept.count, kept.until, withholding.text(),
-                                        withholding.clause, kept.withheld)
-    ground = store.policy.ground(kept.ground)
-    return RetainedProvisionRecords(kept.ground, kept.count, kept.until,
-                                    ground.text.model_dump(), ground.clause)
-
-
-def _retained(store: Store, kept: erasure.Retained) -> RetainedRecords:
-    purpose = store.policy.purpose(kept.purpose)
-    # Only Policy.legal_duties are kept, and each of them names its law.
-    assert purpose.legal_source is not None
-    return RetainedRecords(kept.category, kept.purpose, kept.count, kept.until,
-                           purpose.legal_source.model_dump(), purpose.clause)
+        return erasure.erase_subject(store, address, now=now, request_id=request_id,
+                                     notices=notices)
 
 
 def correct(
@@ -246,11 +180,11 @@ def _restriction(
                     f"{purpose_id!r} is what signing in rests on (lifting would need a sign-in);"
                     " ask for erasure instead",
                 )
-        change = store.lift_suspension if lift else store.suspend
+        change = subject_state.lift_suspension if lift else subject_state.suspend
         notice_type = "subject.unrestricted" if lift else "subject.restricted"
         for purpose_id in dict.fromkeys(purposes):
             # Each purpose's change commits with its own notice.
-            change(address, purpose_id, now=now,
+            change(store, address, purpose_id, now=now,
                    notices=pending_notices(store, notice_type, [purpose_id], notify, now))
         detail = {"purposes": list(dict.fromkeys(purposes)), "lifted": lift}
         requests_log.finish_request(store, request_id, "completed", now=now, detail=detail)
@@ -260,7 +194,7 @@ def _restriction(
 def stop_third_party(store: Store, address: str, *, now: datetime) -> RequestReceipt:
     """No further provision to third parties on consent grounds (legal grounds remain)."""
     with _logged(store, address, "stop-third-party", now) as request_id:
-        store.stop_third_party(address, True, now=now)
+        subject_state.stop_third_party(store, address, True, now=now)
         requests_log.finish_request(store, request_id, "completed", now=now)
     return RequestReceipt(request_id, now)
 

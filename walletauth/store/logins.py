@@ -31,14 +31,18 @@ from walletauth.store.subjects import ADDRESS_ASSOCIATED, Subject, refs_of
 from walletauth.store.types import require_aware
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SignIn:
-    """One verified sign-in to write (the arguments of :func:`sign_in`)."""
+    """One verified sign-in: what the server's verify builds and the store writes, the
+    one shape of a sign-in from the verify to the database."""
 
     address: str
     chain_id: int
     now: datetime
     nonce: str
+    nonce_issued_at: datetime
+    """When the nonce was issued: Redis checks it against the epoch of its memory of used
+    nonces (:mod:`walletauth.server.signin.nonces`); the SQL tables need no such check."""
     nonce_remember_until: datetime
     session_id: str
     session_expires_at: datetime
@@ -159,28 +163,6 @@ def record_login(
     login = _Login(checksum, refs_of(store.secrets, checksum), chain_id, now, ip, user_agent)
     (outcome,) = _logins(store, [login])
     outcome.result()
-
-
-def sign_in(
-    store: StoreHandle,
-    address: str,
-    chain_id: int,
-    *,
-    now: datetime,
-    nonce: str,
-    nonce_remember_until: datetime,
-    session_id: str,
-    session_expires_at: datetime,
-    ip: str | None = None,
-    user_agent: str | None = None,
-) -> bool:
-    """One sign-in alone (see :func:`sign_in_many`): False, with nothing written, if the
-    nonce was used already; a refusal is raised."""
-    (outcome,) = sign_in_many(store, [SignIn(
-        address, chain_id, now, nonce, nonce_remember_until, session_id,
-        session_expires_at, ip, user_agent,
-    )])
-    return outcome.result()
 
 
 def sign_in_many(store: StoreHandle, sign_ins: Sequence[SignIn]) -> list[SignInOutcome]:

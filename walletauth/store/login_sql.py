@@ -18,7 +18,15 @@ others still commit, all in one commit and one pool checkout per engine. A batch
 sign-in on PostgreSQL, where the server does not batch) needs no savepoint: its failure
 rolls the transaction back.
 
-On PostgreSQL the key read runs in autocommit: psycopg would wrap its one SELECT in a
+On PostgreSQL a round trip costs the server's backend about 50 us of CPU even when it
+does nothing (removing the two pings per sign-in saved 100 us of backend CPU), so a
+sign-in makes four: ``BEGIN``; the subject lookup, which also
+reads the wallet record (``LEFT JOIN LATERAL``) and, when the key store shares the
+database, the subject's key row; the writes, held back and sent as one statement
+(data-modifying ``WITH`` queries, :meth:`_Dialect.together`); ``COMMIT``. It made ten (with
+the pool's ping per checkout, since removed in :mod:`walletauth.store.engines`):
+``benchmarks/login.py``, 2,391 -> 2,064 us of CPU per sign-in in all processes. With the
+key store apart, its key read runs in autocommit: psycopg would wrap its one SELECT in a
 BEGIN and a COMMIT, two round trips of their own. Pipeline mode for the batch (BEGIN sent
 with the first lookup, the writes after the record lookup sent together: 8 round trips
 on the records' connection become 5) was tried and not kept: under

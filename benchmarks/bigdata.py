@@ -37,6 +37,7 @@ import json
 import os
 import random
 import secrets as token
+import signal
 import statistics
 import subprocess
 import sys
@@ -60,6 +61,7 @@ from walletauth.store.addresses import normalise_address
 from walletauth.store.crypto import new_subject_key, subject_ref
 from walletauth.store.keyschema import keystore_metadata, subject_keys
 from walletauth.store.keystore import new_key_id, wrap_key
+from walletauth.store.logins import SignIn
 from walletauth.store.migrate import alembic_config
 from walletauth.store.purge import ORPHAN_KEY_GRACE, orphan_key_batches
 from walletauth.store.records import minimised, seal_data_many
@@ -254,11 +256,13 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 def sign_in(store: Store, address: str) -> float:
     now = datetime.now(UTC)
     started = time.perf_counter()
-    written = store.sign_in(address, 1, now=now, nonce=token.token_hex(16),
-                            nonce_remember_until=now + timedelta(minutes=10),
-                            session_id=token.token_urlsafe(32),
-                            session_expires_at=now + timedelta(hours=1),
-                            ip="198.51.100.7", user_agent="Firefox/128.0")
+    (outcome,) = store.sign_in_many([SignIn(
+        address=address, chain_id=1, now=now, nonce=token.token_hex(16), nonce_issued_at=now,
+        nonce_remember_until=now + timedelta(minutes=10), session_id=token.token_urlsafe(32),
+        session_expires_at=now + timedelta(hours=1), ip="198.51.100.7",
+        user_agent="Firefox/128.0",
+    )])
+    written = outcome.result()
     elapsed = time.perf_counter() - started
     if not written:
         raise SystemExit("a sign-in was not written")
@@ -518,6 +522,9 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None, help="append each result here")
     options = parser.parse_args()
+    # A stopped run still drops its databases (the finally blocks run); SIGINT is ignored
+    # by a job started in the background by a script, so SIGTERM is the one to send.
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(1))
     results = []
     for count in options.subjects:
         with tempfile.TemporaryDirectory(prefix="walletauth-bigdata-",

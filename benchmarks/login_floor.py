@@ -31,7 +31,7 @@ from walletauth.server.signin.session_cookie import SessionCookies
 from walletauth.server.signin.tokens import TokenIssuer
 from walletauth.siwe import SiweMessage, eip191_digest, verify_message
 from walletauth.store import Secrets, Store
-from walletauth.store.store import SignIn
+from walletauth.store.logins import SignIn
 
 DOMAIN = "localhost:8000"
 BATCH_SIZES = (8, 16)
@@ -58,8 +58,9 @@ def open_store(scratch: Path, name: str) -> Store:
 
 def new_sign_in(address: str, count: Iterator[int]) -> SignIn:
     return SignIn(
-        address, 1, NOW, nonce=f"nonce{next(count):012d}",
-        nonce_remember_until=NOW + timedelta(minutes=10), session_id=secrets.token_urlsafe(32),
+        address=address, chain_id=1, now=NOW, nonce=f"nonce{next(count):012d}",
+        nonce_issued_at=NOW, nonce_remember_until=NOW + timedelta(minutes=10),
+        session_id=secrets.token_urlsafe(32),
         session_expires_at=NOW + timedelta(days=14), ip="127.0.0.1", user_agent="wrk",
     )
 
@@ -69,12 +70,8 @@ def store_sign_in(scratch: Path, address: str) -> Callable[[], object]:
     count = iter(range(10**9))
 
     def sign_in() -> object:
-        return store.sign_in(
-            address, 1, now=NOW, nonce=f"nonce{next(count):012d}",
-            nonce_remember_until=NOW + timedelta(minutes=10),
-            session_id=secrets.token_urlsafe(32), session_expires_at=NOW + timedelta(days=14),
-            ip="127.0.0.1", user_agent="wrk",
-        )
+        (outcome,) = store.sign_in_many([new_sign_in(address, count)])
+        return outcome.result()
 
     sign_in()  # the subject exists from now on, as for a returning wallet
     return sign_in

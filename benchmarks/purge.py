@@ -33,6 +33,7 @@ from eth_utils import to_checksum_address
 
 from walletauth.policy.loader import load_policy
 from walletauth.store import Secrets, Store
+from walletauth.store.audit import audit_entries
 from walletauth.store.records import seal_data
 from walletauth.store.schema import records, subjects
 from walletauth.store.subjects import refs_of
@@ -136,7 +137,7 @@ def check_consistency(store: Store, owners: list, total: int, report) -> list[st
         )
         if len(kept) != expected:
             problems.append(f"subject {index}: {len(kept)} readable records, expected {expected}")
-    [entry] = [e for e in store.audit_entries() if e.event == "purge"][-1:]
+    [entry] = [e for e in audit_entries(store) if e.event == "purge"][-1:]
     if entry.detail["records"][0]["count"] != expired:
         problems.append(f"audit entry says {entry.detail['records']}")
     if store.purge(now=NOW).records_removed:

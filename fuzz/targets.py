@@ -5,17 +5,29 @@ walletauth, so coverage guides the inputs into the parser's and validators' bran
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
+import tempfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import atheris
+from authlib.oauth2.rfc6749.errors import OAuth2Error
 from pydantic import BaseModel, ValidationError
 
+from walletauth.console.errors import ConsoleError
+from walletauth.console.guard import parse_form
+from walletauth.console.session import ConsoleSessions
+from walletauth.oidc.clients import OidcClient, OidcClientConfig
+from walletauth.oidc.grants import FormRequest, IdTokens, Sealing, WalletAuthServer, build_server
+from walletauth.oidc.provider import consent_grant
+from walletauth.oidc.sealing import PairwiseSubjects, Sealer
 from walletauth.policy import PolicyError, parse_policy
 from walletauth.policy.loader import shipped_policies
+from walletauth.server.config.keys import KeyRing
 from walletauth.server.routes import guardian, rights, services
 from walletauth.server.signin.asgi import _RefusedBody, _verify_request
 from walletauth.server.web import schemas
@@ -120,6 +132,60 @@ def _json_value(fuzz: atheris.FuzzedDataProvider, depth: int) -> object:
             for _ in range(fuzz.ConsumeIntInRange(0, 4))}
 
 
+CONSOLE_KEY = b"k" * 32
+
+
+def console_input(data: bytes) -> None:
+    """What a browser sends the operator's console: a cookie either opens to a session or
+    to nothing, and a form body parses, or is refused, with the console's own error only."""
+    cookie, _, body = data.partition(b"\x00")
+    opened = ConsoleSessions(CONSOLE_KEY).open(cookie.decode("utf-8", "replace"), now=NOW)
+    assert opened is None, "a cookie the console never issued opened"
+    try:
+        form = parse_form(body)
+        for name in ("address", "reason", "action", "csrf"):
+            form.optional(name)
+        form.all("purposes")
+        form.choice("action", ("export", "erase"))
+    except ConsoleError:
+        return
+
+
+_SEALER = Sealer([bytes(range(32))])
+_OIDC_CLIENTS = {"wiki": OidcClient("wiki", OidcClientConfig(
+    name="Wiki", public=True, redirect_uris=("https://wiki.example/cb",),
+    scopes=("openid", "wallet_address")))}
+
+
+def oidc_sealed(data: bytes) -> None:
+    """A sealed code or token of any text opens to claims or to None, never raises."""
+    text = data.decode("utf-8", "replace")
+    for kind in ("ticket", "consent", "code", "access", "refresh"):
+        assert _SEALER.open(kind, text) is None or isinstance(_SEALER.open(kind, text), dict)
+
+
+def oidc_authorization(data: bytes) -> None:
+    """An authorization request of any query string is refused only with an OAuth error
+    (Authlib's own ValueError for text it cannot put in an error is one of them)."""
+    items = parse_qsl(data.decode("utf-8", "replace"), keep_blank_values=True)
+    server = _oidc_server()
+    request = FormRequest("GET", "https://login.example/oauth/authorize", items, {})
+    try:
+        consent_grant(server, request, None)
+    except OAuth2Error:
+        return
+
+
+@functools.cache
+def _oidc_server() -> WalletAuthServer:
+    directory = Path(tempfile.mkdtemp(prefix="walletauth-fuzz-"))
+    keyring = KeyRing.load_or_create(directory, token_ttl=timedelta(minutes=15))
+    subjects = PairwiseSubjects(bytes(32))
+    id_tokens = IdTokens(keyring, "https://login.example", lambda: NOW, 900, subjects)
+    sealing = Sealing(_SEALER, lambda: NOW, 120, 900)
+    return build_server(_OIDC_CLIENTS, sealing, id_tokens, ["openid", "wallet_address"])
+
+
 def policy_loader(data: bytes) -> None:
     """A policy file of any content is a Policy or a PolicyError naming the problem."""
     try:
@@ -134,12 +200,26 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "verify_body": verify_body,
     "request_bodies": request_bodies,
     "policy_loader": policy_loader,
+    "console_input": console_input,
+    "oidc_sealed": oidc_sealed,
+    "oidc_authorization": oidc_authorization,
 }
 
 
 def seeds(target: str) -> Iterator[bytes]:
     """A starting corpus: the official SIWE vectors and the shipped policies."""
     if target == "request_bodies":  # builds its documents from the bytes: no corpus
+        return
+    if target == "console_input":
+        yield b"x.y\x00address=0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed&reason=a&action=erase"
+        return
+    if target == "oidc_sealed":
+        yield _SEALER.seal("code", {"id": "x", "scp": "openid"}).encode()
+        return
+    if target == "oidc_authorization":
+        yield (b"response_type=code&client_id=wiki&redirect_uri=https%3A%2F%2Fwiki.example%2Fcb"
+               b"&scope=openid+wallet_address&state=s&nonce=n&code_challenge_method=S256"
+               b"&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
         return
     if target == "policy_loader":
         for name in shipped_policies():

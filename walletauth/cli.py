@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Annotated, Any, NoReturn
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from pydantic import ValidationError
@@ -12,6 +14,9 @@ from pydantic import ValidationError
 from walletauth.errors import WalletAuthError
 from walletauth.server.config.keys import KeyRing
 from walletauth.server.config.settings import Settings
+
+if TYPE_CHECKING:
+    from walletauth.store import PurgeReport, Store
 
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
 keys_app = typer.Typer(help="The ES256 keys that sign access tokens.", no_args_is_help=True)
@@ -76,11 +81,16 @@ def serve(
 def _checked_settings() -> Settings:
     """The settings, and the policy they name loaded once, or exit with one line saying
     what is wrong: caught here, a bad setting is not a worker's start-up traceback."""
+    from walletauth.oidc.clients import unknown_purposes
     from walletauth.policy.loader import load_policy
 
     try:
         settings = Settings()
-        load_policy(settings.policy)
+        policy = load_policy(settings.policy)
+        optional = [purpose.id for purpose in policy.purposes.values() if purpose.optional]
+        problems = unknown_purposes(settings.oidc_clients, optional)
+        if problems:
+            _refuse_configuration("; ".join(problems))
     except ValidationError as error:
         _refuse_configuration("; ".join(_setting_problem(detail) for detail in error.errors()))
     except WalletAuthError as error:
@@ -104,8 +114,18 @@ def _refuse_configuration(problem: str) -> NoReturn:
 def migrate() -> None:
     """Bring the database schemas to the newest version."""
     from walletauth.server.runtime import prepare_data_dir
+    from walletauth.store.migrate import migrate as upgrade
+    from walletauth.store.migrate import pending_revisions
 
     settings = Settings()
+    if _on_terminal():
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        url, keystore_url = settings.sqlalchemy_url, settings.keystore_url
+        steps = pending_revisions(url, keystore_url)
+        if steps:
+            with typer.progressbar(length=len(steps), label="migrate", file=sys.stderr,
+                                   show_pos=True, show_percent=True) as bar:
+                upgrade(url, keystore_url, on_step=lambda _schema, _revision: bar.update(1))
     prepare_data_dir(settings)
     typer.echo("database is up to date")
 
@@ -124,9 +144,9 @@ def purge(
     secrets = Secrets.load_or_create(settings.data_dir / "secrets")
     store = open_store(settings, load_policy(settings.policy), secrets)
     try:
-        report = store.purge(now=_now(), batch_size=batch_size,
-                             requests_retention=settings.requests_log_retention,
-                             notice_abandon_after=settings.notice_abandon_after)
+        report = _purge_with_progress(store, now=_now(), batch_size=batch_size,
+                                      requests_retention=settings.requests_log_retention,
+                                      notice_abandon_after=settings.notice_abandon_after)
     finally:
         store.close()
     for (category, purpose), count in sorted(report.records.items()):
@@ -135,6 +155,55 @@ def purge(
     for kind in ("subjects", "nonces", "sessions", "orphan_keys", "requests_interrupted",
                  "requests_removed", "notices_abandoned", "provisions"):
         typer.echo(f"{kind}: {getattr(report, kind)}")
+
+
+PROGRESS_POLL_SECONDS = 0.25
+
+
+def _on_terminal() -> bool:
+    """A progress bar only where a person watches: never in a pipe, a log or a test."""
+    return sys.stderr.isatty()
+
+
+def _disposals(report: PurgeReport) -> int:
+    return (report.records_removed + report.subjects + report.nonces + report.sessions
+            + report.provisions + report.requests_interrupted + report.requests_removed
+            + report.notices_abandoned)
+
+
+def _purge_with_progress(
+    store: Store, *, now: datetime, batch_size: int, requests_retention: timedelta,
+    notice_abandon_after: timedelta,
+) -> PurgeReport:
+    """The purge; on a terminal with a progress bar of what is done out of what its dry
+    run counted (``console_counts.purge_preview``, read again while the purge's short
+    batches commit, since Store.purge takes no callback)."""
+    bounds = {"requests_retention": requests_retention,
+              "notice_abandon_after": notice_abandon_after}
+    if not _on_terminal():
+        return store.purge(now=now, batch_size=batch_size, **bounds)
+    from walletauth.store.console_counts import purge_preview
+
+    def left() -> int:
+        return _disposals(purge_preview(store, now=now, **bounds))
+
+    total = max(left(), 1)
+    shown = 0
+    with ThreadPoolExecutor(max_workers=1) as pool, typer.progressbar(
+            length=total, label="purge", file=sys.stderr, show_pos=True,
+            show_percent=True) as bar:
+        running = pool.submit(store.purge, now=now, batch_size=batch_size, **bounds)
+        while True:
+            try:
+                report = running.result(timeout=PROGRESS_POLL_SECONDS)
+                break
+            except TimeoutError:
+                done = min(total, max(0, total - left()))
+                if done > shown:
+                    bar.update(done - shown)
+                    shown = done
+        bar.update(total - shown)
+    return report
 
 
 @notices_app.command("deliver")

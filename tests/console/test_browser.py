@@ -18,15 +18,22 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PROVIDER_SCRIPT, TestWallet, chromium
+from tests.e2e.browser import launched_chromium
+from tests.e2e.conftest import PROVIDER_SCRIPT, TestWallet
 from tests.server.conftest import free_socket
 from walletauth.server.app import create_app
 from walletauth.server.config.settings import Settings
 from walletauth.siwe import SiweMessage
+from walletauth.store.audit import audit_entries
 
 pytestmark = pytest.mark.browser
 
-__all__ = ["chromium"]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with launched_chromium() as browser:
+        yield browser
 
 
 @dataclass
@@ -153,9 +160,13 @@ def test_an_operator_finds_a_person_exports_and_erases_them(chromium, served,
         expect(page.locator("#done")).to_contain_text("Erased")
         shot(page, tmp_path, "04-erased")
         assert served.store.subject_records(person, now=datetime.now(UTC)) == []
-        acts = [e.detail["action"] for e in served.store.audit_entries()
+        acts = [e.detail["action"] for e in audit_entries(served.store)
                 if e.event == "operator_action"]
         assert acts == ["sign_in", "lookup", "export", "erase"]
+        page.goto(served.url + "/console/audit")
+        expect(page.locator("#operator-acts tbody tr")).to_have_count(4)
+        assert person.lower() not in page.content().lower()
+        shot(page, tmp_path, "11-audit")
     finally:
         context.close()
     assert not errors, errors
@@ -172,7 +183,7 @@ def test_the_overview_draws_the_store(chromium, served, operator_wallet, tmp_pat
                           now=now - timedelta(days=3 + 7 * (index % 5)))
         if index % 3 == 0:
             store.set_consent(person, "quality_marketing", False, now=now - timedelta(days=1))
-    from walletauth.store.subject_ops import finish_request, open_request
+    from walletauth.store.requests_log import finish_request, open_request
 
     for index, person in enumerate(people[:6]):
         request = open_request(store, person, "export", now=now - timedelta(days=index * 4))
@@ -186,6 +197,54 @@ def test_the_overview_draws_the_store(chromium, served, operator_wallet, tmp_pat
         for person in people:
             assert person.lower() not in page.content().lower()
         shot(page, tmp_path, "06-overview")
+        page.goto(served.url + "/console/processing")
+        expect(page.locator("#activities")).to_be_visible()
+        shot(page, tmp_path, "10-processing")
+        with page.expect_download() as csv_download:
+            page.click("#csv")
+        lines = Path(csv_download.value.path()).read_text(encoding="utf-8").splitlines()
+        assert lines[0].startswith("controller,contact,purpose")
+        assert len(lines) == 1 + sum(len(c.retention) for c in store.policy.categories.values())
+    finally:
+        context.close()
+    assert not errors, errors
+
+
+def test_outbox_retention_and_policy_screens(chromium, served, operator_wallet, tmp_path):
+    from datetime import timedelta
+
+    from walletauth import rights
+    from walletauth.store import console_counts, outbox
+
+    store = served.store
+    now = datetime.now(UTC)
+    people = [a_person_with_data(served, records=2) for _ in range(6)]
+    for person in people[:3]:
+        rights.restrict(store, person, ["quality_marketing"], now=now,
+                        notify=["catalogue", "mailer"])
+    for row in console_counts.outbox(store)[:4]:
+        outbox.failed(store.engine, row.notice_id, row.endpoint, error="http_503",
+                      retry_in=timedelta(hours=6), now=now)
+    context, page, errors = browser_page(chromium, operator_wallet)
+    try:
+        sign_in(page, served)
+        page.goto(served.url + "/console/notices")
+        expect(page.locator("#outbox tbody tr")).to_have_count(6)
+        shot(page, tmp_path, "07-notices")
+        page.fill("#retry-all textarea[name=reason]", "the catalogue is back")
+        page.click("#retry-all button")
+        expect(page.locator("#done")).to_contain_text("4 notice(s) due now")
+
+        page.goto(served.url + "/console/retention")
+        expect(page.locator("#purge-counts")).to_be_visible()
+        shot(page, tmp_path, "08-retention")
+        page.fill("#run-purge textarea[name=reason]", "monthly purge")
+        page.click("#run-purge button")
+        expect(page.locator("#done")).to_have_text("Purge done.")
+
+        page.goto(served.url + "/console/policy")
+        expect(page.locator("#policy-version")).to_contain_text(store.policy.version)
+        shot(page, tmp_path, "09-policy")
     finally:
         context.close()
     assert not errors, errors

@@ -9,8 +9,9 @@ import pytest
 
 from tests.store import conftest as store_fixtures
 from tests.store.conftest import ALICE, BOB, CAROL, NOW
+from walletauth.rights import record_provision
 from walletauth.store import StoreError, console_counts
-from walletauth.store.subject_ops import finish_request, open_request
+from walletauth.store.requests_log import finish_request, open_request
 
 backend = store_fixtures.backend
 secrets = store_fixtures.secrets
@@ -95,3 +96,36 @@ def test_a_page_out_of_bounds_is_refused(store, limit):
     with pytest.raises(StoreError) as refused:
         console_counts.logged_requests(store, limit=limit)
     assert refused.value.code == "invalid_argument"
+
+
+def test_the_purge_dry_run_counts_what_the_purge_then_removes(store):
+    for who in (ALICE, BOB):
+        store.put_record(who, "contact_email", "service_provision", {"email": "x@x.io"},
+                         now=NOW, source="signup")
+    store.put_record(CAROL, "inquiry", "service_provision", {"message": "hello"}, now=NOW,
+                     source="inquiry")
+    stale = open_request(store, ALICE, "export", now=NOW)  # never finished: interrupted
+    open_request(store, BOB, "erase:catalogue", now=NOW)  # waits for the operator
+    # A provision record keeps Bob (and its key) until the provision's own retention ends.
+    record_provision(store, BOB, "police", ["contact_email"], "required_by_law", now=NOW)
+    last_expiry = max(r.expires_at for who in (ALICE, BOB, CAROL)
+                      for r in store.subject_records(who, now=NOW))
+    later = max(last_expiry, NOW + store.policy.third_party.record_retention) - timedelta(days=1)
+    preview = console_counts.purge_preview(store, now=later)
+    assert sum(preview.records.values()) > 0
+    assert preview.requests_interrupted == 1
+    assert (preview.subjects, preview.provisions) == (2, 0)
+    before = console_counts.purge_preview(store, now=later)
+    report = store.purge(now=later)
+    assert (preview.records, preview.subjects, preview.nonces, preview.sessions,
+            preview.requests_interrupted, preview.requests_removed, preview.notices_abandoned,
+            preview.provisions) == (
+        report.records, report.subjects, report.nonces, report.sessions,
+        report.requests_interrupted, report.requests_removed, report.notices_abandoned,
+        report.provisions)
+    assert before == preview  # the dry run deleted nothing
+    after = console_counts.purge_preview(store, now=later)
+    assert after.records == {} and after.subjects == 0 and after.requests_interrupted == 0
+    gone = console_counts.purge_preview(store, now=later + timedelta(days=2))
+    assert (gone.provisions, gone.subjects) == (1, 1)
+    assert console_counts.logged_request(store, stale).reason == "interrupted"

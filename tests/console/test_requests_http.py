@@ -14,7 +14,9 @@ from tests.rights.test_nothing_left import postgres_dump, raw_files
 from tests.server.conftest import signed_in_bearer
 from walletauth import rights
 from walletauth.console.session import ConsoleSessions
-from walletauth.store.subject_ops import open_request
+from walletauth.store import console_counts
+from walletauth.store.audit import audit_entries
+from walletauth.store.requests_log import open_request
 
 
 def seeded(console, wallet, records: int = 3) -> None:
@@ -44,7 +46,7 @@ def act(console, wallet, action: str, **fields) -> object:
 
 
 def operator_entries(console) -> list:
-    return [e for e in console.runtime.store.audit_entries() if e.event == "operator_action"]
+    return [e for e in audit_entries(console.runtime.store) if e.event == "operator_action"]
 
 
 def test_finding_a_person_shows_their_records_and_is_audited(console, wallet):
@@ -102,8 +104,14 @@ def test_a_reason_naming_an_address_is_refused(console, wallet):
 def test_the_export_downloads_as_a_file(console, wallet):
     seeded(console, wallet)
     console.sign_in()
+    console.post("/console/subject", {"address": wallet.address, "reason": "mail, ticket 41"})
     exported = act(console, wallet, "export", format="json")
     assert exported.status_code == 200, exported.text
+    # The person sees in their own export that an operator looked them up, and why.
+    (looked_up,) = [a for a in exported.json()["processing_log"]
+                    if a["event"] == "operator_action"]
+    assert looked_up["detail"]["action"] == "lookup"
+    assert looked_up["detail"]["reason"] == "mail, ticket 41"
     assert exported.headers["content-disposition"] == (
         'attachment; filename="walletauth-export.json"')
     document = exported.json()
@@ -203,3 +211,69 @@ def test_an_operator_run_erasure_leaves_no_copy_of_the_address(console, wallet, 
     # The person's own sessions ended with it, as with a self-service erasure.
     ended = console.http.get("/me/requests", headers=session)
     assert (ended.status_code, ended.json()["code"]) == (401, "session_revoked")
+
+
+@pytest.mark.redis
+def test_an_operator_run_erasure_ends_the_persons_sessions_held_in_redis(
+    tmp_path, clock, operator, wallet, redis_url
+):
+    import httpx
+
+    from tests.console.conftest import Console
+    from tests.server.conftest import make_settings, serving
+
+    settings = make_settings(tmp_path, operators=[operator.address], redis_url=redis_url)
+    with serving(settings, clock) as (url, app), httpx.Client(base_url=url) as http:
+        console = Console(url, app, http, operator)
+        seeded(console, wallet)
+        session = signed_in_bearer(http, wallet)
+        http.cookies.clear()
+        assert http.get("/me/requests", headers=session).status_code == 200
+        console.sign_in()
+        erased = act(console, wallet, "erase", confirm="ERASE")
+        assert erased.status_code == 200, erased.text
+        assert "&quot;sessions&quot;: 2" in erased.text  # the seed's sign-in and this one
+        ended = http.get("/me/requests", headers=session)
+        assert (ended.status_code, ended.json()["code"]) == (401, "session_revoked")
+
+
+@pytest.mark.parametrize("fields", [
+    {"action": "correct", "op": "delete", "record_id": "9" * 19},
+    {"action": "correct", "op": "correct", "record_id": "1", "data": '{"email": {"x": 1}}'},
+    {"action": "correct", "op": "add", "category": "nope", "purpose": "nope",
+     "data": '{"a": 1}'},
+    {"action": "correct", "op": "correct", "record_id": "1", "data": "[1, 2]"},
+    {"action": "restrict", "purposes": ["nope"]},
+    {"action": "restrict"},
+    {"action": "fly"},
+    {"action": "export", "format": "pdf"},
+    {"action": "erase", "address": "0x1234"},
+    {"action": "erase", "address": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"},
+    {"action": "stop-third-party", "channel": "pigeon"},
+    {"action": "stop-third-party", "request_id": "x" * 41},
+])
+def test_a_bad_form_is_a_4xx_with_a_code_never_a_500(console, wallet, fields):
+    seeded(console, wallet, records=1)
+    console.sign_in()
+    answer = act(console, wallet, **fields)
+    assert 400 <= answer.status_code < 500, answer.text
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["code"]
+
+
+def test_the_audit_screen_lists_operator_acts_by_wallet_and_names_no_subject(console, wallet):
+    seeded(console, wallet)
+    console.sign_in()
+    console.post("/console/subject", {"address": wallet.address, "reason": "letter 7"})
+    act(console, wallet, "stop-third-party", channel="post")
+    screen = console.http.get("/console/audit")
+    assert screen.status_code == 200
+    rows = screen.text.split('id="operator-acts"')[1].split("<tr>")[2:]
+    assert [("stop-third-party" in r, "lookup" in r, "sign_in" in r) for r in rows] == [
+        (True, False, False), (False, True, False), (False, False, True)]
+    assert console.operator.address in rows[0] and "letter 7" in rows[1]
+    assert "channel: post" in rows[0]
+    assert leaks(screen.text.encode(), wallet.address) == []
+    console.host.operators = frozenset({console.operator.address, "0x" + "1" * 40})
+    newest = console_counts.audit_page(console.runtime.store, event="operator_action", limit=1)
+    assert newest[0].detail["action"] == "stop-third-party"

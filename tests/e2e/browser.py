@@ -7,9 +7,11 @@ are skipped with a reason saying so; under CI (``CI=true``) a missing browser fa
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import pytest
 
@@ -48,3 +50,21 @@ def require_chromium() -> Path:
         pytest.fail(f"CI=true and {reason}")
     pytest.skip(reason)
 
+
+
+@contextlib.contextmanager
+def launched_chromium() -> Iterator[Any]:
+    """Headless Chromium for one scope. Playwright's sync API runs an event loop in this
+    thread while the browser is open, so no asyncio test may run inside that scope:
+    each test module that drives a browser launches its own and closes it at its end."""
+    executable = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(executable), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

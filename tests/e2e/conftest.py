@@ -14,7 +14,7 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi import FastAPI
 
-from tests.e2e.browser import CHROMIUM_ARGS, SCREENSHOTS, require_chromium
+from tests.e2e.browser import SCREENSHOTS, launched_chromium
 from tests.server.conftest import free_socket
 from walletauth.server.app import create_app
 from walletauth.server.config.settings import Settings
@@ -71,15 +71,8 @@ class Dapp:
 
 @pytest.fixture(scope="package")
 def chromium():
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(executable), args=CHROMIUM_ARGS, headless=True
-        )
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

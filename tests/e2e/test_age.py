@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.steps import sign_in
+from walletauth.store.subject_state import consents
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +31,7 @@ def test_an_adult_confirms_their_age_then_grants_an_optional_purpose(page, dapp,
     page.locator(f"#consent-{OPTIONAL}").check()
     expect(page.locator("#status")).to_contain_text("同意済み")
 
-    assert dapp.store.consents(wallet.address)[OPTIONAL] is True
+    assert consents(dapp.store, wallet.address)[OPTIONAL] is True
 
 
 def test_under_13_the_choice_is_final_and_a_guardian_is_needed(page, dapp, wallet):

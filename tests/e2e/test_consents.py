@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import screenshot
 from tests.e2e.steps import sign_in
+from walletauth.store.subject_state import consents
 
 pytestmark = pytest.mark.browser
 
@@ -39,7 +40,7 @@ def test_granting_and_withdrawing_a_purpose_changes_the_stored_consent(page, dap
 
     page.locator(f"#consent-{OPTIONAL}").check()
     expect(page.locator("#status")).to_contain_text("同意済み")
-    assert dapp.store.consents(wallet.address)[OPTIONAL] is True
+    assert consents(dapp.store, wallet.address)[OPTIONAL] is True
     screenshot(page, "03-consent-granted-ja")
 
     page.click("#lang")
@@ -48,7 +49,7 @@ def test_granting_and_withdrawing_a_purpose_changes_the_stored_consent(page, dap
     expect(page.locator(f"#consent-{OPTIONAL}")).to_be_checked()
     page.locator(f"#consent-{OPTIONAL}").uncheck()
     expect(page.locator("#status")).to_contain_text("not granted")
-    assert dapp.store.consents(wallet.address)[OPTIONAL] is False
+    assert consents(dapp.store, wallet.address)[OPTIONAL] is False
     screenshot(page, "04-consent-withdrawn-en")
 
     page.reload()

@@ -11,6 +11,7 @@ from tests.e2e.conftest import screenshot
 from tests.e2e.steps import show_my_data, sign_in
 from tests.policy.changes import write_v2
 from walletauth.store.schema import consent_events
+from walletauth.store.subject_state import consents
 
 pytestmark = pytest.mark.browser
 
@@ -133,4 +134,4 @@ def test_a_consent_to_a_changed_text_shows_what_changed_until_given_again(page, 
     expect(page.locator("#purpose-quality_marketing .change")).to_have_text(
         "第 2.0 版での変更: 広告配信を追加しました（運営者による要約）")
     expect(page.locator("#purpose-quality_marketing")).not_to_contain_text("保留中")
-    assert store.consents(wallet.address)["quality_marketing"] is True
+    assert consents(store, wallet.address)["quality_marketing"] is True

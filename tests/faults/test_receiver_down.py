@@ -24,6 +24,7 @@ from walletauth.sdk import InMemoryReplayGuard, new_webhook_secret, verify_notic
 from walletauth.server.delivery import DeliverySettings, deliver_once
 from walletauth.server.store_gateway import StoreGateway
 from walletauth.store import Secrets, Store
+from walletauth.store.audit import audit_entries
 from walletauth.store.outbox import pending_count
 
 SECRET = new_webhook_secret()
@@ -179,7 +180,7 @@ def test_notices_undelivered_past_the_abandon_time_are_given_up_with_a_record(
     assert all(sent < START + timedelta(hours=12)
                for _notice, sent, _status in receiver.attempts)
     assert pending_count(store.engine) == 0
-    recorded = [entry for entry in store.audit_entries() if entry.event == "purge"
+    recorded = [entry for entry in audit_entries(store) if entry.event == "purge"
                 and entry.detail.get("notices_abandoned")]
     assert [(entry.at, entry.detail["notices_abandoned"]) for entry in recorded] == [
         (START + purges[1], SUBJECTS)]

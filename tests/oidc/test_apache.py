@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import conftest as e2e
-from tests.e2e.browser import CHROMIUM_ARGS, require_chromium
+from tests.e2e.browser import launched_chromium
 from tests.oidc.conftest import serving
 from tests.server.conftest import free_socket
 from tests.services import in_ci
@@ -87,14 +87,8 @@ def apache_port() -> int:
 
 @pytest.fixture
 def chromium():
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(executable), args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 def apache_config(directory: Path, port: int, provider_url: str, backend: str,

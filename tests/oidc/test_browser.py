@@ -12,7 +12,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from playwright.sync_api import expect
 
 from tests.e2e import conftest as e2e
-from tests.e2e.browser import CHROMIUM_ARGS, require_chromium
+from tests.e2e.browser import launched_chromium
 from tests.oidc.conftest import REDIRECT, SECRET, serving, verifier
 from walletauth.siwe import SiweMessage
 
@@ -21,14 +21,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def chromium():
-    executable = require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(executable), args=CHROMIUM_ARGS, headless=True)
+    with launched_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -37,12 +37,13 @@ def signed_in(provider, person, scope: str, ticked: tuple[str, ...]):
 
 
 def walletauth_bearer(provider, person) -> dict[str, str]:
-    """The same wallet signed in to walletauth itself, as on the example page."""
+    """The same wallet signed in to walletauth itself, as on the example page (its message
+    dated by the server's clock, which the tests hold still while real time runs on)."""
     wallet = Wallet()
     wallet.account, wallet.address = person.account, person.address
     body = wallet.signed_body(person.http.get("/auth/nonce").json()["nonce"],
                               domain=provider.url.removeprefix("http://"),
-                              uri=provider.url + "/login")
+                              uri=provider.url + "/login", issued_at=provider.clock())
     token = person.http.post("/auth/verify", json=body).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
 
@@ -206,3 +207,69 @@ def test_a_token_request_that_is_not_a_form_is_invalid_request(raw):
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
 
 
+
+
+async def test_a_client_asking_for_a_purpose_the_policy_lacks_stops_the_start_up(tmp_path):
+    from tests.oidc.conftest import clients
+    from walletauth.server.app import create_app
+    from walletauth.server.config.settings import Settings
+
+    configured = clients()
+    configured["wiki"]["scopes"] = ["openid", "purpose:no_such_purpose"]
+    app = create_app(Settings(data_dir=tmp_path, oidc_clients=configured))
+
+    with pytest.raises(ValueError, match=r"oidc_clients\.wiki\.scopes.*no_such_purpose"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+@pytest.mark.parametrize("entry", [
+    {"name": "x", "redirect_uris": ["https://a.example/cb"]},  # neither public nor secret
+    {"name": "x", "public": True, "secret_sha256": "0" * 64,
+     "redirect_uris": ["https://a.example/cb"]},
+    {"name": "x", "public": True, "redirect_uris": ["http://a.example/cb"]},  # http, not loopback
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb#f"]},
+    {"name": "two\nlines", "public": True, "redirect_uris": ["https://a.example/cb"]},
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "scopes": ["email"]},
+])
+def test_a_bad_client_entry_is_refused_with_the_settings(tmp_path, entry):
+    import json
+
+    from pydantic import ValidationError
+
+    from walletauth.server.config.settings import Settings
+
+    with pytest.raises(ValidationError):
+        Settings(data_dir=tmp_path, oidc_clients=json.dumps({"c": entry}))
+
+
+def test_walletauth_serve_refuses_such_a_client_in_one_line(tmp_path):
+    import json
+
+    from tests.oidc.conftest import clients
+    from tests.server.test_cli_configuration import assert_refused_in_one_line, serve
+
+    configured = clients()
+    configured["wiki"]["scopes"] = ["openid", "purpose:no_such_purpose"]
+
+    result = serve(tmp_path, WALLETAUTH_OIDC_CLIENTS=json.dumps(configured))
+
+    assert_refused_in_one_line(result, "oidc_clients.wiki.scopes", "no_such_purpose")
+
+
+def test_a_browser_clients_origin_in_cors_origins_may_call_token_and_userinfo(tmp_path, clock):
+    from tests.oidc.conftest import serving
+
+    with serving(tmp_path, clock, cors_origins=["http://localhost:9"]) as running:
+        origin = {"Origin": "http://localhost:9"}
+        token = httpx.post(running.url + "/oauth/token", content="grant_type=x",
+                           headers={**origin,
+                                    "Content-Type": "application/x-www-form-urlencoded"})
+        preflight = httpx.options(running.url + "/oauth/userinfo", headers={
+            **origin, "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "authorization"})
+
+    assert token.headers["access-control-allow-origin"] == "http://localhost:9"
+    assert token.json()["error"] == "unsupported_grant_type"
+    assert preflight.status_code == 200

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from tests.store.conftest import ALICE, NOW
 from walletauth.policy.loader import load_policy
 from walletauth.store import Secrets, Store
+from walletauth.store.dossier import read_dossier
 from walletauth.store.rights_schema import notice_outbox, rights_requests
-from walletauth.store.subject_ops import read_dossier
 
 RECORDS = 2000
 

@@ -15,8 +15,8 @@ from tests.rights.conftest import ALICE, NOW
 from walletauth.policy import parse_policy, render_policy
 from walletauth.rights import export_subject, to_csv, to_html
 from walletauth.rights.export import build_document
+from walletauth.store.dossier import Dossier
 from walletauth.store.records import Record
-from walletauth.store.subject_ops import Dossier
 
 # Japanese text on the page, with its full-width punctuation.
 # ruff: noqa: RUF001

@@ -23,7 +23,7 @@ from walletauth.rights import (
     stop_third_party,
 )
 from walletauth.store import Store, StoreError
-from walletauth.store.subject_ops import orphan_keys
+from walletauth.store.erasure import orphan_keys
 
 LATER = NOW + timedelta(minutes=5)
 

@@ -7,6 +7,7 @@ import pytest
 
 from tests.server.conftest import make_settings, serving, sign_in
 from walletauth.server.config.services import hash_api_key, new_api_key
+from walletauth.store.subject_state import consents, suspend
 
 OPTIONAL = "analytics_marketing"
 BACK_OFFICE_KEY, CATALOGUE_KEY = new_api_key(), new_api_key()
@@ -58,7 +59,7 @@ def test_a_grant_waits_for_the_age_confirmation_and_an_adult_then_grants(metaliv
     assert granted.status_code == 200, granted.text
     assert granted.json()["consents"][OPTIONAL] is True
     assert granted.json()["on_hold"] == {}
-    assert runtime.store.consents(wallet.address)[OPTIONAL] is True
+    assert consents(runtime.store, wallet.address)[OPTIONAL] is True
 
 
 def test_under_13_needs_the_guardian_consent_recorded_by_the_back_office(metalive, wallet):
@@ -180,7 +181,7 @@ def test_the_consents_view_lists_suspended_purposes(client, wallet, runtime):
     headers = bearer(client, wallet)
     client.put("/me/consents", json={"purpose": "quality_marketing", "granted": True},
                headers=headers)
-    runtime.store.suspend(wallet.address, "quality_marketing", now=runtime.clock())
+    suspend(runtime.store, wallet.address, "quality_marketing", now=runtime.clock())
 
     view = client.get("/me/consents", headers=headers).json()
 

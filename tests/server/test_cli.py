@@ -47,7 +47,7 @@ def test_purge_keeps_the_requests_log_as_long_as_the_operator_says(run, monkeypa
     from walletauth.server.config.settings import Settings
     from walletauth.server.runtime import open_store, prepare_data_dir
     from walletauth.store import Secrets
-    from walletauth.store.subject_ops import finish_request, open_request
+    from walletauth.store.requests_log import finish_request, open_request
 
     settings = Settings()
     prepare_data_dir(settings)

@@ -1,6 +1,7 @@
 """Consents and the policy over HTTP."""
 
 from tests.server.conftest import sign_in
+from walletauth.store.subject_state import consents
 
 
 def signed_in_headers(client, wallet):
@@ -10,27 +11,27 @@ def signed_in_headers(client, wallet):
 def test_granting_and_withdrawing_changes_the_store(client, wallet, runtime):
     headers = signed_in_headers(client, wallet)
     before = client.get("/me/consents", headers=headers).json()["consents"]
-    assert before == runtime.store.consents(wallet.address)
+    assert before == consents(runtime.store, wallet.address)
     granted = client.put(
         "/me/consents", json={"purpose": "quality_marketing", "granted": True}, headers=headers
     )
     assert granted.status_code == 200, granted.text
     assert granted.json()["consents"]["quality_marketing"] is True
-    assert runtime.store.consents(wallet.address)["quality_marketing"] is True
+    assert consents(runtime.store, wallet.address)["quality_marketing"] is True
     several = client.put(
         "/me/consents",
         json={"consents": {"quality_marketing": False, "partner_guidance": True}},
         headers=headers,
     )
     assert several.status_code == 200
-    assert runtime.store.consents(wallet.address) | {} == several.json()["consents"]
+    assert consents(runtime.store, wallet.address) | {} == several.json()["consents"]
     assert several.json()["consents"]["quality_marketing"] is False
     assert several.json()["consents"]["partner_guidance"] is True
 
 
 def test_an_unknown_purpose_changes_nothing(client, wallet, runtime):
     headers = signed_in_headers(client, wallet)
-    before = runtime.store.consents(wallet.address)
+    before = consents(runtime.store, wallet.address)
     response = client.put(
         "/me/consents",
         json={"consents": {"quality_marketing": True, "no_such_purpose": True}},
@@ -38,7 +39,7 @@ def test_an_unknown_purpose_changes_nothing(client, wallet, runtime):
     )
     assert response.status_code == 422
     assert response.json()["code"] == "unknown_purpose"
-    assert runtime.store.consents(wallet.address) == before
+    assert consents(runtime.store, wallet.address) == before
 
 
 def test_a_necessary_purpose_cannot_be_withdrawn(client, wallet):

@@ -11,9 +11,10 @@ from tests.server.conftest import make_settings, serving
 from tests.server.test_age_http import BACK_OFFICE_KEY, bearer, guardian_consent
 from tests.server.test_delivery_worker import FAST, SECRET, Receiver, wait_for
 from walletauth.server.config.services import hash_api_key, new_api_key
-from walletauth.store import store as store_module
+from walletauth.store import audit as audit_module
 from walletauth.store.errors import StoreError
 from walletauth.store.outbox import pending_count
+from walletauth.store.subject_state import suspend
 
 CATALOGUE_KEY = new_api_key()
 # METALIVE's optional purposes, in the policy's order.
@@ -73,7 +74,7 @@ def test_a_guardian_withdrawal_notices_the_purposes_it_took_out_of_use(
     assert guardian_consent(client, wallet.address).status_code == 200
     set_consents(client, headers, {ANALYTICS: True, ADVERTISING: True, ACCESS_ANALYSIS: True})
     # Suspended already, so not in use: the withdrawal does not take it out of use.
-    runtime.store.suspend(wallet.address, ACCESS_ANALYSIS, now=runtime.clock())
+    suspend(runtime.store, wallet.address, ACCESS_ANALYSIS, now=runtime.clock())
 
     withdrawn = guardian_consent(client, wallet.address, granted=False)
 
@@ -132,7 +133,7 @@ def test_a_failed_withdrawal_leaves_neither_the_withdrawal_nor_its_notice(
     confirm_age(client, headers, under_guardian_age=True)
     assert guardian_consent(client, wallet.address).status_code == 200
     set_consents(client, headers, {ANALYTICS: True})
-    write_audit = store_module.write_audit
+    write_audit = audit_module.write_audit
 
     def failing_audit(connection, event, **fields):
         # The audit entry is the transaction's last write: the event and the notice
@@ -143,7 +144,7 @@ def test_a_failed_withdrawal_leaves_neither_the_withdrawal_nor_its_notice(
             raise StoreError("subject_key_missing", "failed mid-transaction")
         write_audit(connection, event, **fields)
 
-    monkeypatch.setattr(store_module, "write_audit", failing_audit)
+    monkeypatch.setattr(audit_module, "write_audit", failing_audit)
 
     failed = guardian_consent(client, wallet.address, granted=False)
 
@@ -153,7 +154,7 @@ def test_a_failed_withdrawal_leaves_neither_the_withdrawal_nor_its_notice(
     view = client.get("/me/consents", headers=headers).json()
     assert (view["consents"][ANALYTICS], view["on_hold"]) == (True, {})
 
-    monkeypatch.setattr(store_module, "write_audit", write_audit)
+    monkeypatch.setattr(audit_module, "write_audit", write_audit)
     assert guardian_consent(client, wallet.address, granted=False).status_code == 200
     assert delivered(receiver, runtime, 1) == [
         ("consent.withdrawn", wallet.address, (ANALYTICS,)),

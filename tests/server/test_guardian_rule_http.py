@@ -14,6 +14,7 @@ from tests.rights.helpers import signed_request
 from tests.server.conftest import make_settings, serving, sign_in, signed_in_bearer
 from walletauth.sdk import ApiError, Client
 from walletauth.server.config.services import hash_api_key, new_api_key
+from walletauth.store.audit import audit_entries
 
 BACK_OFFICE_KEY, SHOP_KEY = new_api_key(), new_api_key()
 KEPT_FOR_A_CHILD = {"wallet_address", "age_confirmation"}
@@ -71,7 +72,7 @@ def test_the_age_answer_discards_what_the_first_sign_in_kept(metalive, wallet):
 
     assert answered.status_code == 200, answered.text
     assert set(kept(runtime, wallet)) == KEPT_FOR_A_CHILD
-    [entry] = [a for a in runtime.store.audit_entries(wallet.address)
+    [entry] = [a for a in audit_entries(runtime.store, wallet.address)
                if a.event == "age_confirmation"]
     assert entry.detail["discarded"] == 1
 

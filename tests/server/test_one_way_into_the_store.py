@@ -20,7 +20,7 @@ CONSOLE_HOST = SERVER / "routes" / "console.py"
 goes through the gateway. It may reach ``.store``; it may not hop threads either."""
 THREAD_HOPS = frozenset({"run_in_threadpool", "to_thread", "run_in_executor",
                          "ThreadPoolExecutor"})
-GATEWAY_CALLS = frozenset({"run", "run_short"})
+GATEWAY_CALLS = frozenset({"run", "run_short", "run_always"})
 
 
 def _is_store(annotation: ast.expr | None) -> bool:

@@ -17,10 +17,11 @@ import sqlalchemy as sa
 from eth_account import Account
 
 from walletauth.policy.loader import load_policy
-from walletauth.server.signin.nonces import NonceCheck
-from walletauth.server.signin.writes import SQLITE_BATCH, GroupCommit, SignInWrite
+from walletauth.server.signin.writes import SQLITE_BATCH, GroupCommit
 from walletauth.server.store_gateway import StoreGateway
 from walletauth.store import Secrets, Store, StoreError
+from walletauth.store.logins import SignIn
+from walletauth.store.subject_state import suspend
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -62,14 +63,13 @@ async def calls(traced: Traced) -> AsyncIterator[StoreGateway]:
         await calls.close()  # closes the store too; closing it again is harmless
 
 
-def write_of(address: str, name: str, *, nonce: str | None = None) -> SignInWrite:
-    return SignInWrite(
-        nonce=NonceCheck(
-            nonce=nonce or f"nonce-{name}", expires_at=NOW + timedelta(minutes=5), issued_at=NOW
-        ),
-        address=address, chain_id=1, ip="192.0.2.1", user_agent="Mozilla/5.0 Firefox/128.0",
+def write_of(address: str, name: str, *, nonce: str | None = None) -> SignIn:
+    return SignIn(
+        address=address, chain_id=1, now=NOW, nonce=nonce or f"nonce-{name}",
+        nonce_issued_at=NOW, nonce_remember_until=NOW + timedelta(minutes=20),
         session_id=f"session-{name}-0123456789abcdef",
-        session_expires_at=NOW + timedelta(days=14), now=NOW,
+        session_expires_at=NOW + timedelta(days=14), ip="192.0.2.1",
+        user_agent="Mozilla/5.0 Firefox/128.0",
     )
 
 
@@ -86,7 +86,7 @@ def addresses(count: int) -> list[str]:
 
 async def test_concurrent_writes_share_one_commit_and_each_gets_its_own_answer(traced, calls):
     refused, *others = addresses(9)
-    traced.store.suspend(refused, "service_provision", now=NOW)
+    suspend(traced.store, refused, "service_provision", now=NOW)
     writes = GroupCommit(calls, max_batch=SQLITE_BATCH)
     traced.log.clear()
     batch = {f"wallet-{index}": write_of(address, f"wallet-{index}")

@@ -1,5 +1,6 @@
 """The gateway's threading rule: store calls on its threads (short ones on SQLite, on the
-event loop when nothing is in flight), one at a time on SQLite, in parallel on PostgreSQL."""
+event loop when nothing is in flight), one at a time on SQLite, in parallel on PostgreSQL;
+a bounded queue of waiting calls beyond which a call is refused at once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 
 from walletauth.policy.loader import load_policy
 from walletauth.server.store_gateway import PARALLEL_STORE_CALLS, StoreGateway, serial_for
+from walletauth.server.web.errors import ServerError
 from walletauth.store import Secrets, Store
 
 
@@ -152,6 +154,35 @@ async def test_a_call_that_waits_for_a_thread_reports_its_wait(store):
         assert len(waits) == 2
         assert waits[1] >= 0.04  # it waited for the thread the slow call held
         assert 0 <= waits[0] < waits[1]
+    finally:
+        release.set()
+        await gateway.close()
+
+
+async def test_a_call_beyond_the_bounded_queue_is_a_503_with_retry_after_at_once(store):
+    gateway = StoreGateway(store, serial=False, max_waiting=2)
+    release = threading.Event()
+
+    def held(_store: Store) -> None:
+        release.wait(5)
+
+    try:
+        running = [asyncio.ensure_future(gateway.run(held))
+                   for _ in range(PARALLEL_STORE_CALLS + 2)]
+        await asyncio.sleep(0.05)  # eight running, two waiting: full
+        with pytest.raises(ServerError) as refused:
+            await gateway.run(where_it_ran)
+        assert refused.value.code == "service_unavailable"
+        assert refused.value.retry_after == 1
+        with pytest.raises(ServerError):
+            gateway.refuse_if_full()
+        # What must be written once done elsewhere still goes in, after those queued.
+        owed = asyncio.ensure_future(gateway.run_always(where_it_ran))
+        release.set()
+        await asyncio.gather(*running)
+        assert await owed != threading.get_ident()
+        gateway.refuse_if_full()  # room again
+        assert await gateway.run(where_it_ran) != threading.get_ident()
     finally:
         release.set()
         await gateway.close()

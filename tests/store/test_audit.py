@@ -6,6 +6,7 @@ import pytest
 
 from tests.store.conftest import ALICE, NOW, table_counts
 from walletauth.store import AUDIT_EVENTS, StoreError
+from walletauth.store.audit import audit_entries
 
 
 def test_a_processing_event_is_logged_with_its_counts(store):
@@ -13,7 +14,7 @@ def test_a_processing_event_is_logged_with_its_counts(store):
 
     store.audit(ALICE, "export", now=NOW, detail={"records": 2, "withheld": 0, "html": True})
 
-    [entry] = store.audit_entries(ALICE)
+    [entry] = audit_entries(store, ALICE)
     assert (entry.event, entry.subject_ref, entry.detail) == (
         "export", store.subject_ref(ALICE), {"records": 2, "withheld": 0, "html": True},
     )

@@ -4,7 +4,7 @@ consents), so the loader cannot drift from the schema or the sealing unnoticed."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -22,7 +22,9 @@ from tests.store.conftest import NOW, table_counts
 from walletauth.rights import erase_subject, export_subject
 from walletauth.store import Store
 from walletauth.store.keyschema import subject_keys
+from walletauth.store.logins import SignIn
 from walletauth.store.schema import consent_events, records, subjects
+from walletauth.store.subject_state import consents
 
 LOADED = 200
 
@@ -63,8 +65,8 @@ def test_loaded_subjects_export_with_their_records_and_consents(loaded: Store) -
             "email": f"user{index}@example.org"}
         assert kept[("wallet_address", "service_provision")]["chain_id"] == 1
         assert kept[("access_log", "quality_marketing")]["ip"].endswith(".0/24")
-        assert loaded.consents(address_of(index))["quality_marketing"] is True
-        assert loaded.consents(address_of(index))["partner_guidance"] is False
+        assert consents(loaded, address_of(index))["quality_marketing"] is True
+        assert consents(loaded, address_of(index))["partner_guidance"] is False
 
 
 def test_a_loaded_wallet_signs_in_as_the_same_subject(loaded: Store) -> None:
@@ -73,19 +75,24 @@ def test_a_loaded_wallet_signs_in_as_the_same_subject(loaded: Store) -> None:
                       loaded.records(address, "service_provision", now=NOW,
                                      category="wallet_address")]
     later = NOW + timedelta(minutes=5)
-    assert loaded.sign_in(address, 1, now=later, nonce="loaded-nonce-1",
-                          nonce_remember_until=later + timedelta(minutes=10),
-                          session_id="s" * 32, session_expires_at=later + timedelta(hours=1))
+    assert signed_in(loaded, address, later, "loaded-nonce-1", "s" * 32)
     assert loaded.session_active("s" * 32, now=later)
     assert table_counts(loaded)["subjects"] == LOADED
     [wallet] = loaded.records(address, "service_provision", now=later, category="wallet_address")
     assert wallet.data["first_sign_in"] == first_before
     assert wallet.data["last_sign_in"] == later.isoformat()
     # A new wallet after the load gets a fresh subject id (the id sequence was moved on).
-    assert loaded.sign_in("0x" + "ab" * 20, 1, now=later, nonce="loaded-nonce-2",
-                          nonce_remember_until=later + timedelta(minutes=10),
-                          session_id="t" * 32, session_expires_at=later + timedelta(hours=1))
+    assert signed_in(loaded, "0x" + "ab" * 20, later, "loaded-nonce-2", "t" * 32)
     assert table_counts(loaded)["subjects"] == LOADED + 1
+
+
+def signed_in(store: Store, address: str, now: datetime, nonce: str, session_id: str) -> bool:
+    (outcome,) = store.sign_in_many([SignIn(
+        address=address, chain_id=1, now=now, nonce=nonce, nonce_issued_at=now,
+        nonce_remember_until=now + timedelta(minutes=10), session_id=session_id,
+        session_expires_at=now + timedelta(hours=1),
+    )])
+    return outcome.result()
 
 
 def test_purge_removes_the_expired_tenth_and_erasure_shreds_loaded_keys(loaded: Store) -> None:

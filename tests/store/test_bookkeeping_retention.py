@@ -11,14 +11,16 @@ import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.store import StoreError
+from walletauth.store.audit import audit_entries
+from walletauth.store.erasure import erase_subject
 from walletauth.store.outbox import PendingNotice, pending_count
 from walletauth.store.purge import (
     INTERRUPTED_REQUEST_AFTER,
     NOTICE_ABANDON_AFTER,
     REQUESTS_LOG_RETENTION,
 )
+from walletauth.store.requests_log import finish_request, list_requests, open_request
 from walletauth.store.rights_schema import rights_requests
-from walletauth.store.subject_ops import erase_subject, finish_request, list_requests, open_request
 
 DAY = timedelta(days=1)
 
@@ -104,7 +106,7 @@ def test_notices_no_receiver_took_are_abandoned_after_the_retry_period(store):
 
     assert report.notices_abandoned == 2
     assert pending_count(store.engine) == 1
-    [entry] = [e for e in store.audit_entries() if e.event == "purge"][-1:]
+    [entry] = [e for e in audit_entries(store) if e.event == "purge"][-1:]
     assert entry.detail["notices_abandoned"] == 2
     assert ALICE.lower()[2:] not in str(entry.detail).lower()
 
@@ -123,7 +125,7 @@ def test_the_bounds_are_the_operators_to_set(store):
     assert (first.requests_interrupted, first.requests_removed,
             first.notices_abandoned) == (1, 0, 1)
     assert (second.requests_interrupted, second.requests_removed) == (0, 1)
-    detail = [e for e in store.audit_entries() if e.event == "purge"][-1].detail
+    detail = [e for e in audit_entries(store) if e.event == "purge"][-1].detail
     assert (detail["requests_interrupted"], detail["requests_removed"]) == (0, 1)
 
 

@@ -9,6 +9,8 @@ import pytest
 from tests.store.conftest import ALICE, BOB, NOW, table_counts
 from walletauth.policy.loader import load_policy
 from walletauth.store import ConsentEvent, Store, StoreError
+from walletauth.store.audit import audit_entries
+from walletauth.store.subject_state import consents, lift_suspension, stop_third_party, suspend
 
 
 def test_the_history_keeps_every_change_with_its_time_and_policy_version(store):
@@ -25,13 +27,13 @@ def test_the_history_keeps_every_change_with_its_time_and_policy_version(store):
         ConsentEvent("consent", "quality_marketing", True, NOW + timedelta(days=2), "1.0",
                      marketing),
     ]
-    assert store.consents(ALICE) == {
+    assert consents(store, ALICE) == {
         "service_provision": True, "quality_marketing": True, "partner_guidance": False,
     }
 
 
 def test_a_subject_never_seen_has_the_policys_defaults(store):
-    assert store.consents(BOB) == {
+    assert consents(store, BOB) == {
         "service_provision": True, "quality_marketing": False, "partner_guidance": False,
     }
     assert store.consent_history(BOB) == []
@@ -40,10 +42,10 @@ def test_a_subject_never_seen_has_the_policys_defaults(store):
 
 def test_the_state_folds_consents_suspensions_and_stops(store):
     store.set_consent(ALICE, "quality_marketing", True, now=NOW)
-    store.suspend(ALICE, "quality_marketing", now=NOW)
-    store.suspend(ALICE, "service_provision", now=NOW)
-    store.lift_suspension(ALICE, "service_provision", now=NOW)
-    store.stop_third_party(ALICE, True, now=NOW)
+    suspend(store, ALICE, "quality_marketing", now=NOW)
+    suspend(store, ALICE, "service_provision", now=NOW)
+    lift_suspension(store, ALICE, "service_provision", now=NOW)
+    stop_third_party(store, ALICE, True, now=NOW)
 
     state = store.subject_state(ALICE)
 
@@ -71,9 +73,9 @@ def test_unknown_purposes_are_refused_for_consent_and_suspension(store, purpose)
     with pytest.raises(StoreError) as consent:
         store.set_consent(ALICE, purpose, True, now=NOW)
     with pytest.raises(StoreError) as suspension:
-        store.suspend(ALICE, purpose, now=NOW)
+        suspend(store, ALICE, purpose, now=NOW)
     with pytest.raises(StoreError) as lifting:
-        store.lift_suspension(ALICE, purpose, now=NOW)
+        lift_suspension(store, ALICE, purpose, now=NOW)
 
     assert consent.value.code == suspension.value.code == lifting.value.code == "unknown_purpose"
     assert table_counts(store) == before
@@ -81,16 +83,16 @@ def test_unknown_purposes_are_refused_for_consent_and_suspension(store, purpose)
 
 def test_consent_changes_are_audited_under_the_subject_ref(store):
     store.set_consent(ALICE, "partner_guidance", True, now=NOW)
-    store.suspend(ALICE, "partner_guidance", now=NOW)
+    suspend(store, ALICE, "partner_guidance", now=NOW)
 
-    entries = store.audit_entries(ALICE)
+    entries = audit_entries(store, ALICE)
 
     assert [(e.event, e.purpose, e.subject_ref) for e in entries] == [
         ("consent_change", "partner_guidance", store.subject_ref(ALICE)),
         ("suspension", "partner_guidance", store.subject_ref(ALICE)),
     ]
     assert entries[0].detail == {"granted": True}
-    assert store.audit_entries(BOB) == []
+    assert audit_entries(store, BOB) == []
 
 
 @pytest.fixture

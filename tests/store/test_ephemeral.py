@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.store import StoreError
+from walletauth.store.logins import SignIn
 from walletauth.store.schema import nonces, sessions
+from walletauth.store.subject_state import lift_suspension, suspend
 
 SESSION = "sess-" + "0123456789abcdef" * 2
 
@@ -64,11 +66,13 @@ def test_a_nonce_of_the_wrong_length_or_type_is_refused(store):
 
 
 def sign_in(store, nonce, session_id, address=ALICE):
-    return store.sign_in(
-        address, 1, now=NOW, nonce=nonce, nonce_remember_until=NOW + timedelta(minutes=10),
-        session_id=session_id, session_expires_at=NOW + timedelta(days=14),
-        ip="192.0.2.1", user_agent="Mozilla/5.0 Firefox/128.0",
-    )
+    (outcome,) = store.sign_in_many([SignIn(
+        address=address, chain_id=1, now=NOW, nonce=nonce, nonce_issued_at=NOW,
+        nonce_remember_until=NOW + timedelta(minutes=10), session_id=session_id,
+        session_expires_at=NOW + timedelta(days=14), ip="192.0.2.1",
+        user_agent="Mozilla/5.0 Firefox/128.0",
+    )])
+    return outcome.result()
 
 
 def test_a_sign_in_uses_its_nonce_stores_the_login_and_starts_the_session_at_once(store):
@@ -102,7 +106,7 @@ def test_concurrent_sign_ins_with_one_nonce_let_exactly_one_in(store):
 
 
 def test_a_refused_sign_in_stores_nothing_but_keeps_its_nonce_used(store):
-    store.suspend(ALICE, "service_provision", now=NOW)
+    suspend(store, ALICE, "service_provision", now=NOW)
     before = store.subject_records(ALICE, now=NOW)
 
     with pytest.raises(StoreError) as refused:
@@ -111,7 +115,7 @@ def test_a_refused_sign_in_stores_nothing_but_keeps_its_nonce_used(store):
     assert refused.value.code == "purpose_suspended"
     assert not store.session_active(f"{SESSION}-refused", now=NOW)
     assert store.subject_records(ALICE, now=NOW) == before
-    store.lift_suspension(ALICE, "service_provision", now=NOW)
+    lift_suspension(store, ALICE, "service_provision", now=NOW)
     assert sign_in(store, "nonce-of-a-refused-one", f"{SESSION}-replayed") is False
 
 

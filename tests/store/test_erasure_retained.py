@@ -15,9 +15,10 @@ from tests.policy.helpers import metalive_with_bookkeeping_toml, shipped_policy_
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.policy import parse_policy
 from walletauth.store import Store
+from walletauth.store.erasure import erase_subject
+from walletauth.store.provisions import record_provision
 from walletauth.store.rights_schema import third_party_provisions
 from walletauth.store.schema import consent_events, records, sessions
-from walletauth.store.subject_ops import erase_subject, record_provision
 from walletauth.store.subjects import find_with_history, refs_of
 
 # Past the shipped METALIVE `record_retention` (1096 days) for a provision made at NOW, well
@@ -120,7 +121,7 @@ def test_a_retained_legal_duty_record_keeps_only_itself_and_the_recent_provision
     # The report counts what went: the age confirmation and two consents, the two live
     # sessions (the rotated one is its successor's past, not another sign-in) and the
     # provision record past its period.
-    assert (erasure.consent_events, erasure.sessions, erasure.provisions) == (3, 2, 1)
+    assert (erasure.consent_events, erasure.sessions, erasure.third_party_provisions) == (3, 2, 1)
     assert [(r.category, r.purpose, r.count) for r in erasure.retained] == [
         ("payment_reference", "bookkeeping", 1)]
     assert [(p.ground, p.count) for p in erasure.retained_provisions] == [
@@ -142,7 +143,7 @@ def test_a_retained_legal_duty_record_alone_takes_every_provision_past_its_perio
         "sessions": [],
         "provisions": [],
     }
-    assert erasure.retained_provisions == [] and erasure.provisions == 1
+    assert erasure.retained_provisions == [] and erasure.third_party_provisions == 1
 
 
 def test_a_retained_provision_alone_keeps_no_record_consent_or_session(metalive):

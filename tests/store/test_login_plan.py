@@ -1,4 +1,4 @@
-"""The sign-in's plan (walletauth.store.store._LoginPlan) decides each of its collections
+"""The sign-in's plan (walletauth.store.logins.LoginPlan) decides each of its collections
 exactly as :func:`walletauth.policy.evaluate.decide_collection` does."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from walletauth.policy.evaluate import SubjectState, decide_collection
 from walletauth.policy.loader import load_policy
-from walletauth.store.store import _LoginPlan
+from walletauth.store.logins import LoginPlan
 
 POLICIES = ("abcrecords", "metalive")
 
@@ -30,7 +30,7 @@ def _states(policy_id: str) -> st.SearchStrategy[SubjectState]:
 
 @pytest.mark.parametrize("policy_id", POLICIES)
 def test_the_plan_writes_a_wallet_record_and_access_logs(policy_id):
-    plan = _LoginPlan.of(load_policy(policy_id))
+    plan = LoginPlan.of(load_policy(policy_id))
     assert plan.wallet.category == plan.policy.login.wallet_category
     assert plan.access_log  # the equivalence below covers access-log decisions too
 
@@ -38,7 +38,7 @@ def test_the_plan_writes_a_wallet_record_and_access_logs(policy_id):
 @pytest.mark.parametrize("policy_id", POLICIES)
 @given(data=st.data())
 def test_a_plans_collection_decisions_are_decide_collections(policy_id, data):
-    plan = _LoginPlan.of(load_policy(policy_id))
+    plan = LoginPlan.of(load_policy(policy_id))
     state = data.draw(_states(policy_id))
     for kept in (plan.wallet, *plan.access_log):
         assert plan.may_collect(kept, state) == decide_collection(

@@ -14,18 +14,26 @@ from tests.store.conftest import ALICE, NOW, table_counts
 from walletauth.store import StoreError
 from walletauth.store.ephemeral import session_hash
 from walletauth.store.login_sql import sqlite_time
+from walletauth.store.logins import SignIn
 from walletauth.store.schema import nonces, records, sessions, subjects
+from walletauth.store.subject_state import suspend
 from walletauth.store.types import UTCDateTime
 
 SESSION = "sess-" + "0123456789abcdef" * 2
 
 
 def sign_in(store, *, now=NOW, nonce="nonce-of-a-sign-in", session=SESSION, days=14):
-    return store.sign_in(
-        ALICE, 1, now=now, nonce=nonce, nonce_remember_until=now + timedelta(minutes=10),
-        session_id=session, session_expires_at=now + timedelta(days=days),
-        ip="192.0.2.1", user_agent="Mozilla/5.0 Firefox/128.0",
-    )
+    return sign_in_of(store, ALICE, now=now, nonce=nonce, session=session, days=days)
+
+
+def sign_in_of(store, address, *, now=NOW, nonce="nonce-of-a-sign-in", session=SESSION, days=14):
+    (outcome,) = store.sign_in_many([SignIn(
+        address=address, chain_id=1, now=now, nonce=nonce, nonce_issued_at=now,
+        nonce_remember_until=now + timedelta(minutes=10), session_id=session,
+        session_expires_at=now + timedelta(days=days), ip="192.0.2.1",
+        user_agent="Mozilla/5.0 Firefox/128.0",
+    )])
+    return outcome.result()
 
 
 def rows(store, table):
@@ -96,7 +104,7 @@ def test_a_returning_sign_in_updates_the_wallet_record_in_place(store):
 
 
 def test_a_refused_login_without_a_nonce_writes_nothing(store):
-    store.suspend(ALICE, "service_provision", now=NOW)
+    suspend(store, ALICE, "service_provision", now=NOW)
     before = table_counts(store)
 
     with pytest.raises(StoreError) as refused:
@@ -108,9 +116,7 @@ def test_a_refused_login_without_a_nonce_writes_nothing(store):
 
 def test_a_sign_in_with_a_bad_address_is_refused_before_the_nonce_is_used(store):
     with pytest.raises(StoreError) as refused:
-        store.sign_in("0x1234", 1, now=NOW, nonce="nonce-of-a-sign-in",
-                      nonce_remember_until=NOW + timedelta(minutes=10), session_id=SESSION,
-                      session_expires_at=NOW + timedelta(days=1))
+        sign_in_of(store, "0x1234", days=1)
 
     assert refused.value.code == "invalid_address"
     assert store.use_nonce("nonce-of-a-sign-in", remember_until=NOW + timedelta(minutes=10))
@@ -124,13 +130,49 @@ def test_a_key_read_in_autocommit_returns_its_connection_as_it_found_it(store):
     # connection must go back to the pool in the mode the engine's other users expect.
     from psycopg.pq import TransactionStatus
 
-    assert sign_in(store)  # a first sign-in creates the key; the next one reads it
+    assert sign_in(store)  # a first sign-in creates the key
+    (subject,) = rows(store, subjects)
     returned = []
     sa.event.listen(store.keys.engine, "checkin", lambda dbapi_connection, _record: (
         returned.append((dbapi_connection.autocommit, dbapi_connection.info.transaction_status))
     ))
 
-    assert sign_in(store, nonce="a-second-nonce", session="sess-" + "f" * 32)
+    assert store.keys.get(subject.key_id) is not None  # outside a sign-in: a read of its own
 
     assert returned == [(False, TransactionStatus.IDLE)]
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_with_the_key_store_in_the_same_database_a_sign_in_reads_the_key_along(store):
+    """One round trip: the subject lookup also reads the wallet record and the key row, so
+    a returning sign-in checks out no key-store connection of its own."""
+    assert sign_in(store)
+    checkouts = []
+    sa.event.listen(store.keys.engine, "checkout", lambda *_args: checkouts.append(1))
+
+    later = NOW + timedelta(hours=1)
+    assert sign_in(store, now=later, nonce="a-second-nonce", session="sess-" + "f" * 32)
+
+    assert checkouts == []
     assert len(rows(store, sessions)) == 2
+    wallet = store.subject_records(ALICE, now=later)
+    assert {record.data.get("last_sign_in") for record in wallet} >= {later.isoformat()}
+    assert len(rows(store, records)) == 3  # one wallet record, two access-log entries
+
+
+@pytest.mark.parametrize(
+    "backend", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_key_read_along_that_was_destroyed_refuses_the_sign_in_and_writes_nothing(store):
+    assert sign_in(store)
+    (subject,) = rows(store, subjects)
+    store.keys.destroy([subject.key_id])  # as an erasure's crypto-shredding does first
+    before = table_counts(store)
+
+    with pytest.raises(StoreError) as refused:
+        sign_in(store, nonce="a-second-nonce", session="sess-" + "f" * 32)
+
+    assert refused.value.code == "subject_key_missing"
+    assert table_counts(store) == before  # a lone sign-in that fails is rolled back whole

@@ -16,6 +16,7 @@ from walletauth.store import Store, StoreError, outbox
 from walletauth.store.outbox import PendingNotice
 from walletauth.store.policy_versions import announce_version
 from walletauth.store.schema import consent_events
+from walletauth.store.subject_state import consents
 
 LATER = NOW + timedelta(days=30)
 
@@ -39,7 +40,7 @@ def v2_store(store, backend):
 def test_a_consent_to_the_changed_text_is_on_hold_and_the_others_go_on(v2_store):
     state = v2_store.subject_state(ALICE)
     assert state.outdated == {"quality_marketing"}
-    assert v2_store.consents(ALICE) == {"service_provision": True, "quality_marketing": False,
+    assert consents(v2_store, ALICE) == {"service_provision": True, "quality_marketing": False,
                                         "partner_guidance": True}
     v2_store.put_record(ALICE, "contact_email", "partner_guidance", {"email": "a@example.org"},
                         now=LATER, source="user")

@@ -16,7 +16,9 @@ from tests.policy.helpers import metalive_with_bookkeeping_toml
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.policy import parse_policy
 from walletauth.store import Store
+from walletauth.store.audit import audit_entries
 from walletauth.store.crypto import unseal
+from walletauth.store.erasure import erase_subject
 from walletauth.store.keyschema import subject_keys
 from walletauth.store.schema import metadata, records, subjects
 from walletauth.store.subjects import open_address
@@ -123,7 +125,7 @@ def test_a_backup_taken_before_erasure_cannot_be_read_after_it(store, backend):
     assert alice_records, "the backup holds Alice's sealed records"
     assert store.keys.get(alice.key_id) is not None
 
-    report = store.erase(ALICE, now=NOW + timedelta(days=1))
+    report = erase_subject(store, ALICE, now=NOW + timedelta(days=1))
 
     assert report.subject_found and sum(report.erased.values()) == len(alice_records)
     # The backup still holds the sealed rows, but the key store no longer holds the key.
@@ -146,7 +148,7 @@ def test_a_copy_of_the_sqlite_records_file_is_unreadable_after_erasure(
     with sqlite3.connect(data_file) as live, sqlite3.connect(backup_file) as copy:
         live.backup(copy)  # SQLite's online backup: what an operator's nightly job does
 
-    store.erase(ALICE, now=NOW + timedelta(days=1))
+    erase_subject(store, ALICE, now=NOW + timedelta(days=1))
 
     backup = sa.create_engine(f"sqlite:///{backup_file}")
     with backup.connect() as connection:
@@ -164,29 +166,29 @@ def test_a_copy_of_the_sqlite_records_file_is_unreadable_after_erasure(
 def test_erasure_removes_everything_of_the_subject_and_unlinks_its_audit_entries(store):
     write_everything_about(store, ALICE)
     write_everything_about(store, BOB)
-    alice_entries = len(store.audit_entries(ALICE))
+    alice_entries = len(audit_entries(store, ALICE))
     assert alice_entries >= 2
 
-    report = store.erase(ALICE, now=NOW + timedelta(days=1))
+    report = erase_subject(store, ALICE, now=NOW + timedelta(days=1))
 
     assert report.erased == {"wallet_address": 1, "access_log": 1, "contact_email": 1}
     assert (report.consent_events, report.sessions, report.retained) == (1, 1, [])
     assert store.records(ALICE, "service_provision", now=NOW) == []
     assert store.consent_history(ALICE) == []
-    assert store.audit_entries(ALICE) == []
+    assert audit_entries(store, ALICE) == []
     assert not store.session_active(session_of(ALICE), now=NOW)
     assert store.session_active(session_of(BOB), now=NOW)
-    unlinked = [entry for entry in store.audit_entries() if entry.subject_ref is None]
+    unlinked = [entry for entry in audit_entries(store) if entry.subject_ref is None]
     assert {entry.event for entry in unlinked} >= {"erasure", "consent_change", "export"}
     assert all(entry.subject_ref == store.subject_ref(BOB)
-               for entry in store.audit_entries() if entry.subject_ref is not None)
+               for entry in audit_entries(store) if entry.subject_ref is not None)
     assert len(store.records(BOB, "partner_guidance", now=NOW)) == 1
-    assert store.erase(ALICE, now=NOW + timedelta(days=2)).subject_found is False
+    assert erase_subject(store, ALICE, now=NOW + timedelta(days=2)).subject_found is False
 
 
 def test_a_sign_in_after_erasure_starts_a_new_subject_with_a_new_key(store):
     store.record_login(ALICE, 1, now=NOW)
-    store.erase(ALICE, now=NOW)
+    erase_subject(store, ALICE, now=NOW)
 
     store.record_login(ALICE, 1, now=NOW + timedelta(days=1))
 
@@ -213,7 +215,7 @@ def test_store_erasure_keeps_only_what_a_named_law_requires_like_the_rights_eras
         store.put_record(ALICE, "payment_reference", "bookkeeping", payment, now=NOW,
                          source="shop")
 
-        report = store.erase(ALICE, now=NOW + timedelta(days=1))
+        report = erase_subject(store, ALICE, now=NOW + timedelta(days=1))
 
         [kept] = report.retained
         assert (kept.category, kept.purpose, kept.count) == ("payment_reference", "bookkeeping", 1)

@@ -8,6 +8,7 @@ import pytest
 
 from tests.store.conftest import ALICE, BOB, NOW, table_counts
 from walletauth.store import Record, StoreError
+from walletauth.store.subject_state import lift_suspension, suspend
 
 CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
@@ -64,7 +65,7 @@ def test_a_refused_write_leaves_nothing_behind(store, category, purpose, data, c
 
 def test_a_refused_write_for_a_known_subject_adds_no_record(store):
     store.record_login(ALICE, 1, now=NOW)
-    store.suspend(ALICE, "service_provision", now=NOW)
+    suspend(store, ALICE, "service_provision", now=NOW)
     before = table_counts(store)
 
     with pytest.raises(StoreError) as refused:
@@ -108,10 +109,10 @@ def test_suspension_hides_records_at_once_and_lifting_shows_them_again(store):
     store.put_record(ALICE, "contact_email", "service_provision", {"email": "a@x.io"},
                      now=NOW, source="test")
 
-    store.suspend(ALICE, "service_provision", now=NOW)
+    suspend(store, ALICE, "service_provision", now=NOW)
     assert store.records(ALICE, "service_provision", now=NOW) == []
 
-    store.lift_suspension(ALICE, "service_provision", now=NOW)
+    lift_suspension(store, ALICE, "service_provision", now=NOW)
     assert emails(store.records(ALICE, "service_provision", now=NOW)) == ["a@x.io"]
 
 
@@ -169,7 +170,7 @@ def test_a_sign_in_keeps_the_wallet_record_and_one_access_log_per_allowed_purpos
 
 def test_a_sign_in_while_the_login_purpose_is_suspended_is_refused(store):
     store.record_login(ALICE, 1, now=NOW)
-    store.suspend(ALICE, "service_provision", now=NOW)
+    suspend(store, ALICE, "service_provision", now=NOW)
 
     with pytest.raises(StoreError) as refused:
         store.record_login(ALICE, 1, now=NOW + timedelta(hours=1))
@@ -231,7 +232,7 @@ def test_the_subjects_own_access_request_sees_every_live_record_whatever_the_sta
                      now=NOW, source="test")
     store.record_login(ALICE, 1, now=NOW)
     store.record_login(BOB, 1, now=NOW)
-    store.suspend(ALICE, "partner_guidance", now=NOW)
+    suspend(store, ALICE, "partner_guidance", now=NOW)
 
     mine = store.subject_records(ALICE, now=NOW)
 

@@ -8,8 +8,10 @@ import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.store import Store
+from walletauth.store.audit import audit_entries
 from walletauth.store.keyschema import subject_keys
 from walletauth.store.schema import subjects
+from walletauth.store.subject_state import consents
 
 
 def versions_in_use(store: Store) -> tuple[set[str], set[int]]:
@@ -39,8 +41,8 @@ def test_subjects_stay_findable_after_rotation_before_and_after_rekeying(store):
     assert store.subject_ref(ALICE) != old_ref and store.subject_ref(ALICE).startswith("2:")
     for address in (ALICE, BOB):
         assert len(store.records(address, "service_provision", now=NOW)) == 2
-        assert store.consents(address)["partner_guidance"] is True
-    assert store.audit_entries(ALICE)[0].subject_ref == store.subject_ref(ALICE)
+        assert consents(store, address)["partner_guidance"] is True
+    assert audit_entries(store, ALICE)[0].subject_ref == store.subject_ref(ALICE)
 
 
 def test_after_rekeying_the_old_version_can_be_retired(store, backend, abcrecords):

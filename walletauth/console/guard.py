@@ -24,6 +24,7 @@ from walletauth.console.session import CONSOLE_COOKIE, ConsoleSessions, Operator
 
 MAX_FORM_BYTES: Final = 16 * 1024
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
+MAX_FORM_FIELDS: Final = 200
 
 
 @dataclass(frozen=True)
@@ -97,19 +98,23 @@ async def checked_form(request: Request, host: ConsoleHost, operator: Operator) 
     require_same_origin(request, host)
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM_TYPE:
         raise ConsoleError("console_form_invalid", f"a console form is sent as {FORM_TYPE}")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise ConsoleError("console_form_invalid", f"a form is at most {MAX_FORM_BYTES} bytes")
-    try:
-        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
-                          max_num_fields=200)
-    except (UnicodeDecodeError, ValueError):
-        raise ConsoleError("console_form_invalid", "the form is not urlencoded UTF-8") from None
-    form = Form(fields)
+    form = parse_form(await request.body())
     if not sessions_of(host).csrf_ok(operator.session, form.optional("csrf")):
         raise ConsoleError("console_csrf_failed",
                            "the form lacks this session's CSRF token; reload the page")
     return form
+
+
+def parse_form(body: bytes) -> Form:
+    """An urlencoded UTF-8 body as a :class:`Form`; anything else ``console_form_invalid``."""
+    if len(body) > MAX_FORM_BYTES:
+        raise ConsoleError("console_form_invalid", f"a form is at most {MAX_FORM_BYTES} bytes")
+    try:
+        fields = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False,
+                          max_num_fields=MAX_FORM_FIELDS)
+    except (UnicodeDecodeError, ValueError):
+        raise ConsoleError("console_form_invalid", "the form is not urlencoded UTF-8") from None
+    return Form(fields)
 
 
 class Form:

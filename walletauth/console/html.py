@@ -4,7 +4,7 @@ script or style (the CSP allows only the console's own files)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from html import escape
 from typing import Final
 
@@ -31,6 +31,7 @@ SCREENS: Final = (
     ("retention", "Retention"),
     ("policy", "Policy"),
     ("processing", "Record of processing"),
+    ("audit", "Audit"),
 )
 SHOWN: set[str] = {"requests"}
 """The screens that exist: each screen's module adds its own when imported."""
@@ -44,6 +45,18 @@ def text(value: object) -> str:
 def count(value: int) -> str:
     """A count as shown: under 5 (but not 0) as "<5", so no figure singles out a person."""
     return "&lt;5" if 0 < value < SMALL_COUNT else str(value)
+
+
+def period(span: timedelta) -> str:
+    """A retention as people write it: years, weeks or days."""
+    days = span.days
+    if days and days % 365 == 0:
+        return f"{days // 365} year{'s' if days > 365 else ''}"
+    if days and days % 7 == 0:
+        return f"{days // 7} weeks"
+    if days:
+        return f"{days} days"
+    return f"{int(span.total_seconds())} seconds"
 
 
 def when(moment: datetime | None) -> str:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from walletauth.console import inbox, overview
+from walletauth.console import audit, inbox, overview, processing, upkeep
 from walletauth.console.errors import ConsoleError
 from walletauth.console.guard import (
     HostDep,
@@ -139,7 +139,8 @@ def _json_text(value: str) -> str:
     return json.dumps(value)
 
 
-ROUTERS: Final = (router, overview.router, inbox.router)
+ROUTERS: Final = (router, overview.router, inbox.router, upkeep.router,
+                  processing.router, audit.router)
 """Each screen's router, its paths under ``/console`` (the tests walk every route)."""
 
 

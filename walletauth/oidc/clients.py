@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Final, Self
 from urllib.parse import urlsplit
@@ -157,6 +158,20 @@ class OidcClient:
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in ("authorization_code", "refresh_token")
+
+
+def unknown_purposes(clients: Mapping[str, OidcClientConfig], optional: Collection[str]
+                     ) -> list[str]:
+    """One problem per client whose scopes name a purpose that is not an optional
+    (consent) purpose of the policy: only those can be granted on a consent screen."""
+    problems = []
+    for client_id, config in clients.items():
+        named = {purpose_of(scope) for scope in config.scopes} - {None}
+        unknown = sorted(str(name) for name in named - set(optional))
+        if unknown:
+            problems.append(f"oidc_clients.{client_id}.scopes: {unknown} are not optional"
+                            " purposes of the policy")
+    return problems
 
 
 def valid_client_id(client_id: str) -> bool:

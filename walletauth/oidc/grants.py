@@ -140,6 +140,9 @@ class _Payload(OAuth2Payload):
     def datalist(self) -> defaultdict[str, list[str]]:
         return self._datalist
 
+    def datalist_items(self) -> list[tuple[str, str]]:
+        return [(name, value) for name, values in self._datalist.items() for value in values]
+
 
 @dataclass(frozen=True)
 class Sealing:
@@ -303,6 +306,7 @@ class WalletOpenIDCode(OpenIDCode):
     def __init__(self, id_tokens: IdTokens) -> None:
         super().__init__(require_nonce=False)
         self.id_tokens = id_tokens
+        self._imported: dict[str, ECKey] = {}
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
         # The nonce goes back in the ID token for the client to check (OIDC Core 3.1.3.7);
@@ -311,11 +315,15 @@ class WalletOpenIDCode(OpenIDCode):
 
     def resolve_client_private_key(self, client: OidcClient) -> ECKey:
         key = self.id_tokens.keyring.signing_key()
-        pem = key.private_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        return ECKey.import_key(pem, {"kid": key.kid, "use": "sig", "alg": ALGORITHM})
+        imported = self._imported.get(key.kid)
+        if imported is None:  # once per key: a rotation adds one entry
+            pem = key.private_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            imported = self._imported[key.kid] = ECKey.import_key(
+                pem, {"kid": key.kid, "use": "sig", "alg": ALGORITHM})
+        return imported
 
     def get_client_algorithm(self, client: OidcClient) -> str:
         return ALGORITHM

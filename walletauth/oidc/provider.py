@@ -16,13 +16,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
-from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient
+from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient, unknown_purposes
 from walletauth.oidc.errors import OidcError
 from walletauth.oidc.grants import (
     CodeGrant,
@@ -109,11 +108,9 @@ class OidcProvider:
             for client_id, config in settings.oidc_clients.items()
         }
         optional = [p.id for p in self.policy.purposes.values() if p.optional]
-        for client in self.clients.values():
-            unknown = sorted(set(purposes_in(" ".join(client.config.scopes))) - set(optional))
-            if unknown:
-                raise ValueError(f"oidc_clients.{client.client_id}.scopes: {unknown} are not"
-                                 f" optional purposes of the policy {self.policy.id!r}")
+        problems = unknown_purposes(settings.oidc_clients, optional)
+        if problems:  # `walletauth serve` refuses them before; an app made in code here
+            raise ValueError("; ".join(problems))
         self.scopes_supported = [OPENID, WALLET_ADDRESS, *(f"purpose:{p}" for p in optional)]
         secrets_ = runtime.store.secrets
         keys = [derive(secrets_.version(number).subject_hmac_key, b"sealing")
@@ -165,27 +162,14 @@ class OidcProvider:
         return FormRequest(method, self.issuer + path, items, headers or {})
 
     def check_parameters(self, items: Sequence[tuple[str, str]]) -> None:
-        """Refuse parameter values outside printable ASCII (RFC 6749 Appendix A: VSCHAR
-        and narrower). Authlib echoes some into its error descriptions, which may hold
-        nothing else, and a redirect's ``state`` would carry them into a header."""
-        for name, value in items:
-            if not _printable_ascii(name) or not _printable_ascii(value):
-                raise InvalidRequestError(
-                    "parameters are printable ASCII (RFC 6749 Appendix A)")
+        check_parameters(items)
 
     def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
                  ) -> tuple[FormRequest, CodeGrant]:
         """Authlib's checks of an authorization request; raises its OAuth2Error (with the
         redirect URI set once the client and the URI are known good)."""
         request = self.request("GET", AUTHORIZE_PATH, items)
-        self.check_parameters(items)
-        try:
-            grant = self.server.get_consent_grant(request, end_user=user)
-        except ValueError:  # Authlib refusing to put a parameter into its error's text
-            raise InvalidRequestError("a parameter holds characters an error cannot name"
-                                      ) from None
-        assert isinstance(grant, CodeGrant)
-        return request, grant
+        return request, consent_grant(self.server, request, user)
 
     def error_answer(self, request: FormRequest, error: OAuth2Error) -> Answer:
         answer: Answer = self.server.handle_error_response(request, error)
@@ -291,7 +275,7 @@ class OidcProvider:
         for purpose in await self._grant(grantee.address, wanted):
             scopes.append(f"purpose:{purpose}")
         request.granted_scope = " ".join(scopes)
-        request.ticket_id = ticket.id  # every code of one ticket is one code: used once
+        request.ticket_id = ticket.id
         answer = self.server.create_authorization_response(request, grant_user=grantee,
                                                            grant=grant)
         return answer
@@ -342,19 +326,22 @@ class OidcProvider:
             return self.error_answer(request, error)
 
     async def _redeem(self, code: SealedCode) -> Grantee:
-        """Use the code once; a second use ends the session its tokens belong to
-        (RFC 6749 4.1.2: revoke what was issued on a code used twice)."""
-        state, now = self.runtime.state, self.runtime.clock()
-        first = await state.use_nonce(
-            f"oidc-code:{code.id}", issued_at=datetime.fromtimestamp(code.issued_at, now.tzinfo),
-            remember_until=datetime.fromtimestamp(code.expires_at + 60, now.tzinfo), now=now)
-        session_id = code.grantee.session_id
-        if not first:
-            await self._end_session(session_id)
-            raise InvalidGrantError("the code was used before; its tokens are revoked")
-        if not await state.session_active(session_id, now=now):
+        """Use the code once, by rotating the sign-in's session to the grant's: a second
+        use of the code (or of another code of the same consent) rotates an already
+        rotated session, which ends its family, so the tokens the first use got stop
+        working (RFC 6749 4.1.2: revoke what was issued on a code used twice). Atomic in
+        Redis and in the database alike, and unlike a used-nonce record it cannot be
+        refused for being older than Redis's memory."""
+        grantee = code.grantee
+        new_session = secrets.token_urlsafe(32)
+        rotation = await self.runtime.state.rotate_session(
+            grantee.session_id, new_session, grantee.address, now=self.runtime.clock())
+        if rotation.expires_at is None:
+            if rotation.reused:
+                raise InvalidGrantError("the code was used before; its tokens are revoked")
             raise InvalidGrantError("the sign-in of this code has ended")
-        return code.grantee
+        return Grantee(grantee.address, grantee.chain_id, new_session, grantee.auth_time,
+                       int(rotation.expires_at.timestamp()))
 
     async def _rotate(self, token: SealedRefresh) -> Grantee:
         """A refresh: purposes still in use, then the session rotated (a token used twice
@@ -440,6 +427,28 @@ def _checksummed(address: str) -> str:
     if len(text) != 42 or not text.startswith("0x") or not _is_hex(text[2:]):
         raise StoreError("invalid_address", "an address is 0x and 40 hex digits")
     return to_checksum_address(text)
+
+
+def consent_grant(server: WalletAuthServer, request: FormRequest, user: Grantee | None
+                  ) -> CodeGrant:
+    """Authlib's validation of an authorization request: raises only an OAuth2Error."""
+    check_parameters(request.payload.datalist_items())
+    try:
+        grant = server.get_consent_grant(request, end_user=user)
+    except ValueError:  # Authlib refusing to put a parameter into its error's text
+        raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                  ) from None
+    assert isinstance(grant, CodeGrant)
+    return grant
+
+
+def check_parameters(items: Sequence[tuple[str, str]]) -> None:
+    """Refuse parameter values outside printable ASCII (RFC 6749 Appendix A: VSCHAR and
+    narrower). Authlib echoes some into its error descriptions, which may hold nothing
+    else, and a redirect's ``state`` would carry them into a header."""
+    for name, value in items:
+        if not _printable_ascii(name) or not _printable_ascii(value):
+            raise InvalidRequestError("parameters are printable ASCII (RFC 6749 Appendix A)")
 
 
 def _printable_ascii(text: str) -> bool:

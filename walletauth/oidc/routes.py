@@ -51,7 +51,16 @@ def install(app: FastAPI, settings: Settings) -> bool:
     if not settings.oidc_clients:
         return False
     app.include_router(router)
+    app.state.oidc_mounted = True
     return True
+
+
+def start(app: FastAPI) -> None:
+    """Make the provider as the app starts, if its routes are mounted: a client whose
+    scopes name no optional purpose of the policy stops the start-up, naming the entry,
+    instead of failing every request."""
+    if getattr(app.state, "oidc_mounted", False):
+        app.state.oidc_provider = OidcProvider(app.state.runtime)
 
 
 def provider_of(request: Request) -> OidcProvider:

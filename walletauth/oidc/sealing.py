@@ -3,11 +3,11 @@
 Codes, access and refresh tokens are stateless: their claims, encrypted and authenticated
 (AES-GCM) under a key derived from the server's secrets, so nobody but walletauth can read
 or make one, and a client learns nothing from them (the address stays inside). What must
-be remembered lives in the short-lived state the sign-in already keeps: a code's single
-use (a used nonce) and the session its tokens belong to (revoked by sign-out, rotation or
-erasure). Each kind is sealed with its own associated data, so a code never opens as a
-token nor a token as a code. The newest secrets version seals; every version opens, so a
-rotation of the secrets voids nothing in flight.
+be remembered lives in the short-lived state the sign-in already keeps: the session a
+code and its tokens belong to (rotated once by the code's use, then by each refresh;
+ended by sign-out, reuse or erasure). Each kind is sealed with its own associated data,
+so a code never opens as a token nor a token as a code. The newest secrets version seals;
+every version opens, so a rotation of the secrets voids nothing in flight.
 
 ``sub`` (OIDC Core 8.1) is an HMAC of the address under a secret of its own, kept in the
 data dir: the secrets' versions rotate, and a ``sub`` must never change for one user at

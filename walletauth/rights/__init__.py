@@ -11,10 +11,7 @@ from walletauth.rights.errors import RIGHTS_ERROR_CODES, RightsError
 from walletauth.rights.export import ExportDocument, to_csv
 from walletauth.rights.export_html import to_html
 from walletauth.rights.operations import (
-    ErasureReceipt,
     RequestReceipt,
-    RetainedProvisionRecords,
-    RetainedRecords,
     correct,
     deny_request,
     erase_subject,
@@ -27,14 +24,16 @@ from walletauth.rights.operations import (
     stop_third_party,
 )
 from walletauth.rights.requests import REQUEST_KINDS, RequestKind, request_urn, require_request
-from walletauth.store.subject_ops import RecordChange, RequestEntry
+from walletauth.store.corrections import RecordChange
+from walletauth.store.erasure import Erasure, RetainedProvisionRecords, RetainedRecords
+from walletauth.store.requests_log import RequestEntry
 
 __all__ = [
     "REQUEST_KINDS",
     "RIGHTS_ERROR_CODES",
     "VERIFICATION_METHOD",
     "DeliveryReport",
-    "ErasureReceipt",
+    "Erasure",
     "ExportDocument",
     "NoticeEndpoint",
     "RecordChange",

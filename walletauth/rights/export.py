@@ -1,12 +1,12 @@
 """The export document: everything linked to an address, as data and CSV (the page
 for a person to read is :mod:`walletauth.rights.export_html`).
 
-Built from the store's :class:`~walletauth.store.subject_ops.Dossier` and the policy,
+Built from the store's :class:`~walletauth.store.dossier.Dossier` and the policy,
 without I/O. Categories the policy does not disclose on export (METALIVE: access
 logs, "原則として開示いたしません") are left out of ``records`` and listed under
 ``withheld`` with the quoted reason and clause, so the subject sees that they exist
 and why they are not shown; so are records of provisions withheld on a statutory ground
-(:mod:`walletauth.rights.withholding`), counted per ground, nothing of them shown.
+(:mod:`walletauth.store.withholding`), counted per ground, nothing of them shown.
 
 A legal basis or retention period the policy text does not state is the operator's
 setting: each purpose, category and record says who set it (``basis_set_by``,
@@ -26,9 +26,10 @@ from typing import Any
 from walletauth.policy import Policy
 from walletauth.policy.model import Category, Purpose
 from walletauth.policy.render import Setting, basis_setting, retention_setting
-from walletauth.rights.withholding import WITHHOLDING_GROUNDS
+from walletauth.store.dossier import Dossier
 from walletauth.store.records import Record
-from walletauth.store.subject_ops import Dossier, RequestEntry
+from walletauth.store.requests_log import RequestEntry
+from walletauth.store.withholding import WITHHOLDING_GROUNDS
 
 ExportDocument = dict[str, Any]
 CSV_COLUMNS = ("section", "at", "category", "purpose", "dpv", "basis", "basis_set_by",

@@ -16,57 +16,24 @@ from datetime import datetime
 from walletauth.errors import WalletAuthError
 from walletauth.rights.errors import RightsError
 from walletauth.rights.export import ExportDocument, build_document
-from walletauth.rights.withholding import WITHHOLDING_GROUNDS
-from walletauth.store import Store
-from walletauth.store import subject_ops as ops
+from walletauth.store import (
+    Store,
+    corrections,
+    dossier,
+    erasure,
+    provisions,
+    requests_log,
+    subject_state,
+)
+from walletauth.store.addresses import normalise_address
+from walletauth.store.corrections import RecordChange
+from walletauth.store.erasure import Erasure
 from walletauth.store.outbox import PendingNotice
-from walletauth.store.subject_ops import RecordChange, RequestEntry
+from walletauth.store.requests_log import RequestEntry
+from walletauth.store.withholding import WITHHOLDING_GROUNDS
 
 RequestLogKind = str
 """A request kind of :data:`walletauth.rights.requests.REQUEST_KINDS`, or ``lift-restriction``."""
-
-
-@dataclass(frozen=True, slots=True)
-class RetainedRecords:
-    """Records an erasure kept because a law the policy names requires them; ``ground``
-    names that law (ja, en)."""
-
-    category: str
-    purpose: str
-    count: int
-    until: datetime
-    ground: Mapping[str, str]
-    clause: str
-
-
-@dataclass(frozen=True, slots=True)
-class RetainedProvisionRecords:
-    """Records of third-party provisions an erasure kept (APPI Art. 29 requires them for
-    the policy's ``record_retention``), with the ground each provision was made on."""
-
-    ground: str | None
-    """``None`` when they are withheld from disclosure: ``ground_text`` and ``clause`` then
-    name the statutory ground they are withheld on instead."""
-    count: int
-    until: datetime
-    ground_text: Mapping[str, str]
-    clause: str
-    withheld: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ErasureReceipt:
-    receipt_id: str
-    erased: dict[str, int]
-    """Records removed, per category."""
-    completed_at: datetime
-    consent_events: int = 0
-    sessions: int = 0
-    third_party_provisions: int = 0
-    retained: list[RetainedRecords] = field(default_factory=list)
-    retained_provisions: list[RetainedProvisionRecords] = field(default_factory=list)
-    notices: int = 0
-    """Erasure notices enqueued (one per registered endpoint)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,40 +46,40 @@ class RequestReceipt:
 @contextlib.contextmanager
 def _logged(store: Store, address: str, kind: RequestLogKind, now: datetime) -> Iterator[str]:
     """Log the request as received; a refusal marks it denied with its stable code."""
-    request_id = ops.open_request(store, address, kind, now=now)
+    request_id = requests_log.open_request(store, address, kind, now=now)
     try:
         yield request_id
     except WalletAuthError as error:
-        ops.finish_request(store, request_id, "denied", now=now, reason=error.code)
+        requests_log.finish_request(store, request_id, "denied", now=now, reason=error.code)
         raise
 
 
 def deny_request(store: Store, address: str, kind: RequestLogKind, reason: str, *,
                  now: datetime) -> str:
     """Log a request refused before it could be carried out (e.g. its proof failed)."""
-    request_id = ops.open_request(store, address, kind, now=now)
-    ops.finish_request(store, request_id, "denied", now=now, reason=reason)
+    request_id = requests_log.open_request(store, address, kind, now=now)
+    requests_log.finish_request(store, request_id, "denied", now=now, reason=reason)
     return request_id
 
 
 def export_subject(store: Store, address: str, *, now: datetime) -> ExportDocument:
     """Everything linked to ``address`` (disclosure), as a JSON-ready document."""
     with _logged(store, address, "export", now) as request_id:
-        checksum = ops.subject_address(store, address)
-        dossier = ops.read_dossier(store, checksum)
-        document = build_document(store.policy, checksum, dossier,
-                                  ops.list_requests(store, checksum), now=now)
+        checksum = normalise_address(address)
+        found = dossier.read_dossier(store, checksum)
+        document = build_document(store.policy, checksum, found,
+                                  requests_log.list_requests(store, checksum), now=now)
         store.audit(checksum, "export", now=now,
                     detail={"records": len(document["records"]),
                             "withheld": sum(w["records"] for w in document["withheld"])})
-        ops.finish_request(store, request_id, "completed", now=now,
+        requests_log.finish_request(store, request_id, "completed", now=now,
                            detail={"records": len(document["records"])})
     return document
 
 
 def erase_subject(
     store: Store, address: str, *, now: datetime, notify: Sequence[str] = ()
-) -> ErasureReceipt:
+) -> Erasure:
     """Erase everything linked to ``address`` in one transaction, enqueueing a signed
     ``subject.erased`` notice for each endpoint name in ``notify``.
 
@@ -128,40 +95,8 @@ def erase_subject(
                           policy_version=store.policy.version)
             for endpoint in notify
         ]
-        erasure = ops.erase_subject(store, address, now=now, request_id=request_id,
-                                    notices=notices)
-    return ErasureReceipt(
-        receipt_id=request_id,
-        erased=dict(erasure.erased),
-        completed_at=now,
-        consent_events=erasure.consent_events,
-        sessions=erasure.sessions,
-        third_party_provisions=erasure.provisions,
-        retained=[_retained(store, kept) for kept in erasure.retained],
-        retained_provisions=[_retained_provisions(store, kept)
-                             for kept in erasure.retained_provisions],
-        notices=len(notices) if erasure.subject_found else 0,
-    )
-
-
-def _retained_provisions(
-    store: Store, kept: ops.RetainedProvisions
-) -> RetainedProvisionRecords:
-    if kept.withheld is not None:
-        withholding = WITHHOLDING_GROUNDS[kept.withheld]
-        return RetainedProvisionRecords(None, kept.count, kept.until, withholding.text(),
-                                        withholding.clause, kept.withheld)
-    ground = store.policy.ground(kept.ground)
-    return RetainedProvisionRecords(kept.ground, kept.count, kept.until,
-                                    ground.text.model_dump(), ground.clause)
-
-
-def _retained(store: Store, kept: ops.Retained) -> RetainedRecords:
-    purpose = store.policy.purpose(kept.purpose)
-    # Only Policy.legal_duties are kept, and each of them names its law.
-    assert purpose.legal_source is not None
-    return RetainedRecords(kept.category, kept.purpose, kept.count, kept.until,
-                           purpose.legal_source.model_dump(), purpose.clause)
+        return erasure.erase_subject(store, address, now=now, request_id=request_id,
+                                     notices=notices)
 
 
 def correct(
@@ -171,13 +106,13 @@ def correct(
     with _logged(store, address, "correct", now) as request_id:
         _check_changes(changes)
         editable = frozenset(c.id for c in store.policy.categories.values() if c.user_supplied)
-        outcome = ops.apply_changes(store, address, changes, editable=editable, now=now)
+        outcome = corrections.apply_changes(store, address, changes, editable=editable, now=now)
         if outcome.refused:
             index, reason = outcome.refused[0]
             raise RightsError(reason, f"change {index} refused ({reason}); nothing was changed")
         detail = {"corrected": outcome.corrected, "added": outcome.added,
                   "deleted": outcome.deleted}
-        ops.finish_request(store, request_id, "completed", now=now, detail=detail)
+        requests_log.finish_request(store, request_id, "completed", now=now, detail=detail)
     return RequestReceipt(request_id, now, detail)
 
 
@@ -245,22 +180,22 @@ def _restriction(
                     f"{purpose_id!r} is what signing in rests on (lifting would need a sign-in);"
                     " ask for erasure instead",
                 )
-        change = store.lift_suspension if lift else store.suspend
+        change = subject_state.lift_suspension if lift else subject_state.suspend
         notice_type = "subject.unrestricted" if lift else "subject.restricted"
         for purpose_id in dict.fromkeys(purposes):
             # Each purpose's change commits with its own notice.
-            change(address, purpose_id, now=now,
+            change(store, address, purpose_id, now=now,
                    notices=pending_notices(store, notice_type, [purpose_id], notify, now))
         detail = {"purposes": list(dict.fromkeys(purposes)), "lifted": lift}
-        ops.finish_request(store, request_id, "completed", now=now, detail=detail)
+        requests_log.finish_request(store, request_id, "completed", now=now, detail=detail)
     return RequestReceipt(request_id, now, detail)
 
 
 def stop_third_party(store: Store, address: str, *, now: datetime) -> RequestReceipt:
     """No further provision to third parties on consent grounds (legal grounds remain)."""
     with _logged(store, address, "stop-third-party", now) as request_id:
-        store.stop_third_party(address, True, now=now)
-        ops.finish_request(store, request_id, "completed", now=now)
+        subject_state.stop_third_party(store, address, True, now=now)
+        requests_log.finish_request(store, request_id, "completed", now=now)
     return RequestReceipt(request_id, now)
 
 
@@ -282,7 +217,7 @@ def record_provision(
     if withheld is not None and withheld not in WITHHOLDING_GROUNDS:
         raise RightsError("invalid_argument", f"a record is withheld only on a statutory ground:"
                           f" {sorted(WITHHOLDING_GROUNDS)}")
-    ops.record_provision(store, address, recipient, categories, ground, now=now,
+    provisions.record_provision(store, address, recipient, categories, ground, now=now,
                          withheld=withheld)
 
 
@@ -292,4 +227,4 @@ def list_requests(
 ) -> list[RequestEntry]:
     """The subject's requests, oldest first; a page of them with ``after`` (the last
     one's ``received_at`` and ``id``) and ``limit``."""
-    return ops.list_requests(store, address, after=after, limit=limit)
+    return requests_log.list_requests(store, address, after=after, limit=limit)

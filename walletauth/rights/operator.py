@@ -14,8 +14,7 @@ from datetime import datetime
 from typing import Final
 
 from walletauth.rights.errors import RightsError
-from walletauth.store import Store
-from walletauth.store import subject_ops as ops
+from walletauth.store import Store, requests_log
 from walletauth.store.audit import DetailValue
 
 MAX_REASON_CHARS: Final = 500
@@ -43,9 +42,10 @@ def close_forwarded(
     and still ``received``, as completed by the request ``completed_by`` the operator ran.
     Refused (``invalid_argument``) unless it is an open handed-over request of ``address``:
     the id the operator typed must belong to the person they found."""
-    entry = next((e for e in ops.list_requests(store, address) if e.id == request_id), None)
+    entry = next((e for e in requests_log.list_requests(store, address)
+                  if e.id == request_id), None)
     if entry is None or entry.status != "received" or ":" not in entry.kind:
         raise RightsError("invalid_argument", f"{request_id!r} is no open request a service"
                           " handed over for this subject")
-    ops.finish_request(store, request_id, "completed", now=now,
+    requests_log.finish_request(store, request_id, "completed", now=now,
                        detail={"completed_by": completed_by})

@@ -74,6 +74,7 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         start_console(app, runtime)
         notices = start_notice_worker(runtime.gateway, clock, notice_endpoints(settings))
         try:
+            oidc_routes.start(app)  # a misconfigured client stops the start-up here
             # A new version's policy.changed goes into the outbox before any request.
             await runtime.gateway.run(announce_policy, runtime.notice_services(), clock())
             yield

@@ -37,6 +37,7 @@ from walletauth.server.config.services import ServiceRegistry
 from walletauth.server.config.settings import ConfiguredSettings, Settings, bare_seconds
 from walletauth.server.signin.login import Clock
 from walletauth.server.store_gateway import StoreGateway
+from walletauth.server.web.errors import ServerError
 from walletauth.store.purge import NOTICE_ABANDON_AFTER
 
 log = logging.getLogger("walletauth.server.delivery")
@@ -88,7 +89,7 @@ async def deliver_once(
     for queued in claimed:
         post = signed_post(queued, endpoints.get(queued.endpoint), now)
         error = post if isinstance(post, str) else await _send(client, post)
-        await gateway.run(settle, queued, error, now=now, first_retry=first_retry)
+        await gateway.run_always(settle, queued, error, now=now, first_retry=first_retry)
         report.count(error)
     return report
 
@@ -136,6 +137,10 @@ class NoticeWorker:
             try:
                 report = await deliver_once(self._gateway, self._endpoints, self._client,
                                             self._settings, self._clock)
+            except ServerError as refused:
+                # The store queue is full (a burst of requests): they go first; the notices
+                # stay due for the next round.
+                log.warning("notice delivery round skipped: %s", refused.message)
             except Exception:
                 # A database hiccup must not end delivery for the life of the worker.
                 log.exception("notice delivery round failed; next round as scheduled")

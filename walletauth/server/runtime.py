@@ -61,6 +61,7 @@ class Runtime:
         gateway = await StoreGateway.open(
             functools.partial(open_store, settings, policy, secrets),
             serial=serial_for(settings.sqlalchemy_url), on_wait=metrics.pool_waited("store"),
+            max_waiting=settings.store_max_waiting,
         )
         # Newest secrets version first: new indexes go under it, erasure looks under all.
         index_keys = [

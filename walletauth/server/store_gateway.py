@@ -40,6 +40,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Concatenate, Generic, ParamSpec, TypeVar
 
+from walletauth.server.web.errors import ServerError
 from walletauth.store import Store
 
 P = ParamSpec("P")
@@ -48,6 +49,11 @@ T = TypeVar("T")
 PARALLEL_STORE_CALLS = 8
 """Store calls at once on PostgreSQL; within the engines' pool size, so none waits for
 or opens a connection of its own."""
+MAX_WAITING = 256
+"""Store calls that may wait for a thread beyond those running (a worker's queue): a burst
+larger than this is answered 503 with ``Retry-After`` at once rather than queued for
+seconds behind it (``WALLETAUTH_STORE_MAX_WAITING``)."""
+RETRY_AFTER_SECONDS = 1
 
 
 def serial_for(url: str) -> bool:
@@ -66,20 +72,22 @@ class StoreGateway:
 
     def __init__(
         self, store: Store, *, serial: bool, executor: ThreadPoolExecutor | None = None,
-        on_wait: Callable[[float], None] | None = None,
+        on_wait: Callable[[float], None] | None = None, max_waiting: int = MAX_WAITING,
     ) -> None:
         """``on_wait`` is told how long each call handed to a thread waited for one (on
-        PostgreSQL: for a pooled connection, as the threads are no more than those)."""
+        PostgreSQL: for a pooled connection, as the threads are no more than those); at
+        most ``max_waiting`` calls wait, one more is ``service_unavailable``."""
         self._store = store
         self._serial = serial
         self._on_wait = on_wait
         self._in_flight = 0  # calls handed to the executor, not yet done (loop thread only)
+        self._max_in_flight = (1 if serial else PARALLEL_STORE_CALLS) + max_waiting
         self._executor = executor or _executor(serial)
 
     @classmethod
     async def open(
         cls, opener: Callable[[], Store], *, serial: bool,
-        on_wait: Callable[[float], None] | None = None,
+        on_wait: Callable[[float], None] | None = None, max_waiting: int = MAX_WAITING,
     ) -> StoreGateway:
         """Open the store on the gateway's own thread: opening migrates and connects."""
         executor = _executor(serial)
@@ -88,7 +96,9 @@ class StoreGateway:
         except BaseException:
             executor.shutdown(wait=False)
             raise
-        return cls(store, serial=serial, executor=executor, on_wait=on_wait)
+        return cls(
+            store, serial=serial, executor=executor, on_wait=on_wait, max_waiting=max_waiting
+        )
 
     @property
     def serial(self) -> bool:
@@ -104,7 +114,16 @@ class StoreGateway:
     async def run(
         self, function: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """``function(store, *args, **kwargs)`` on the gateway's threads."""
+        """``function(store, *args, **kwargs)`` on the gateway's threads; with the queue
+        full, ``service_unavailable`` at once (see :meth:`refuse_if_full`)."""
+        self.refuse_if_full()
+        return await self.run_always(function, *args, **kwargs)
+
+    async def run_always(
+        self, function: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """:meth:`run` even with the queue full: for what must be written once done
+        elsewhere (a notice's answer, received already) and for closing the store."""
         loop = asyncio.get_running_loop()
         self._in_flight += 1
         call = functools.partial(function, self._store, *args, **kwargs)
@@ -114,6 +133,17 @@ class StoreGateway:
             return await loop.run_in_executor(self._executor, _Timed(call, self._on_wait))
         finally:
             self._in_flight -= 1
+
+    def refuse_if_full(self) -> None:
+        """Raise ``service_unavailable`` (``Retry-After``) if a call now would find the
+        queue full: a caller about to spend something it cannot take back (a nonce) asks
+        first, so the client may send the same request again."""
+        if self._in_flight >= self._max_in_flight:
+            raise ServerError(
+                "service_unavailable",
+                f"this worker has {self._in_flight} store calls in hand; try again shortly",
+                retry_after=RETRY_AFTER_SECONDS,
+            )
 
     async def run_short(
         self, function: Callable[Concatenate[Store, P], T], *args: P.args, **kwargs: P.kwargs
@@ -127,7 +157,7 @@ class StoreGateway:
     async def close(self) -> None:
         """Close the store on the gateway's thread, after the calls queued before."""
         try:
-            await self.run(Store.close)
+            await self.run_always(Store.close)
         finally:
             self._executor.shutdown(wait=True)
 

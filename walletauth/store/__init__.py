@@ -9,6 +9,7 @@ its key) makes every copy of its records unreadable.
 
 from walletauth.store.audit import AUDIT_EVENTS, AuditEntry, AuditEvent
 from walletauth.store.consent import ConsentEvent, ConsentKind
+from walletauth.store.erasure import Erasure, RetainedProvisionRecords, RetainedRecords
 from walletauth.store.errors import STORE_ERROR_CODES, StoreError
 from walletauth.store.migrate import migrate
 from walletauth.store.purge import PurgeReport
@@ -16,7 +17,6 @@ from walletauth.store.records import Record
 from walletauth.store.rekey import RotationReport
 from walletauth.store.secrets import Secrets
 from walletauth.store.store import Store
-from walletauth.store.subject_ops import Erasure, Retained
 
 __all__ = [
     "AUDIT_EVENTS",
@@ -28,7 +28,8 @@ __all__ = [
     "Erasure",
     "PurgeReport",
     "Record",
-    "Retained",
+    "RetainedProvisionRecords",
+    "RetainedRecords",
     "RotationReport",
     "Secrets",
     "Store",

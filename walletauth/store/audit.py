@@ -17,7 +17,9 @@ from typing import Any, Final, Literal, get_args
 import sqlalchemy as sa
 
 from walletauth.store.errors import StoreError
+from walletauth.store.handle import StoreHandle, find_subject, write_transaction
 from walletauth.store.schema import audit_log, subjects
+from walletauth.store.types import require_aware
 
 AuditEvent = Literal[
     "consent_change",
@@ -141,3 +143,52 @@ def read_audit(connection: sa.Connection, subject_id: int | None) -> list[AuditE
         )
         for row in connection.execute(query)
     ]
+
+
+def log_event(
+    store: StoreHandle,
+    connection: sa.Connection,
+    event: AuditEvent,
+    now: datetime,
+    subject_id: int | None,
+    *,
+    purpose: str | None = None,
+    category: str | None = None,
+    detail: Mapping[str, DetailValue] | None = None,
+) -> None:
+    """:func:`write_audit` under the policy version in force."""
+    write_audit(connection, event, at=now, policy_version=store.policy.version,
+                subject_id=subject_id, purpose=purpose, category=category, detail=detail)
+
+
+def audit(
+    store: StoreHandle,
+    address: str | None,
+    event: AuditEvent,
+    *,
+    now: datetime,
+    purpose: str | None = None,
+    category: str | None = None,
+    detail: Mapping[str, DetailValue] | None = None,
+) -> None:
+    """Log a processing event done above the store (an export, a correction...).
+
+    ``detail`` must hold counts and flags only, never personal data.
+    """
+    now = require_aware(now)
+    with write_transaction(store) as write:
+        subject_id = None
+        if address is not None:
+            subject, _events = find_subject(store, write.connection, address)
+            subject_id = None if subject is None else subject.id
+        log_event(store, write.connection, event, now, subject_id, purpose=purpose,
+                  category=category, detail=detail)
+
+
+def audit_entries(store: StoreHandle, address: str | None = None) -> list[AuditEntry]:
+    """The whole audit log, or one subject's own entries (for export)."""
+    with store.reader.begin() as connection:
+        if address is None:
+            return read_audit(connection, None)
+        subject, _events = find_subject(store, connection, address)
+        return [] if subject is None else read_audit(connection, subject.id)

@@ -18,7 +18,15 @@ others still commit, all in one commit and one pool checkout per engine. A batch
 sign-in on PostgreSQL, where the server does not batch) needs no savepoint: its failure
 rolls the transaction back.
 
-On PostgreSQL the key read runs in autocommit: psycopg would wrap its one SELECT in a
+On PostgreSQL a round trip costs the server's backend about 50 us of CPU even when it
+does nothing (removing the two pings per sign-in saved 100 us of backend CPU), so a
+sign-in makes four: ``BEGIN``; the subject lookup, which also
+reads the wallet record (``LEFT JOIN LATERAL``) and, when the key store shares the
+database, the subject's key row; the writes, held back and sent as one statement
+(data-modifying ``WITH`` queries, :meth:`_Dialect.together`); ``COMMIT``. It made ten (with
+the pool's ping per checkout, since removed in :mod:`walletauth.store.engines`):
+``benchmarks/login.py``, 2,391 -> 2,064 us of CPU per sign-in in all processes. With the
+key store apart, its key read runs in autocommit: psycopg would wrap its one SELECT in a
 BEGIN and a COMMIT, two round trips of their own. Pipeline mode for the batch (BEGIN sent
 with the first lookup, the writes after the record lookup sent together: 8 round trips
 on the records' connection become 5) was tried and not kept: under
@@ -50,6 +58,19 @@ _FIND_SUBJECT = (
     " e.text_digest FROM subjects AS s LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
     " WHERE s.ref IN ({refs}) ORDER BY e.id"
 )
+_FIND_SUBJECT_AND_MORE = (
+    "SELECT s.id, s.ref, s.key_id, e.kind, e.purpose, e.value, e.at, e.policy_version,"
+    " e.text_digest, r.id, r.data{key_columns} FROM subjects AS s"
+    " LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
+    " LEFT OUTER JOIN LATERAL (SELECT id, data FROM records WHERE subject_id = s.id"
+    " AND category = ? AND purpose = ? ORDER BY id LIMIT 1) AS r ON true{key_join}"
+    " WHERE s.ref IN ({refs}) ORDER BY e.id"
+)
+"""PostgreSQL: the subject lookup with the first record of a category and purpose (the
+sign-in's wallet record), and the subject's key row when the key store shares the
+database, in one round trip instead of three."""
+_KEY_COLUMNS = ", k.master_version, k.wrapped"
+_KEY_JOIN = " LEFT OUTER JOIN keystore_subject_keys AS k ON k.key_id = s.key_id"
 _LOCK_SUBJECT = {"sqlite": "", "postgresql": " FOR UPDATE OF s"}
 """SQLite's ``BEGIN IMMEDIATE`` already serialises writers; PostgreSQL locks the row."""
 _INSERT_SUBJECT = (
@@ -80,6 +101,12 @@ _STATEMENTS = (
     _USE_NONCE, _INSERT_SUBJECT, _FIRST_RECORD, _INSERT_RECORD, _UPDATE_RECORD, _RETAIN_UNTIL,
     _CREATE_SESSION, _READ_KEY,
 )
+_PREFETCHED_KEYS: ContextVar[dict[sa.Engine, dict[str, tuple[int, bytes] | None]] | None] = (
+    ContextVar("walletauth_prefetched_keys", default=None)
+)
+"""Inside a :meth:`LoginSql.batch` whose key store shares the records' database: the key
+rows the subject lookups read along (None: the key was destroyed), by key-store engine,
+each handed once to the :class:`KeyRead` that asks for it."""
 _HELD_KEY_CONNECTIONS: ContextVar[dict[sa.Engine, Any] | None] = ContextVar(
     "walletauth_held_key_connections", default=None
 )
@@ -130,6 +157,10 @@ class _Dialect:
 
         self._statements = {text: self._placeheld(text) for text in _STATEMENTS}
         self._find_subject: dict[int, str] = {}
+        self._find_subject_and_more: dict[tuple[int, bool], str] = {}
+        self._together: dict[tuple[str, ...], str] = {}
+        self.writes_together = self.name == "postgresql"
+        """Whether a sign-in's writes go as one statement (see :meth:`together`)."""
 
     def _placeheld(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -147,19 +178,77 @@ class _Dialect:
             self._find_subject[ref_count] = text
         return text
 
+    def find_subject_and_more(self, ref_count: int, *, with_key: bool) -> str:
+        """PostgreSQL: :meth:`find_subject` with the first record of a category and purpose
+        and, ``with_key``, the subject's key row (see :data:`_FIND_SUBJECT_AND_MORE`)."""
+        text = self._find_subject_and_more.get((ref_count, with_key))
+        if text is None:
+            text = self._placeheld(_FIND_SUBJECT_AND_MORE.format(
+                refs=", ".join("?" * ref_count),
+                key_columns=_KEY_COLUMNS if with_key else "",
+                key_join=_KEY_JOIN if with_key else "",
+            ) + self.lock)
+            self._find_subject_and_more[(ref_count, with_key)] = text
+        return text
+
+    def together(self, texts: tuple[str, ...]) -> str:
+        """Several of this module's writes as one statement: all but the last as
+        data-modifying ``WITH`` queries of the last (PostgreSQL). They see the same
+        snapshot and so must not touch one row twice; a sign-in's never do (its wallet
+        record, new access-log rows, its subject's retention, its session)."""
+        text = self._together.get(texts)
+        if text is None:
+            *first, last = (self.sql(each) for each in texts)
+            parts = ", ".join(f"w{index} AS ({each})" for index, each in enumerate(first))
+            text = self._together[texts] = f"WITH {parts} {last}"
+        return text
+
 
 class LoginTransaction:
     """The sign-in's statements on one DBAPI cursor, inside one transaction."""
 
-    def __init__(self, cursor: Any, dialect: _Dialect) -> None:
+    def __init__(
+        self, cursor: Any, dialect: _Dialect, *, keys: sa.Engine | None = None
+    ) -> None:
+        """``keys``: the key-store engine whose rows the subject lookup reads along, when
+        the key store shares this database (PostgreSQL)."""
         self._cursor = cursor
         self._dialect = dialect
+        self._keys = keys
         # A sign-in writes its time and each expiry into several columns: each distinct
         # value goes through the type's bind processing (~3 us) once per transaction.
         self._bound_times: dict[datetime, Any] = {}
+        # PostgreSQL: writes wait here and go as one statement (:meth:`flush`), before the
+        # next read or at the end of the sign-in, one round trip instead of one each.
+        self._pending: list[tuple[str, tuple[Any, ...]]] = []
+        # PostgreSQL: the first record the subject lookup read along, by its lookup key.
+        self._first_records: dict[tuple[int, str, str], tuple[int, bytes] | None] = {}
 
     def _run(self, text: str, parameters: tuple[Any, ...]) -> Any:
+        self.flush()
         return self._cursor.execute(self._dialect.sql(text), parameters)
+
+    def _write(self, text: str, parameters: tuple[Any, ...]) -> None:
+        if self._dialect.writes_together:
+            self._pending.append((text, parameters))
+        else:
+            self._cursor.execute(self._dialect.sql(text), parameters)
+
+    def flush(self) -> None:
+        """Send the writes held back (see ``_pending``), as one statement."""
+        pending = self._pending
+        if not pending:
+            return
+        self._pending = []
+        if len(pending) == 1:
+            ((text, parameters),) = pending
+            self._cursor.execute(self._dialect.sql(text), parameters)
+            return
+        texts = tuple(text for text, _parameters in pending)
+        self._cursor.execute(
+            self._dialect.together(texts),
+            tuple(value for _text, parameters in pending for value in parameters),
+        )
 
     def _time(self, moment: datetime) -> Any:
         bound = self._bound_times.get(moment)
@@ -173,20 +262,44 @@ class LoginTransaction:
         self._run(_USE_NONCE, (nonce, self._time(remember_until)))
         return self._cursor.fetchone() is not None
 
-    def find_subject(self, refs: list[str]) -> tuple[Subject | None, list[ConsentEvent]]:
+    def find_subject(
+        self, refs: list[str], *, record: tuple[str, str] | None = None
+    ) -> tuple[Subject | None, list[ConsentEvent]]:
         """The subject, locked for this transaction, and its consent events, oldest first
-        (as :func:`walletauth.store.subjects.find_with_history`)."""
-        self._cursor.execute(self._dialect.find_subject(len(refs)), refs)
+        (as :func:`walletauth.store.subjects.find_with_history`). On PostgreSQL the same
+        round trip reads the subject's first record of ``record`` (category, purpose),
+        which :meth:`first_record` then answers, and its key row when the key store shares
+        the database, which the key store's next read of that key answers."""
+        self.flush()
+        more = record is not None and self._dialect.writes_together
+        if more:
+            assert record is not None
+            text = self._dialect.find_subject_and_more(len(refs), with_key=self._keys is not None)
+            self._cursor.execute(text, [*record, *refs])
+        else:
+            self._cursor.execute(self._dialect.find_subject(len(refs)), refs)
         rows = self._cursor.fetchall()
         if not rows:
             return None, []
         read_time = self._dialect.read_time
         events = [
             ConsentEvent(kind, purpose, bool(value), read_time(at), policy_version, digest)
-            for _id, _ref, _key_id, kind, purpose, value, at, policy_version, digest in rows
-            if kind is not None
+            for _id, _ref, _key_id, kind, purpose, value, at, policy_version, digest, *_more
+            in rows if kind is not None
         ]
         subject_id, ref, key_id = rows[0][:3]
+        if more:
+            assert record is not None
+            first = rows[0]
+            self._first_records[(subject_id, *record)] = (
+                None if first[9] is None else (first[9], bytes(first[10]))
+            )
+            if self._keys is not None:
+                prefetched = _PREFETCHED_KEYS.get()
+                if prefetched is not None:
+                    prefetched.setdefault(self._keys, {})[key_id] = (
+                        None if first[11] is None else (first[11], bytes(first[12]))
+                    )
         return Subject(subject_id, ref, key_id), events
 
     def insert_subject(
@@ -203,6 +316,9 @@ class LoginTransaction:
     ) -> tuple[int, bytes] | None:
         """The id and sealed data of the subject's oldest record of ``category`` for
         ``purpose``."""
+        looked_up = (subject_id, category, purpose)
+        if looked_up in self._first_records:
+            return self._first_records.pop(looked_up)
         self._run(_FIRST_RECORD, (subject_id, category, purpose))
         row = self._cursor.fetchone()
         return None if row is None else (row[0], bytes(row[1]))
@@ -212,7 +328,7 @@ class LoginTransaction:
         expires_at: datetime, source: str, policy_version: str, data: bytes,
     ) -> None:
         at = self._time(now)
-        self._run(_INSERT_RECORD, (
+        self._write(_INSERT_RECORD, (
             subject_id, category, purpose, basis, at, at, self._time(expires_at),
             source, policy_version, data,
         ))
@@ -221,17 +337,17 @@ class LoginTransaction:
         self, record_id: int, *, now: datetime, expires_at: datetime, policy_version: str,
         data: bytes,
     ) -> None:
-        self._run(_UPDATE_RECORD, (
+        self._write(_UPDATE_RECORD, (
             self._time(now), self._time(expires_at), policy_version, data, record_id
         ))
 
     def retain_until(self, subject_id: int, until: datetime) -> None:
         """Keep the subject row at least until ``until``."""
         at = self._time(until)
-        self._run(_RETAIN_UNTIL, (at, subject_id, at))
+        self._write(_RETAIN_UNTIL, (at, subject_id, at))
 
     def create_session(self, id_hash: str, subject_id: int, expires_at: datetime) -> None:
-        self._run(_CREATE_SESSION, (id_hash, subject_id, self._time(expires_at)))
+        self._write(_CREATE_SESSION, (id_hash, subject_id, self._time(expires_at)))
 
 
 class TransactionLost(Exception):
@@ -243,9 +359,11 @@ class TransactionLost(Exception):
 class LoginBatch:
     """One write transaction for one or more sign-ins (see the module's docstring)."""
 
-    def __init__(self, cursor: Any, dialect: _Dialect, *, several: bool) -> None:
+    def __init__(
+        self, cursor: Any, dialect: _Dialect, *, several: bool, keys: sa.Engine | None = None
+    ) -> None:
         self._cursor = cursor
-        self._login = LoginTransaction(cursor, dialect)
+        self._login = LoginTransaction(cursor, dialect, keys=keys)
         self._savepoints = several
         self.undone = False
         """A lone sign-in failed: the transaction is rolled back instead of committed."""
@@ -280,11 +398,22 @@ class _SignInScope:
 
     def __exit__(self, error_type: type[BaseException] | None, *_details: object) -> None:
         batch = self._batch
+        if error_type is None:
+            try:
+                batch._login.flush()  # the writes held back are part of this sign-in
+            except BaseException:
+                self._undo()
+                raise
+            if batch._savepoints:
+                batch._savepoint("RELEASE SAVEPOINT sign_in")
+        else:
+            batch._login._pending.clear()
+            self._undo()
+
+    def _undo(self) -> None:
+        batch = self._batch
         if not batch._savepoints:
-            if error_type is not None:
-                batch.undone = True
-        elif error_type is None:
-            batch._savepoint("RELEASE SAVEPOINT sign_in")
+            batch.undone = True
         else:
             # Also what makes PostgreSQL's transaction usable again after an error in it.
             batch._savepoint("ROLLBACK TO SAVEPOINT sign_in", "RELEASE SAVEPOINT sign_in")
@@ -293,9 +422,12 @@ class _SignInScope:
 class LoginSql:
     """The sign-in's statements for one records engine (see the module's docstring)."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, keys: sa.Engine | None = None) -> None:
+        """``keys``: the key store's engine; when it is the same PostgreSQL database, the
+        subject lookup reads the subject's key row along (one round trip less)."""
         self._engine = engine
         self._dialect = _Dialect(engine)
+        self._keys = keys if keys is not None and _same_database(engine, keys) else None
 
     @contextlib.contextmanager
     def batch(self, size: int) -> Iterator[LoginBatch]:
@@ -307,7 +439,7 @@ class LoginSql:
             try:
                 if self._dialect.begin is not None:
                     cursor.execute(self._dialect.begin)
-                batch = LoginBatch(cursor, self._dialect, several=size > 1)
+                batch = LoginBatch(cursor, self._dialect, several=size > 1, keys=self._keys)
                 with _holding_key_connections():
                     yield batch
                 if batch.undone:
@@ -339,6 +471,11 @@ class KeyRead:
 
     def __call__(self, key_id: str) -> tuple[int, bytes] | None:
         """The key's master version and wrapped bytes, or None once it was destroyed."""
+        prefetched = _PREFETCHED_KEYS.get()
+        if prefetched is not None:
+            read_along = prefetched.get(self._engine, {})
+            if key_id in read_along:
+                return read_along.pop(key_id)
         held = _HELD_KEY_CONNECTIONS.get()
         if held is None:
             connection = self._engine.raw_connection()
@@ -385,9 +522,20 @@ def _holding_key_connections() -> Iterator[None]:
     :data:`_HELD_KEY_CONNECTIONS`)."""
     held: dict[sa.Engine, Any] = {}
     token = _HELD_KEY_CONNECTIONS.set(held)
+    prefetched = _PREFETCHED_KEYS.set({})
     try:
         yield
     finally:
+        _PREFETCHED_KEYS.reset(prefetched)
         _HELD_KEY_CONNECTIONS.reset(token)
         for connection in held.values():
             connection.close()
+
+
+def _same_database(engine: sa.Engine, other: sa.Engine) -> bool:
+    """Whether two PostgreSQL engines reach one database (so one statement reads both)."""
+    return (
+        engine.dialect.name == other.dialect.name == "postgresql"
+        and engine.url.render_as_string(hide_password=False)
+        == other.url.render_as_string(hide_password=False)
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,6 +11,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 
 from walletauth.store.engines import create_engine, default_keystore_url
 from walletauth.store.keyschema import keystore_metadata
@@ -39,18 +41,55 @@ def upgrade_engine(engine: sa.Engine, schema: Schema) -> None:
         connection.commit()
 
 
-def migrate(url: str, keystore_url: str | None = None) -> None:
-    """Upgrade both schemas to head (``walletauth migrate``); safe to run again."""
-    targets: list[tuple[Schema, str]] = [
-        ("records", url),
-        ("keystore", keystore_url or default_keystore_url(url)),
-    ]
-    for schema, target in targets:
+def migrate(
+    url: str, keystore_url: str | None = None, *,
+    on_step: Callable[[Schema, str], None] | None = None,
+) -> None:
+    """Upgrade both schemas to head (``walletauth migrate``); safe to run again.
+
+    With ``on_step``, one revision at a time, each committed before ``on_step(schema,
+    revision)`` is called (a progress bar's tick; :func:`pending_revisions` says how
+    many there will be)."""
+    for schema, target in _targets(url, keystore_url):
         engine = create_engine(target)
         try:
-            upgrade_engine(engine, schema)
+            if on_step is None:
+                upgrade_engine(engine, schema)
+                continue
+            with engine.connect() as connection:
+                config = alembic_config(schema, connection)
+                for revision in _pending(connection, schema):
+                    command.upgrade(config, revision)
+                    connection.commit()
+                    on_step(schema, revision)
         finally:
             engine.dispose()
+
+
+def pending_revisions(url: str, keystore_url: str | None = None) -> list[tuple[Schema, str]]:
+    """The revisions :func:`migrate` would apply, oldest first, per schema."""
+    pending: list[tuple[Schema, str]] = []
+    for schema, target in _targets(url, keystore_url):
+        engine = create_engine(target)
+        try:
+            with engine.connect() as connection:
+                pending.extend((schema, revision) for revision in _pending(connection, schema))
+        finally:
+            engine.dispose()
+    return pending
+
+
+def _targets(url: str, keystore_url: str | None) -> list[tuple[Schema, str]]:
+    return [("records", url), ("keystore", keystore_url or default_keystore_url(url))]
+
+
+def _pending(connection: sa.Connection, schema: Schema) -> list[str]:
+    current = MigrationContext.configure(
+        connection, opts={"version_table": _VERSION_TABLE[schema]}).get_current_revision()
+    script = ScriptDirectory.from_config(alembic_config(schema))
+    newest_first = [revision.revision
+                    for revision in script.iterate_revisions("heads", current or "base")]
+    return [revision for revision in reversed(newest_first) if revision != current]
 
 
 def schema_differences(engine: sa.Engine, schema: Schema) -> list[Any]:

@@ -149,3 +149,21 @@ def pending_count(engine: sa.Engine, endpoints: Sequence[str] | None = None) -> 
     with engine.begin() as connection:
         total: int = connection.execute(query).scalar_one()
     return total
+
+
+def retry_now(
+    engine: sa.Engine, *, now: datetime, occurred_after: datetime,
+    notice_id: str | None = None, endpoint: str | None = None,
+) -> int:
+    """Make notices that failed before due at once (the operator's "retry now"): all of
+    them, or the one of ``notice_id`` at ``endpoint``. A notice that occurred before
+    ``occurred_after`` (past its abandon time) is left for the purge, as delivery leaves
+    it. Returns how many were made due."""
+    condition = sa.and_(notice_outbox.c.attempts > 0, notice_outbox.c.occurred_at > occurred_after)
+    if notice_id is not None:
+        condition = sa.and_(condition, notice_outbox.c.notice_id == notice_id,
+                            notice_outbox.c.endpoint == endpoint)
+    with engine.begin() as connection:
+        made_due: int = connection.execute(
+            sa.update(notice_outbox).where(condition).values(next_attempt_at=now)).rowcount
+    return made_due

@@ -7,14 +7,19 @@ report (and the audit entry written from it) holds counts only.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
+from walletauth.store.audit import log_event
+from walletauth.store.errors import StoreError
+from walletauth.store.handle import StoreHandle, require_positive_int
 from walletauth.store.keyschema import subject_keys
 from walletauth.store.rights_schema import (
     notice_outbox,
@@ -22,6 +27,7 @@ from walletauth.store.rights_schema import (
     third_party_provisions,
 )
 from walletauth.store.schema import nonces, records, sessions, subjects
+from walletauth.store.types import require_aware
 
 REQUESTS_LOG_RETENTION: Final = timedelta(days=3 * 365)
 """How long a closed rights request stays in the requests log: receipts must outlive the
@@ -213,7 +219,9 @@ def orphan_key_batches(
     """Key ids no subject points at, created before ``created_before``, a page at a time.
 
     The two databases are apart, so this pages through the key store by key id and asks
-    the records database about each page (bounded ``IN`` lists on either side).
+    the records database which ids of each page no subject holds (see
+    :func:`_unused_key_ids`). Every key is checked on every run: a key left by an
+    interrupted erasure may be as old as its subject, so no watermark would find it.
     """
     after = ""
     while True:
@@ -223,17 +231,154 @@ def orphan_key_batches(
                 .where(subject_keys.c.created_at < created_before, subject_keys.c.key_id > after)
                 .order_by(subject_keys.c.key_id)
                 .limit(batch_size)
-            ).scalars())
+            ).scalars().all())
         if not page:
             return
         with records_engine.begin() as connection:
-            used = set(connection.execute(
-                sa.select(subjects.c.key_id).where(subjects.c.key_id.in_(page))
-            ).scalars())
-        orphans = [key_id for key_id in page if key_id not in used]
+            orphans = _unused_key_ids(connection, page)
         if orphans:
             yield orphans
         after = page[-1]
 
 
+def _unused_key_ids(connection: sa.Connection, page: list[str]) -> list[str]:
+    """The ids of ``page`` that no subject holds, in one statement with one parameter.
+
+    The page goes as one text (comma-separated on PostgreSQL: key ids are hex; a JSON
+    array on SQLite), and only the unused ids come back. An expanding ``IN`` rendered and
+    bound a parameter per id and returned every used one, about 15 us a key: at a million
+    subjects most of a purge (benchmarks/README.md, "Big data")."""
+    candidates: sa.TableValuedAlias
+    if connection.dialect.name == "postgresql":
+        candidates = sa.func.unnest(sa.func.string_to_array(
+            sa.bindparam("page", ",".join(page), type_=sa.String()), sa.literal_column("','"),
+            type_=ARRAY(sa.String()),
+        )).table_valued("value").render_derived()
+    else:
+        candidates = sa.func.json_each(
+            sa.bindparam("page", json.dumps(page), type_=sa.String())
+        ).table_valued("value")
+    unused = sa.select(candidates.c.value).where(
+        ~sa.exists().where(subjects.c.key_id == candidates.c.value)
+    )
+    return [str(key_id) for key_id in connection.execute(unused).scalars()]
+
+
 SHORT_LIVED = {"nonces": nonces, "sessions": sessions}
+
+
+def purge(
+    store: StoreHandle, *, now: datetime, batch_size: int = 5000,
+    orphan_grace: timedelta = ORPHAN_KEY_GRACE,
+    requests_retention: timedelta = REQUESTS_LOG_RETENTION,
+    notice_abandon_after: timedelta = NOTICE_ABANDON_AFTER,
+    interrupted_after: timedelta = INTERRUPTED_REQUEST_AFTER,
+) -> PurgeReport:
+    """Dispose of every record past ``expires_at``, records of third-party provisions
+    past the policy's ``record_retention``, subjects left with nothing (with their
+    key), expired nonces and sessions, and subject keys no subject points at that are
+    older than ``orphan_grace``.
+
+    The service's own bookkeeping too: the wallet's requests still ``received``
+    ``interrupted_after`` after they arrived are closed as denied (``interrupted``),
+    requests-log entries closed more than ``requests_retention`` ago are deleted,
+    and notices undelivered ``notice_abandon_after`` after they occurred are
+    abandoned.
+
+    Batches of ``batch_size`` rows, each in its own short transaction; idempotent.
+    An audit entry with counts per category and purpose is written when anything
+    was disposed of.
+    """
+    now = require_aware(now)
+    require_positive_int(batch_size, "batch_size")
+    if not isinstance(orphan_grace, timedelta) or orphan_grace < timedelta(0):
+        raise StoreError("invalid_argument", "orphan_grace must be a timedelta >= 0")
+    for name, bound in (("requests_retention", requests_retention),
+                        ("notice_abandon_after", notice_abandon_after),
+                        ("interrupted_after", interrupted_after)):
+        if not isinstance(bound, timedelta) or bound <= timedelta(0):
+            raise StoreError("invalid_argument", f"{name} must be a timedelta > 0")
+    engine = store.engine
+    removed: dict[tuple[str, str], int] = {}
+    # Before the subjects: a subject whose last provision record goes is then empty.
+    provisions = _batched(
+        engine, old_provisions_batch,
+        provided_before=now - store.policy.third_party.record_retention, batch_size=batch_size)
+    while True:
+        with engine.begin() as connection:
+            batch = expired_records_batch(connection, now, batch_size)
+        for pair, count in batch.items():
+            removed[pair] = removed.get(pair, 0) + count
+        if sum(batch.values()) < batch_size:
+            break
+    subjects_removed = _purge_empty_subjects(store, now, batch_size)
+    short_lived = {
+        name: _purge_table(engine, table, now, batch_size) for name, table in SHORT_LIVED.items()
+    }
+    orphans = _destroy_orphan_keys(store, now, orphan_grace, batch_size)
+    bookkeeping = {
+        "requests_interrupted": _batched(
+            engine, interrupted_requests_batch, received_before=now - interrupted_after,
+            now=now, batch_size=batch_size),
+        "requests_removed": _batched(
+            engine, old_requests_batch, before=now - requests_retention, batch_size=batch_size),
+        "notices_abandoned": _batched(
+            engine, abandoned_notices_batch, occurred_before=now - notice_abandon_after,
+            batch_size=batch_size),
+    }
+    report = PurgeReport(records=removed, subjects=subjects_removed, **short_lived,
+                         orphan_keys=orphans, provisions=provisions, **bookkeeping)
+    if report.anything_removed:
+        with engine.begin() as connection:
+            log_event(store, connection, "purge", now, None, detail=report.audit_detail())
+    return report
+
+
+def _purge_empty_subjects(store: StoreHandle, now: datetime, batch_size: int) -> int:
+    removed = 0
+    while True:
+        with store.engine.begin() as connection:
+            key_ids = empty_subjects_batch(connection, now, batch_size)
+        # Rows first, keys after: a crash in between leaves an unused key, never a
+        # subject whose data cannot be read.
+        store.keys.destroy(key_ids)
+        removed += len(key_ids)
+        if len(key_ids) < batch_size:
+            return removed
+
+
+def _destroy_orphan_keys(
+    store: StoreHandle, now: datetime, grace: timedelta, batch_size: int
+) -> int:
+    # Keys are stamped with the wall clock: a purge run with a later ``now`` must
+    # still spare a key made moments ago by a sign-in in flight.
+    created_before = min(now, datetime.now(UTC)) - grace
+    return sum(
+        store.keys.destroy(batch)
+        for batch in orphan_key_batches(store.engine, store.keys.engine,
+                                        created_before=created_before,
+                                        batch_size=batch_size)
+    )
+
+
+def _batched(
+    engine: sa.Engine, batch: Callable[..., int], *, batch_size: int, **bounds: datetime
+) -> int:
+    """Run ``batch`` in short transactions until it does less than a full batch."""
+    done = 0
+    while True:
+        with engine.begin() as connection:
+            count = batch(connection, batch_size=batch_size, **bounds)
+        done += count
+        if count < batch_size:
+            return done
+
+
+def _purge_table(engine: sa.Engine, table: sa.Table, now: datetime, batch_size: int) -> int:
+    removed = 0
+    while True:
+        with engine.begin() as connection:
+            count = expired_rows_batch(connection, table, now, batch_size)
+        removed += count
+        if count < batch_size:
+            return removed

@@ -7,14 +7,18 @@ key from the subject's address, which is decrypted with the subject's own key.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
+from walletauth.store.audit import log_event
 from walletauth.store.crypto import subject_ref
+from walletauth.store.handle import StoreHandle
 from walletauth.store.keystore import KeyStore
 from walletauth.store.schema import subjects
 from walletauth.store.secrets import Secrets
 from walletauth.store.subjects import open_address
+from walletauth.store.types import require_aware
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +27,30 @@ class RotationReport:
     """Subject refs recomputed under the current HMAC key."""
     keys: int
     """Subject keys re-wrapped under the current master key."""
+
+
+def rotate_secrets(
+    store: StoreHandle, secrets: Secrets | None = None, *, batch_size: int = 1000,
+    now: datetime | None = None,
+) -> RotationReport:
+    """Move everything to the current secrets version.
+
+    Adopts ``secrets`` (e.g. ``store.secrets.rotate()``) when given, then re-wraps
+    every subject key under the current master key and recomputes every subject ref
+    under the current HMAC key from the subject's decrypted address. Subjects stay
+    findable throughout; afterwards older versions may be retired.
+    """
+    if secrets is not None:
+        store.secrets = secrets
+        store.keys.secrets = secrets
+    keys = store.keys.rewrap(batch_size)
+    refs = rekey_subjects(store.engine, store.keys, store.secrets, batch_size)
+    with store.engine.begin() as connection:
+        at = datetime.now(UTC) if now is None else require_aware(now)
+        log_event(store, connection, "secrets_rotation", at, None,
+                  detail={"version": store.secrets.current.version, "subjects": refs,
+                          "keys": keys})
+    return RotationReport(subjects=refs, keys=keys)
 
 
 def rekey_subjects(engine: sa.Engine, keys: KeyStore, secrets: Secrets, batch_size: int) -> int:

@@ -247,6 +247,9 @@ class Settings(ConfiguredSettings):
     """Connections each worker may open to Redis; more concurrent commands wait."""
     redis_pool_timeout: float = Field(default=2.0, gt=0)
     """Seconds a command waits for a free Redis connection before the request is a 503."""
+    store_max_waiting: int = Field(default=256, gt=0)
+    """Store calls each worker lets wait for a store thread (with its connection) beyond
+    those running; one more is a 503 ``service_unavailable`` with ``Retry-After``."""
     policy: str = "abcrecords"
     audience: str | None = None
     """The ``aud`` claim of access tokens; defaults to the issuer."""

@@ -33,7 +33,7 @@ from walletauth.server.web.deps import PrincipalDep, RuntimeDep
 from walletauth.server.web.problems import problem_responses
 from walletauth.server.web.schemas import MAX_PURPOSE_CHARS
 from walletauth.store import Store
-from walletauth.store.subject_ops import apply_changes
+from walletauth.store.corrections import apply_changes
 
 router = APIRouter(prefix="/me", tags=["intake"])
 

@@ -15,6 +15,7 @@ field that does not check out) writes nothing, so no session fills the log for f
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final, Literal
 
@@ -198,28 +199,18 @@ async def export(
 async def erase(
     body: SignedRequest, runtime: RuntimeDep, principal: PrincipalDep, response: Response,
     client_ip: ClientIpDep,
-) -> ErasureResponse:
+) -> rights.Erasure:
     now = await _prove(runtime, principal, body, "erase", client_ip)
     endpoints = runtime.notice_services()
-    receipt = await runtime.gateway.run(rights.erase_subject, principal.address,
+    erasure = await runtime.gateway.run(rights.erase_subject, principal.address,
                                         now=now, notify=endpoints)
     # With Redis the sessions live there, not under the subject's row: end every one of
     # the address's (the SQL state finds none left: the erasure took them).
     ended = await runtime.state.revoke_sessions_of(principal.address)
     response.headers.update(NO_STORE)
     SessionCookie(secure=runtime.settings.cookie_secure).clear(response)
-    return ErasureResponse(
-        receipt_id=receipt.receipt_id, erased=receipt.erased, completed_at=receipt.completed_at,
-        consent_events=receipt.consent_events, sessions=receipt.sessions + ended,
-        third_party_provisions=receipt.third_party_provisions,
-        retained=[Retained(category=r.category, purpose=r.purpose, count=r.count, until=r.until,
-                           ground=dict(r.ground), clause=r.clause) for r in receipt.retained],
-        retained_provisions=[
-            RetainedProvisions(ground=p.ground, count=p.count, until=p.until,
-                               ground_text=dict(p.ground_text), clause=p.clause,
-                               withheld=p.withheld)
-            for p in receipt.retained_provisions],
-    )
+    # The erasure itself is the answer (ErasureResponse is its schema on the wire).
+    return replace(erasure, sessions=erasure.sessions + ended)
 
 
 @router.post(

@@ -27,14 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from walletauth import rights
 from walletauth.policy import Policy
 from walletauth.policy.evaluate import decide_use
-from walletauth.rights.withholding import WithholdingGround
 from walletauth.server.config.services import Service
 from walletauth.server.web.deps import RuntimeDep
 from walletauth.server.web.errors import ServerError
 from walletauth.server.web.problems import problem_responses
 from walletauth.server.web.schemas import MAX_PURPOSE_CHARS
 from walletauth.store import Store, StoreError
-from walletauth.store.subject_ops import open_request
+from walletauth.store.requests_log import open_request
+from walletauth.store.withholding import WithholdingGround
 
 MAX_ADDRESS_CHARS: Final = 64
 MAX_SESSION_ID_CHARS: Final = 128

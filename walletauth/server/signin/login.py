@@ -25,7 +25,7 @@ from walletauth.server.config.settings import Settings
 from walletauth.server.signin.nonces import NonceCheck, NonceMinter
 from walletauth.server.signin.session_cookie import SessionCookies, SessionCredential
 from walletauth.server.signin.tokens import IssuedToken, TokenIssuer
-from walletauth.server.signin.writes import SignInWrite, SignInWrites
+from walletauth.server.signin.writes import SignInWrites
 from walletauth.server.state.base import ShortLivedState
 from walletauth.server.web.errors import ServerError
 from walletauth.server.web.metrics import Metrics
@@ -39,6 +39,7 @@ from walletauth.siwe.verify import (
     plain_key_failure,
     plain_key_login,
 )
+from walletauth.store.logins import SignIn
 
 log = logging.getLogger("walletauth.server.signin.login")
 
@@ -124,10 +125,12 @@ class LoginService:
     async def _verify(self, text: str, signature: str, client: Client, now: datetime) -> SignedIn:
         message, login, nonce = await self._checked(text, signature, client.ip, now)
         cookie, credential = self._cookies.issue(login.address, login.chain_id)
-        written = await self._writes.write(SignInWrite(
-            nonce=nonce, address=login.address, chain_id=login.chain_id, ip=client.ip,
-            user_agent=client.user_agent, session_id=credential.session_id,
-            session_expires_at=now + self._settings.session_ttl, now=now,
+        written = await self._writes.write(SignIn(
+            address=login.address, chain_id=login.chain_id, now=now, nonce=nonce.nonce,
+            nonce_issued_at=nonce.issued_at, nonce_remember_until=nonce.remember_until,
+            session_id=credential.session_id,
+            session_expires_at=now + self._settings.session_ttl, ip=client.ip,
+            user_agent=client.user_agent,
         ))
         if not written:
             self._refused(message, _nonce_unknown())

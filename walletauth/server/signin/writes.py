@@ -1,5 +1,6 @@
 """What a successful verify writes: the nonce's use, the sign-in's records, the session.
 
+A sign-in has one shape from the verify to the database, the store's :class:`SignIn`.
 On SQL (no Redis) all three are one store transaction (:meth:`Store.sign_in_many`): one
 subject lookup, one key-store read, and a nonce that was used already leaves nothing
 behind. With Redis (:class:`NonceFirst`), the nonce's use and the session are one script
@@ -29,14 +30,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from walletauth.server.signin.nonces import NonceCheck
 from walletauth.server.store_gateway import StoreGateway
 from walletauth.store import Store
-from walletauth.store.store import SignIn, SignInOutcome
+from walletauth.store.logins import SignIn, SignInOutcome
 
 log = logging.getLogger("walletauth.server.signin.writes")
 
@@ -46,20 +45,8 @@ about 335 us alone, 170 in batches of 8, 160 of 16, 150-165 of 32 and 64; the co
 share stops shrinking while the last of a batch, and the event loop, wait for all."""
 
 
-@dataclass(frozen=True)
-class SignInWrite:
-    nonce: NonceCheck
-    address: str
-    chain_id: int
-    ip: str
-    user_agent: str | None
-    session_id: str
-    session_expires_at: datetime
-    now: datetime
-
-
 class SignInWrites(Protocol):
-    async def write(self, sign_in: SignInWrite) -> bool:
+    async def write(self, sign_in: SignIn) -> bool:
         """Store ``sign_in``; False, with nothing stored, if its nonce was used already."""
 
 
@@ -75,9 +62,9 @@ class GroupCommit:
         self._queued: list[tuple[SignIn, asyncio.Future[bool]]] = []
         self._flushes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
 
-    async def write(self, sign_in: SignInWrite) -> bool:
+    async def write(self, sign_in: SignIn) -> bool:
         answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queued.append((_store_sign_in(sign_in), answer))
+        self._queued.append((sign_in, answer))
         if len(self._queued) == 1:
             # A task starts on the loop's next turn: the verifies due in this one queue first.
             self._spawn(self._flush())
@@ -115,14 +102,6 @@ class GroupCommit:
             _answer(answer, outcome)
 
 
-def _store_sign_in(sign_in: SignInWrite) -> SignIn:
-    return SignIn(
-        sign_in.address, sign_in.chain_id, sign_in.now, sign_in.nonce.nonce,
-        sign_in.nonce.remember_until, sign_in.session_id, sign_in.session_expires_at,
-        sign_in.ip, sign_in.user_agent,
-    )
-
-
 def _answer(answer: asyncio.Future[bool], outcome: SignInOutcome) -> None:
     if answer.done():  # its caller was cancelled; the sign-in is written all the same
         return
@@ -153,11 +132,14 @@ class NonceFirst:
         self._state = state
         self._gateway = gateway
 
-    async def write(self, sign_in: SignInWrite) -> bool:
+    async def write(self, sign_in: SignIn) -> bool:
         now = sign_in.now
+        # A full store queue refuses before the nonce is spent: the same signed body may
+        # then be sent again after Retry-After instead of asking the wallet to sign anew.
+        self._gateway.refuse_if_full()
         if not await self._state.use_nonce_with_session(
-            sign_in.nonce.nonce, issued_at=sign_in.nonce.issued_at,
-            remember_until=sign_in.nonce.remember_until, session_id=sign_in.session_id,
+            sign_in.nonce, issued_at=sign_in.nonce_issued_at,
+            remember_until=sign_in.nonce_remember_until, session_id=sign_in.session_id,
             address=sign_in.address, session_expires_at=sign_in.session_expires_at, now=now,
         ):
             return False

@@ -26,6 +26,11 @@ the store thread's lock. It can wait for another process's (the ``purge`` CLI's 
 batches), which blocks the loop for that long; a thread would not. The measurements are
 in ``benchmarks/README.md``.
 
+The queue is bounded: beyond the running calls, at most ``WALLETAUTH_STORE_MAX_WAITING``
+(:data:`MAX_WAITING`) wait, and one more is refused at once, ``service_unavailable`` with
+``Retry-After``, rather than queued for seconds behind a burst. :meth:`StoreGateway.run_always`
+is exempt, for what must be written once done elsewhere (a notice's answer) and the close.
+
 Whatever reaches the store from the server takes the store as its first argument, so the
 gateway is the only holder the server calls through: a route passes ``Store.records``,
 ``rights.erase_subject`` or a helper of its own, never a store it got hold of.

@@ -9,14 +9,30 @@ from __future__ import annotations
 
 import os
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 POSTGRES_URL = os.environ.get(
     "WALLETAUTH_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-REDIS_URL = os.environ.get("WALLETAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _own_database(url: str) -> str:
+    """``url`` with a Redis database of this test process's own: under pytest-xdist each
+    worker flushes the database it tests in, so worker ``gwN`` takes the Nth below the
+    configured one (15, 14, ... by default) rather than flushing another's mid-test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    parts = urlsplit(url)
+    database = int(parts.path.strip("/") or 0) - int(worker[2:])
+    return urlunsplit(parts._replace(path=f"/{database % 16}"))
+
+
+REDIS_URL = _own_database(
+    os.environ.get("WALLETAUTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+)
 
 
 def in_ci() -> bool:

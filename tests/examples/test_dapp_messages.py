@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from walletauth.console.errors import CONSOLE_ERROR_CODES
 from walletauth.server.web.problems import STATUS_BY_CODE
 
 DAPP = Path(__file__).resolve().parents[2] / "examples" / "dapp"
@@ -15,6 +16,8 @@ SERVICE_API_ONLY = {"service_unauthorized", "purpose_not_granted_to_service",
                     "category_reserved", "subject_creation_not_granted",
                     "category_not_for_ground"}
 """Answers of /services/v1 and /metrics, which a page never calls."""
+CONSOLE_ONLY = set(CONSOLE_ERROR_CODES)
+"""Answers of /console/, whose own pages word them for the operator."""
 
 
 def messages() -> dict[str, str]:
@@ -34,8 +37,9 @@ def wallet_side_codes() -> set[str]:
 
 
 def test_every_code_walletauth_answers_a_browser_with_has_a_message():
+    never_on_the_page = SERVICE_API_ONLY | CONSOLE_ONLY
     browser_facing = {code for code, outcome in STATUS_BY_CODE.items()
-                      if code not in SERVICE_API_ONLY and (outcome.status < 500 or code in {
+                      if code not in never_on_the_page and (outcome.status < 500 or code in {
                           "rpc_unavailable", "service_unavailable", "internal_error"})}
 
     assert sorted(browser_facing - set(messages())) == []

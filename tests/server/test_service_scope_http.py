@@ -81,7 +81,7 @@ def test_a_field_the_category_does_not_declare_is_a_422_and_nothing_is_kept(serv
     ("guardian_consent", {"method": "signed_form", "granted_at": "2026-01-01"}),
     ("age_confirmation", {"under_guardian_age": False, "confirmed_at": "2026-01-01"}),
 ])
-@pytest.mark.parametrize("key", [CATALOGUE_KEY, BACK_OFFICE_KEY])
+@pytest.mark.parametrize("key", [CATALOGUE_KEY, BACK_OFFICE_KEY], ids=["catalogue", "back_office"])
 def test_no_service_writes_the_age_rules_categories_as_records(served, wallet, key, category,
                                                                data):
     http, runtime = served

@@ -62,7 +62,8 @@ def test_a_key_finds_its_service_and_the_purposes_granted_to_it():
 
 
 @pytest.mark.parametrize("key", [None, "", "wa_svc_", "Bearer " + MUSIC_KEY, MUSIC_KEY[7:],
-                                 MUSIC_KEY + "x", new_api_key()])
+                                 MUSIC_KEY + "x", new_api_key()],
+                         ids=["none", "empty", "prefix", "bearer", "unprefixed", "longer", "new"])
 def test_any_other_key_is_service_unauthorized(key):
     with refused("service_unauthorized"):
         three_services().authenticate(key)
@@ -124,7 +125,7 @@ def test_the_digest_is_normalised_to_lower_case_hex():
     hash_api_key(MUSIC_KEY) + "0",
     "g" * 64,
     MUSIC_KEY,  # the key itself instead of its hash
-])
+], ids=["short", "long", "not_hex", "the_key"])
 def test_an_invalid_digest_is_refused(digest):
     with pytest.raises(ValidationError, match="64 hex digits"):
         ServiceConfig(api_key_sha256=digest)

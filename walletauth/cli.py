@@ -1,4 +1,5 @@
-"""The ``walletauth`` command: serve, migrate, purge, and manage the signing keys."""
+"""The ``walletauth`` command: serve, migrate, purge, and manage the signing keys and
+the store's secrets."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from walletauth.server.config.keys import KeyRing
 from walletauth.server.config.settings import Settings
 
 if TYPE_CHECKING:
-    from walletauth.store import PurgeReport, Store
+    from walletauth.store import PurgeReport, Secrets, Store
 
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
 keys_app = typer.Typer(help="The ES256 keys that sign access tokens.", no_args_is_help=True)
@@ -24,6 +25,11 @@ app.add_typer(keys_app, name="keys")
 notices_app = typer.Typer(help="The outbox of notices to downstream services.",
                           no_args_is_help=True)
 app.add_typer(notices_app, name="notices")
+secrets_app = typer.Typer(
+    help="The store's secrets: the subject-ref HMAC key and the master key, by version.",
+    no_args_is_help=True,
+)
+app.add_typer(secrets_app, name="secrets")
 
 APP_FACTORY = "walletauth.server.app:create_app_from_environment"
 BAD_CONFIGURATION_EXIT = 2
@@ -271,6 +277,141 @@ def keys_list() -> None:
         else:
             state = "expired"
         typer.echo(f"{key.kid}  created {key.created_at.isoformat(timespec='seconds')}  {state}")
+
+
+def _refuse(problem: str, code: int = BAD_CONFIGURATION_EXIT) -> NoReturn:
+    typer.echo(f"walletauth: {' '.join(problem.split())}", err=True)
+    raise typer.Exit(code=code)
+
+
+def _load_secrets(settings: Settings) -> Secrets:
+    from walletauth.store import Secrets, StoreError
+
+    try:
+        return Secrets.load_or_create(settings.data_dir / "secrets")
+    except StoreError as error:
+        _refuse(f"{error.code}: {error.message}")
+    except OSError as error:
+        _refuse(f"cannot read the secrets in {settings.data_dir / 'secrets'}: {error}")
+
+
+def _open_secrets_store(settings: Settings, secrets: Secrets) -> Store:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from walletauth.policy.loader import load_policy
+    from walletauth.server.runtime import open_store, prepare_data_dir
+    from walletauth.store import StoreError
+
+    try:
+        prepare_data_dir(settings)
+        return open_store(settings, load_policy(settings.policy), secrets)
+    except (StoreError, WalletAuthError) as error:
+        _refuse(f"{error.code}: {error.message}")
+    except SQLAlchemyError as error:
+        # The driver's first line says what is wrong (refused, unknown database...).
+        cause = getattr(error, "orig", None) or error
+        first = (str(cause).splitlines() or [type(cause).__name__])[0]
+        _refuse(f"cannot open the database: {first}")
+
+
+@secrets_app.command("add")
+def secrets_add() -> None:
+    """Write the next secrets version; what is new uses it once the workers restart."""
+    from walletauth.store import StoreError
+
+    settings = Settings()
+    secrets = _load_secrets(settings)
+    try:
+        added = secrets.rotate().current.version
+    except StoreError as error:
+        _refuse(f"{error.code}: {error.message}")
+    except OSError as error:
+        _refuse(f"cannot write secrets version {max(secrets.versions) + 1}"
+                f" in {secrets.directory}: {error}")
+    typer.echo(f"secrets version {added} written to {secrets.directory}")
+    # A key re-wrapped under a version a running worker has not loaded would break that
+    # worker's sign-ins and exports: every worker must know it before anything moves.
+    typer.echo("next: restart every worker (all hosts) so that all of them load it,"
+               " then run `walletauth secrets rewrap`")
+
+
+@secrets_app.command("rewrap")
+def secrets_rewrap(
+    batch_size: Annotated[int, typer.Option(min=1, help="Keys or refs per transaction")] = 1000,
+) -> None:
+    """Move every subject key and ref to the current secrets version (run again: a no-op)."""
+    from walletauth.store import RotationReport, StoreError
+
+    settings = Settings()
+    secrets = _load_secrets(settings)
+    store = _open_secrets_store(settings, secrets)
+    try:
+        report: RotationReport
+        if _on_terminal() and (total := store.pending_rotation()):
+            with typer.progressbar(length=total, label="rewrap", file=sys.stderr,
+                                   show_pos=True, show_percent=True) as bar:
+                report = store.rotate_secrets(secrets, batch_size=batch_size,
+                                              on_progress=bar.update)
+        else:
+            report = store.rotate_secrets(secrets, batch_size=batch_size)
+    except StoreError as error:
+        _refuse(f"{error.code}: {error.message}")
+    finally:
+        store.close()
+    typer.echo(f"current version: {secrets.current.version}")
+    typer.echo(f"keys re-wrapped: {report.keys}")
+    typer.echo(f"refs recomputed: {report.subjects}")
+
+
+@secrets_app.command("retire")
+def secrets_retire(
+    version: Annotated[int, typer.Argument(help="The secrets version to delete")],
+) -> None:
+    """Delete an old secrets version; refused while any subject key or ref uses it."""
+    from walletauth.store import StoreError
+
+    settings = Settings()
+    secrets = _load_secrets(settings)
+    if version not in secrets.versions:
+        _refuse(f"secrets version {version} is not in {secrets.directory}"
+                f" (have {sorted(secrets.versions)})")
+    if version == secrets.current.version:
+        _refuse(f"secrets version {version} is the current one and cannot be retired")
+    store = _open_secrets_store(settings, secrets)
+    try:
+        usage = store.secrets_usage().get(version)
+    finally:
+        store.close()
+    if usage is not None and (usage.keys or usage.refs):
+        _refuse(f"secrets version {version} still holds {usage.keys} subject keys and"
+                f" {usage.refs} subject refs; run `walletauth secrets rewrap` first")
+    try:
+        secrets.retire(version)
+    except StoreError as error:
+        _refuse(f"{error.code}: {error.message}")
+    except OSError as error:
+        _refuse(f"cannot delete secrets version {version} in {secrets.directory}: {error}")
+    typer.echo(f"secrets version {version} retired")
+
+
+@secrets_app.command("list")
+def secrets_list() -> None:
+    """Show each secrets version and how many subject keys and refs it holds."""
+    settings = Settings()
+    secrets = _load_secrets(settings)
+    store = _open_secrets_store(settings, secrets)
+    try:
+        usage = store.secrets_usage()
+    finally:
+        store.close()
+    for number, held in usage.items():
+        if number == secrets.current.version:
+            state = "current"
+        elif number in secrets.versions:
+            state = "old"
+        else:
+            state = "missing"  # retired by hand while still in use: those subjects are lost
+        typer.echo(f"v{number}  keys {held.keys}  refs {held.refs}  {state}")
 
 
 policy_app = typer.Typer(help="The privacy policy as data.", no_args_is_help=True)

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from tests.store.conftest import ALICE, BOB, NOW
+from tests.store.conftest import ALICE, BOB, CAROL, NOW
 from walletauth.store import Store
 from walletauth.store.audit import audit_entries
 from walletauth.store.keyschema import subject_keys
@@ -61,3 +61,24 @@ def test_after_rekeying_the_old_version_can_be_retired(store, backend, abcrecord
         assert reopened.rotate_secrets().subjects == 0
     finally:
         reopened.close()
+
+
+def test_progress_is_told_per_batch_up_to_what_was_pending(store):
+    for address in (ALICE, BOB, CAROL):
+        store.record_login(address, 1, now=NOW)
+    store.secrets = store.keys.secrets = store.secrets.rotate()
+    store.record_login("0x" + "4" * 40, 1, now=NOW)  # already under version 2
+    usage = store.secrets_usage()
+    assert [(n, u.keys, u.refs) for n, u in usage.items()] == [(1, 3, 3), (2, 1, 1)]
+    assert store.pending_rotation() == 6
+
+    ticks: list[int] = []
+    report = store.rotate_secrets(batch_size=2, on_progress=ticks.append)
+
+    assert ticks == [2, 1, 2, 1]  # keys, then refs, each batch after it commits
+    assert sum(ticks) == 6 and (report.keys, report.subjects) == (3, 3)
+    assert store.pending_rotation() == 0
+    assert [(n, u.keys, u.refs) for n, u in store.secrets_usage().items()] == [
+        (1, 0, 0), (2, 4, 4)]
+    store.rotate_secrets(on_progress=ticks.append)
+    assert ticks == [2, 1, 2, 1]  # nothing left: never called

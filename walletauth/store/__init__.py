@@ -14,7 +14,7 @@ from walletauth.store.errors import STORE_ERROR_CODES, StoreError
 from walletauth.store.migrate import migrate
 from walletauth.store.purge import PurgeReport
 from walletauth.store.records import Record
-from walletauth.store.rekey import RotationReport
+from walletauth.store.rekey import RotationReport, VersionUsage
 from walletauth.store.secrets import Secrets
 from walletauth.store.store import Store
 
@@ -34,5 +34,6 @@ __all__ = [
     "Secrets",
     "Store",
     "StoreError",
+    "VersionUsage",
     "migrate",
 ]

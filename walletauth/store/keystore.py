@@ -7,7 +7,7 @@ the key id as associated data, so a wrapped key only unwraps under its own id.
 from __future__ import annotations
 
 import secrets as random
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -102,8 +102,12 @@ class KeyStore:
             )
         return result.rowcount
 
-    def rewrap(self, batch_size: int) -> int:
-        """Re-wrap every key not under the current master key; returns how many."""
+    def rewrap(
+        self, batch_size: int, on_progress: Callable[[int], None] | None = None
+    ) -> int:
+        """Re-wrap every key not under the current master key; returns how many.
+
+        ``on_progress`` is told, after each batch commits, how many keys it re-wrapped."""
         current = self.secrets.current
         done = 0
         while True:
@@ -125,6 +129,8 @@ class KeyStore:
                         )
                     )
             done += len(rows)
+            if on_progress is not None and rows:
+                on_progress(len(rows))
             if len(rows) < batch_size:
                 return done
 

@@ -72,6 +72,8 @@ class Store(StoreHandle):
     audit = audit.audit
     purge = purge.purge
     rotate_secrets = rekey.rotate_secrets
+    secrets_usage = rekey.secrets_usage
+    pending_rotation = rekey.pending_rotation
 
     # short-lived state (without Redis)
     use_nonce = short_lived.use_nonce

@@ -8,6 +8,7 @@ report (and the audit entry written from it) holds counts only.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -225,13 +226,8 @@ def orphan_key_batches(
     """
     after = ""
     while True:
-        with key_engine.begin() as connection:
-            page = list(connection.execute(
-                sa.select(subject_keys.c.key_id)
-                .where(subject_keys.c.created_at < created_before, subject_keys.c.key_id > after)
-                .order_by(subject_keys.c.key_id)
-                .limit(batch_size)
-            ).scalars().all())
+        page = _key_page(key_engine, created_before=created_before, after=after,
+                         limit=batch_size)
         if not page:
             return
         with records_engine.begin() as connection:
@@ -239,6 +235,17 @@ def orphan_key_batches(
         if orphans:
             yield orphans
         after = page[-1]
+
+
+def _key_page(key_engine: sa.Engine, *, created_before: datetime, after: str,
+              limit: int) -> list[str]:
+    with key_engine.begin() as connection:
+        return list(connection.execute(
+            sa.select(subject_keys.c.key_id)
+            .where(subject_keys.c.created_at < created_before, subject_keys.c.key_id > after)
+            .order_by(subject_keys.c.key_id)
+            .limit(limit)
+        ).scalars().all())
 
 
 def _unused_key_ids(connection: sa.Connection, page: list[str]) -> list[str]:
@@ -291,13 +298,7 @@ def purge(
     """
     now = require_aware(now)
     require_positive_int(batch_size, "batch_size")
-    if not isinstance(orphan_grace, timedelta) or orphan_grace < timedelta(0):
-        raise StoreError("invalid_argument", "orphan_grace must be a timedelta >= 0")
-    for name, bound in (("requests_retention", requests_retention),
-                        ("notice_abandon_after", notice_abandon_after),
-                        ("interrupted_after", interrupted_after)):
-        if not isinstance(bound, timedelta) or bound <= timedelta(0):
-            raise StoreError("invalid_argument", f"{name} must be a timedelta > 0")
+    _check_bounds(orphan_grace, requests_retention, notice_abandon_after, interrupted_after)
     engine = store.engine
     removed: dict[tuple[str, str], int] = {}
     # Before the subjects: a subject whose last provision record goes is then empty.
@@ -332,6 +333,144 @@ def purge(
         with engine.begin() as connection:
             log_event(store, connection, "purge", now, None, detail=report.audit_detail())
     return report
+
+
+def _check_bounds(orphan_grace: timedelta, requests_retention: timedelta,
+                  notice_abandon_after: timedelta, interrupted_after: timedelta) -> None:
+    if not isinstance(orphan_grace, timedelta) or orphan_grace < timedelta(0):
+        raise StoreError("invalid_argument", "orphan_grace must be a timedelta >= 0")
+    for name, bound in (("requests_retention", requests_retention),
+                        ("notice_abandon_after", notice_abandon_after),
+                        ("interrupted_after", interrupted_after)):
+        if not isinstance(bound, timedelta) or bound <= timedelta(0):
+            raise StoreError("invalid_argument", f"{name} must be a timedelta > 0")
+
+
+PHASES: Final = ("provisions", "records", "subjects", "nonces", "sessions", "orphan_keys",
+                 "requests_interrupted", "requests_removed", "notices_abandoned")
+"""The purge's phases in :func:`purge`'s order (each must be exhausted before the next:
+a subject is empty only once its records and provisions are gone)."""
+MAX_STEP_BUDGET: Final = 10_000
+"""The most rows one :func:`purge_step` may touch: a step is one short request."""
+_RESUME: Final = re.compile(r"(?P<phase>[0-9])(?::(?P<after>[0-9a-zA-Z_-]{1,128}))?")
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeStep:
+    """What one :func:`purge_step` disposed of, what a purge would still dispose of (the
+    dry run's counts, :func:`~walletauth.store.console_counts.purge_preview`), and where
+    the next step resumes (None once every phase is exhausted)."""
+
+    done: PurgeReport
+    left: PurgeReport
+    resume: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.resume is None
+
+
+def purge_step(
+    store: StoreHandle, *, now: datetime, budget: int, resume: str = "",
+    orphan_grace: timedelta = ORPHAN_KEY_GRACE,
+    requests_retention: timedelta = REQUESTS_LOG_RETENTION,
+    notice_abandon_after: timedelta = NOTICE_ABANDON_AFTER,
+    interrupted_after: timedelta = INTERRUPTED_REQUEST_AFTER,
+) -> PurgeStep:
+    """One bounded step of :func:`purge`: at most ``budget`` rows disposed of (subject
+    keys looked at count too), one batch per phase, from the phase ``resume`` names
+    (``""``: the first) on; the next step is to be called with the answer's ``resume``.
+
+    Nothing is kept between steps but ``resume``, so any process may take the next one.
+    Steps with the same ``now`` until finished dispose of exactly what one :func:`purge`
+    would; a ``resume`` altered by its holder can only skip work, never widen it (the
+    conditions come from ``now`` and the bounds). Each step that disposed of anything
+    writes its own ``purge`` audit entry with its counts.
+    """
+    now = require_aware(now)
+    require_positive_int(budget, "budget")
+    if budget > MAX_STEP_BUDGET:
+        raise StoreError("invalid_argument", f"budget is at most {MAX_STEP_BUDGET}")
+    _check_bounds(orphan_grace, requests_retention, notice_abandon_after, interrupted_after)
+    matched = _RESUME.fullmatch(resume) if resume else None
+    if resume and (matched is None or int(matched["phase"]) >= len(PHASES)):
+        raise StoreError("invalid_argument", f"resume {resume[:40]!r} is no step of a purge")
+    first = int(matched["phase"]) if matched else 0
+    after = (matched["after"] or "") if matched else ""
+    engine = store.engine
+    remaining = budget
+    done: dict[str, int] = {}
+    removed: Counter[tuple[str, str]] = Counter()
+    next_resume: str | None = None
+    for index in range(first, len(PHASES)):
+        name = PHASES[index]
+        if name == "orphan_keys":
+            created_before = min(now, datetime.now(UTC)) - orphan_grace
+            page = _key_page(store.keys.engine, created_before=created_before,
+                             after=after if index == first else "", limit=remaining)
+            if page:
+                with engine.begin() as connection:
+                    orphans = _unused_key_ids(connection, page)
+                done[name] = store.keys.destroy(orphans) if orphans else 0
+            if len(page) == remaining:
+                next_resume = f"{index}:{page[-1]}"
+                break
+            remaining -= len(page)
+            continue
+        if name == "subjects":
+            with engine.begin() as connection:
+                key_ids = empty_subjects_batch(connection, now, remaining)
+            store.keys.destroy(key_ids)  # rows first, keys after, as in purge
+            count = len(key_ids)
+        else:
+            with engine.begin() as connection:
+                count = _one_batch(store, connection, name, now, remaining,
+                                   requests_retention=requests_retention,
+                                   notice_abandon_after=notice_abandon_after,
+                                   interrupted_after=interrupted_after, removed=removed)
+        if name != "records":
+            done[name] = count
+        if count == remaining:
+            next_resume = str(index)
+            break
+        remaining -= count
+    report = PurgeReport(records=dict(removed), **done)
+    if report.anything_removed:
+        with engine.begin() as connection:
+            log_event(store, connection, "purge", now, None, detail=report.audit_detail())
+    # Imported here: console_counts reads this module's conditions.
+    from walletauth.store.console_counts import purge_preview
+
+    left = purge_preview(store, now=now, requests_retention=requests_retention,
+                         notice_abandon_after=notice_abandon_after,
+                         interrupted_after=interrupted_after)
+    return PurgeStep(done=report, left=left, resume=next_resume)
+
+
+def _one_batch(
+    store: StoreHandle, connection: sa.Connection, name: str, now: datetime, size: int, *,
+    requests_retention: timedelta, notice_abandon_after: timedelta,
+    interrupted_after: timedelta, removed: Counter[tuple[str, str]],
+) -> int:
+    """One batch of the phase ``name`` (any but the subjects' and the orphan keys',
+    which reach the key store too), in ``connection``."""
+    if name == "provisions":
+        return old_provisions_batch(
+            connection, provided_before=now - store.policy.third_party.record_retention,
+            batch_size=size)
+    if name == "records":
+        batch = expired_records_batch(connection, now, size)
+        removed.update(batch)
+        return sum(batch.values())
+    if name in SHORT_LIVED:
+        return expired_rows_batch(connection, SHORT_LIVED[name], now, size)
+    if name == "requests_interrupted":
+        return interrupted_requests_batch(connection, received_before=now - interrupted_after,
+                                          now=now, batch_size=size)
+    if name == "requests_removed":
+        return old_requests_batch(connection, before=now - requests_retention, batch_size=size)
+    return abandoned_notices_batch(connection, occurred_before=now - notice_abandon_after,
+                                   batch_size=size)
 
 
 def _purge_empty_subjects(store: StoreHandle, now: datetime, batch_size: int) -> int:

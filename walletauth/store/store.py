@@ -70,6 +70,7 @@ class Store(StoreHandle):
 
     # audit, retention, secrets
     audit = audit.audit
+    purge_step = purge.purge_step
     purge = purge.purge
     rotate_secrets = rekey.rotate_secrets
     secrets_usage = rekey.secrets_usage

@@ -167,6 +167,7 @@ def test_a_finished_purge_has_nothing_more_to_do(store):
 
 @pytest.mark.parametrize(("budget", "resume"), [
     (0, ""), (MAX_STEP_BUDGET + 1, ""), (True, ""), (5, "9"), (5, "x"), (5, "5:'; drop"),
+    (5, "1:abc"),
 ])
 def test_a_step_out_of_bounds_is_refused(store, budget, resume):
     with pytest.raises(StoreError) as refused:

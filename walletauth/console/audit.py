@@ -15,7 +15,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 SHOWN.add("audit")
 
 SHOWN_DETAIL = ("channel", "identity_check", "outcome", "request", "closes", "notices",
-                "records")
+                "records", "run", "finished")
 
 
 @router.get("/audit")

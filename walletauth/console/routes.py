@@ -31,7 +31,8 @@ CONSOLE_PREFIX: Final = "/console"
 CONSOLE_RESOURCE: Final = "urn:walletauth:console"
 STATIC_DIR: Final = Path(__file__).with_name("static")
 STATIC_FILES: Final = {"console.css": "text/css; charset=utf-8",
-                       "signin.js": "text/javascript; charset=utf-8"}
+                       "signin.js": "text/javascript; charset=utf-8",
+                       "purge.js": "text/javascript; charset=utf-8"}
 FIRST_SCREEN: Final = "/console/overview"
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)

@@ -3,7 +3,9 @@
 - Notices: every notice waiting (pending, failed and retrying, abandoned awaiting the
   purge), whom it is about sealed; "retry now" makes the failed ones due at once.
 - Retention: what ``walletauth purge`` would dispose of now (a dry run, nothing deleted)
-  and running it, as the CLI does with the service's settings.
+  and running it, as the CLI does with the service's settings: with JavaScript in
+  bounded steps the page drives (``/console/retention/purge/step``, a progress bar),
+  without it in one request.
 - Policy: the version in force, its change history, the versions this database has
   served and the consents given and withdrawn under each.
 
@@ -12,9 +14,15 @@ Every act (retry, purge) is audited with its operator and reason, like the inbox
 
 from __future__ import annotations
 
+import json
+import re
+import secrets
+from typing import Final
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from walletauth.console.errors import ConsoleError
 from walletauth.console.guard import HostDep, OperatorDep, checked_form
 from walletauth.console.html import (
     SHOWN,
@@ -31,9 +39,13 @@ from walletauth.console.html import (
 from walletauth.rights.operator import record_operator_action
 from walletauth.store import PurgeReport, console_counts
 from walletauth.store.outbox import retry_now
+from walletauth.store.purge import MAX_STEP_BUDGET, purge_step
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 SHOWN.update({"notices", "retention", "policy"})
+STEP_BUDGET: Final = 500
+"""Rows per step the page asks for: a step stays well under a second at this size."""
+RUN_ID: Final = re.compile(r"[0-9a-f]{16}")
 
 
 @router.get("/notices")
@@ -105,8 +117,14 @@ async def retention_page(host: HostDep, operator: OperatorDep) -> Response:
         table_id="retention-periods")
     run = form("/console/retention/purge", operator, reason_field(),
                button="Run the purge now", form_id="run-purge", danger=True)
+    # Hidden until the script takes the form over; without JavaScript the form posts the
+    # one-shot purge.
+    progress = (f"<div id=\"purge-progress\" data-budget=\"{STEP_BUDGET}\" hidden>"
+                "<progress id=\"purge-bar\" max=\"1\" value=\"0\"></progress>"
+                "<p id=\"purge-status\" role=\"status\"></p></div>"
+                "<script type=\"module\" src=\"/console/static/purge.js\"></script>")
     body = ("<h3>What a purge would dispose of now (dry run: nothing deleted)</h3>"
-            + _report_rows(preview) + run
+            + _report_rows(preview) + run + progress
             + "<h3>Retention periods</h3>" + retention)
     return page("Retention", body, operator=operator, current="retention")
 
@@ -125,6 +143,43 @@ async def run_purge(request: Request, host: HostDep, operator: OperatorDep) -> R
     body = ("<p class=\"notice\" id=\"done\">Purge done.</p>" + _report_rows(report)
             + "<p><a href=\"/console/retention\">Back to retention</a></p>")
     return page("Retention", body, operator=operator, current="retention")
+
+
+@router.post("/retention/purge/step")
+async def purge_one_step(request: Request, host: HostDep, operator: OperatorDep) -> Response:
+    """One bounded step of the purge, for the page's script: at most ``budget`` rows,
+    from where the last step left off (``resume``, carried by the page, so any worker
+    may take the next step). Each step is audited with its run id and reason."""
+    submitted = await checked_form(request, host, operator)
+    reason = submitted.required("reason")
+    budget_text = submitted.optional("budget", max_chars=6) or str(STEP_BUDGET)
+    if not budget_text.isdigit() or not 1 <= int(budget_text) <= MAX_STEP_BUDGET:
+        raise ConsoleError("console_form_invalid",
+                           f"budget: a whole number from 1 to {MAX_STEP_BUDGET}")
+    run = submitted.optional("run", max_chars=16)
+    if run is not None and RUN_ID.fullmatch(run) is None:
+        raise ConsoleError("console_form_invalid", "run: the id the first step answered")
+    run = run or secrets.token_hex(8)
+    resume = submitted.optional("resume", max_chars=140) or ""
+    now = host.now()
+    step = await host.run(purge_step, host.store, now=now, budget=int(budget_text),
+                          resume=resume, requests_retention=host.requests_retention,
+                          notice_abandon_after=host.notice_abandon_after)
+    await host.run(record_operator_action, host.store, None, operator=operator.ref,
+                   action="purge_step", reason=reason, now=now,
+                   detail={"run": run, "records": step.done.records_removed,
+                           "subjects": step.done.subjects, "finished": step.finished})
+    answer = {"run": run, "resume": step.resume, "finished": step.finished,
+              "done": _counts(step.done), "left": _counts(step.left)}
+    return Response(json.dumps(answer), media_type="application/json",
+                    headers={"Cache-Control": "no-store"})
+
+
+def _counts(report: PurgeReport) -> dict[str, int]:
+    return {"records": report.records_removed,
+            **{name: getattr(report, name) for name in (
+                "subjects", "nonces", "sessions", "orphan_keys", "provisions",
+                "requests_interrupted", "requests_removed", "notices_abandoned")}}
 
 
 @router.get("/policy")

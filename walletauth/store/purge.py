@@ -393,7 +393,9 @@ def purge_step(
         raise StoreError("invalid_argument", f"budget is at most {MAX_STEP_BUDGET}")
     _check_bounds(orphan_grace, requests_retention, notice_abandon_after, interrupted_after)
     matched = _RESUME.fullmatch(resume) if resume else None
-    if resume and (matched is None or int(matched["phase"]) >= len(PHASES)):
+    if resume and (matched is None or int(matched["phase"]) >= len(PHASES) or (
+            matched["after"] is not None
+            and PHASES[int(matched["phase"])] != "orphan_keys")):
         raise StoreError("invalid_argument", f"resume {resume[:40]!r} is no step of a purge")
     first = int(matched["phase"]) if matched else 0
     after = (matched["after"] or "") if matched else ""

@@ -235,12 +235,30 @@ def test_outbox_retention_and_policy_screens(chromium, served, operator_wallet, 
         page.click("#retry-all button")
         expect(page.locator("#done")).to_contain_text("4 notice(s) due now")
 
+        # Records put ten years back are past their retention: more than one step's worth.
+        long_ago = now - timedelta(days=3650)
+        for index in range(1200):
+            store.put_record(f"0x{index + 1:040x}", "contact_email", "service_provision",
+                             {"email": f"old{index}@example.jp"}, now=long_ago,
+                             source="signup")
+        due = console_counts.purge_preview(store, now=datetime.now(UTC)).records_removed
+        assert due >= 1200
         page.goto(served.url + "/console/retention")
         expect(page.locator("#purge-counts")).to_be_visible()
+        expect(page.locator("#purge-progress")).to_be_hidden()
         shot(page, tmp_path, "08-retention")
         page.fill("#run-purge textarea[name=reason]", "monthly purge")
         page.click("#run-purge button")
-        expect(page.locator("#done")).to_have_text("Purge done.")
+        expect(page.locator("#purge-status")).to_contain_text("Purge done", timeout=60_000)
+        expect(page.locator("#purge-status")).to_contain_text("(100%)")
+        bar = page.locator("#purge-bar")
+        assert bar.evaluate("b => b.value === b.max && b.max >= 1200"), bar.evaluate(
+            "b => [b.value, b.max]")
+        shot(page, tmp_path, "08b-purge-done")
+        assert console_counts.purge_preview(store, now=datetime.now(UTC)).records == {}
+        steps = [e for e in audit_entries(store) if e.event == "operator_action"
+                 and e.detail["action"] == "purge_step"]
+        assert len(steps) >= 3 and len({e.detail["run"] for e in steps}) == 1
 
         page.goto(served.url + "/console/policy")
         expect(page.locator("#policy-version")).to_contain_text(store.policy.version)

@@ -13,7 +13,7 @@ from tests.store.conftest import ALICE, BOB, CAROL, NOW
 from tests.store.test_erasure_retained import fill_every_table, metalive
 from walletauth.store.audit import audit_entries
 from walletauth.store.provisions import record_provision
-from walletauth.store.schema import records
+from walletauth.store.schema import records, subjects
 from walletauth.store.subjects import find_with_history, refs_of
 
 __all__ = ["metalive"]  # the fixture, shared with test_erasure_retained
@@ -90,3 +90,35 @@ def test_counts_add_up_over_many_batches(store):
     assert (report.subjects, report.nonces, report.records_removed) == (3, 3, 6)
     [audit] = purge_audits(store)
     assert (audit["subjects"], audit["nonces"], audit["sessions"]) == (3, 3, 0)
+
+
+def test_each_hold_on_a_subject_keeps_it_alone(store):
+    """Every record and session the store writes moves ``retained_until`` past its end, so
+    the other holds (a live record, a live session) only matter for rows that outlive it
+    some other way: set here by hand, one hold per subject."""
+    for address in (ALICE, BOB, CAROL):
+        store.record_login(address, 1, now=NOW)
+    [wallet] = store.records(ALICE, "service_provision", now=NOW, category="wallet_address")
+    end = wallet.expires_at
+    store.create_session("alice-session-0123456789", ALICE, expires_at=end + DAY)
+    store.put_record(BOB, "contact_email", "service_provision", {"email": "b@x.io"},
+                     now=end - DAY, source="test")
+    ids = {address: subject_id(store, address) for address in (ALICE, BOB, CAROL)}
+    with store.engine.begin() as connection:
+        connection.execute(sa.update(subjects).where(subjects.c.id.in_([ids[ALICE], ids[BOB]]))
+                           .values(retained_until=end))
+        connection.execute(sa.delete(records).where(records.c.subject_id == ids[CAROL]))
+
+    assert store.purge(now=end - DAY).subjects == 0  # Carol: held by retained_until alone
+    assert store.purge(now=end).subjects == 1
+
+    assert subject_exists(store, ALICE) and subject_exists(store, BOB)
+    assert not subject_exists(store, CAROL)
+
+
+def subject_id(store, address: str) -> int:
+    with store.engine.connect() as connection:
+        subject, _events = find_with_history(connection, refs_of(store.secrets, address),
+                                             lock=False)
+    assert subject is not None
+    return subject.id

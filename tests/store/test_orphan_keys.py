@@ -113,3 +113,17 @@ def test_a_negative_grace_is_refused(store):
     with pytest.raises(StoreError) as refused:
         store.purge(now=datetime.now(UTC), orphan_grace=timedelta(seconds=-1))
     assert refused.value.code == "invalid_argument"
+
+
+def test_a_key_made_exactly_at_the_cut_off_is_not_yet_an_orphan(store, monkeypatch):
+    """``created_before`` is exclusive: a key stamped at that very instant may still be a
+    sign-in's in flight (found by mutation testing: ``<=`` survived)."""
+    now = datetime.now(UTC)
+    store.record_login(ALICE, 1, now=now)
+    erase_interrupted_before_the_key_goes(store, monkeypatch, ALICE, now)
+    with store.keys.engine.connect() as connection:
+        [(key_id, made_at)] = connection.execute(
+            sa.select(subject_keys.c.key_id, subject_keys.c.created_at)).all()
+
+    assert orphan_keys(store, created_before=made_at) == []
+    assert orphan_keys(store, created_before=made_at + timedelta(microseconds=1)) == [key_id]

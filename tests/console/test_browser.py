@@ -5,7 +5,6 @@ wallet not listed is turned away. Screenshots go to the test's tmp dir, to look 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,14 +12,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from playwright.sync_api import Page, expect
 
 from tests.e2e.browser import launched_chromium
 from tests.e2e.conftest import PROVIDER_SCRIPT, TestWallet
-from tests.server.conftest import free_socket
+from tests.server.conftest import free_socket, serving_app
 from walletauth.server.app import create_app
 from walletauth.server.config.settings import Settings
 from walletauth.siwe import SiweMessage
@@ -58,21 +56,8 @@ def served(tmp_path, operator_wallet) -> Iterator[Served]:
     settings = Settings(data_dir=tmp_path / "data", domains=[f"{host}:{port}"],
                         insecure_http=True, operators=[operator_wallet.address])
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           loop="uvloop"))
-    thread = threading.Thread(target=lambda: server.run(sockets=[sock]), daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        assert server.started, "the console's server did not start"
-        yield Served(f"http://{host}:{port}", app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving_app(app, sock) as url:
+        yield Served(url, app)
 
 
 def browser_page(chromium, wallet: TestWallet) -> tuple[object, Page, list[str]]:

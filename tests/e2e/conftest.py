@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from fastapi import FastAPI
 
 from tests.e2e.browser import SCREENSHOTS, launched_chromium
-from tests.server.conftest import free_socket
+from tests.server.conftest import free_socket, serving_app
 from walletauth.server.app import create_app
 from walletauth.server.config.settings import Settings
 from walletauth.siwe import SiweMessage
@@ -94,23 +92,8 @@ def dapp(tmp_path, dapp_settings) -> Iterator[Dapp]:
         **dapp_settings,
     )
     app = create_app(settings)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", access_log=False, loop="uvloop")
-    )
-    thread = threading.Thread(target=lambda: server.run(sockets=[sock]), daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        if not server.started:
-            raise RuntimeError("the e2e server did not start")
-        yield Dapp(url=f"http://{host}:{port}", app=app)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving_app(app, sock) as url:
+        yield Dapp(url=url, app=app)
 
 
 @pytest.fixture

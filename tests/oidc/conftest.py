@@ -8,18 +8,16 @@ import hashlib
 import html
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-import uvicorn
 from eth_account import Account
 from eth_account.messages import encode_defunct
 
-from tests.server.conftest import Clock, free_socket
+from tests.server.conftest import Clock, free_socket, serving_app
 from walletauth.server.app import create_app
 from walletauth.server.config.settings import Settings
 
@@ -67,22 +65,8 @@ def serving(tmp_path, clock: Clock, **overrides) -> Iterator[Provider]:
     }
     values.update(overrides)
     app = create_app(Settings(**values), clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           loop="uvloop"))
-    thread = threading.Thread(target=lambda: server.run(sockets=[sock]), daemon=True)
-    thread.start()
-    try:
-        for _ in range(500):
-            if server.started or not thread.is_alive():
-                break
-            threading.Event().wait(0.01)
-        if not server.started:
-            raise RuntimeError("the OpenID Provider did not start")
-        yield Provider(url=f"http://{host}:{port}", app=app, clock=clock)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    with serving_app(app, sock) as url:
+        yield Provider(url=url, app=app, clock=clock)
 
 
 @pytest.fixture

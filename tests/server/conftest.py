@@ -83,7 +83,14 @@ def serving(settings: Settings, clock=None, http=UVICORN_HTTP) -> Iterator[tuple
     """Run an app on a free loopback port in a background thread; yield (url, app).
     ``http`` is the protocol (``walletauth serve``'s, with its default limits)."""
     app = create_app(settings, clock=clock) if clock else create_app(settings)
-    sock = free_socket()
+    with serving_app(app, free_socket(), http=http) as url:
+        yield url, app
+
+
+@contextlib.contextmanager
+def serving_app(app, sock: socket.socket, *, http=UVICORN_HTTP) -> Iterator[str]:
+    """Serve ``app`` on ``sock`` (from :func:`free_socket`; a test whose settings name the
+    port binds it first) in a background thread; yield its URL, stop and close at the end."""
     config = uvicorn.Config(
         app,
         loop="uvloop",
@@ -105,7 +112,7 @@ def serving(settings: Settings, clock=None, http=UVICORN_HTTP) -> Iterator[tuple
         if not server.started:
             raise RuntimeError("the test server did not start")
         host, port = sock.getsockname()
-        yield f"http://{host}:{port}", app
+        yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=10)

@@ -26,12 +26,13 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from walletauth.server.config.services import sha256_hex
+
 CLIENT_ID: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 OPENID: Final = "openid"
 WALLET_ADDRESS: Final = "wallet_address"
 PURPOSE_PREFIX: Final = "purpose:"
 _PURPOSE_SCOPE: Final = re.compile(r"purpose:[a-z][a-z0-9_]*")
-_SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
 _LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 # Compared against when no secret is configured, so a miss costs what a hit costs.
 _NO_DIGEST: Final = bytes(32)
@@ -61,12 +62,7 @@ class OidcClientConfig(BaseModel):
     @field_validator("secret_sha256")
     @classmethod
     def _hex_digest(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        digest = value.strip().lower()
-        if not _SHA256_HEX.fullmatch(digest):
-            raise ValueError("secret_sha256 must be 64 hex digits (SHA-256 of the secret)")
-        return digest
+        return sha256_hex(value, "secret_sha256", "the secret")
 
     @field_validator("redirect_uris", "post_logout_redirect_uris")
     @classmethod

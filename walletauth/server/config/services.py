@@ -45,6 +45,17 @@ SERVICE_NAME: Final = re.compile(r"[a-z][a-z0-9_-]{0,14}")
 LEGACY_ENDPOINT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 """Webhook-only names never call the API; only the outbox's endpoint column bounds them."""
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}")
+
+
+def sha256_hex(value: str | None, field: str, of: str) -> str | None:
+    """A configured SHA-256 digest (of a key or secret, never the thing itself) in
+    lower-case hex; ``field`` and ``of`` name it in the error."""
+    if value is None:
+        return None
+    digest = value.strip().lower()
+    if not _SHA256_HEX.fullmatch(digest):
+        raise ValueError(f"{field} must be 64 hex digits (SHA-256 of {of})")
+    return digest
 # Compared against when a key matches no service, so a miss costs what a hit costs.
 _NO_SERVICE_DIGEST: Final = bytes(32)
 
@@ -75,12 +86,7 @@ class ServiceConfig(BaseModel):
     @field_validator("api_key_sha256")
     @classmethod
     def _hex_digest(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        digest = value.strip().lower()
-        if not _SHA256_HEX.fullmatch(digest):
-            raise ValueError("api_key_sha256 must be 64 hex digits (SHA-256 of the API key)")
-        return digest
+        return sha256_hex(value, "api_key_sha256", "the API key")
 
     @field_validator("webhook_url")
     @classmethod

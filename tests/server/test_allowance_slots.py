@@ -3,29 +3,21 @@ worker's memory and in Redis: N slots in any window, a refusal takes none, and i
 Retry-After is when the oldest slot frees — never longer than the window, wherever in a
 fixed window the slots were taken."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.server.test_sliding_limits import counter
 from walletauth.server.state.base import HitCounter
 from walletauth.server.state.redis_state import RedisState
 from walletauth.server.web.local_hits import LocalHits
+
+__all__ = ["counter"]  # the memory and Redis counters, as the sliding limits' tests use
 
 DAY = timedelta(days=1)
 # Just after a fixed day window begins: where the two-window estimate told a refused
 # wallet to come back in 36 hours.
 MIDNIGHT = datetime(2027, 1, 5, 0, 0, 5, tzinfo=UTC)
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def counter(request) -> AsyncIterator[HitCounter]:
-    if request.param == "memory":
-        yield LocalHits()
-        return
-    state = RedisState.from_url(request.getfixturevalue("redis_url"))
-    yield state
-    await state.close()
 
 
 async def take(counter: HitCounter, at: datetime, key: str = "wallet") -> int | None:

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections import Counter
 
 import httpx
 import pytest
 
 from tests.server.conftest import DOMAIN, Wallet
-from tests.server.test_multiworker import free_port, wait_until_healthy
+from tests.server.test_multiworker import serving_workers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
@@ -37,9 +35,7 @@ OVERLOADED = {"service_unavailable", "database_unavailable"}
 
 @pytest.fixture
 def two_small_workers(tmp_path, postgres_url, redis_url):
-    port = free_port()
-    environment = {
-        **os.environ,
+    with serving_workers({
         "WALLETAUTH_DATABASE_URL": postgres_url,
         "WALLETAUTH_REDIS_URL": redis_url,
         "WALLETAUTH_DATA_DIR": str(tmp_path / "data"),
@@ -48,23 +44,8 @@ def two_small_workers(tmp_path, postgres_url, redis_url):
         "WALLETAUTH_INSECURE_HTTP": "true",
         "WALLETAUTH_LOG_LEVEL": "warning",
         **({} if DEFAULT_BOUNDS else SMALL_BOUNDS),
-    }
-    command = [sys.executable, "-c", "from walletauth.cli import app; app()", "serve",
-               "--host", "127.0.0.1", "--port", str(port), "--workers", "2"]
-    process = subprocess.Popen(
-        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_healthy(url, process)
+    }) as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def _burst(url: str, requests: list[tuple[str, str, dict | None]]) -> list[httpx.Response]:

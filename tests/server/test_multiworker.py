@@ -1,11 +1,13 @@
 """Two uvicorn workers over PostgreSQL and Redis behave as one service."""
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,9 +41,7 @@ def leave_an_earlier_runs_metrics(directory: Path) -> None:
 @pytest.fixture
 def two_workers(tmp_path, postgres_url, redis_url):
     leave_an_earlier_runs_metrics(tmp_path / "data" / "prometheus")
-    port = free_port()
-    environment = {
-        **os.environ,
+    with serving_workers({
         "WALLETAUTH_DATABASE_URL": postgres_url,
         "WALLETAUTH_REDIS_URL": redis_url,
         "WALLETAUTH_DATA_DIR": str(tmp_path / "data"),
@@ -49,21 +49,20 @@ def two_workers(tmp_path, postgres_url, redis_url):
         "WALLETAUTH_RATE_LIMITS": "off",
         "WALLETAUTH_INSECURE_HTTP": "true",
         "WALLETAUTH_LOG_LEVEL": "warning",
-    }
-    command = [
-        sys.executable,
-        "-c",
-        "from walletauth.cli import app; app()",
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-    ]
+    }) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving_workers(settings: dict[str, str], workers: int = 2) -> Iterator[str]:
+    """`walletauth serve --workers N` with ``settings`` as its environment, on a free
+    port; yield its URL once healthy, stop it at the end."""
+    port = free_port()
+    command = [sys.executable, "-c", "from walletauth.cli import app; app()", "serve",
+               "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     process = subprocess.Popen(
-        command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        command, env={**os.environ, **settings}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:

@@ -9,7 +9,6 @@ rotation done by another process (``walletauth keys rotate``) by the file's mtim
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import fcntl
 import hashlib
@@ -25,14 +24,12 @@ from typing import Any, Final
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from walletauth.encoding import b64url_encode
+
 KEYRING_FILE: Final = "signing-keys.json"
 LOCK_FILE: Final = "signing-keys.lock"
 ALGORITHM: Final = "ES256"
 RELOAD_INTERVAL_SECONDS: Final = 1.0
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
@@ -40,15 +37,15 @@ def public_jwk(public_key: ec.EllipticCurvePublicKey) -> dict[str, str]:
     return {
         "kty": "EC",
         "crv": "P-256",
-        "x": _b64url(numbers.x.to_bytes(32, "big")),
-        "y": _b64url(numbers.y.to_bytes(32, "big")),
+        "x": b64url_encode(numbers.x.to_bytes(32, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(32, "big")),
     }
 
 
 def thumbprint(public_key: ec.EllipticCurvePublicKey) -> str:
     """The RFC 7638 JWK thumbprint, used as ``kid`` so a kid always names one key."""
     canonical = json.dumps(public_jwk(public_key), sort_keys=True, separators=(",", ":"))
-    return _b64url(hashlib.sha256(canonical.encode("ascii")).digest())
+    return b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
 @dataclass(frozen=True)

@@ -210,6 +210,45 @@ def test_a_client_registered_on_one_server_is_known_to_another_on_the_database(
     assert page.status_code == 200 and "Registered wiki" in page.text
 
 
+def test_logout_by_id_token_hint_alone_sends_a_registered_client_to_its_uri(registrar, someone):
+    bye = "http://127.0.0.1:9/bye"
+    issued = register(registrar, {**WIKI, "post_logout_redirect_uris": [bye]}).json()
+    client = OAuth2Client(
+        issued["client_id"],
+        issued["client_secret"],
+        scope="openid",
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+    )
+    token = signed_in(registrar, someone, client)
+
+    answer = someone.http.get(
+        "/oauth/logout",
+        params={"id_token_hint": token["id_token"], "post_logout_redirect_uri": bye, "state": "s9"},
+    )
+
+    assert answer.status_code == 302 and answer.headers["location"] == bye + "?state=s9"
+    assert client.get(metadata(registrar)["userinfo_endpoint"]).status_code == 401
+
+
+@pytest.mark.parametrize("backend_settings", ["sqlite"], indirect=True)
+def test_registration_turned_off_stops_serving_the_registered_clients(
+    tmp_path, clock, backend_settings
+):
+    authorize = (
+        "/oauth/authorize?response_type=code&scope=openid&client_id={}"
+        f"&redirect_uri={REDIRECT}&code_challenge={'a' * 43}&code_challenge_method=S256"
+    )
+    with serving(tmp_path, clock, **TOKEN_SETTINGS) as running:
+        client_id = register(running, WIKI).json()["client_id"]
+        served = httpx.get(running.url + authorize.format(client_id))
+    with serving(tmp_path, clock) as running:  # the same data and database, registration off
+        unknown = httpx.get(running.url + authorize.format(client_id))
+
+    assert served.status_code == 200
+    assert unknown.status_code == 400 and 'data-error="invalid_client"' in unknown.text
+
+
 def test_open_registration_needs_no_token(tmp_path, clock):
     with serving(tmp_path, clock, oidc_registration="open") as running:
         answer = register(running, WIKI, token=None)
@@ -501,3 +540,55 @@ def test_no_metadata_makes_registration_answer_500(open_registrar, body):
     assert answer.status_code in (201, 400), answer.text
     if answer.status_code == 400:
         assert answer.json()["error"] in ("invalid_redirect_uri", "invalid_client_metadata")
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_workers_of_one_server_serve_the_clients_any_of_them_registered(tmp_path, postgres_url):
+    import asyncio
+
+    from tests.server.test_multiworker import serving_workers
+
+    async def at_once(
+        url: str, requests: list[tuple[str, str, dict | None]]
+    ) -> list[httpx.Response]:
+        # No keep-alive, all at once: the requests land on both workers.
+        limits = httpx.Limits(max_connections=len(requests), max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as http:
+            return await asyncio.gather(
+                *(http.request(method, path, json=body) for method, path, body in requests)
+            )
+
+    with serving_workers(
+        {
+            "WALLETAUTH_DATABASE_URL": postgres_url,
+            "WALLETAUTH_DATA_DIR": str(tmp_path / "data"),
+            "WALLETAUTH_DOMAINS": "127.0.0.1:9",
+            "WALLETAUTH_OIDC_REGISTRATION": "open",
+            "WALLETAUTH_RATE_LIMITS": "off",
+            "WALLETAUTH_INSECURE_HTTP": "true",
+            "WALLETAUTH_LOG_LEVEL": "warning",
+        }
+    ) as url:
+        registered = asyncio.run(at_once(url, [("POST", "/oauth/register", WIKI)] * 10))
+        ids = [answer.json()["client_id"] for answer in registered]
+        pages = asyncio.run(
+            at_once(
+                url,
+                [
+                    (
+                        "GET",
+                        f"/oauth/authorize?response_type=code&client_id={client_id}&scope=openid"
+                        f"&redirect_uri={REDIRECT}&code_challenge={'a' * 43}"
+                        "&code_challenge_method=S256",
+                        None,
+                    )
+                    for client_id in ids
+                    for _ in range(4)
+                ],
+            )
+        )
+
+    assert [answer.status_code for answer in registered] == [201] * 10
+    assert [page.status_code for page in pages] == [200] * 40
+    assert all("Registered wiki" in page.text for page in pages)

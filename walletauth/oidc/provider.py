@@ -494,13 +494,13 @@ class OidcProvider:
         request = self.request("GET", LOGOUT_PATH, items)
         self.check_parameters(items)
         fields = dict(items)
-        try:
-            async with self.clients_for(fields.get("client_id"),
-                                        _unverified_audience(fields.get("id_token_hint"))):
+        async with self.clients_for(fields.get("client_id"),
+                                    _unverified_audience(fields.get("id_token_hint"))):
+            try:
                 validated = self.server.validate_endpoint_request("end_session", request)
-        except ValueError:  # as in validate()
-            raise InvalidRequestError("a parameter holds characters an error cannot name"
-                                      ) from None
+            except ValueError:  # as in validate()
+                raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                          ) from None
         claims = validated.id_token_claims
         if claims is not None and isinstance(claims.get("sid"), str):
             session_id = claims["sid"]

@@ -11,11 +11,14 @@ between Authlib's validation and its answer, and the grants below only read its 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
@@ -38,6 +41,21 @@ AUTH_METHODS: Final = ["client_secret_basic", "client_secret_post", "none"]
 CODE_KIND: Final = "code"
 ACCESS_KIND: Final = "access"
 REFRESH_KIND: Final = "refresh"
+_LOOKED_UP: ContextVar[Mapping[str, OidcClient]] = ContextVar(
+    "walletauth_oidc_looked_up", default=MappingProxyType({}))
+"""Registered clients this request's provider step looked up in the store (Authlib asks
+for clients synchronously, so they are found before it runs)."""
+
+
+@contextlib.contextmanager
+def serving_clients(clients: Mapping[str, OidcClient]) -> Iterator[None]:
+    """Within the block, the server knows ``clients`` beside the configured ones: set per
+    request step (a context variable), so no other request's lookups are mixed in."""
+    token = _LOOKED_UP.set(clients)
+    try:
+        yield
+    finally:
+        _LOOKED_UP.reset(token)
 
 
 @dataclass(frozen=True)
@@ -163,7 +181,9 @@ class WalletAuthServer(AuthorizationServer):
         self.register_token_generator("default", self._tokens)
 
     def query_client(self, client_id: object) -> OidcClient | None:
-        return self.clients.get(client_id) if isinstance(client_id, str) else None
+        if not isinstance(client_id, str):
+            return None
+        return self.clients.get(client_id) or _LOOKED_UP.get().get(client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Nothing to save: the tokens are sealed, their session is in the state."""

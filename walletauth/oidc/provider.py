@@ -13,13 +13,20 @@ stops it too.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import contextlib
+import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
+from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError
 
 from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient, unknown_purposes
 from walletauth.oidc.errors import OidcError
@@ -35,7 +42,15 @@ from walletauth.oidc.grants import (
     WalletAuthServer,
     build_server,
     purposes_in,
+    serving_clients,
     user_claims,
+)
+from walletauth.oidc.registration import (
+    REGISTER_PATH,
+    REGISTERED_PREFIX,
+    RegistrationEndpoint,
+    RegistrationRequest,
+    registered_client,
 )
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer, derive
 from walletauth.policy import Policy, SubjectState, decide_use
@@ -60,6 +75,10 @@ TOKEN_PATH: Final = "/oauth/token"
 USERINFO_PATH: Final = "/oauth/userinfo"
 LOGOUT_PATH: Final = "/oauth/logout"
 JWKS_PATH: Final = "/.well-known/jwks.json"
+REGISTERED_CACHE: Final = 1024
+"""Registered clients a worker keeps in memory: a registered client never changes, so
+a kept one is never stale; one not kept is read from the store (where every worker's
+registrations are)."""
 Answer = tuple[int, Any, list[tuple[str, str]]]
 
 
@@ -126,6 +145,11 @@ class OidcProvider:
             self.clients, Sealing(self.sealer, runtime.clock, CODE_TTL_SECONDS, access_ttl),
             id_tokens, self.scopes_supported,
         )
+        self.registration: RegistrationEndpoint | None = None
+        if settings.oidc_registration != "off":
+            self.registration = RegistrationEndpoint(
+                self.discovery, settings.oidc_registration_token_sha256, runtime.clock)
+        self._registered: OrderedDict[str, OidcClient] = OrderedDict()
 
     # --------------------------------------------------------------- discovery
 
@@ -153,7 +177,60 @@ class OidcProvider:
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
-        }
+        } | ({"registration_endpoint": self.issuer + REGISTER_PATH}
+             if self.registration is not None else {})
+
+    # --------------------------------------------------------------- clients
+
+    async def find_client(self, client_id: object) -> OidcClient | None:
+        """A configured client, else (registration on) a registered one."""
+        if not isinstance(client_id, str):
+            return None
+        client = self.clients.get(client_id) or self._registered.get(client_id)
+        if (client is not None or self.registration is None
+                or not client_id.startswith(REGISTERED_PREFIX)):
+            return client
+        stored = await store_calls(self.runtime).run(Store.oidc_client, client_id)
+        if stored is None:
+            return None
+        client = registered_client(stored, self.scopes_supported)
+        self._registered[client_id] = client
+        while len(self._registered) > REGISTERED_CACHE:
+            self._registered.popitem(last=False)
+        return client
+
+    @contextlib.asynccontextmanager
+    async def clients_for(self, *client_ids: object) -> AsyncIterator[None]:
+        """Find the clients a request may name, so that Authlib's synchronous steps within
+        the block know the registered ones among them."""
+        found = {}
+        for client_id in dict.fromkeys(i for i in client_ids if i):
+            client = await self.find_client(client_id)
+            if client is not None:
+                found[client.client_id] = client
+        with serving_clients(found):
+            yield
+
+    async def register(self, body: bytes, content_type: str, headers: Mapping[str, str]
+                       ) -> Answer:
+        """RFC 7591 3: register a client; answer 201 with its metadata, id and (once, for
+        a confidential client) its secret."""
+        assert self.registration is not None  # the route is mounted only then
+        try:
+            data = _json_object(body, content_type)
+            request = RegistrationRequest(REGISTER_PATH, data, headers)
+            answer: Answer = self.registration.create_registration_response(request)
+        except OAuth2Error as error:
+            refused: Answer = error()
+            return refused
+        client = request.client
+        assert client is not None  # made by save_client on the way to a 201
+        kept = await store_calls(self.runtime).run(
+            Store.register_oidc_client, client.client_id, dict(client.registered),
+            client.config.secret_sha256, now=self.runtime.clock())
+        # 192 random bits: an id taken already is never seen, and would not be overwritten.
+        assert kept, "a freshly drawn client id was taken"
+        return answer
 
     # --------------------------------------------------------------- authorization
 
@@ -164,12 +241,13 @@ class OidcProvider:
     def check_parameters(self, items: Sequence[tuple[str, str]]) -> None:
         check_parameters(items)
 
-    def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
-                 ) -> tuple[FormRequest, CodeGrant]:
+    async def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
+                       ) -> tuple[FormRequest, CodeGrant]:
         """Authlib's checks of an authorization request; raises its OAuth2Error (with the
         redirect URI set once the client and the URI are known good)."""
         request = self.request("GET", AUTHORIZE_PATH, items)
-        return request, consent_grant(self.server, request, user)
+        async with self.clients_for(dict(items).get("client_id")):
+            return request, consent_grant(self.server, request, user)
 
     def error_answer(self, request: FormRequest, error: OAuth2Error) -> Answer:
         answer: Answer = self.server.handle_error_response(request, error)
@@ -187,9 +265,8 @@ class OidcProvider:
                             "this sign-in page has expired; start again from the application")
         return claims
 
-    def client_of(self, ticket: Ticket) -> OidcClient:
-        client_id = dict(ticket.items).get("client_id", "")
-        client = self.clients.get(client_id)
+    async def client_of(self, ticket: Ticket) -> OidcClient:
+        client = await self.find_client(dict(ticket.items).get("client_id", ""))
         if client is None:  # the configuration changed since the ticket was sealed
             raise OidcError("authorization_expired", "the application is no longer registered")
         return client
@@ -199,7 +276,7 @@ class OidcProvider:
         """The EIP-4361 message the page's wallet signs: for this service's domain, the
         chain the wallet is on, a fresh nonce, and the ticket's id as its Request ID."""
         ticket = Ticket.of(self.open_ticket(sealed_ticket))
-        oidc_client = self.client_of(ticket)
+        oidc_client = await self.client_of(ticket)
         settings = self.runtime.settings
         domain = settings.domains[0]
         nonce = await self.runtime.login.new_nonce(client)
@@ -242,7 +319,7 @@ class OidcProvider:
     async def offer(self, ticket: Ticket, grantee: Grantee) -> Offer:
         """What the user is asked about: the scopes the request names that this client
         may have, less optional purposes the policy would not let be granted now."""
-        request, grant = self.validate(ticket.items, grantee)
+        request, grant = await self.validate(ticket.items, grantee)
         asked = (request.scope or "").split()
         state = await self._state(grantee.address)
         purposes, granted = [], set()
@@ -255,14 +332,19 @@ class OidcProvider:
             elif decide_consent_change(self.policy, purpose, True, state).allowed:
                 purposes.append(purpose)
         redirect_uri = grant.redirect_uri
-        return Offer(self.client_of(ticket), WALLET_ADDRESS in asked, purposes,
+        return Offer(await self.client_of(ticket), WALLET_ADDRESS in asked, purposes,
                      frozenset(granted), str(redirect_uri))
 
     async def decide(self, sealed_consent: str, allow: bool, chosen: Sequence[str]) -> Answer:
         """The user's decision: a redirect to the client with a code, or ``access_denied``.
         Purposes granted here are recorded as the user's consents."""
         ticket, grantee = self.open_consent(sealed_consent)
-        request, grant = self.validate(ticket.items, grantee)
+        async with self.clients_for(dict(ticket.items).get("client_id")):
+            return await self._decide(ticket, grantee, allow, chosen)
+
+    async def _decide(self, ticket: Ticket, grantee: Grantee, allow: bool,
+                      chosen: Sequence[str]) -> Answer:
+        request, grant = await self.validate(ticket.items, grantee)
         if not allow:
             answer: Answer = self.server.create_authorization_response(
                 request, grant_user=None, grant=grant)
@@ -308,6 +390,11 @@ class OidcProvider:
     async def token(self, items: Sequence[tuple[str, str]], headers: Mapping[str, str]
                     ) -> Answer:
         request = self.request("POST", TOKEN_PATH, items, headers)
+        basic_id, _secret = extract_basic_authorization(headers)
+        async with self.clients_for(dict(items).get("client_id"), basic_id):
+            return await self._token(request, items)
+
+    async def _token(self, request: FormRequest, items: Sequence[tuple[str, str]]) -> Answer:
         try:
             self.check_parameters(items)
             grant = self.server.get_token_grant(request)
@@ -389,7 +476,7 @@ class OidcProvider:
                 raise InvalidTokenError("the sign-in of this token has ended")
             scope = str(claims["scp"])
             purposes = await self._require_purposes(grantee.address, scope, InvalidTokenError)
-            client = self.clients.get(str(claims["cid"]))
+            client = await self.find_client(str(claims["cid"]))
             if client is None:
                 raise InvalidTokenError("the client of this token is no longer registered")
         except InvalidTokenError as error:
@@ -406,11 +493,14 @@ class OidcProvider:
         post-logout URI, else nowhere) and the client's name."""
         request = self.request("GET", LOGOUT_PATH, items)
         self.check_parameters(items)
-        try:
-            validated = self.server.validate_endpoint_request("end_session", request)
-        except ValueError:  # as in validate()
-            raise InvalidRequestError("a parameter holds characters an error cannot name"
-                                      ) from None
+        fields = dict(items)
+        async with self.clients_for(fields.get("client_id"),
+                                    _unverified_audience(fields.get("id_token_hint"))):
+            try:
+                validated = self.server.validate_endpoint_request("end_session", request)
+            except ValueError:  # as in validate()
+                raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                          ) from None
         claims = validated.id_token_claims
         if claims is not None and isinstance(claims.get("sid"), str):
             session_id = claims["sid"]
@@ -420,6 +510,33 @@ class OidcProvider:
         name = client.name if isinstance(client, OidcClient) else None
         redirect: str | None = validated.redirect_uri
         return redirect, name
+
+
+def _json_object(body: bytes, content_type: str) -> dict[str, Any]:
+    """A registration request's body: a JSON object (RFC 7591 3.1)."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise InvalidClientMetadataError("send the client metadata as application/json")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the stack
+        raise InvalidClientMetadataError("the body is not JSON") from None
+    if not isinstance(data, dict) or not data:
+        raise InvalidClientMetadataError("the body is a JSON object of client metadata")
+    return data
+
+
+def _unverified_audience(id_token_hint: object) -> str | None:
+    """The ``aud`` an ID token hint names, read without checking it: only to find the
+    client before Authlib checks the hint itself."""
+    if not isinstance(id_token_hint, str) or id_token_hint.count(".") != 2:
+        return None
+    payload = id_token_hint.split(".")[1]
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, binascii.Error, RecursionError):
+        return None
+    audience = claims.get("aud") if isinstance(claims, dict) else None
+    return audience if isinstance(audience, str) else None
 
 
 def _checksummed(address: str) -> str:

@@ -14,6 +14,7 @@ from walletauth.store import (
     age,
     audit,
     logins,
+    oidc_clients,
     purge,
     purpose_records,
     rekey,
@@ -84,3 +85,7 @@ class Store(StoreHandle):
     end_family_if_rotated = short_lived.end_family_if_rotated
     revoke_session = short_lived.revoke_session
     revoke_sessions_of = short_lived.revoke_sessions_of
+
+    # OpenID Connect clients registered over RFC 7591 (configured ones are settings)
+    register_oidc_client = oidc_clients.register_oidc_client
+    oidc_client = oidc_clients.oidc_client

@@ -118,10 +118,14 @@ class OidcProvider:
         self.sealer = Sealer(keys)
         self.subjects = PairwiseSubjects.load_or_create(settings.data_dir)
         access_ttl = int(settings.access_token_ttl.total_seconds())
+        if runtime.id_token_keyring is None:  # opened on the condition install() mounts by
+            raise RuntimeError("the OpenID Provider needs the RS256 keys the runtime opens"
+                               " where OIDC clients are configured")
         # An ID token lives no longer than an access token, whose keys the JWKS keeps
         # published that long after a rotation.
-        id_tokens = IdTokens(runtime.keyring, self.issuer, runtime.clock, access_ttl,
-                             self.subjects)
+        self.id_tokens = id_tokens = IdTokens(
+            runtime.keyring, runtime.id_token_keyring, self.issuer, runtime.clock, access_ttl,
+            self.subjects)
         self.server: WalletAuthServer = build_server(
             self.clients, Sealing(self.sealer, runtime.clock, CODE_TTL_SECONDS, access_ttl),
             id_tokens, self.scopes_supported,
@@ -143,7 +147,7 @@ class OidcProvider:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["ES256"],
+            "id_token_signing_alg_values_supported": self.id_tokens.algorithms,
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],

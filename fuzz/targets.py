@@ -27,7 +27,7 @@ from walletauth.oidc.provider import consent_grant
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer
 from walletauth.policy import PolicyError, parse_policy
 from walletauth.policy.loader import shipped_policies
-from walletauth.server.config.keys import KeyRing
+from walletauth.server.config.keys import RS256_KEYS, KeyRing, open_keyring
 from walletauth.server.routes import guardian, rights, services
 from walletauth.server.signin.asgi import _RefusedBody, _verify_request
 from walletauth.server.web import schemas
@@ -180,8 +180,10 @@ def oidc_authorization(data: bytes) -> None:
 def _oidc_server() -> WalletAuthServer:
     directory = Path(tempfile.mkdtemp(prefix="walletauth-fuzz-"))
     keyring = KeyRing.load_or_create(directory, token_ttl=timedelta(minutes=15))
+    rsa_keyring = open_keyring(directory, RS256_KEYS, token_ttl=timedelta(minutes=15))
     subjects = PairwiseSubjects(bytes(32))
-    id_tokens = IdTokens(keyring, "https://login.example", lambda: NOW, 900, subjects)
+    id_tokens = IdTokens(keyring, rsa_keyring, "https://login.example", lambda: NOW, 900,
+                         subjects)
     sealing = Sealing(_SEALER, lambda: NOW, 120, 900)
     return build_server(_OIDC_CLIENTS, sealing, id_tokens, ["openid", "wallet_address"])
 

@@ -27,14 +27,18 @@ OTHER_REDIRECT = "http://localhost:9/back"
 
 
 def clients() -> dict[str, dict[str, object]]:
+    """``wiki`` names no ID token algorithm (so RS256, the default); ``board`` is the same
+    client registered for ES256."""
+    wiki: dict[str, object] = {
+        "name": "Team wiki",
+        "secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
+        "redirect_uris": [REDIRECT],
+        "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
+        "scopes": ["openid", "wallet_address", "purpose:quality_marketing"],
+    }
     return {
-        "wiki": {
-            "name": "Team wiki",
-            "secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
-            "redirect_uris": [REDIRECT],
-            "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
-            "scopes": ["openid", "wallet_address", "purpose:quality_marketing"],
-        },
+        "wiki": wiki,
+        "board": {**wiki, "name": "Notice board", "id_token_signed_response_alg": "ES256"},
         "spa": {
             "name": "Player app",
             "public": True,

@@ -13,8 +13,6 @@ stops it too.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import secrets
@@ -28,6 +26,7 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError
 
+from walletauth.encoding import b64url_decode
 from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient, unknown_purposes
 from walletauth.oidc.errors import OidcError
 from walletauth.oidc.grants import (
@@ -137,10 +136,14 @@ class OidcProvider:
         self.sealer = Sealer(keys)
         self.subjects = PairwiseSubjects.load_or_create(settings.data_dir)
         access_ttl = int(settings.access_token_ttl.total_seconds())
+        if runtime.id_token_keyring is None:  # opened on the condition install() mounts by
+            raise RuntimeError("the OpenID Provider needs the RS256 keys the runtime opens"
+                               " where OIDC clients are configured")
         # An ID token lives no longer than an access token, whose keys the JWKS keeps
         # published that long after a rotation.
-        id_tokens = IdTokens(runtime.keyring, self.issuer, runtime.clock, access_ttl,
-                             self.subjects)
+        self.id_tokens = id_tokens = IdTokens(
+            runtime.keyring, runtime.id_token_keyring, self.issuer, runtime.clock, access_ttl,
+            self.subjects)
         self.server: WalletAuthServer = build_server(
             self.clients, Sealing(self.sealer, runtime.clock, CODE_TTL_SECONDS, access_ttl),
             id_tokens, self.scopes_supported,
@@ -167,7 +170,7 @@ class OidcProvider:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["ES256"],
+            "id_token_signing_alg_values_supported": self.id_tokens.algorithms,
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
@@ -532,8 +535,8 @@ def _unverified_audience(id_token_hint: object) -> str | None:
         return None
     payload = id_token_hint.split(".")[1]
     try:
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, binascii.Error, RecursionError):
+        claims = json.loads(b64url_decode(payload))
+    except (ValueError, RecursionError):
         return None
     audience = claims.get("aud") if isinstance(claims, dict) else None
     return audience if isinstance(audience, str) else None

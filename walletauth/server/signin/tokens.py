@@ -34,6 +34,8 @@ _COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"))
 """The encoder ``jwt.encode`` uses for claims: no spaces, ASCII only, keys in order."""
 _ES256: Final = ec.ECDSA(hashes.SHA256())
 _P256_SCALAR_BYTES: Final = 32
+EcKeyRing = KeyRing[ec.EllipticCurvePrivateKey]
+EcSigningKey = SigningKey[ec.EllipticCurvePrivateKey]
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,9 @@ class IssuedToken:
 
 
 class TokenIssuer:
-    def __init__(self, keyring: KeyRing, *, issuer: str, audience: str, leeway: timedelta) -> None:
+    def __init__(
+        self, keyring: EcKeyRing, *, issuer: str, audience: str, leeway: timedelta
+    ) -> None:
         self._keyring = keyring
         self._issuer = issuer
         self._audience = audience
@@ -90,7 +94,7 @@ class TokenIssuer:
         token = self._signed(self._keyring.signing_key(), payload)
         return IssuedToken(token=token, expires_in=expires_in, claims=claims)
 
-    def _signed(self, key: SigningKey, payload: dict[str, object]) -> str:
+    def _signed(self, key: EcSigningKey, payload: dict[str, object]) -> str:
         """The compact JWS of ``payload`` under ``key``: header.claims.signature."""
         header = self._header_segments.get(key.kid)
         if header is None:
@@ -146,7 +150,7 @@ class TokenIssuer:
         return claims
 
 
-def _header_segment(key: SigningKey) -> str:
+def _header_segment(key: EcSigningKey) -> str:
     """The header ``jwt.encode`` would write for ``key``: alg, kid, typ, keys sorted."""
     if not isinstance(key.private_key.curve, ec.SECP256R1):
         raise ValueError(f"key {key.kid!r} is not a P-256 key; ES256 needs one")

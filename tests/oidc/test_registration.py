@@ -15,6 +15,7 @@ from authlib.integrations.httpx_client import OAuth2Client
 from authlib.oidc.discovery import OpenIDProviderMetadata
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from joserfc import jws
 
 from tests.oidc.conftest import REDIRECT, Person, Provider, serving, verifier
 from tests.oidc.test_code_flow import id_token_claims, metadata
@@ -91,7 +92,7 @@ def test_a_registered_client_signs_a_wallet_in_with_code_and_pkce(registrar, som
     assert issued["client_id_issued_at"] == int(registrar.clock().timestamp())
     assert issued["redirect_uris"] == [REDIRECT]
     assert issued["token_endpoint_auth_method"] == "client_secret_basic"
-    assert (issued["subject_type"], issued["id_token_signed_response_alg"]) == ("pairwise", "ES256")
+    assert (issued["subject_type"], issued["id_token_signed_response_alg"]) == ("pairwise", "RS256")
 
     client = OAuth2Client(
         issued["client_id"],
@@ -105,10 +106,37 @@ def test_a_registered_client_signs_a_wallet_in_with_code_and_pkce(registrar, som
     claims = id_token_claims(
         registrar, token["id_token"], client_id=issued["client_id"], nonce="n1"
     )
+    assert id_token_header(token)["alg"] == "RS256"  # OIDC Registration 2's default
     info = client.get(metadata(registrar)["userinfo_endpoint"]).json()
     assert info["sub"] == claims["sub"]
     assert info["wallet_address"] == f"eip155:1:{someone.address}"
     assert client.refresh_token(metadata(registrar)["token_endpoint"])["access_token"]
+
+
+def id_token_header(token: dict) -> dict:
+    return jws.extract_compact(token["id_token"].encode()).headers()
+
+
+def test_a_client_registered_for_es256_gets_es256_id_tokens(registrar, someone):
+    issued = register(registrar, {**WIKI, "id_token_signed_response_alg": "ES256"}).json()
+    assert issued["id_token_signed_response_alg"] == "ES256"
+    client = OAuth2Client(
+        issued["client_id"],
+        issued["client_secret"],
+        scope="openid",
+        redirect_uri=REDIRECT,
+        code_challenge_method="S256",
+    )
+
+    token = signed_in(registrar, someone, client)
+
+    assert id_token_claims(registrar, token["id_token"], client_id=issued["client_id"], nonce="n1")
+    header = id_token_header(token)
+    assert header == {
+        "alg": "ES256",
+        "kid": registrar.runtime.keyring.signing_key().kid,
+        "typ": "JWT",
+    }
 
 
 def test_only_the_secrets_digest_is_kept(registrar):
@@ -357,7 +385,8 @@ def test_without_the_initial_access_token_registration_is_401(registrar, token, 
         ({"grant_types": ["refresh_token"]}, "invalid_client_metadata"),
         ({"response_types": ["token"]}, "invalid_client_metadata"),
         ({"subject_type": "public"}, "invalid_client_metadata"),
-        ({"id_token_signed_response_alg": "RS256"}, "invalid_client_metadata"),
+        ({"id_token_signed_response_alg": "HS256"}, "invalid_client_metadata"),
+        ({"id_token_signed_response_alg": "none"}, "invalid_client_metadata"),
     ],
 )
 def test_a_client_the_provider_cannot_serve_is_refused_with_rfc_7591s_error(

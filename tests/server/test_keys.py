@@ -162,3 +162,11 @@ def test_without_oidc_clients_no_rsa_key_is_made(tmp_path):
     ring = open_id_token_keyring(Settings(data_dir=tmp_path, oidc_clients=json.dumps(clients)))
     assert ring is not None and ring.algorithm == "RS256"
     assert (tmp_path / RS256_KEYRING_FILE).exists()
+
+
+def test_registration_on_without_clients_makes_the_rsa_key_too(tmp_path):
+    # The provider is served then (routes.install), and its ID tokens default to RS256.
+    settings = Settings(data_dir=tmp_path, oidc_registration="open")
+    assert settings.serves_openid_provider and not settings.oidc_clients
+    ring = open_id_token_keyring(settings)
+    assert ring is not None and (tmp_path / RS256_KEYRING_FILE).exists()

@@ -138,7 +138,7 @@ class OidcProvider:
         access_ttl = int(settings.access_token_ttl.total_seconds())
         if runtime.id_token_keyring is None:  # opened on the condition install() mounts by
             raise RuntimeError("the OpenID Provider needs the RS256 keys the runtime opens"
-                               " where OIDC clients are configured")
+                               " where settings.serves_openid_provider")
         # An ID token lives no longer than an access token, whose keys the JWKS keeps
         # published that long after a rotation.
         self.id_tokens = id_tokens = IdTokens(

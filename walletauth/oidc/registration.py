@@ -126,6 +126,7 @@ def _config(
         post_logout_redirect_uris=tuple(metadata.get("post_logout_redirect_uris", ())),
         scopes=tuple(scopes),
         sector=sector_of(uris),
+        id_token_signed_response_alg=metadata.get("id_token_signed_response_alg", "RS256"),
     )
 
 
@@ -313,7 +314,9 @@ class RegistrationEndpoint(ClientRegistrationEndpoint):
             grant_types=metadata.get("grant_types") or [GRANT_TYPES[0]],
             response_types=metadata.get("response_types") or ["code"],
             subject_type="pairwise",
-            id_token_signed_response_alg="ES256",
+            # Checked against discovery's id_token_signing_alg_values_supported by
+            # Authlib's claims (RS256, ES256).
+            id_token_signed_response_alg=metadata.get("id_token_signed_response_alg") or "RS256",
         )
         request.metadata = metadata
         return metadata

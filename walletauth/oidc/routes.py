@@ -53,7 +53,7 @@ def install(app: FastAPI, settings: Settings) -> bool:
     """Mount the provider's routes if any client is configured or may register; say if
     mounted."""
     registration = settings.oidc_registration != "off"
-    if not settings.oidc_clients and not registration:
+    if not settings.serves_openid_provider:
         return False
     app.include_router(router)
     if registration:

@@ -165,10 +165,10 @@ def prepare_data_dir(settings: Settings) -> None:
 
 def open_id_token_keyring(settings: Settings, *, now: datetime | None = None
                           ) -> KeyRing[rsa.RSAPrivateKey] | None:
-    """The RS256 ring, opened (its first key made) where the OpenID Provider is mounted,
-    on the condition :func:`walletauth.oidc.routes.install` mounts it by: generating an
+    """The RS256 ring, opened (its first key made) where the OpenID Provider is served
+    (:attr:`Settings.serves_openid_provider`, which mounts its routes too): generating an
     RSA key is the one slow step of a first start, which nothing else should pay."""
-    if not settings.oidc_clients:
+    if not settings.serves_openid_provider:
         return None
     return open_keyring(settings.data_dir, RS256_KEYS, token_ttl=settings.access_token_ttl,
                         now=now)

@@ -404,6 +404,12 @@ class Settings(ConfiguredSettings):
         return self
 
     @property
+    def serves_openid_provider(self) -> bool:
+        """Whether the OpenID Provider is served: with a client configured, or with
+        registration on. Its routes are mounted, and its RS256 key made, on this alone."""
+        return bool(self.oidc_clients) or self.oidc_registration != "off"
+
+    @property
     def issuer(self) -> str:
         """The ``iss`` of access tokens: the first domain's origin, so the README's
         ``walletauth serve`` issues ``http://localhost:8000`` (always ``https`` was

@@ -24,7 +24,6 @@ from typing import Any, Final
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
-from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError
 
 from walletauth.encoding import b64url_decode
 from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient, unknown_purposes
@@ -50,6 +49,7 @@ from walletauth.oidc.registration import (
     RegistrationEndpoint,
     RegistrationRequest,
     registered_client,
+    registration_body,
 )
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer, derive
 from walletauth.policy import Policy, SubjectState, decide_use
@@ -220,7 +220,7 @@ class OidcProvider:
         a confidential client) its secret."""
         assert self.registration is not None  # the route is mounted only then
         try:
-            data = _json_object(body, content_type)
+            data = registration_body(body, content_type)
             request = RegistrationRequest(REGISTER_PATH, data, headers)
             answer: Answer = self.registration.create_registration_response(request)
         except OAuth2Error as error:
@@ -513,19 +513,6 @@ class OidcProvider:
         name = client.name if isinstance(client, OidcClient) else None
         redirect: str | None = validated.redirect_uri
         return redirect, name
-
-
-def _json_object(body: bytes, content_type: str) -> dict[str, Any]:
-    """A registration request's body: a JSON object (RFC 7591 3.1)."""
-    if content_type.split(";")[0].strip().lower() != "application/json":
-        raise InvalidClientMetadataError("send the client metadata as application/json")
-    try:
-        data = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the stack
-        raise InvalidClientMetadataError("the body is not JSON") from None
-    if not isinstance(data, dict) or not data:
-        raise InvalidClientMetadataError("the body is a JSON object of client metadata")
-    return data
 
 
 def _unverified_audience(id_token_hint: object) -> str | None:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -244,6 +245,19 @@ class WalletClientClaims(BaseClaims):
                     "sector_identifier_uri is accepted only as an https URI on the host of"
                     " the redirect_uris (this provider fetches none)"
                 )
+
+
+def registration_body(body: bytes, content_type: str) -> dict[str, Any]:
+    """A registration request's body: a JSON object (RFC 7591 3.1)."""
+    if content_type.split(";")[0].strip().lower() != "application/json":
+        raise InvalidClientMetadataError("send the client metadata as application/json")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested past the stack
+        raise InvalidClientMetadataError("the body is not JSON") from None
+    if not isinstance(data, dict) or not data:
+        raise InvalidClientMetadataError("the body is a JSON object of client metadata")
+    return data
 
 
 class _Body(JsonPayload):

@@ -23,7 +23,13 @@ from walletauth.server.signin.login import Clock, LoginParts, LoginService
 from walletauth.server.signin.nonces import NonceMinter
 from walletauth.server.signin.session_cookie import SessionCookies
 from walletauth.server.signin.tokens import TokenIssuer
-from walletauth.server.signin.writes import SQLITE_BATCH, GroupCommit, NonceFirst, SignInWrites
+from walletauth.server.signin.writes import (
+    REDIS_BATCH,
+    SQLITE_BATCH,
+    GroupCommit,
+    NonceFirst,
+    SignInWrites,
+)
 from walletauth.server.state.base import HitCounter, ShortLivedState
 from walletauth.server.state.redis_state import RedisState
 from walletauth.server.state.sql_state import SqlState
@@ -221,7 +227,7 @@ def hit_counter(state: ShortLivedState) -> HitCounter:
 
 def sign_in_writes(state: ShortLivedState, gateway: StoreGateway) -> SignInWrites:
     if isinstance(state, RedisState):
-        return NonceFirst(state, gateway)
+        return NonceFirst(state, gateway, max_batch=REDIS_BATCH)
     # Group commit on SQLite only (see walletauth.server.signin.writes).
     return GroupCommit(gateway, max_batch=SQLITE_BATCH if gateway.serial else 1)
 

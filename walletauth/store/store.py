@@ -54,6 +54,7 @@ class Store(StoreHandle):
     # sign-ins (the fast path)
     record_login = logins.record_login
     sign_in_many = logins.sign_in_many
+    record_logins = logins.record_logins
 
     # records kept for a purpose
     put_record = purpose_records.put_record

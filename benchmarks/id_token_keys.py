@@ -4,7 +4,7 @@
 
 * key generation: ``open_keyring`` on an empty directory (generate, write the 0600 file,
   load it back), for the ES256 ring and for RSA keys of 2048 and 3072 bits: the one-off
-  cost of a first start with OIDC clients configured (and of every test server that
+  cost of a first start that serves the OpenID Provider (and of every test server that
   starts on an empty data dir);
 * ID token: the provider's own ``WalletOpenIDCode.encode_id_token`` (joserfc signs) for a
   client registered for RS256 and one for ES256, with the key already imported.

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
 keys_app = typer.Typer(
-    help="The signing keys: ES256 (access tokens, ID tokens) and, with OIDC clients configured,"
-    " RS256 (ID tokens).",
+    help="The signing keys: ES256 (access tokens, ID tokens) and, where the OpenID Provider is"
+    " served, RS256 (ID tokens).",
     no_args_is_help=True,
 )
 app.add_typer(keys_app, name="keys")
@@ -50,7 +50,7 @@ def _keyring(settings: Settings) -> KeyRing[Any]:
 
 
 def _keyrings(settings: Settings) -> list[KeyRing[Any]]:
-    """The ES256 ring, and the RS256 one where the OpenID Provider is configured."""
+    """The ES256 ring, and the RS256 one where the OpenID Provider is served."""
     from walletauth.server.runtime import open_id_token_keyring
 
     rings = [_keyring(settings)]

@@ -7,9 +7,9 @@ shared by every worker that uses the same data dir:
   Connect clients registered for ES256;
 * RS256 (RSA, 2048 bits), ``signing-keys-rs256.json``: the ID tokens of clients registered
   for RS256, the algorithm OIDC Core 15.1 makes mandatory for every provider. It is made
-  only where the OpenID Provider is configured (see :func:`open_keyring`'s callers): an
-  RSA key takes some 60 ms to generate where an EC key takes 0.01 ms, which a service
-  without OIDC clients, and every test of one, would pay at each first start for nothing.
+  only where the OpenID Provider is served (``Settings.serves_openid_provider``): an RSA
+  key takes some 60 ms to generate where an EC key takes 0.01 ms, which a service without
+  the provider, and every test of one, would pay at each first start for nothing.
 
 A file per algorithm keeps the ES256 file's format as it was, so a worker of an older
 release sharing the data dir during a rolling upgrade never meets a key it cannot load.

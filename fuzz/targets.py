@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from walletauth.console.errors import ConsoleError
 from walletauth.console.guard import parse_form
 from walletauth.console.session import ConsoleSessions
-from walletauth.oidc.clients import OidcClient, OidcClientConfig
+from walletauth.oidc.clients import ID_TOKEN_ALGORITHMS, OidcClient, OidcClientConfig
 from walletauth.oidc.grants import FormRequest, IdTokens, Sealing, WalletAuthServer, build_server
 from walletauth.oidc.provider import consent_grant
 from walletauth.oidc.registration import (
@@ -202,7 +202,7 @@ _REGISTRATION = RegistrationEndpoint(
              "token_endpoint_auth_methods_supported": [
                  "client_secret_basic", "client_secret_post", "none"],
              "subject_types_supported": ["pairwise"],
-             "id_token_signing_alg_values_supported": ["ES256"]},
+             "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS)},
     None, lambda: NOW)
 
 

@@ -34,9 +34,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc.jwk import ECKey, RSAKey
 
-from walletauth.oidc.clients import WALLET_ADDRESS, OidcClient, purpose_of
+from walletauth.oidc.clients import ID_TOKEN_ALGORITHMS, WALLET_ADDRESS, OidcClient, purpose_of
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer
-from walletauth.server.config.keys import ES256, RS256, KeyRing, SigningKey, published_jwks
+from walletauth.server.config.keys import RS256, KeyRing, SigningKey, published_jwks
 
 Clock = Callable[[], datetime]
 AUTH_METHODS: Final = ["client_secret_basic", "client_secret_post", "none"]
@@ -324,7 +324,7 @@ class IdTokens:
 
     @property
     def algorithms(self) -> list[str]:
-        return [RS256, ES256]
+        return list(ID_TOKEN_ALGORITHMS)
 
     def signing_key(self, algorithm: str) -> SigningKey[Any]:
         ring: KeyRing[Any] = self.rsa_keyring if algorithm == RS256 else self.keyring

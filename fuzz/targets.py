@@ -202,7 +202,7 @@ _REGISTRATION = RegistrationEndpoint(
              "token_endpoint_auth_methods_supported": [
                  "client_secret_basic", "client_secret_post", "none"],
              "subject_types_supported": ["pairwise"],
-             "id_token_signing_alg_values_supported": ["ES256"]},
+             "id_token_signing_alg_values_supported": ["RS256", "ES256"]},
     None, lambda: NOW)
 
 

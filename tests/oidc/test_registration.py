@@ -518,6 +518,7 @@ JSON = st.recursive(
             "native",
             "pairwise",
             "ES256",
+            "RS256",
         ]
     ),
     lambda inner: (

@@ -56,14 +56,23 @@ def pairs(store, address) -> list[tuple[str, str]]:
     return sorted((r.category, r.purpose) for r in store.subject_records(address, now=NOW))
 
 
-def test_a_suspension_and_its_lifting_enqueue_their_notices_for_the_subject_due_at_once(store):
+def test_a_consent_a_suspension_and_its_lifting_enqueue_their_notices_due_at_once(store):
+    store.set_consent(
+        ALICE, "quality_marketing", True, now=NOW, notices=[notice(store, "consented")]
+    )
     suspend(store, ALICE, "quality_marketing", now=NOW, notices=[notice(store, "suspended")])
     lift_suspension(store, ALICE, "quality_marketing", now=NOW, notices=[notice(store, "lifted")])
 
     # Due at the change's own instant: a notice queued for later would not be claimed now.
     assert sorted(due(store)) == [
+        ("ntc_consented", "subject.consented", normalise_address(ALICE), ()),
         ("ntc_lifted", "subject.lifted", normalise_address(ALICE), ()),
         ("ntc_suspended", "subject.suspended", normalise_address(ALICE), ()),
+    ]
+    assert [(e.event, e.detail) for e in audit_entries(store, ALICE)] == [
+        ("consent_change", {"granted": True}),
+        ("suspension", {"value": True}),
+        ("suspension_lifted", {"value": False}),
     ]
 
 
@@ -133,10 +142,12 @@ def test_an_under_age_confirmation_discards_what_the_age_rule_refuses_and_only_t
 def test_a_state_event_whose_value_is_not_a_bool_is_refused_and_leaves_nothing(store, value):
     before = table_counts(store)
 
+    with pytest.raises(StoreError) as consent:
+        store.set_consent(ALICE, "quality_marketing", value, now=NOW)
     with pytest.raises(StoreError) as stop:
         stop_third_party(store, ALICE, value, now=NOW)
     with pytest.raises(StoreError) as event:
         state_event(store, ALICE, "suspension", "quality_marketing", value, NOW, "suspension")
 
-    assert stop.value.code == event.value.code == "invalid_argument"
+    assert consent.value.code == stop.value.code == event.value.code == "invalid_argument"
     assert table_counts(store) == before

@@ -8,14 +8,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW, table_counts
 from walletauth.policy.loader import load_policy
-from walletauth.store import Store, StoreError
+from walletauth.store import Store, StoreError, handle
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import audit_entries
+from walletauth.store.keyschema import subject_keys
 from walletauth.store.outbox import PendingNotice, claim_due
 from walletauth.store.subject_state import lift_suspension, state_event, stop_third_party, suspend
+from walletauth.store.subjects import find_with_history, insert_subject, refs_of
 
 LEASE = timedelta(minutes=5)
 
@@ -73,6 +76,14 @@ def test_a_consent_a_suspension_and_its_lifting_enqueue_their_notices_due_at_onc
         ("consent_change", {"granted": True}),
         ("suspension", {"value": True}),
         ("suspension_lifted", {"value": False}),
+    ]
+    # Only a consent records the words it was given to; a suspension of the same purpose
+    # names none.
+    digests = [(e.kind, e.text_digest) for e in store.consent_history(ALICE)]
+    assert digests == [
+        ("consent", store.policy.consent_digests()["quality_marketing"]),
+        ("suspension", None),
+        ("suspension", None),
     ]
 
 
@@ -151,3 +162,50 @@ def test_a_state_event_whose_value_is_not_a_bool_is_refused_and_leaves_nothing(s
 
     assert consent.value.code == stop.value.code == event.value.code == "invalid_argument"
     assert table_counts(store) == before
+
+
+def key_ids(store) -> set[str]:
+    with store.keys.engine.connect() as connection:
+        return set(connection.execute(sa.select(subject_keys.c.key_id)).scalars())
+
+
+def test_a_subject_created_by_another_transaction_meanwhile_is_used_and_our_key_dropped(
+    store, monkeypatch
+):
+    """The race ensure_subject handles on PostgreSQL (on SQLite the write lock prevents
+    it): between our lookup and our insert, another transaction files the same subject.
+    Played here by inserting it first, with a key of its own, in our transaction."""
+    theirs: list[str] = []
+
+    def insert_after_them(connection, *, ref, key_id, key, checksum_address, now):
+        their_key_id, their_key = store.keys.create()
+        theirs.append(their_key_id)
+        assert (
+            insert_subject(
+                connection,
+                ref=ref,
+                key_id=their_key_id,
+                key=their_key,
+                checksum_address=checksum_address,
+                now=now,
+            )
+            is not None
+        )
+        return insert_subject(
+            connection, ref=ref, key_id=key_id, key=key, checksum_address=checksum_address, now=now
+        )
+
+    monkeypatch.setattr(handle, "insert_subject", insert_after_them)
+    keys_before = key_ids(store)
+
+    suspend(store, ALICE, "quality_marketing", now=NOW)
+
+    monkeypatch.undo()
+    # Only their key is left, and the event went to their subject, found under its lock.
+    assert key_ids(store) == keys_before | set(theirs)
+    with store.engine.connect() as connection:
+        subject, _events = find_with_history(connection, refs_of(store.secrets, ALICE), lock=False)
+    assert subject is not None and subject.key_id == theirs[0]
+    assert [(e.kind, e.purpose, e.value) for e in store.consent_history(ALICE)] == [
+        ("suspension", "quality_marketing", True)
+    ]

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.store.conftest import ALICE, BOB, NOW
+from tests.store.conftest import ALICE, BOB, NOW, table_counts
 from tests.store.test_erasure_retained import metalive
 from walletauth.store import StoreError
 from walletauth.store.audit import audit_entries
@@ -108,3 +108,18 @@ def test_only_a_grant_is_kept_as_the_guardians_evidence(metalive):
     ]
     assert evidence == [{"method": "signed_form", "granted_at": NOW.isoformat()}]
     assert metalive.subject_state(ALICE).guardian_consent is False
+
+
+def test_without_an_age_rule_nothing_is_recorded(store):
+    before = table_counts(store)
+    refused = []
+    for record in (
+        lambda: store.confirm_age(ALICE, under_guardian_age=True, now=NOW),
+        lambda: store.set_guardian_consent(ALICE, True, now=NOW, method="signed_form"),
+    ):
+        with pytest.raises(StoreError) as error:
+            record()
+        refused.append(error.value.code)
+
+    assert refused == ["no_age_rule", "no_age_rule"]
+    assert table_counts(store) == before

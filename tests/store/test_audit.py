@@ -41,8 +41,11 @@ def test_an_unknown_event_is_refused_and_nothing_is_logged(store):
         {7: "seven"},
         {"note": f"requested by {ALICE}"},
         {"rows": [{"address": ALICE.lower()}]},
+        {"rows": ["not a row"]},
+        {"rows": [{7: "seven"}]},
     ],
-    ids=["object", "float", "mapping", "list-in-row", "key-not-text", "address", "address-in-row"],
+    ids=["object", "float", "mapping", "list-in-row", "key-not-text", "address", "address-in-row",
+         "row-not-mapping", "row-key-not-text"],
 )
 def test_a_detail_that_is_not_counts_flags_and_ids_is_refused(store, detail):
     before = table_counts(store)
@@ -66,6 +69,7 @@ def test_an_event_names_its_purpose_and_category_and_may_name_no_subject(store):
 
     entries = [(e.event, e.subject_ref, e.purpose, e.category, dict(e.detail))
                for e in audit_entries(store)]
+    assert {e.policy_version for e in audit_entries(store)} == {store.policy.version}
     assert entries == [
         ("correction", store.subject_ref(ALICE), "service_provision", "contact_email",
          {"fields": 1}),

@@ -64,7 +64,10 @@ def test_the_list_is_in_received_order_then_by_id_and_pages_on_that_key(store):
 
     everything = [entry.id for entry in list_requests(store, ALICE)]
     pages, after = [], None
-    while page := list_requests(store, ALICE, after=after, limit=1):
+    for _ in range(5):  # four pages, then an empty one (bounded: a paging bug may loop)
+        page = list_requests(store, ALICE, after=after, limit=1)
+        if not page:
+            break
         pages.append(page[0].id)
         after = (page[0].received_at, page[0].id)
     two = [entry.id for entry in list_requests(store, ALICE, limit=2)]

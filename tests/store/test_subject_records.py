@@ -1,13 +1,18 @@
-"""The subject's own access request (``Store.subject_records``) at its edges, and the
-session check's answer to what is no session id. Found by mutation testing
-(benchmarks/README.md, "Mutation testing")."""
+"""Records at their edges: the subject's own access request (``Store.subject_records``)
+and a purpose's reads in the order they were kept, ``put_record``'s argument checks, what
+a session holds of its subject, and the session check's answer to what is no session id.
+Found by mutation testing (benchmarks/README.md, "Mutation testing")."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.store.conftest import ALICE, NOW
+import pytest
+import sqlalchemy as sa
+
+from tests.store.conftest import ALICE, BOB, NOW
 from tests.store.test_purge_report import subject_id
+from walletauth.store import StoreError
 from walletauth.store.schema import subjects
 
 HOUR = timedelta(hours=1)
@@ -25,6 +30,8 @@ def test_every_live_record_comes_in_the_order_it_was_first_kept(store):
     mine = store.subject_records(ALICE, now=NOW + HOUR)
 
     assert [r.id for r in mine] == sorted(r.id for r in mine)
+    kept = store.records(ALICE, "service_provision", now=NOW + HOUR)
+    assert [r.id for r in kept] == [r.id for r in mine]  # all kept for that one purpose
     assert sorted(r.category for r in mine) == [
         "access_log",
         "access_log",
@@ -67,3 +74,54 @@ def test_what_is_no_session_id_is_no_active_session(store):
     for not_an_id in (None, 12345, b"session-of-alice-0123456789"):
         assert store.session_active(not_an_id, now=NOW) is False
     assert store.session_active("session-of-alice-0123456789", now=NOW) is True
+
+
+def test_put_record_refuses_bad_data_and_sources_and_may_refuse_an_unknown_subject(store):
+    def put(address=ALICE, data=None, source="test", **options):
+        return store.put_record(
+            address,
+            "contact_email",
+            "service_provision",
+            data if data is not None else {"email": "a@x.io"},
+            now=NOW,
+            source=source,
+            **options,
+        )
+
+    refused = {}
+    for name, call in {
+        "list": lambda: put(data=[("email", "a@x.io")]),
+        "no source": lambda: put(source=""),
+        "long source": lambda: put(source="s" * 65),
+        "source not text": lambda: put(source=7),
+        "unknown": lambda: put(address=BOB, create_subject=False),
+    }.items():
+        with pytest.raises(StoreError) as error:
+            call()
+        refused[name] = error.value.code
+    put(source="s" * 64)
+    put(create_subject=False)  # Alice is known now
+
+    assert refused == {
+        "list": "invalid_argument",
+        "no source": "invalid_argument",
+        "long source": "invalid_argument",
+        "source not text": "invalid_argument",
+        "unknown": "unknown_subject",
+    }
+    assert [r.source for r in store.subject_records(ALICE, now=NOW)] == ["s" * 64, "test"]
+    assert store.subject_records(BOB, now=NOW) == []
+
+
+def test_a_session_keeps_its_subject_at_least_until_it_ends(store):
+    store.record_login(ALICE, 1, now=NOW)
+    [wallet] = store.records(ALICE, "service_provision", now=NOW, category="wallet_address")
+    ends = wallet.expires_at + timedelta(days=3)
+
+    store.create_session("session-of-alice-0123456789", ALICE, expires_at=ends)
+
+    with store.engine.connect() as connection:
+        retained_until = connection.execute(
+            sa.select(subjects.c.retained_until).where(subjects.c.id == subject_id(store, ALICE))
+        ).scalar_one()
+    assert retained_until == ends

@@ -200,3 +200,19 @@ async def test_the_store_call_failing_fails_each_and_withdraws_every_session(
     assert [answer.code for answer in answers] == ["database_unavailable"] * 3
     assert sessions(redis_url) == set()
     assert all(store.subject_records(w, now=datetime.now(UTC)) == [] for w in wallets)
+
+
+async def test_a_fault_inside_the_batch_still_answers_every_caller(writes, monkeypatch):
+    nonce_first, _counted, _store = writes
+
+    async def one_answer_short(sign_ins) -> list[bool]:
+        return [True] * (len(sign_ins) - 1)
+
+    monkeypatch.setattr(nonce_first, "_use_nonces", one_answer_short)
+    wallets = [Account.create().address for _ in range(3)]
+
+    answers = await asyncio.wait_for(
+        all_at_once(nonce_first, [sign_in(w, f"w{i}") for i, w in enumerate(wallets)]), 10
+    )
+
+    assert all(isinstance(answer, ValueError) for answer in answers)

@@ -185,6 +185,10 @@ class NonceFirst:
         self._writing = True
         try:
             await self._write_batch(batch)
+        except Exception as error:  # a fault of this code: every caller still gets an answer
+            for _sign_in, answer in batch:
+                if not answer.done():
+                    answer.set_exception(error)
         finally:
             self._writing = False
             self._start_flush()

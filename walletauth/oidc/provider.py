@@ -138,6 +138,10 @@ class OidcProvider:
             "userinfo_endpoint": self.issuer + USERINFO_PATH,
             "jwks_uri": self.issuer + JWKS_PATH,
             "end_session_endpoint": self.issuer + LOGOUT_PATH,
+            # Back-Channel Logout 1.0, section 2.1: logout tokens to clients that registered
+            # a backchannel_logout_uri, with the sign-in's sid for those that ask for it.
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             "scopes_supported": self.scopes_supported,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],

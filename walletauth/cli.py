@@ -17,6 +17,7 @@ from walletauth.server.config.keys import KeyRing
 from walletauth.server.config.settings import Settings
 
 if TYPE_CHECKING:
+    from walletauth.server.delivery import LogoutPoster
     from walletauth.store import PurgeReport, Secrets, Store
 
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
@@ -243,7 +244,8 @@ def notices_deliver() -> None:
         )
         try:
             async with notice_client(delivery) as client:
-                return await deliver_once(gateway, notice_endpoints(), client, delivery, _now)
+                return await deliver_once(gateway, notice_endpoints(), client, delivery, _now,
+                                          _logout_tokens(settings))
         finally:
             await gateway.close()
 
@@ -252,6 +254,18 @@ def notices_deliver() -> None:
     typer.echo(f"failed: {report.failed}")
     for reason, count in sorted(report.errors.items()):
         typer.echo(f"failed {reason}: {count}")
+
+
+def _logout_tokens(settings: Settings) -> LogoutPoster | None:
+    """The OpenID Provider's back-channel logouts, signed with the server's keys, when it
+    serves clients (else none are ever queued)."""
+    from walletauth.oidc.logout import logout_tokens
+
+    if not settings.oidc_clients:
+        return None
+    keyring = KeyRing.load_or_create(settings.data_dir, token_ttl=settings.access_token_ttl,
+                                     now=_now())
+    return logout_tokens(settings, keyring).post
 
 
 @keys_app.command("rotate")

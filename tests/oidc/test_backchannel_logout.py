@@ -27,13 +27,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.oidc.conftest import OTHER_REDIRECT, REDIRECT, SECRET, Person, serving, verifier
+from tests.oidc.conftest import SECRET, Person, serving, verifier
 from tests.server.conftest import Wallet, free_socket
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 PURPOSE = "quality_marketing"
 PLAIN_SECRET = "plain-secret-" + "y" * 32
-PLAIN_REDIRECT = "http://127.0.0.1:9/plain"
 FAST = {"WALLETAUTH_NOTICE_INTERVAL": "0.05", "WALLETAUTH_NOTICE_TIMEOUT": "2"}
 
 
@@ -59,6 +58,10 @@ class RelyingParty:
 
     def uri(self, client_id: str) -> str:
         return f"{self.url}/logout/{client_id}"
+
+    def redirect(self, client_id: str) -> str:
+        # Section 2.2: a logout URI has a redirect URI's scheme, host and port.
+        return f"{self.url}/callback/{client_id}"
 
     async def logout(self, request: Request) -> Response:
         client_id = request.path_params["client_id"]
@@ -141,7 +144,7 @@ def clients(party: RelyingParty) -> dict[str, dict[str, object]]:
         "wiki": {  # asks for sessions: its tokens name the sid too
             "name": "Team wiki",
             "secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
-            "redirect_uris": [REDIRECT],
+            "redirect_uris": [party.redirect("wiki")],
             "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
             "scopes": ["openid", "wallet_address", f"purpose:{PURPOSE}"],
             "backchannel_logout_uri": party.uri("wiki"),
@@ -150,14 +153,14 @@ def clients(party: RelyingParty) -> dict[str, dict[str, object]]:
         "spa": {
             "name": "Player app",
             "public": True,
-            "redirect_uris": [OTHER_REDIRECT],
+            "redirect_uris": [party.redirect("spa")],
             "scopes": ["openid", "wallet_address"],
             "backchannel_logout_uri": party.uri("spa"),
         },
         "plain": {  # registered for no back-channel logout
             "name": "Plain app",
             "secret_sha256": hashlib.sha256(PLAIN_SECRET.encode()).hexdigest(),
-            "redirect_uris": [PLAIN_REDIRECT],
+            "redirect_uris": [party.redirect("plain")],
             "scopes": ["openid"],
         },
     }
@@ -175,20 +178,17 @@ def party(monkeypatch) -> Iterator[RelyingParty]:
 def provider(tmp_path, clock, backend_settings, party):
     with serving(tmp_path, clock, oidc_clients=clients(party), **backend_settings) as running:
         party.issuer, party.clock = running.url, running.clock
+        running.party = party
         yield running
 
 
-CLIENTS = {
-    "wiki": (SECRET, REDIRECT),
-    "spa": (None, OTHER_REDIRECT),
-    "plain": (PLAIN_SECRET, PLAIN_REDIRECT),
-}
+SECRETS = {"wiki": SECRET, "spa": None, "plain": PLAIN_SECRET}
 
 
 def sign_in(
     provider, person: Person, client_id: str, scope: str = "openid", ticked: tuple[str, ...] = ()
 ) -> tuple[OAuth2Client, dict]:
-    secret, redirect_uri = CLIENTS[client_id]
+    secret, redirect_uri = SECRETS[client_id], provider.party.redirect(client_id)
     client = OAuth2Client(
         client_id,
         secret,

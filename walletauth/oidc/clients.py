@@ -84,9 +84,17 @@ class OidcClientConfig(BaseModel):
         return None if value is None else redirect_uri(value, "a back-channel logout URI")
 
     @model_validator(mode="after")
-    def _session_needs_uri(self) -> Self:
-        if self.backchannel_logout_session_required and self.backchannel_logout_uri is None:
-            raise ValueError("backchannel_logout_session_required needs a backchannel_logout_uri")
+    def _logout_uri_of_a_redirect_origin(self) -> Self:
+        uri = self.backchannel_logout_uri
+        if uri is None:
+            if self.backchannel_logout_session_required:
+                raise ValueError(
+                    "backchannel_logout_session_required needs a backchannel_logout_uri")
+            return self
+        # Back-Channel Logout 2.2: its scheme, host and port are a redirect URI's.
+        if _origin(uri) not in {_origin(redirect) for redirect in self.redirect_uris}:
+            raise ValueError(f"{uri!r}: a back-channel logout URI has the scheme, host and"
+                             " port of one of the client's redirect_uris")
         return self
 
     @field_validator("scopes")
@@ -114,6 +122,11 @@ def redirect_uri(text: str, what: str = "a redirect URI") -> str:
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
         raise ValueError(f"{text!r}: {what} is https, or http for a loopback host")
     return text
+
+
+def _origin(uri: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(uri)
+    return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def purpose_of(scope: str) -> str | None:

@@ -143,3 +143,33 @@ def test_a_grant_for_an_erased_subject_is_refused(store):
         store.record_oidc_grant(ALICE, grant("wiki"), now=NOW)
 
     assert refused.value.code == "unknown_subject"
+
+
+@pytest.fixture
+def metalive_store(backend, secrets):
+    from walletauth.policy.loader import load_policy
+
+    opened = Store.open(
+        backend.url,
+        policy=load_policy("metalive"),
+        secrets=secrets,
+        keystore_url=backend.keystore_url,
+    )
+    yield opened
+    opened.close()
+
+
+def test_a_guardians_consent_withdrawn_ends_the_grants_of_the_purposes_it_held(
+    metalive_store,
+):
+    store = metalive_store
+    store.confirm_age(ALICE, under_guardian_age=True, now=NOW)
+    store.set_guardian_consent(ALICE, True, now=NOW, method="signed_form")
+    store.set_consent(ALICE, "analytics_marketing", True, now=NOW)
+    store.record_oidc_grant(ALICE, grant("wiki", purposes=["analytics_marketing"]), now=NOW)
+    store.record_oidc_grant(ALICE, grant("spa"), now=NOW)
+
+    store.set_guardian_consent(ALICE, False, now=NOW)
+
+    assert queued(store) == [(LOGOUT_NOTICE, "wiki", {"sub": "sub-of-wiki"})]
+    assert grant_rows(store) == ["spa"]

@@ -9,8 +9,10 @@ Back-Channel Logout, what its logout token names (its pairwise ``sub``, and ``si
 when it asked for sessions), never the address.
 
 A grant ends, and its client (if registered) gets a back-channel logout notice in the
-outbox, in the transaction of what ends it: the subject's erasure, a withdrawn or
-suspended purpose its scope names (:func:`end_grants`), or the end of its OpenID
+outbox, in the transaction of what ends it: the subject's erasure (:func:`end_grants`),
+a change of the subject's state that takes a purpose its scope names out of use (a
+withdrawal, a suspension, a guardian's consent withdrawn: :func:`end_grants_out_of_use`),
+or the end of its OpenID
 Provider session by a logout at one of that session's clients
 (:func:`end_session_grants`, which leaves that client out). The notice's row holds the
 sealed logout claims only; the logout token itself is signed when it is sent.
@@ -21,21 +23,22 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets as random
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
 
+from walletauth.policy import decide_use
 from walletauth.store.addresses import normalise_address
 from walletauth.store.crypto import derived_key, seal, unseal
-from walletauth.store.errors import StoreError
+from walletauth.store.errors import StoreError, policy_errors_as_store_errors
 from walletauth.store.handle import StoreHandle
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.rights_schema import oidc_grants
 from walletauth.store.secrets import Secrets
-from walletauth.store.subjects import find_with_history, refs_of
+from walletauth.store.subjects import Subject, find_with_history, refs_of
 from walletauth.store.types import require_aware
 
 LOGOUT_NOTICE: Final = "oidc.backchannel_logout"
@@ -111,22 +114,42 @@ def record_grant(store: StoreHandle, address: str, grant: OidcGrant, *, now: dat
 
 
 def end_grants(
-    store: StoreHandle,
-    connection: sa.Connection,
-    subject_id: int,
-    *,
-    now: datetime,
-    purposes: Collection[str] | None = None,
+    store: StoreHandle, connection: sa.Connection, subject_id: int, *, now: datetime
 ) -> int:
-    """End the subject's grants (those whose scope names one of ``purposes``, or all of
-    them), enqueueing a back-channel logout for each registered client, in the caller's
-    transaction. Returns how many logouts were enqueued."""
-    query = sa.select(oidc_grants).where(oidc_grants.c.subject_id == subject_id)
-    rows = connection.execute(query).all()
-    if purposes is not None:
-        wanted = set(purposes)
-        rows = [row for row in rows if wanted.intersection(row.purposes)]
+    """End every grant of the subject (its erasure), enqueueing a back-channel logout for
+    each registered client, in the caller's transaction. Returns how many were queued."""
+    rows = connection.execute(
+        sa.select(oidc_grants).where(oidc_grants.c.subject_id == subject_id)
+    ).all()
     _families, enqueued = _end(store, connection, rows, now, leave_out=None)
+    return enqueued
+
+
+def end_grants_out_of_use(
+    store: StoreHandle, connection: sa.Connection, subject: Subject, *, now: datetime
+) -> int:
+    """After a change of the subject's state (a consent withdrawn, a purpose suspended, a
+    guardian's consent withdrawn), in its transaction: end the grants whose scope names a
+    purpose the policy no longer lets be used, the test the provider's token endpoint and
+    UserInfo apply, with a back-channel logout for each registered client."""
+    rows = [
+        row
+        for row in connection.execute(
+            sa.select(oidc_grants).where(oidc_grants.c.subject_id == subject.id)
+        ).all()
+        if row.purposes
+    ]
+    if not rows:
+        return 0
+    _subject, events = find_with_history(connection, [subject.ref], lock=False)
+    state = store.state_of(events)
+    with policy_errors_as_store_errors():
+        ended = [
+            row
+            for row in rows
+            if any(not decide_use(store.policy, p, state).allowed for p in row.purposes)
+        ]
+    _families, enqueued = _end(store, connection, ended, now, leave_out=None)
     return enqueued
 
 

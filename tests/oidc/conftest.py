@@ -56,8 +56,9 @@ class Provider:
 
 
 @contextlib.contextmanager
-def serving(tmp_path, clock: Clock, **overrides) -> Iterator[Provider]:
-    sock = free_socket()
+def serving(tmp_path, clock: Clock, port: int = 0, **overrides) -> Iterator[Provider]:
+    """A provider on a free port, or on ``port`` (a restart keeps its issuer)."""
+    sock = free_socket(port)
     host, port = sock.getsockname()
     values: dict[str, object] = {
         "data_dir": tmp_path / "data", "domains": [f"{host}:{port}"], "insecure_http": True,

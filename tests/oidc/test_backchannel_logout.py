@@ -19,7 +19,7 @@ import httpx
 import pytest
 import uvicorn
 from authlib.integrations.httpx_client import OAuth2Client
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from starlette.applications import Starlette
@@ -55,6 +55,9 @@ class RelyingParty:
     received: list[Received] = field(default_factory=list)
     attempts: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+    jwks: dict = field(default_factory=dict)
+    answered: list[int] = field(default_factory=list)
+    """The statuses answered to valid tokens."""
 
     def uri(self, client_id: str) -> str:
         return f"{self.url}/logout/{client_id}"
@@ -69,17 +72,25 @@ class RelyingParty:
         if request.headers.get("content-type") != "application/x-www-form-urlencoded":
             self.refused.append("not a form")
             return Response(status_code=400)
-        token = dict(parse_qsl((await request.body()).decode())).get("logout_token")
-        async with httpx.AsyncClient() as http:
-            jwks = (await http.get(self.issuer + "/.well-known/jwks.json")).json()
+        token = str(dict(parse_qsl((await request.body()).decode())).get("logout_token"))
         try:
-            received = self.validate(client_id, str(token), jwks)
+            kid = jws.extract_compact(token.encode()).protected.get("kid")
+        except JoseError as error:
+            self.refused.append(repr(error))
+            return Response(status_code=400)
+        if kid not in {key.get("kid") for key in self.jwks.get("keys", [])}:
+            # As relying parties do: the JWKS is cached, fetched again for a new key.
+            async with httpx.AsyncClient() as http:
+                self.jwks = (await http.get(self.issuer + "/.well-known/jwks.json")).json()
+        try:
+            received = self.validate(client_id, token, self.jwks)
         except (JoseError, ValueError, KeyError) as error:
             self.refused.append(repr(error))
             return Response(status_code=400)  # section 2.8: the token is refused
         status = self.answers.pop(0) if self.answers else 200
         if status == 200:
             self.received.append(received)
+        self.answered.append(status)
         return Response(status_code=status, headers={"Cache-Control": "no-store"})
 
     def validate(self, client_id: str, token: str, jwks: dict) -> Received:
@@ -378,3 +389,24 @@ def test_a_receiver_refusing_the_token_is_retried_not_dropped(provider, party, p
         wait_for(lambda made=made: len(party.attempts) == made, "a retry")
     wait_for(lambda: party.of("spa"), "the delivery")
     assert party.attempts == ["spa", "spa", "spa"]
+
+
+def test_a_queued_logout_survives_a_restart_of_the_provider(
+    tmp_path, clock, backend_settings, party
+):
+    party.answers = [500]
+    with serving(tmp_path, clock, oidc_clients=clients(party), **backend_settings) as first:
+        party.issuer, party.clock, first.party = first.url, first.clock, party
+        person = Person(first)
+        sign_in(first, person, "spa")
+        erase(first, person)
+        wait_for(lambda: party.answered == [500], "the first attempt's answer")
+        person.http.close()
+    clock.advance(timedelta(seconds=31))
+
+    # The same data, database and address: only the process is new.
+    port = int(first.url.rsplit(":", 1)[1])
+    with serving(tmp_path, clock, port, oidc_clients=clients(party), **backend_settings):
+        wait_for(lambda: party.of("spa"), "the delivery after the restart")
+
+    assert party.attempts == ["spa", "spa"] and party.refused == []

@@ -136,19 +136,23 @@ def apache_config(directory: Path, port: int, provider_url: str, backend: str,
     return config
 
 
-@pytest.fixture
-def apache(tmp_path, clock, backend, apache_port, monkeypatch):
+@pytest.fixture(params=[None, "ES256"], ids=["default-RS256", "ES256"])
+def apache(request, tmp_path, clock, backend, apache_port, monkeypatch):
+    """The README's Apache block, for a client entry as the README's (no algorithm named:
+    RS256 ID tokens) and for one registered for ES256."""
     executable = require_apache()
     monkeypatch.setenv("WALLETAUTH_NOTICE_INTERVAL", "0.1")  # logouts sent within a moment
     secret = secrets.token_urlsafe(32)
     redirect = f"http://127.0.0.1:{apache_port}/protected/redirect_uri"
-    clients = {"wiki": {
+    clients: dict[str, dict[str, object]] = {"wiki": {
         "name": "Team wiki", "secret_sha256": hashlib.sha256(secret.encode()).hexdigest(),
         "redirect_uris": [redirect], "scopes": ["openid"],
         # As the README's client sample registers it: mod_auth_openidc's own endpoint.
         "backchannel_logout_uri": redirect + "?logout=backchannel",
         "backchannel_logout_session_required": True,
     }}
+    if request.param is not None:
+        clients["wiki"]["id_token_signed_response_alg"] = request.param
     with serving(tmp_path, clock, oidc_clients=clients) as provider:
         directory = tmp_path / "apache"
         directory.mkdir()

@@ -95,7 +95,7 @@ class RelyingParty:
 
     def validate(self, client_id: str, token: str, jwks: dict) -> Received:
         """Section 2.6, steps 1 to 6."""
-        decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["ES256"])
+        decoded = jwt.decode(token, KeySet.import_key_set(jwks), algorithms=["RS256", "ES256"])
         if decoded.header.get("typ") != "logout+jwt":
             raise ValueError(f"typ {decoded.header.get('typ')!r}")
         claims = decoded.claims
@@ -167,6 +167,7 @@ def clients(party: RelyingParty) -> dict[str, dict[str, object]]:
             "redirect_uris": [party.redirect("spa")],
             "scopes": ["openid", "wallet_address"],
             "backchannel_logout_uri": party.uri("spa"),
+            "id_token_signed_response_alg": "ES256",
         },
         "plain": {  # registered for no back-channel logout
             "name": "Plain app",
@@ -274,6 +275,8 @@ def test_erasure_sends_each_client_holding_a_grant_one_logout_token(provider, pa
         k["kid"] for k in httpx.get(provider.url + "/.well-known/jwks.json").json()["keys"]
     }
     assert to_wiki.claims["jti"] != to_spa.claims["jti"]
+    # Signed as each client's ID tokens are (section 2.4): wiki's RS256 by default.
+    assert (to_wiki.header["alg"], to_spa.header["alg"]) == ("RS256", "ES256")
     assert sorted(party.attempts) == ["spa", "wiki"] and party.refused == []
     assert wiki.get(provider.url + "/oauth/userinfo").status_code == 401
     assert spa.get(provider.url + "/oauth/userinfo").status_code == 401

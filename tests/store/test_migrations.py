@@ -17,7 +17,7 @@ from walletauth.store import Store, StoreError, migrate
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
 from walletauth.store.migrate import alembic_config, schema_differences
 from walletauth.store.rights_schema import rights_requests
-from walletauth.store.schema import nonces, sessions, subjects
+from walletauth.store.schema import nonces, oidc_clients, sessions, subjects
 
 
 def test_migrate_brings_an_empty_database_to_head_and_models_match(backend):
@@ -163,13 +163,13 @@ def test_downgrading_to_0005_drops_the_families_and_their_rotated_sessions(backe
         engine.dispose()
 
 
-def test_0007_adds_an_empty_oidc_grants_table_and_its_downgrade_drops_it(backend):
+def test_0008_adds_an_empty_oidc_grants_table_and_its_downgrade_drops_it(backend):
     engine = create_engine(backend.url)
     try:
         _move_records_schema(engine, "0002_rights")
         _fill_at_0002(engine)
-        _move_records_schema(engine, "0006_session_families")
-        shapes_at_0006, rows_at_0006 = _table_shapes(engine), _table_rows(engine)
+        _move_records_schema(engine, "0007_oidc_clients")
+        shapes_at_0007, rows_at_0007 = _table_shapes(engine), _table_rows(engine)
 
         _move_records_schema(engine, "head")
 
@@ -178,19 +178,19 @@ def test_0007_adds_an_empty_oidc_grants_table_and_its_downgrade_drops_it(backend
         assert [c[0] for c in shapes.pop("oidc_grants")["columns"]] == [
             "id", "subject_id", "client_id", "session_hash", "purposes", "notify", "sealed",
             "secrets_version", "expires_at"]
-        assert (shapes, rows) == (shapes_at_0006, rows_at_0006)
+        assert (shapes, rows) == (shapes_at_0007, rows_at_0007)
         assert schema_differences(engine, "records") == []
         with engine.begin() as connection:
             connection.execute(sa.text(
                 "INSERT INTO oidc_grants (id, subject_id, client_id, session_hash, purposes,"
                 " notify, sealed, secrets_version, expires_at) VALUES ('g', :subject, 'wiki',"
                 " :hash, '[]', false, :sealed, 1, :at)"),
-                {"subject": rows_at_0006["sessions"][0][1], "hash": "h" * 64,
+                {"subject": rows_at_0007["sessions"][0][1], "hash": "h" * 64,
                  "sealed": b"x", "at": NOW})
 
-        _move_records_schema(engine, "0006_session_families", down=True)
+        _move_records_schema(engine, "0007_oidc_clients", down=True)
 
-        assert (_table_shapes(engine), _table_rows(engine)) == (shapes_at_0006, rows_at_0006)
+        assert (_table_shapes(engine), _table_rows(engine)) == (shapes_at_0007, rows_at_0007)
     finally:
         engine.dispose()
 
@@ -347,5 +347,35 @@ def test_0004_keeps_every_consent_event_without_a_digest_and_goes_back(backend):
         _move_records_schema(engine, "0003_drop_rate_counters", down=True)
         assert _table_shapes(engine) == shapes_at_0003
         assert _table_rows(engine) == rows_at_0003
+    finally:
+        engine.dispose()
+
+
+def test_0007_adds_oidc_clients_and_its_downgrade_drops_them_keeping_the_rest(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        _move_records_schema(engine, "0006_session_families")
+        shapes_at_0006, rows_at_0006 = _table_shapes(engine), _table_rows(engine)
+
+        _move_records_schema(engine, "0007_oidc_clients")
+
+        assert _table_rows(engine)["oidc_clients"] == []
+        shapes = _table_shapes(engine)
+        assert [column[0] for column in shapes["oidc_clients"]["columns"]] == [
+            "client_id", "metadata", "secret_sha256", "issued_at"]
+        assert shapes["oidc_clients"]["primary_key"]["constrained_columns"] == ["client_id"]
+        with engine.begin() as connection:
+            connection.execute(sa.insert(oidc_clients).values(
+                client_id="_c", metadata={"client_name": "x"}, secret_sha256=None,
+                issued_at=NOW))
+
+        _move_records_schema(engine, "0006_session_families", down=True)
+
+        assert _table_shapes(engine) == shapes_at_0006
+        assert _table_rows(engine) == rows_at_0006
+        _move_records_schema(engine, "head")
+        assert schema_differences(engine, "records") == []
     finally:
         engine.dispose()

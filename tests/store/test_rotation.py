@@ -82,3 +82,54 @@ def test_progress_is_told_per_batch_up_to_what_was_pending(store):
         (1, 0, 0), (2, 4, 4)]
     store.rotate_secrets(on_progress=ticks.append)
     assert ticks == [2, 1, 2, 1]  # nothing left: never called
+
+
+def test_the_rotation_is_audited_at_its_time_with_its_counts(store):
+    """Found by mutation testing (benchmarks/README.md): ``now`` and the entry's detail."""
+    for address in (ALICE, BOB):
+        store.record_login(address, 1, now=NOW)
+
+    store.rotate_secrets(store.secrets.rotate(), now=NOW + timedelta(hours=1))
+
+    [entry] = [e for e in audit_entries(store) if e.event == "secrets_rotation"]
+    assert (entry.at, entry.subject_ref, dict(entry.detail)) == (
+        NOW + timedelta(hours=1), None, {"version": 2, "subjects": 2, "keys": 2})
+
+
+def key_id_of(store: Store, address: str) -> str:
+    with store.engine.connect() as connection:
+        return connection.execute(
+            sa.select(subjects.c.key_id).where(subjects.c.ref == store.subject_ref(address))
+        ).scalar_one()
+
+
+def test_a_subject_erased_meanwhile_is_passed_over_and_the_rest_re_keyed(store):
+    """Its key gone while its row is still read (an erasure committing during the
+    re-keying): nothing to re-key it with. In a batch of its own it must not stop the
+    paging, in a batch with others it must not stop the batch."""
+    for address in (ALICE, BOB, CAROL):
+        store.record_login(address, 1, now=NOW)
+    store.keys.destroy([key_id_of(store, ALICE)])  # Alice's row comes first
+    store.secrets = store.keys.secrets = store.secrets.rotate()
+
+    one_by_one = store.rotate_secrets(batch_size=1)
+    store.secrets = store.keys.secrets = store.secrets.rotate()
+    all_at_once = store.rotate_secrets(batch_size=10)
+
+    assert (one_by_one.subjects, all_at_once.subjects) == (2, 2)
+    for address in (BOB, CAROL):
+        assert store.subject_ref(address).startswith("3:")
+        assert len(store.records(address, "service_provision", now=NOW)) == 2
+
+
+def test_subjects_changed_since_they_were_made_are_re_keyed_in_every_batch(store):
+    """Pages follow the subject id: PostgreSQL writes an updated row after the others, so
+    a page without ORDER BY would end on a higher id and the next skip the updated one."""
+    for address in (ALICE, BOB, CAROL):
+        store.record_login(address, 1, now=NOW)
+    store.record_login(ALICE, 1, now=NOW + timedelta(days=1))  # moves retained_until
+
+    report = store.rotate_secrets(store.secrets.rotate(), batch_size=2)
+
+    assert report.subjects == 3
+    assert store.pending_rotation() == 0

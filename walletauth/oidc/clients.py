@@ -14,6 +14,8 @@ of one party under one pairwise ``sub``; left out, every client has its own.
 is sent a logout token when a grant of its ends without it (erasure, a withdrawn purpose,
 a logout at another client of the same sign-in); with
 ``backchannel_logout_session_required`` the token names the sign-in's ``sid`` too.
+``id_token_signed_response_alg`` is how its ID tokens are signed, ``RS256`` (the default,
+as OIDC Registration 2.0 sets it for a client that names none) or ``ES256``.
 
 Nothing here imports the server: the settings parse this model.
 """
@@ -25,7 +27,7 @@ import hmac
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Final, Self
+from typing import Final, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -38,6 +40,10 @@ WALLET_ADDRESS: Final = "wallet_address"
 PURPOSE_PREFIX: Final = "purpose:"
 _PURPOSE_SCOPE: Final = re.compile(r"purpose:[a-z][a-z0-9_]*")
 _LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+ID_TOKEN_ALGORITHMS: Final = ("RS256", "ES256")
+"""What ID tokens may be signed with: RS256, which every provider must offer (OIDC Core
+15.1) and most clients expect, and ES256, the access tokens' algorithm."""
+IdTokenAlgorithm = Literal["RS256", "ES256"]
 # Compared against when no secret is configured, so a miss costs what a hit costs.
 _NO_DIGEST: Final = bytes(32)
 
@@ -57,6 +63,7 @@ class OidcClientConfig(BaseModel):
     backchannel_logout_uri: str | None = Field(
         default=None, description="Where logout tokens are POSTed (Back-Channel Logout 1.0)")
     backchannel_logout_session_required: bool = False
+    id_token_signed_response_alg: IdTokenAlgorithm = "RS256"
 
     @field_validator("name")
     @classmethod
@@ -64,6 +71,15 @@ class OidcClientConfig(BaseModel):
         # It goes into the EIP-4361 statement, which is one line.
         if any(ch in value for ch in "\r\n") or not value.isprintable():
             raise ValueError("a client's name is one printable line")
+        return value
+
+    @field_validator("id_token_signed_response_alg", mode="before")
+    @classmethod
+    def _id_token_algorithm(cls, value: object) -> object:
+        # Said here rather than by the Literal, whose message would not name the choices
+        # with the input hidden (hide_input_in_errors).
+        if value not in ID_TOKEN_ALGORITHMS:
+            raise ValueError(f"unsupported ID token algorithm {value!r}: RS256 or ES256")
         return value
 
     @field_validator("secret_sha256")

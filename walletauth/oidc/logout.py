@@ -16,16 +16,18 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import urlencode
 
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from joserfc import jwt
 
 from walletauth.oidc.clients import OidcClient
-from walletauth.oidc.grants import SigningJwk
+from walletauth.oidc.grants import IdTokens, ImportedKeys
+from walletauth.oidc.sealing import PairwiseSubjects
 from walletauth.rights.delivery import SignedPost
-from walletauth.server.config.keys import ALGORITHM, KeyRing
+from walletauth.server.config.keys import KeyRing
 from walletauth.server.config.settings import Settings
 from walletauth.store.outbox import OutboxNotice
 
@@ -39,14 +41,18 @@ FORM_TYPE: Final = "application/x-www-form-urlencoded"
 class LogoutTokens:
     """Makes the request that delivers one queued logout."""
 
-    def __init__(self, clients: Mapping[str, OidcClient], keyring: KeyRing, issuer: str) -> None:
+    def __init__(self, clients: Mapping[str, OidcClient], id_tokens: IdTokens) -> None:
         self._clients = dict(clients)
-        self._keys = SigningJwk(keyring)
-        self._issuer = issuer
+        self._id_tokens = id_tokens
+        self._imported = ImportedKeys()
+        self._issuer = id_tokens.issuer
 
-    def token(self, client_id: str, named: Mapping[str, str], now: datetime) -> str:
-        """A logout token for ``client_id`` naming ``named`` (``sub`` and/or ``sid``)."""
-        key = self._keys.current()
+    def token(self, client: OidcClient, named: Mapping[str, str], now: datetime) -> str:
+        """A logout token for ``client`` naming ``named`` (``sub`` and/or ``sid``), signed
+        as its ID tokens are (section 2.4: with the same keys)."""
+        client_id = client.client_id
+        signing = self._id_tokens.signing_key(client.config.id_token_signed_response_alg)
+        key = self._imported.of(signing)
         issued = int(now.timestamp())
         claims = {
             "iss": self._issuer,
@@ -57,17 +63,17 @@ class LogoutTokens:
             **{name: named[name] for name in ("sub", "sid") if name in named},
             "events": {LOGOUT_EVENT: {}},
         }
-        header = {"alg": ALGORITHM, "kid": str(key.kid), "typ": "logout+jwt"}
-        return jwt.encode(header, claims, key, algorithms=[ALGORITHM])
+        header = {"alg": signing.algorithm, "kid": signing.kid, "typ": "logout+jwt"}
+        return jwt.encode(header, claims, key, algorithms=[signing.algorithm])
 
     def post(self, queued: OutboxNotice, now: datetime) -> SignedPost | str:
         """The POST for ``queued``, or why it cannot be sent (an error code, retried)."""
         client = self._clients.get(queued.endpoint)
-        uri = client.config.backchannel_logout_uri if client is not None else None
-        if uri is None:  # the client is gone or no longer registered for it
-            return "unknown_endpoint"
+        if client is None or client.config.backchannel_logout_uri is None:
+            return "unknown_endpoint"  # the client is gone or no longer registered for it
+        uri = client.config.backchannel_logout_uri
         named = json.loads(queued.subject)
-        body = urlencode({"logout_token": self.token(queued.endpoint, named, now)})
+        body = urlencode({"logout_token": self.token(client, named, now)})
         return SignedPost(
             uri, body.encode("ascii"), {"Content-Type": FORM_TYPE, "Cache-Control": "no-store"}
         )
@@ -78,11 +84,13 @@ def answer_error(status_code: int) -> str | None:
     return None if status_code in DELIVERED else f"http_{status_code}"
 
 
-def logout_tokens(settings: Settings, keyring: KeyRing) -> LogoutTokens:
+def logout_tokens(settings: Settings, keyring: KeyRing[ec.EllipticCurvePrivateKey],
+                  rsa_keyring: KeyRing[rsa.RSAPrivateKey]) -> LogoutTokens:
     """The logout tokens of ``settings``' clients, for a delivery round outside the app
-    (``walletauth notices deliver``)."""
-    clients = {
-        client_id: OidcClient(client_id, config)
-        for client_id, config in settings.oidc_clients.items()
-    }
-    return LogoutTokens(clients, keyring, settings.issuer)
+    (``walletauth notices deliver``), signed with the server's ID-token keys."""
+    clients = {client_id: OidcClient(client_id, config)
+               for client_id, config in settings.oidc_clients.items()}
+    id_tokens = IdTokens(keyring, rsa_keyring, settings.issuer, lambda: datetime.now(UTC),
+                         int(settings.access_token_ttl.total_seconds()),
+                         PairwiseSubjects.load_or_create(settings.data_dir))
+    return LogoutTokens(clients, id_tokens)

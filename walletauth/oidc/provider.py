@@ -13,15 +13,20 @@ stops it too.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
+from walletauth.encoding import b64url_decode
 from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient, unknown_purposes
 from walletauth.oidc.errors import OidcError
 from walletauth.oidc.grants import (
@@ -36,9 +41,18 @@ from walletauth.oidc.grants import (
     WalletAuthServer,
     build_server,
     purposes_in,
+    serving_clients,
     user_claims,
 )
 from walletauth.oidc.logout import LogoutTokens
+from walletauth.oidc.registration import (
+    REGISTER_PATH,
+    REGISTERED_PREFIX,
+    RegistrationEndpoint,
+    RegistrationRequest,
+    registered_client,
+    registration_body,
+)
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer, derive
 from walletauth.policy import Policy, SubjectState, decide_use
 from walletauth.policy.evaluate import decide_consent_change
@@ -68,6 +82,10 @@ TOKEN_PATH: Final = "/oauth/token"
 USERINFO_PATH: Final = "/oauth/userinfo"
 LOGOUT_PATH: Final = "/oauth/logout"
 JWKS_PATH: Final = "/.well-known/jwks.json"
+REGISTERED_CACHE: Final = 1024
+"""Registered clients a worker keeps in memory: a registered client never changes, so
+a kept one is never stale; one not kept is read from the store (where every worker's
+registrations are)."""
 Answer = tuple[int, Any, list[tuple[str, str]]]
 
 
@@ -126,15 +144,24 @@ class OidcProvider:
         self.sealer = Sealer(keys)
         self.subjects = PairwiseSubjects.load_or_create(settings.data_dir)
         access_ttl = int(settings.access_token_ttl.total_seconds())
+        if runtime.id_token_keyring is None:  # opened on the condition install() mounts by
+            raise RuntimeError("the OpenID Provider needs the RS256 keys the runtime opens"
+                               " where settings.serves_openid_provider")
         # An ID token lives no longer than an access token, whose keys the JWKS keeps
         # published that long after a rotation.
-        id_tokens = IdTokens(runtime.keyring, self.issuer, runtime.clock, access_ttl,
-                             self.subjects)
+        self.id_tokens = id_tokens = IdTokens(
+            runtime.keyring, runtime.id_token_keyring, self.issuer, runtime.clock, access_ttl,
+            self.subjects)
         self.server: WalletAuthServer = build_server(
             self.clients, Sealing(self.sealer, runtime.clock, CODE_TTL_SECONDS, access_ttl),
             id_tokens, self.scopes_supported,
         )
-        self.logout_tokens = LogoutTokens(self.clients, runtime.keyring, self.issuer)
+        self.registration: RegistrationEndpoint | None = None
+        if settings.oidc_registration != "off":
+            self.registration = RegistrationEndpoint(
+                self.discovery, settings.oidc_registration_token_sha256, runtime.clock)
+        self._registered: OrderedDict[str, OidcClient] = OrderedDict()
+        self.logout_tokens = LogoutTokens(self.clients, id_tokens)
 
     # --------------------------------------------------------------- discovery
 
@@ -156,7 +183,7 @@ class OidcProvider:
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["ES256"],
+            "id_token_signing_alg_values_supported": self.id_tokens.algorithms,
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
@@ -166,7 +193,60 @@ class OidcProvider:
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
-        }
+        } | ({"registration_endpoint": self.issuer + REGISTER_PATH}
+             if self.registration is not None else {})
+
+    # --------------------------------------------------------------- clients
+
+    async def find_client(self, client_id: object) -> OidcClient | None:
+        """A configured client, else (registration on) a registered one."""
+        if not isinstance(client_id, str):
+            return None
+        client = self.clients.get(client_id) or self._registered.get(client_id)
+        if (client is not None or self.registration is None
+                or not client_id.startswith(REGISTERED_PREFIX)):
+            return client
+        stored = await store_calls(self.runtime).run(Store.oidc_client, client_id)
+        if stored is None:
+            return None
+        client = registered_client(stored, self.scopes_supported)
+        self._registered[client_id] = client
+        while len(self._registered) > REGISTERED_CACHE:
+            self._registered.popitem(last=False)
+        return client
+
+    @contextlib.asynccontextmanager
+    async def clients_for(self, *client_ids: object) -> AsyncIterator[None]:
+        """Find the clients a request may name, so that Authlib's synchronous steps within
+        the block know the registered ones among them."""
+        found = {}
+        for client_id in dict.fromkeys(i for i in client_ids if i):
+            client = await self.find_client(client_id)
+            if client is not None:
+                found[client.client_id] = client
+        with serving_clients(found):
+            yield
+
+    async def register(self, body: bytes, content_type: str, headers: Mapping[str, str]
+                       ) -> Answer:
+        """RFC 7591 3: register a client; answer 201 with its metadata, id and (once, for
+        a confidential client) its secret."""
+        assert self.registration is not None  # the route is mounted only then
+        try:
+            data = registration_body(body, content_type)
+            request = RegistrationRequest(REGISTER_PATH, data, headers)
+            answer: Answer = self.registration.create_registration_response(request)
+        except OAuth2Error as error:
+            refused: Answer = error()
+            return refused
+        client = request.client
+        assert client is not None  # made by save_client on the way to a 201
+        kept = await store_calls(self.runtime).run(
+            Store.register_oidc_client, client.client_id, dict(client.registered),
+            client.config.secret_sha256, now=self.runtime.clock())
+        # 192 random bits: an id taken already is never seen, and would not be overwritten.
+        assert kept, "a freshly drawn client id was taken"
+        return answer
 
     # --------------------------------------------------------------- authorization
 
@@ -177,12 +257,13 @@ class OidcProvider:
     def check_parameters(self, items: Sequence[tuple[str, str]]) -> None:
         check_parameters(items)
 
-    def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
-                 ) -> tuple[FormRequest, CodeGrant]:
+    async def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
+                       ) -> tuple[FormRequest, CodeGrant]:
         """Authlib's checks of an authorization request; raises its OAuth2Error (with the
         redirect URI set once the client and the URI are known good)."""
         request = self.request("GET", AUTHORIZE_PATH, items)
-        return request, consent_grant(self.server, request, user)
+        async with self.clients_for(dict(items).get("client_id")):
+            return request, consent_grant(self.server, request, user)
 
     def error_answer(self, request: FormRequest, error: OAuth2Error) -> Answer:
         answer: Answer = self.server.handle_error_response(request, error)
@@ -200,9 +281,8 @@ class OidcProvider:
                             "this sign-in page has expired; start again from the application")
         return claims
 
-    def client_of(self, ticket: Ticket) -> OidcClient:
-        client_id = dict(ticket.items).get("client_id", "")
-        client = self.clients.get(client_id)
+    async def client_of(self, ticket: Ticket) -> OidcClient:
+        client = await self.find_client(dict(ticket.items).get("client_id", ""))
         if client is None:  # the configuration changed since the ticket was sealed
             raise OidcError("authorization_expired", "the application is no longer registered")
         return client
@@ -212,7 +292,7 @@ class OidcProvider:
         """The EIP-4361 message the page's wallet signs: for this service's domain, the
         chain the wallet is on, a fresh nonce, and the ticket's id as its Request ID."""
         ticket = Ticket.of(self.open_ticket(sealed_ticket))
-        oidc_client = self.client_of(ticket)
+        oidc_client = await self.client_of(ticket)
         settings = self.runtime.settings
         domain = settings.domains[0]
         nonce = await self.runtime.login.new_nonce(client)
@@ -268,7 +348,7 @@ class OidcProvider:
     async def offer(self, ticket: Ticket, grantee: Grantee) -> Offer:
         """What the user is asked about: the scopes the request names that this client
         may have, less optional purposes the policy would not let be granted now."""
-        request, grant = self.validate(ticket.items, grantee)
+        request, grant = await self.validate(ticket.items, grantee)
         asked = (request.scope or "").split()
         state = await self._state(grantee.address)
         purposes, granted = [], set()
@@ -281,14 +361,19 @@ class OidcProvider:
             elif decide_consent_change(self.policy, purpose, True, state).allowed:
                 purposes.append(purpose)
         redirect_uri = grant.redirect_uri
-        return Offer(self.client_of(ticket), WALLET_ADDRESS in asked, purposes,
+        return Offer(await self.client_of(ticket), WALLET_ADDRESS in asked, purposes,
                      frozenset(granted), str(redirect_uri))
 
     async def decide(self, sealed_consent: str, allow: bool, chosen: Sequence[str]) -> Answer:
         """The user's decision: a redirect to the client with a code, or ``access_denied``.
         Purposes granted here are recorded as the user's consents."""
         ticket, grantee = self.open_consent(sealed_consent)
-        request, grant = self.validate(ticket.items, grantee)
+        async with self.clients_for(dict(ticket.items).get("client_id")):
+            return await self._decide(ticket, grantee, allow, chosen)
+
+    async def _decide(self, ticket: Ticket, grantee: Grantee, allow: bool,
+                      chosen: Sequence[str]) -> Answer:
+        request, grant = await self.validate(ticket.items, grantee)
         if not allow:
             answer: Answer = self.server.create_authorization_response(
                 request, grant_user=None, grant=grant)
@@ -334,6 +419,11 @@ class OidcProvider:
     async def token(self, items: Sequence[tuple[str, str]], headers: Mapping[str, str]
                     ) -> Answer:
         request = self.request("POST", TOKEN_PATH, items, headers)
+        basic_id, _secret = extract_basic_authorization(headers)
+        async with self.clients_for(dict(items).get("client_id"), basic_id):
+            return await self._token(request, items)
+
+    async def _token(self, request: FormRequest, items: Sequence[tuple[str, str]]) -> Answer:
         try:
             self.check_parameters(items)
             grant = self.server.get_token_grant(request)
@@ -374,7 +464,7 @@ class OidcProvider:
         """Remember the grant until its session ends, so that what ends it (erasure, a
         withdrawn purpose, a logout elsewhere in its provider session) reaches it and,
         for a client registered for back-channel logout, tells it."""
-        grantee, client = code.grantee, self.clients.get(code.client_id)
+        grantee, client = code.grantee, await self.find_client(code.client_id)
         logout: dict[str, str] | None = None
         if client is not None and client.config.backchannel_logout_uri is not None:
             logout = {"sub": self.subjects.subject(client.sector, grantee.address)}
@@ -434,7 +524,7 @@ class OidcProvider:
                 raise InvalidTokenError("the sign-in of this token has ended")
             scope = str(claims["scp"])
             purposes = await self._require_purposes(grantee.address, scope, InvalidTokenError)
-            client = self.clients.get(str(claims["cid"]))
+            client = await self.find_client(str(claims["cid"]))
             if client is None:
                 raise InvalidTokenError("the client of this token is no longer registered")
         except InvalidTokenError as error:
@@ -453,11 +543,14 @@ class OidcProvider:
         the client's name."""
         request = self.request("GET", LOGOUT_PATH, items)
         self.check_parameters(items)
-        try:
-            validated = self.server.validate_endpoint_request("end_session", request)
-        except ValueError:  # as in validate()
-            raise InvalidRequestError("a parameter holds characters an error cannot name"
-                                      ) from None
+        fields = dict(items)
+        async with self.clients_for(fields.get("client_id"),
+                                    _unverified_audience(fields.get("id_token_hint"))):
+            try:
+                validated = self.server.validate_endpoint_request("end_session", request)
+            except ValueError:  # as in validate()
+                raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                          ) from None
         claims = validated.id_token_claims
         client = validated.client
         if claims is not None and isinstance(claims.get("sid"), str):
@@ -474,6 +567,20 @@ class OidcProvider:
         name = client.name if isinstance(client, OidcClient) else None
         redirect: str | None = validated.redirect_uri
         return redirect, name
+
+
+def _unverified_audience(id_token_hint: object) -> str | None:
+    """The ``aud`` an ID token hint names, read without checking it: only to find the
+    client before Authlib checks the hint itself."""
+    if not isinstance(id_token_hint, str) or id_token_hint.count(".") != 2:
+        return None
+    payload = id_token_hint.split(".")[1]
+    try:
+        claims = json.loads(b64url_decode(payload))
+    except (ValueError, RecursionError):
+        return None
+    audience = claims.get("aud") if isinstance(claims, dict) else None
+    return audience if isinstance(audience, str) else None
 
 
 def _checksummed(address: str) -> str:

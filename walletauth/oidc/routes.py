@@ -1,5 +1,6 @@
 """The OpenID Provider's HTTP endpoints, mounted by the server app when clients are
-configured (``WALLETAUTH_OIDC_CLIENTS``).
+configured (``WALLETAUTH_OIDC_CLIENTS``) or may register (``WALLETAUTH_OIDC_REGISTRATION``,
+which alone mounts ``POST /oauth/register``: off, that path is unknown like any other).
 
 The OAuth endpoints (authorize, token, userinfo) answer OAuth errors as their RFCs say:
 a redirect with ``error`` once the client and its redirect URI are known good, else a
@@ -22,6 +23,7 @@ from pydantic import BaseModel, Field
 
 from walletauth.oidc import pages
 from walletauth.oidc.provider import OP_SESSION_COOKIE, Answer, OidcProvider, Ticket
+from walletauth.oidc.registration import REGISTER_PATH
 from walletauth.server.config.settings import Settings
 from walletauth.server.delivery import LogoutPoster
 from walletauth.server.signin.login import Client
@@ -33,6 +35,7 @@ FORM_TYPE: Final = "application/x-www-form-urlencoded"
 MAX_SEALED: Final = 8192
 
 router = APIRouter(include_in_schema=False)
+registration_router = APIRouter(include_in_schema=False)
 
 
 class MessageRequest(BaseModel):
@@ -48,10 +51,14 @@ class LoginRequest(BaseModel):
 
 
 def install(app: FastAPI, settings: Settings) -> bool:
-    """Mount the provider's routes if any client is configured; say if mounted."""
-    if not settings.oidc_clients:
+    """Mount the provider's routes if any client is configured or may register; say if
+    mounted."""
+    registration = settings.oidc_registration != "off"
+    if not settings.serves_openid_provider:
         return False
     app.include_router(router)
+    if registration:
+        app.include_router(registration_router)
     app.state.oidc_mounted = True
     return True
 
@@ -150,11 +157,11 @@ async def authorize(request: Request) -> Response:
     items = list(request.query_params.multi_items())
     oauth_request = provider.request("GET", "/oauth/authorize", items)
     try:
-        provider.validate(items, None)
+        await provider.validate(items, None)
     except OAuth2Error as error:
         return _refused(request, items, provider.error_answer(oauth_request, error))
     ticket, sealed = provider.new_ticket(items)
-    client = provider.client_of(ticket)
+    client = await provider.client_of(ticket)
     return _html(pages.sign_in_page(_lang(request, items), client, sealed))
 
 
@@ -234,6 +241,19 @@ async def token(request: Request) -> Response:
 async def userinfo(request: Request) -> Response:
     provider = provider_of(request)
     return _answer(await provider.userinfo(request.headers.get("authorization")))
+
+
+@registration_router.post(REGISTER_PATH)
+async def register(request: Request) -> Response:
+    """RFC 7591 3: a client registers itself; rate-limited per client network, as each
+    registration is a row kept for good."""
+    provider = provider_of(request)
+    runtime = provider.runtime
+    await runtime.limiter.registration_requested(_client(request, provider).ip,
+                                                 now=runtime.clock())
+    answer = await provider.register(await request.body(),
+                                     request.headers.get("content-type", ""), request.headers)
+    return _answer(answer)
 
 
 @router.api_route("/oauth/logout", methods=["GET", "POST"])

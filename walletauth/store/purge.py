@@ -142,9 +142,12 @@ def old_provisions_batch(
 def empty_subjects_batch(connection: sa.Connection, now: datetime, batch_size: int) -> list[str]:
     """Delete up to ``batch_size`` subjects with no record left; returns their key ids.
 
-    The condition is checked again in the DELETE itself: a sign-in that lands between
-    choosing and deleting moves ``retained_until`` (and locks the row), so that subject
-    stays.
+    A sign-in in flight holds its subject's row (PostgreSQL): the chooser skips it, and a
+    row a sign-in changed after this statement began is checked against the condition
+    again on its new version (``retained_until`` moved), so that subject stays. The
+    condition in the DELETE itself is the second guard: without the chooser's lock, the
+    DELETE would wait for the sign-in and re-check the row it deletes
+    (tests/store/test_purge_races.py fails only with both gone).
     """
     chosen = (
         sa.select(subjects.c.id)
@@ -183,6 +186,8 @@ def interrupted_requests_batch(
         rights_requests.c.received_at <= received_before,
         ~rights_requests.c.kind.contains(OPERATOR_PENDING_MARK, autoescape=True),
     )
+    # As in empty_subjects_batch: the chooser's lock and ``stale`` in the UPDATE each keep
+    # a close in flight from being overwritten as interrupted.
     chosen = (sa.select(rights_requests.c.id).where(stale).limit(batch_size)
               .with_for_update(skip_locked=True))
     return connection.execute(

@@ -14,6 +14,7 @@ from walletauth.store import (
     age,
     audit,
     logins,
+    oidc_clients,
     oidc_grants,
     purge,
     purpose_records,
@@ -54,6 +55,7 @@ class Store(StoreHandle):
     # sign-ins (the fast path)
     record_login = logins.record_login
     sign_in_many = logins.sign_in_many
+    record_logins = logins.record_logins
 
     # records kept for a purpose
     put_record = purpose_records.put_record
@@ -89,3 +91,7 @@ class Store(StoreHandle):
     end_family_if_rotated = short_lived.end_family_if_rotated
     revoke_session = short_lived.revoke_session
     revoke_sessions_of = short_lived.revoke_sessions_of
+
+    # OpenID Connect clients registered over RFC 7591 (configured ones are settings)
+    register_oidc_client = oidc_clients.register_oidc_client
+    oidc_client = oidc_clients.oidc_client

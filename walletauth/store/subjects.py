@@ -48,7 +48,12 @@ _FIND_WITH_HISTORY = (
     .where(subjects.c.ref.in_(sa.bindparam("refs", expanding=True)))
     .order_by(consent_events.c.id)
 )
-_FIND_WITH_HISTORY_LOCKED = _FIND_WITH_HISTORY.with_for_update(of=subjects)
+_LOCK_SUBJECT = (
+    sa.select(subjects.c.id)
+    .where(subjects.c.ref.in_(sa.bindparam("refs", expanding=True)))
+    .with_for_update()
+)
+_HISTORY_OF_LOCKED = _FIND_WITH_HISTORY.where(subjects.c.id == sa.bindparam("subject"))
 _UNTIL = sa.bindparam("until", type_=subjects.c.retained_until.type)
 _RETAIN_UNTIL = (
     sa.update(subjects)
@@ -62,13 +67,22 @@ _RETAIN_UNTIL = (
 def find_with_history(
     connection: sa.Connection, refs: list[str], *, lock: bool
 ) -> tuple[Subject | None, list[ConsentEvent]]:
-    """The subject and its consent events, oldest first, in one query.
+    """The subject and its consent events, oldest first: one query, two with ``lock``.
 
     ``lock`` takes the subject row for update (PostgreSQL), so that a write deciding on
-    the subject's state and a concurrent change of that state happen one after the other.
+    the subject's state and a concurrent change of that state happen one after the other:
+    the lock first, the history in a statement of its own after it. A statement reads
+    what was committed when it began, so history read by the locking statement itself
+    would miss the change of the transaction whose lock it waited for
+    (tests/store/test_state_under_lock.py).
     """
-    query = _FIND_WITH_HISTORY_LOCKED if lock else _FIND_WITH_HISTORY
-    rows = connection.execute(query, {"refs": refs}).all()
+    if lock:
+        subject_id = connection.execute(_LOCK_SUBJECT, {"refs": refs}).scalar()
+        if subject_id is None:
+            return None, []
+        rows = connection.execute(_HISTORY_OF_LOCKED, {"refs": refs, "subject": subject_id}).all()
+    else:
+        rows = connection.execute(_FIND_WITH_HISTORY, {"refs": refs}).all()
     if not rows:
         return None, []
     first = rows[0]

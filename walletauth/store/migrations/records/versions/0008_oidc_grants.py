@@ -4,8 +4,8 @@ Connect Back-Channel Logout 1.0). A new table: nothing existing changes. Grants 
 before it were not recorded; their tokens still stop as before, unannounced. The
 downgrade drops the table.
 
-Revision ID: 0007_oidc_grants
-Revises: 0006_session_families
+Revision ID: 0008_oidc_grants
+Revises: 0007_oidc_clients
 Create Date: 2026-12-03
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_oidc_grants"
-down_revision = "0006_session_families"
+revision = "0008_oidc_grants"
+down_revision = "0007_oidc_clients"
 branch_labels = None
 depends_on = None
 

@@ -17,6 +17,7 @@ from walletauth.server.config.keys import KeyRing
 from walletauth.server.config.settings import Settings
 
 if TYPE_CHECKING:
+    from walletauth.server.delivery import LogoutPoster
     from walletauth.store import PurgeReport, Secrets, Store
 
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
@@ -258,7 +259,8 @@ def notices_deliver() -> None:
         )
         try:
             async with notice_client(delivery) as client:
-                return await deliver_once(gateway, notice_endpoints(), client, delivery, _now)
+                return await deliver_once(gateway, notice_endpoints(), client, delivery, _now,
+                                          _logout_tokens(settings))
         finally:
             await gateway.close()
 
@@ -267,6 +269,18 @@ def notices_deliver() -> None:
     typer.echo(f"failed: {report.failed}")
     for reason, count in sorted(report.errors.items()):
         typer.echo(f"failed {reason}: {count}")
+
+
+def _logout_tokens(settings: Settings) -> LogoutPoster | None:
+    """The OpenID Provider's back-channel logouts, signed with the server's ID-token keys,
+    where it is served (else none are ever queued)."""
+    from walletauth.oidc.logout import logout_tokens
+    from walletauth.server.runtime import open_id_token_keyring
+
+    rsa_keyring = open_id_token_keyring(settings)
+    if rsa_keyring is None:
+        return None
+    return logout_tokens(settings, _keyring(settings), rsa_keyring).post
 
 
 @keys_app.command("rotate")

@@ -74,11 +74,12 @@ def rs256_ring() -> bytes:
 
 
 @contextlib.contextmanager
-def serving(tmp_path, clock: Clock, *, fresh_keys: bool = False, **overrides
-            ) -> Iterator[Provider]:
-    """A provider on a free port; its RS256 key is the process's one unless
-    ``fresh_keys`` (then its first start makes it, as a real one's does)."""
-    sock = free_socket()
+def serving(tmp_path, clock: Clock, port: int = 0, *, fresh_keys: bool = False,
+            **overrides) -> Iterator[Provider]:
+    """A provider on a free port, or on ``port`` (a restart keeps its issuer); its RS256
+    key is the process's one unless ``fresh_keys`` (then its first start makes it, as a
+    real one's does)."""
+    sock = free_socket(port)
     host, port = sock.getsockname()
     values: dict[str, object] = {
         "data_dir": tmp_path / "data", "domains": [f"{host}:{port}"], "insecure_http": True,

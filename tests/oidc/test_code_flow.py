@@ -60,6 +60,8 @@ def test_discovery_is_valid_provider_metadata(provider):
     assert found["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert found["issuer"] == provider.url
     assert found["subject_types_supported"] == ["pairwise"]
+    assert found["backchannel_logout_supported"] is True
+    assert found["backchannel_logout_session_supported"] is True
     assert found["code_challenge_methods_supported"] == ["S256"]
     assert "purpose:quality_marketing" in found["scopes_supported"]
 

@@ -233,6 +233,16 @@ async def test_a_client_asking_for_a_purpose_the_policy_lacks_stops_the_start_up
     {"name": "two\nlines", "public": True, "redirect_uris": ["https://a.example/cb"]},
     {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
      "scopes": ["email"]},
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_uri": "http://a.example/logout"},  # http, not loopback
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_uri": "https://a.example/logout#f"},
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_session_required": True},  # a session to be told where?
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_uri": "https://b.example/logout"},  # not a redirect URI's host
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_uri": "https://a.example:8443/logout"},  # nor its port
 ])
 def test_a_bad_client_entry_is_refused_with_the_settings(tmp_path, entry):
     import json

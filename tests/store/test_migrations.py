@@ -144,7 +144,7 @@ def test_downgrading_to_0005_drops_the_families_and_their_rotated_sessions(backe
         _fill_at_0002(engine)
         _move_records_schema(engine, "0005_provision_withholding")
         shapes_at_0005, rows_at_0005 = _table_shapes(engine), _table_rows(engine)
-        _move_records_schema(engine, "head")
+        _move_records_schema(engine, "0006_session_families")
         with engine.begin() as connection:  # a refresh: the old session rotated, a new one
             connection.execute(sa.update(sessions).values(rotated_at=NOW))
             connection.execute(sa.insert(sessions).values(
@@ -159,6 +159,38 @@ def test_downgrading_to_0005_drops_the_families_and_their_rotated_sessions(backe
         assert [row[0] for row in rows["sessions"]] == ["t" * 64]
         del rows["sessions"], rows_at_0005["sessions"]
         assert rows == rows_at_0005
+    finally:
+        engine.dispose()
+
+
+def test_0008_adds_an_empty_oidc_grants_table_and_its_downgrade_drops_it(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        _move_records_schema(engine, "0007_oidc_clients")
+        shapes_at_0007, rows_at_0007 = _table_shapes(engine), _table_rows(engine)
+
+        _move_records_schema(engine, "head")
+
+        shapes, rows = _table_shapes(engine), _table_rows(engine)
+        assert rows.pop("oidc_grants") == []
+        assert [c[0] for c in shapes.pop("oidc_grants")["columns"]] == [
+            "id", "subject_id", "client_id", "session_hash", "purposes", "notify", "sealed",
+            "secrets_version", "expires_at"]
+        assert (shapes, rows) == (shapes_at_0007, rows_at_0007)
+        assert schema_differences(engine, "records") == []
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO oidc_grants (id, subject_id, client_id, session_hash, purposes,"
+                " notify, sealed, secrets_version, expires_at) VALUES ('g', :subject, 'wiki',"
+                " :hash, '[]', false, :sealed, 1, :at)"),
+                {"subject": rows_at_0007["sessions"][0][1], "hash": "h" * 64,
+                 "sealed": b"x", "at": NOW})
+
+        _move_records_schema(engine, "0007_oidc_clients", down=True)
+
+        assert (_table_shapes(engine), _table_rows(engine)) == (shapes_at_0007, rows_at_0007)
     finally:
         engine.dispose()
 

@@ -10,6 +10,10 @@ a single-page or native app) has none and must use PKCE S256. ``scopes`` are wha
 client may ask for: ``openid`` (always), ``wallet_address`` (the address as a CAIP-10
 claim) and ``purpose:<id>`` for the policy's optional purposes. ``sector`` groups clients
 of one party under one pairwise ``sub``; left out, every client has its own.
+``backchannel_logout_uri`` (OpenID Connect Back-Channel Logout 1.0) is where the client
+is sent a logout token when a grant of its ends without it (erasure, a withdrawn purpose,
+a logout at another client of the same sign-in); with
+``backchannel_logout_session_required`` the token names the sign-in's ``sid`` too.
 ``id_token_signed_response_alg`` is how its ID tokens are signed, ``RS256`` (the default,
 as OIDC Registration 2.0 sets it for a client that names none) or ``ES256``.
 
@@ -56,6 +60,9 @@ class OidcClientConfig(BaseModel):
     post_logout_redirect_uris: tuple[str, ...] = ()
     scopes: tuple[str, ...] = (OPENID,)
     sector: str | None = Field(default=None, min_length=1, max_length=255)
+    backchannel_logout_uri: str | None = Field(
+        default=None, description="Where logout tokens are POSTed (Back-Channel Logout 1.0)")
+    backchannel_logout_session_required: bool = False
     id_token_signed_response_alg: IdTokenAlgorithm = "RS256"
 
     @field_validator("name")
@@ -85,6 +92,27 @@ class OidcClientConfig(BaseModel):
     def _uris(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(redirect_uri(uri) for uri in value)
 
+    @field_validator("backchannel_logout_uri")
+    @classmethod
+    def _logout_uri(cls, value: str | None) -> str | None:
+        # Back-Channel Logout 2.2: absolute, no fragment; https as for redirect URIs, or
+        # http to a loopback host (an RP on the same machine).
+        return None if value is None else redirect_uri(value, "a back-channel logout URI")
+
+    @model_validator(mode="after")
+    def _logout_uri_of_a_redirect_origin(self) -> Self:
+        uri = self.backchannel_logout_uri
+        if uri is None:
+            if self.backchannel_logout_session_required:
+                raise ValueError(
+                    "backchannel_logout_session_required needs a backchannel_logout_uri")
+            return self
+        # Back-Channel Logout 2.2: its scheme, host and port are a redirect URI's.
+        if _origin(uri) not in {_origin(redirect) for redirect in self.redirect_uris}:
+            raise ValueError(f"{uri!r}: a back-channel logout URI has the scheme, host and"
+                             " port of one of the client's redirect_uris")
+        return self
+
     @field_validator("scopes")
     @classmethod
     def _scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
@@ -102,14 +130,19 @@ class OidcClientConfig(BaseModel):
         return self
 
 
-def redirect_uri(text: str) -> str:
+def redirect_uri(text: str, what: str = "a redirect URI") -> str:
     """An absolute https URI without fragment, or http on a loopback host (RFC 8252 7.3)."""
     parts = urlsplit(text)
     if parts.fragment or not parts.hostname or parts.username or parts.password:
         raise ValueError(f"{text!r} is not an absolute URI without fragment or user info")
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
-        raise ValueError(f"{text!r}: a redirect URI is https, or http for a loopback host")
+        raise ValueError(f"{text!r}: {what} is https, or http for a loopback host")
     return text
+
+
+def _origin(uri: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(uri)
+    return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def purpose_of(scope: str) -> str | None:
@@ -135,7 +168,13 @@ class OidcClient:
     @property
     def client_metadata(self) -> dict[str, object]:
         # Authlib's RP-initiated logout reads the registered post-logout URIs here.
-        return {"post_logout_redirect_uris": list(self.config.post_logout_redirect_uris)}
+        metadata: dict[str, object] = {
+            "post_logout_redirect_uris": list(self.config.post_logout_redirect_uris)}
+        if self.config.backchannel_logout_uri is not None:
+            metadata["backchannel_logout_uri"] = self.config.backchannel_logout_uri
+            metadata["backchannel_logout_session_required"] = (
+                self.config.backchannel_logout_session_required)
+        return metadata
 
     def get_client_id(self) -> str:
         return self.client_id

@@ -70,15 +70,20 @@ class Grantee:
     auth_time: int
     session_expires: int
     """When the session ends (epoch seconds): no refresh token outlives it."""
+    op_session: str
+    """The provider's session at the browser (its cookie), which several clients' grants
+    may share: the ID tokens' ``sid``, which RP-initiated and back-channel logout name."""
 
     def claims(self) -> dict[str, Any]:
         return {"adr": self.address, "chn": self.chain_id, "sid": self.session_id,
-                "ath": self.auth_time, "sxp": self.session_expires}
+                "ath": self.auth_time, "sxp": self.session_expires, "osd": self.op_session}
 
     @classmethod
     def of(cls, claims: Mapping[str, Any]) -> Grantee:
+        # Sealed before provider sessions existed: the grant's own session stood for it.
+        op_session = str(claims.get("osd") or claims["sid"])
         return cls(str(claims["adr"]), int(claims["chn"]), str(claims["sid"]),
-                   int(claims["ath"]), int(claims["sxp"]))
+                   int(claims["ath"]), int(claims["sxp"]), op_session)
 
 
 class SealedCode(AuthorizationCodeMixin):
@@ -309,6 +314,26 @@ class S256Challenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+class ImportedKeys:
+    """Signing keys as joserfc keys, imported once per key (a rotation adds one): ID and
+    logout tokens are signed with them, so the one JWKS serves both."""
+
+    def __init__(self) -> None:
+        self._imported: dict[str, ECKey | RSAKey] = {}
+
+    def of(self, key: SigningKey[Any]) -> ECKey | RSAKey:
+        imported = self._imported.get(key.kid)
+        if imported is None:
+            pem = key.private_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            kind = RSAKey if key.algorithm == RS256 else ECKey
+            imported = self._imported[key.kid] = kind.import_key(
+                pem, {"kid": key.kid, "use": "sig", "alg": key.algorithm})
+        return imported
+
+
 @dataclass(frozen=True)
 class IdTokens:
     """What an ID token is made of here."""
@@ -336,14 +361,14 @@ class IdTokens:
 
 class WalletOpenIDCode(OpenIDCode):
     """ID tokens: under the current signing key of the client's algorithm, ``sub``
-    pairwise, ``sid`` the session (for RP-initiated logout). Claims of scopes (the address)
-    are the UserInfo endpoint's alone (OIDC Core 5.4): the ID token names nobody but the
-    pseudonym."""
+    pairwise, ``sid`` the provider's session (for RP-initiated and back-channel logout).
+    Claims of scopes (the address) are the UserInfo endpoint's alone (OIDC Core 5.4): the
+    ID token names nobody but the pseudonym."""
 
     def __init__(self, id_tokens: IdTokens) -> None:
         super().__init__(require_nonce=False)
         self.id_tokens = id_tokens
-        self._imported: dict[str, ECKey | RSAKey] = {}
+        self._jwks = ImportedKeys()
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
         # The nonce goes back in the ID token for the client to check (OIDC Core 3.1.3.7);
@@ -351,17 +376,7 @@ class WalletOpenIDCode(OpenIDCode):
         return False
 
     def resolve_client_private_key(self, client: OidcClient) -> ECKey | RSAKey:
-        key = self._key
-        imported = self._imported.get(key.kid)
-        if imported is None:  # once per key: a rotation adds one entry
-            pem = key.private_key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            kind = RSAKey if key.algorithm == RS256 else ECKey
-            imported = self._imported[key.kid] = kind.import_key(
-                pem, {"kid": key.kid, "use": "sig", "alg": key.algorithm})
-        return imported
+        return self._jwks.of(self._key)
 
     def get_client_algorithm(self, client: OidcClient) -> str:
         return client.config.id_token_signed_response_alg
@@ -376,7 +391,7 @@ class WalletOpenIDCode(OpenIDCode):
 
     def get_authorization_code_claims(self, authorization_code: SealedCode) -> dict[str, Any]:
         claims = super().get_authorization_code_claims(authorization_code)
-        claims["sid"] = authorization_code.grantee.session_id
+        claims["sid"] = authorization_code.grantee.op_session
         return claims
 
     def generate_user_info(self, user: Grantee, scope: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
@@ -43,6 +44,7 @@ from walletauth.oidc.grants import (
     serving_clients,
     user_claims,
 )
+from walletauth.oidc.logout import LogoutTokens
 from walletauth.oidc.registration import (
     REGISTER_PATH,
     REGISTERED_PREFIX,
@@ -62,6 +64,7 @@ from walletauth.siwe import SiweMessage
 from walletauth.siwe.message import to_checksum_address
 from walletauth.store import Store
 from walletauth.store.errors import StoreError
+from walletauth.store.oidc_grants import OidcGrant
 
 CODE_TTL_SECONDS: Final = 120
 """A code is redeemed at once by the client's back end (RFC 6749 4.1.2: at most 10 min)."""
@@ -69,6 +72,11 @@ TICKET_TTL_SECONDS: Final = 600
 """Time to connect a wallet, sign and decide on the consent screen."""
 TICKET_KIND: Final = "ticket"
 CONSENT_KIND: Final = "consent"
+OP_SESSION_KIND: Final = "op-session"
+OP_SESSION_COOKIE: Final = "walletauth_op"
+"""The provider's session at the browser: which sign-ins at the provider, for one wallet,
+are one session (OIDC's ``sid``), so a logout at one client ends the others' grants too
+and tells them (Back-Channel Logout). Every sign-in is still a fresh signature."""
 AUTHORIZE_PATH: Final = "/oauth/authorize"
 TOKEN_PATH: Final = "/oauth/token"
 USERINFO_PATH: Final = "/oauth/userinfo"
@@ -153,6 +161,7 @@ class OidcProvider:
             self.registration = RegistrationEndpoint(
                 self.discovery, settings.oidc_registration_token_sha256, runtime.clock)
         self._registered: OrderedDict[str, OidcClient] = OrderedDict()
+        self.logout_tokens = LogoutTokens(self.clients, id_tokens)
 
     # --------------------------------------------------------------- discovery
 
@@ -165,6 +174,10 @@ class OidcProvider:
             "userinfo_endpoint": self.issuer + USERINFO_PATH,
             "jwks_uri": self.issuer + JWKS_PATH,
             "end_session_endpoint": self.issuer + LOGOUT_PATH,
+            # Back-Channel Logout 1.0, section 2.1: logout tokens to clients that registered
+            # a backchannel_logout_uri, with the sign-in's sid for those that ask for it.
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             "scopes_supported": self.scopes_supported,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
@@ -300,8 +313,10 @@ class OidcProvider:
         ).to_text()
 
     async def login(self, sealed_ticket: str, message: str, signature: str,
-                    client: Client) -> str:
-        """Sign the wallet in with its signed message; answer the sealed consent step."""
+                    client: Client, op_cookie: str | None = None) -> tuple[str, str]:
+        """Sign the wallet in with its signed message; answer the sealed consent step and
+        the provider session's cookie (the one ``op_cookie`` holds, if it is this
+        wallet's and live, else a new one)."""
         claims = self.open_ticket(sealed_ticket)
         ticket = Ticket.of(claims)
         parsed = SiweMessage.parse(message)
@@ -311,9 +326,20 @@ class OidcProvider:
         principal = signed_in.principal
         auth_time = int(self.runtime.clock().timestamp())
         session_ttl = int(self.runtime.settings.session_ttl.total_seconds())
+        op_session, cookie = self._op_session(op_cookie, principal.address, auth_time)
         grantee = Grantee(principal.address, principal.chain_id, principal.session_id,
-                          auth_time, auth_time + session_ttl)
-        return self.sealer.seal(CONSENT_KIND, {**claims, **grantee.claims()})
+                          auth_time, auth_time + session_ttl, op_session)
+        return self.sealer.seal(CONSENT_KIND, {**claims, **grantee.claims()}), cookie
+
+    def _op_session(self, cookie: str | None, address: str, now: int) -> tuple[str, str]:
+        claims = self.sealer.open(OP_SESSION_KIND, cookie)
+        if (claims is not None and str(claims.get("adr", "")).lower() == address.lower()
+                and now < int(claims["exp"])):
+            return str(claims["osd"]), str(cookie)
+        # Another wallet (or none) signed in at this browser before: a session of its own.
+        session_ttl = int(self.runtime.settings.session_ttl.total_seconds())
+        claims = {"osd": secrets.token_urlsafe(24), "adr": address, "exp": now + session_ttl}
+        return str(claims["osd"]), self.sealer.seal(OP_SESSION_KIND, claims)
 
     def open_consent(self, sealed: object) -> tuple[Ticket, Grantee]:
         claims = self.open_ticket(sealed, CONSENT_KIND)
@@ -430,8 +456,27 @@ class OidcProvider:
             if rotation.reused:
                 raise InvalidGrantError("the code was used before; its tokens are revoked")
             raise InvalidGrantError("the sign-in of this code has ended")
+        await self._record_grant(code, rotation.expires_at)
         return Grantee(grantee.address, grantee.chain_id, new_session, grantee.auth_time,
-                       int(rotation.expires_at.timestamp()))
+                       int(rotation.expires_at.timestamp()), grantee.op_session)
+
+    async def _record_grant(self, code: SealedCode, expires_at: datetime) -> None:
+        """Remember the grant until its session ends, so that what ends it (erasure, a
+        withdrawn purpose, a logout elsewhere in its provider session) reaches it and,
+        for a client registered for back-channel logout, tells it."""
+        grantee, client = code.grantee, await self.find_client(code.client_id)
+        logout: dict[str, str] | None = None
+        if client is not None and client.config.backchannel_logout_uri is not None:
+            logout = {"sub": self.subjects.subject(client.sector, grantee.address)}
+            if client.config.backchannel_logout_session_required:
+                logout["sid"] = grantee.op_session
+        grant = OidcGrant(code.client_id, grantee.op_session, grantee.session_id,
+                          tuple(purposes_in(code.scope)), expires_at, logout)
+        try:
+            await store_calls(self.runtime).run(Store.record_oidc_grant, grantee.address,
+                                                grant, now=self.runtime.clock())
+        except StoreError as error:  # erased since the sign-in: its session ended too
+            raise InvalidGrantError("the sign-in of this code has ended") from error
 
     async def _rotate(self, token: SealedRefresh) -> Grantee:
         """A refresh: purposes still in use, then the session rotated (a token used twice
@@ -444,7 +489,7 @@ class OidcProvider:
         if rotation.expires_at is None:
             raise InvalidGrantError("the refresh token was used before or its sign-in ended")
         return Grantee(grantee.address, grantee.chain_id, new_session, grantee.auth_time,
-                       int(rotation.expires_at.timestamp()))
+                       int(rotation.expires_at.timestamp()), grantee.op_session)
 
     async def _require_purposes(self, address: str, scope: str,
                                 error: type[OAuth2Error]) -> list[str]:
@@ -491,9 +536,11 @@ class OidcProvider:
     # --------------------------------------------------------------- logout
 
     async def logout(self, items: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
-        """RP-initiated logout: with a valid ID token hint, the session it names ends (the
-        client's tokens stop working). Answers where to send the browser (a registered
-        post-logout URI, else nowhere) and the client's name."""
+        """RP-initiated logout: with a valid ID token hint, the provider session it names
+        ends: every grant made in it (the tokens of this client and of the others stop
+        working), and the other clients registered for back-channel logout are sent one.
+        Answers where to send the browser (a registered post-logout URI, else nowhere) and
+        the client's name."""
         request = self.request("GET", LOGOUT_PATH, items)
         self.check_parameters(items)
         fields = dict(items)
@@ -505,11 +552,18 @@ class OidcProvider:
                 raise InvalidRequestError("a parameter holds characters an error cannot name"
                                           ) from None
         claims = validated.id_token_claims
-        if claims is not None and isinstance(claims.get("sid"), str):
-            session_id = claims["sid"]
-            if 16 <= len(session_id) <= 512:
-                await self._end_session(session_id)
         client = validated.client
+        if claims is not None and isinstance(claims.get("sid"), str):
+            op_session = claims["sid"]
+            if 16 <= len(op_session) <= 512:
+                initiator = client.client_id if isinstance(client, OidcClient) else None
+                families = await store_calls(self.runtime).run(
+                    Store.end_oidc_session_grants, op_session, initiated_by=initiator,
+                    now=self.runtime.clock())
+                # No grant recorded: an ID token from before provider sessions, whose sid
+                # is its grant's own session.
+                for session_id in families or [op_session]:
+                    await self._end_session(session_id)
         name = client.name if isinstance(client, OidcClient) else None
         redirect: str | None = validated.redirect_uri
         return redirect, name

@@ -22,9 +22,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from walletauth.oidc import pages
-from walletauth.oidc.provider import Answer, OidcProvider, Ticket
+from walletauth.oidc.provider import OP_SESSION_COOKIE, Answer, OidcProvider, Ticket
 from walletauth.oidc.registration import REGISTER_PATH
 from walletauth.server.config.settings import Settings
+from walletauth.server.delivery import LogoutPoster
 from walletauth.server.signin.login import Client
 from walletauth.server.web.client_ip import client_ip
 from walletauth.server.web.deps import MAX_USER_AGENT_CHARS
@@ -68,6 +69,12 @@ def start(app: FastAPI) -> None:
     instead of failing every request."""
     if getattr(app.state, "oidc_mounted", False):
         app.state.oidc_provider = OidcProvider(app.state.runtime)
+
+
+def logouts_of(app: FastAPI) -> LogoutPoster | None:
+    """What makes the provider's back-channel logouts for the notice worker, if mounted."""
+    provider: OidcProvider | None = getattr(app.state, "oidc_provider", None)
+    return provider.logout_tokens.post if provider is not None else None
 
 
 def provider_of(request: Request) -> OidcProvider:
@@ -170,9 +177,17 @@ async def sign_in_message(request: Request, body: Annotated[MessageRequest, Body
 @router.post("/oauth/authorize/login")
 async def sign_in(request: Request, body: Annotated[LoginRequest, Body()]) -> JSONResponse:
     provider = provider_of(request)
-    consent = await provider.login(body.ticket, body.message, body.signature,
-                                   _client(request, provider))
-    return JSONResponse({"consent": consent}, headers={"Cache-Control": "no-store"})
+    consent, cookie = await provider.login(body.ticket, body.message, body.signature,
+                                           _client(request, provider),
+                                           request.cookies.get(OP_SESSION_COOKIE))
+    response = JSONResponse({"consent": consent}, headers={"Cache-Control": "no-store"})
+    settings = provider.runtime.settings
+    # The provider's pages only (/oauth/...); not readable by scripts; sent on a client's
+    # top-level redirect to the authorization page (Lax), never on cross-site requests.
+    response.set_cookie(OP_SESSION_COOKIE, cookie, path="/oauth", httponly=True,
+                        samesite="lax", secure=settings.cookie_secure,
+                        max_age=int(settings.session_ttl.total_seconds()))
+    return response
 
 
 @router.post("/oauth/authorize/consent")
@@ -253,8 +268,13 @@ async def logout(request: Request) -> Response:
     except OAuth2Error as error:
         description = error.get_error_description() or ""
         return _html(pages.error_page(lang, str(error.error), str(description)), status=400)
+    answer: Response
     if redirect is not None:
-        return RedirectResponse(redirect, status_code=302)
-    return _html(pages.logged_out_page(lang, client_name))
+        answer = RedirectResponse(redirect, status_code=302)
+    else:
+        answer = _html(pages.logged_out_page(lang, client_name))
+    # The browser's provider session is over: the next sign-in starts a new one.
+    answer.delete_cookie(OP_SESSION_COOKIE, path="/oauth")
+    return answer
 
 

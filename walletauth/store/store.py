@@ -15,6 +15,7 @@ from walletauth.store import (
     audit,
     logins,
     oidc_clients,
+    oidc_grants,
     purge,
     purpose_records,
     rekey,
@@ -77,6 +78,10 @@ class Store(StoreHandle):
     rotate_secrets = rekey.rotate_secrets
     secrets_usage = rekey.secrets_usage
     pending_rotation = rekey.pending_rotation
+
+    # the OpenID Provider's grants (ended by erasure, withdrawal and logout)
+    record_oidc_grant = oidc_grants.record_grant
+    end_oidc_session_grants = oidc_grants.end_session_grants
 
     # short-lived state (without Redis)
     use_nonce = short_lived.use_nonce

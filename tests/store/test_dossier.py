@@ -5,8 +5,6 @@ dossier.py (benchmarks/README.md): tests/rights reads the dossier through the ex
 
 from __future__ import annotations
 
-import time
-
 from tests.store.conftest import ALICE, BOB, CAROL, NOW
 from tests.store.test_erasure_retained import RECENT, fill_every_table, metalive
 from walletauth.store.audit import audit_entries
@@ -73,13 +71,10 @@ def test_no_dossier_for_an_address_never_seen_or_whose_key_is_gone(metalive):
 def test_a_write_in_progress_does_not_hold_up_a_disclosure(metalive):
     """On SQLite a write transaction holds the database's write lock: the dossier's read
     transaction must not ask for it (BEGIN DEFERRED), or it waits out the busy timeout
-    (10 s) and fails."""
+    (10 s) and fails with "database is locked"."""
     store = metalive
     fill_every_table(store, ALICE, bookkeeping=False, recent=False)
     with store.engine.begin():
-        started = time.monotonic()
         dossier = read_dossier(store, ALICE)
-        took = time.monotonic() - started
 
     assert dossier.found is True
-    assert took < 5

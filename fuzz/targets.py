@@ -21,18 +21,25 @@ from pydantic import BaseModel, ValidationError
 from walletauth.console.errors import ConsoleError
 from walletauth.console.guard import parse_form
 from walletauth.console.session import ConsoleSessions
-from walletauth.oidc.clients import OidcClient, OidcClientConfig
+from walletauth.oidc.clients import ID_TOKEN_ALGORITHMS, OidcClient, OidcClientConfig
 from walletauth.oidc.grants import FormRequest, IdTokens, Sealing, WalletAuthServer, build_server
 from walletauth.oidc.provider import consent_grant
+from walletauth.oidc.registration import (
+    RegistrationEndpoint,
+    RegistrationRequest,
+    registered_client,
+    registration_body,
+)
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer
 from walletauth.policy import PolicyError, parse_policy
 from walletauth.policy.loader import shipped_policies
-from walletauth.server.config.keys import KeyRing
+from walletauth.server.config.keys import RS256_KEYS, KeyRing, open_keyring
 from walletauth.server.routes import guardian, rights, services
 from walletauth.server.signin.asgi import _RefusedBody, _verify_request
 from walletauth.server.web import schemas
 from walletauth.server.web.errors import ServerError
 from walletauth.siwe import SiweError, SiweMessage, verify_message
+from walletauth.store.oidc_clients import StoredClient
 
 VECTORS = Path(__file__).resolve().parent.parent / "tests" / "vectors" / "siwe"
 POLICIES = Path(__file__).resolve().parent.parent / "walletauth" / "policy" / "policies"
@@ -180,10 +187,40 @@ def oidc_authorization(data: bytes) -> None:
 def _oidc_server() -> WalletAuthServer:
     directory = Path(tempfile.mkdtemp(prefix="walletauth-fuzz-"))
     keyring = KeyRing.load_or_create(directory, token_ttl=timedelta(minutes=15))
+    rsa_keyring = open_keyring(directory, RS256_KEYS, token_ttl=timedelta(minutes=15))
     subjects = PairwiseSubjects(bytes(32))
-    id_tokens = IdTokens(keyring, "https://login.example", lambda: NOW, 900, subjects)
+    id_tokens = IdTokens(keyring, rsa_keyring, "https://login.example", lambda: NOW, 900,
+                         subjects)
     sealing = Sealing(_SEALER, lambda: NOW, 120, 900)
     return build_server(_OIDC_CLIENTS, sealing, id_tokens, ["openid", "wallet_address"])
+
+
+_OIDC_SCOPES = ["openid", "wallet_address", "purpose:quality_marketing"]
+_REGISTRATION = RegistrationEndpoint(
+    lambda: {"scopes_supported": _OIDC_SCOPES, "response_types_supported": ["code"],
+             "grant_types_supported": ["authorization_code", "refresh_token"],
+             "token_endpoint_auth_methods_supported": [
+                 "client_secret_basic", "client_secret_post", "none"],
+             "subject_types_supported": ["pairwise"],
+             "id_token_signing_alg_values_supported": list(ID_TOKEN_ALGORITHMS)},
+    None, lambda: NOW)
+
+
+def oidc_registration(data: bytes) -> None:
+    """A registration request's body (RFC 7591) is refused only with an OAuth error; a
+    client it registers is one the provider can serve again from the store."""
+    request = None
+    try:
+        request = RegistrationRequest("/oauth/register",
+                                      registration_body(data, "application/json"), {})
+        status, body, _headers = _REGISTRATION.create_registration_response(request)
+    except OAuth2Error:
+        return
+    client = request.client
+    assert status == 201 and client is not None and body["client_id"] == client.client_id
+    stored = StoredClient(client.client_id, json.loads(json.dumps(dict(client.registered))),
+                          client.config.secret_sha256, NOW)
+    assert registered_client(stored, _OIDC_SCOPES) == client
 
 
 def policy_loader(data: bytes) -> None:
@@ -203,6 +240,7 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "console_input": console_input,
     "oidc_sealed": oidc_sealed,
     "oidc_authorization": oidc_authorization,
+    "oidc_registration": oidc_registration,
 }
 
 
@@ -220,6 +258,12 @@ def seeds(target: str) -> Iterator[bytes]:
         yield (b"response_type=code&client_id=wiki&redirect_uri=https%3A%2F%2Fwiki.example%2Fcb"
                b"&scope=openid+wallet_address&state=s&nonce=n&code_challenge_method=S256"
                b"&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        return
+    if target == "oidc_registration":
+        yield json.dumps({"client_name": "Wiki", "redirect_uris": ["https://wiki.example/cb"],
+                          "scope": "openid wallet_address", "token_endpoint_auth_method":
+                          "none", "grant_types": ["authorization_code", "refresh_token"],
+                          "post_logout_redirect_uris": ["https://wiki.example/"]}).encode()
         return
     if target == "policy_loader":
         for name in shipped_policies():

@@ -40,4 +40,4 @@ def _imported_packages(package: str) -> set[str]:
     found = set()
     for path in (ROOT / "walletauth" / package).rglob("*.py"):
         found |= set(re.findall(r"^\s*(?:from|import) walletauth\.(\w+)", path.read_text(), re.M))
-    return found - {package, "errors"}
+    return found - {package, "errors", "encoding"}

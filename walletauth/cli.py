@@ -17,10 +17,15 @@ from walletauth.server.config.keys import KeyRing
 from walletauth.server.config.settings import Settings
 
 if TYPE_CHECKING:
+    from walletauth.server.delivery import LogoutPoster
     from walletauth.store import PurgeReport, Secrets, Store
 
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
-keys_app = typer.Typer(help="The ES256 keys that sign access tokens.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="The signing keys: ES256 (access tokens, ID tokens) and, where the OpenID Provider is"
+    " served, RS256 (ID tokens).",
+    no_args_is_help=True,
+)
 app.add_typer(keys_app, name="keys")
 notices_app = typer.Typer(help="The outbox of notices to downstream services.",
                           no_args_is_help=True)
@@ -40,9 +45,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _keyring(settings: Settings) -> KeyRing:
+def _keyring(settings: Settings) -> KeyRing[Any]:
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     return KeyRing.load_or_create(settings.data_dir, token_ttl=settings.access_token_ttl)
+
+
+def _keyrings(settings: Settings) -> list[KeyRing[Any]]:
+    """The ES256 ring, and the RS256 one where the OpenID Provider is served."""
+    from walletauth.server.runtime import open_id_token_keyring
+
+    rings = [_keyring(settings)]
+    id_token_keyring = open_id_token_keyring(settings)
+    if id_token_keyring is not None:
+        rings.append(id_token_keyring)
+    return rings
 
 
 @app.command()
@@ -61,7 +77,7 @@ def serve(
     settings = _checked_settings()
     # Done once here, before workers start, so they never race to migrate or make keys.
     prepare_data_dir(settings)
-    _keyring(settings)
+    _keyrings(settings)
     if workers > 1:
         share_metrics_between_workers(settings.data_dir / "prometheus")
     uvicorn.run(
@@ -243,7 +259,8 @@ def notices_deliver() -> None:
         )
         try:
             async with notice_client(delivery) as client:
-                return await deliver_once(gateway, notice_endpoints(), client, delivery, _now)
+                return await deliver_once(gateway, notice_endpoints(), client, delivery, _now,
+                                          _logout_tokens(settings))
         finally:
             await gateway.close()
 
@@ -254,29 +271,46 @@ def notices_deliver() -> None:
         typer.echo(f"failed {reason}: {count}")
 
 
+def _logout_tokens(settings: Settings) -> LogoutPoster | None:
+    """The OpenID Provider's back-channel logouts, signed with the server's ID-token keys,
+    where it is served (else none are ever queued)."""
+    from walletauth.oidc.logout import logout_tokens
+    from walletauth.server.runtime import open_id_token_keyring
+
+    rsa_keyring = open_id_token_keyring(settings)
+    if rsa_keyring is None:
+        return None
+    return logout_tokens(settings, _keyring(settings), rsa_keyring).post
+
+
 @keys_app.command("rotate")
 def keys_rotate() -> None:
-    """Sign with a new key from now on; old keys stay published until their tokens expire."""
+    """Sign with a new key of each algorithm from now on; old keys stay published until
+    their tokens expire."""
     settings = Settings()
-    key = _keyring(settings).rotate(_now())
-    typer.echo(f"new signing key {key.kid}")
+    now = _now()
+    for ring in _keyrings(settings):
+        key = ring.rotate(now)
+        typer.echo(f"new {ring.algorithm} signing key {key.kid}")
 
 
 @keys_app.command("list")
 def keys_list() -> None:
-    """Show every key: the signing one, and the retired ones still published."""
+    """Show every key: the signing one of each algorithm, and the retired ones still
+    published."""
     settings = Settings()
-    ring = _keyring(settings)
     now = _now()
-    for key in ring.all_keys():
-        until = key.published_until(ring.token_ttl)
-        if until is None:
-            state = "signing"
-        elif until > now:
-            state = f"published until {until.isoformat(timespec='seconds')}"
-        else:
-            state = "expired"
-        typer.echo(f"{key.kid}  created {key.created_at.isoformat(timespec='seconds')}  {state}")
+    for ring in _keyrings(settings):
+        for key in ring.all_keys():
+            until = key.published_until(ring.token_ttl)
+            if until is None:
+                state = "signing"
+            elif until > now:
+                state = f"published until {until.isoformat(timespec='seconds')}"
+            else:
+                state = "expired"
+            created = key.created_at.isoformat(timespec="seconds")
+            typer.echo(f"{key.kid}  {ring.algorithm}  created {created}  {state}")
 
 
 def _refuse(problem: str, code: int = BAD_CONFIGURATION_EXIT) -> NoReturn:

@@ -4,12 +4,16 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import html
 import re
 import secrets
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -19,6 +23,7 @@ from eth_account.messages import encode_defunct
 
 from tests.server.conftest import Clock, free_socket, serving_app
 from walletauth.server.app import create_app
+from walletauth.server.config.keys import RS256_KEYRING_FILE, RS256_KEYS, open_keyring
 from walletauth.server.config.settings import Settings
 
 SECRET = "wiki-secret-" + "x" * 32
@@ -27,14 +32,18 @@ OTHER_REDIRECT = "http://localhost:9/back"
 
 
 def clients() -> dict[str, dict[str, object]]:
+    """``wiki`` names no ID token algorithm (so RS256, the default); ``board`` is the same
+    client registered for ES256."""
+    wiki: dict[str, object] = {
+        "name": "Team wiki",
+        "secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
+        "redirect_uris": [REDIRECT],
+        "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
+        "scopes": ["openid", "wallet_address", "purpose:quality_marketing"],
+    }
     return {
-        "wiki": {
-            "name": "Team wiki",
-            "secret_sha256": hashlib.sha256(SECRET.encode()).hexdigest(),
-            "redirect_uris": [REDIRECT],
-            "post_logout_redirect_uris": ["http://127.0.0.1:9/bye"],
-            "scopes": ["openid", "wallet_address", "purpose:quality_marketing"],
-        },
+        "wiki": wiki,
+        "board": {**wiki, "name": "Notice board", "id_token_signed_response_alg": "ES256"},
         "spa": {
             "name": "Player app",
             "public": True,
@@ -55,15 +64,34 @@ class Provider:
         return self.app.state.runtime
 
 
+@functools.cache
+def rs256_ring() -> bytes:
+    """One RS256 key ring file per test process: making an RSA key at each server's first
+    start would add some 60-220 ms (by the machine's load) to every test here."""
+    with tempfile.TemporaryDirectory() as directory:
+        open_keyring(Path(directory), RS256_KEYS, token_ttl=timedelta(minutes=15))
+        return (Path(directory) / RS256_KEYRING_FILE).read_bytes()
+
+
 @contextlib.contextmanager
-def serving(tmp_path, clock: Clock, **overrides) -> Iterator[Provider]:
-    sock = free_socket()
+def serving(tmp_path, clock: Clock, port: int = 0, *, fresh_keys: bool = False,
+            **overrides) -> Iterator[Provider]:
+    """A provider on a free port, or on ``port`` (a restart keeps its issuer); its RS256
+    key is the process's one unless ``fresh_keys`` (then its first start makes it, as a
+    real one's does)."""
+    sock = free_socket(port)
     host, port = sock.getsockname()
     values: dict[str, object] = {
         "data_dir": tmp_path / "data", "domains": [f"{host}:{port}"], "insecure_http": True,
         "oidc_clients": clients(),
     }
     values.update(overrides)
+    if not fresh_keys:
+        data_dir = Path(str(values["data_dir"]))
+        data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        ring = data_dir / RS256_KEYRING_FILE
+        ring.touch(mode=0o600)
+        ring.write_bytes(rs256_ring())
     app = create_app(Settings(**values), clock=clock)
     with serving_app(app, sock) as url:
         yield Provider(url=url, app=app, clock=clock)

@@ -10,12 +10,14 @@ import httpx
 import pytest
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.httpx_client import OAuth2Client
+from authlib.integrations.starlette_client import OAuth
 from authlib.oidc.core import CodeIDToken
 from authlib.oidc.discovery import OpenIDProviderMetadata
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import KeySet
 
-from tests.oidc.conftest import OTHER_REDIRECT, REDIRECT, SECRET, verifier
+from tests.oidc.conftest import OTHER_REDIRECT, REDIRECT, SECRET, serving, verifier
+from walletauth.sdk.jwks import parse_jwks
 
 
 def metadata(provider) -> dict:
@@ -32,9 +34,13 @@ def start(client: OAuth2Client, provider, code_verifier: str, **params) -> tuple
         metadata(provider)["authorization_endpoint"], code_verifier=code_verifier, **params)
 
 
+def jwks(provider) -> dict:
+    return httpx.get(provider.url + "/.well-known/jwks.json").json()
+
+
 def id_token_claims(provider, id_token: str, *, client_id: str, nonce: str) -> dict:
-    keys = KeySet.import_key_set(httpx.get(provider.url + "/.well-known/jwks.json").json())
-    token = jwt.decode(id_token, keys, algorithms=["ES256"])
+    token = jwt.decode(id_token, KeySet.import_key_set(jwks(provider)),
+                       algorithms=["RS256", "ES256"])
     claims = CodeIDToken(token.claims, token.header,
                          options={"iss": {"values": [provider.url]}},
                          params={"nonce": nonce, "client_id": client_id})
@@ -46,17 +52,78 @@ def test_discovery_is_valid_provider_metadata(provider):
     found = metadata(provider)
     checked = OpenIDProviderMetadata(found)
 
-    # Every rule of Discovery 1.0 but one: ID tokens are ES256 only, as the access tokens
-    # (no RSA key is kept), where the text asks every provider to offer RS256 too.
-    skipped = "validate_id_token_signing_alg_values_supported"
-    for name in dir(checked):
-        if name.startswith("validate_") and name != skipped:
-            getattr(checked, name)()
-    assert found["id_token_signing_alg_values_supported"] == ["ES256"]
+    # Every rule of Discovery 1.0, RS256 among the ID token algorithms included.
+    rules = [name for name in dir(checked) if name.startswith("validate_")]
+    assert "validate_id_token_signing_alg_values_supported" in rules
+    for name in rules:
+        getattr(checked, name)()
+    assert found["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert found["issuer"] == provider.url
     assert found["subject_types_supported"] == ["pairwise"]
+    assert found["backchannel_logout_supported"] is True
+    assert found["backchannel_logout_session_supported"] is True
     assert found["code_challenge_methods_supported"] == ["S256"]
     assert "purpose:quality_marketing" in found["scopes_supported"]
+
+
+def test_the_jwks_publishes_an_es256_and_an_rs256_key_with_distinct_kids(tmp_path, clock):
+    with serving(tmp_path, clock, fresh_keys=True) as provider:  # keys made at start
+        published = jwks(provider)["keys"]
+        sdk_keys = parse_jwks(jwks(provider))
+
+    by_alg = {entry["alg"]: entry for entry in published}
+    assert sorted(by_alg) == ["ES256", "RS256"] and len(published) == 2
+    assert by_alg["ES256"]["kid"] != by_alg["RS256"]["kid"]
+    assert all(entry["use"] == "sig" and "d" not in entry for entry in published)
+    rsa_key = KeySet.import_key_set({"keys": [by_alg["RS256"]]}).keys[0]
+    assert rsa_key.public_key.key_size == 2048
+    assert rsa_key.thumbprint() == by_alg["RS256"]["kid"]  # RFC 7638, by joserfc
+    # The SDK verifies walletauth's access tokens (ES256) and passes the RSA key by.
+    assert list(sdk_keys) == [by_alg["ES256"]["kid"]]
+
+
+@pytest.mark.parametrize(("client_id", "algorithm"), [("wiki", "RS256"), ("board", "ES256")])
+async def test_authlib_verifies_the_id_token_signed_as_the_client_is_registered(
+    provider, person, client_id, algorithm
+):
+    oauth = OAuth()
+    app = oauth.register(
+        client_id, client_id=client_id, client_secret=SECRET,
+        server_metadata_url=provider.url + "/.well-known/openid-configuration",
+        client_kwargs={"scope": "openid wallet_address", "code_challenge_method": "S256"},
+    )
+    started = await app.create_authorization_url(REDIRECT)
+    redirect = person.authorize(started["url"], scopes=("wallet_address",))
+    code = parse_qs(urlsplit(redirect).query)["code"][0]
+    token = await app.fetch_access_token(redirect_uri=REDIRECT, code=code,
+                                         code_verifier=started["code_verifier"])
+
+    # Authlib's own check: signature against the JWKS, iss, aud, nonce, exp, at_hash.
+    claims = await app.parse_id_token(token, nonce=started["nonce"])
+    header = jws.extract_compact(token["id_token"].encode()).headers()
+    ring = (provider.runtime.id_token_keyring if algorithm == "RS256"
+            else provider.runtime.keyring)
+    assert header == {"alg": algorithm, "kid": ring.signing_key().kid, "typ": "JWT"}
+    assert claims["aud"] == client_id and claims["at_hash"]
+    info = await app.userinfo(token=token)
+    assert info["sub"] == claims["sub"]
+    assert info["wallet_address"] == f"eip155:1:{person.address}"
+
+
+def test_an_rs256_key_rotation_signs_with_the_new_key_and_keeps_the_old_one(provider, person):
+    old_kid = provider.runtime.id_token_keyring.signing_key().kid
+    new_kid = provider.runtime.id_token_keyring.rotate(provider.clock()).kid
+    client, code_verifier = wiki(provider), verifier()
+    url, _ = start(client, provider, code_verifier, nonce="n1")
+
+    token = client.fetch_token(metadata(provider)["token_endpoint"],
+                               authorization_response=person.authorize(url),
+                               code_verifier=code_verifier)
+
+    assert jws.extract_compact(token["id_token"].encode()).headers()["kid"] == new_kid
+    assert id_token_claims(provider, token["id_token"], client_id="wiki", nonce="n1")
+    published = [entry["kid"] for entry in jwks(provider)["keys"] if entry["alg"] == "RS256"]
+    assert published == [new_kid, old_kid]
 
 
 def test_authlib_client_signs_a_wallet_in_with_code_and_pkce(provider, person):

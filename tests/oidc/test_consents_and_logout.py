@@ -21,13 +21,13 @@ from tests.server.conftest import Wallet
 PURPOSE = "quality_marketing"
 
 
-def wiki(scope: str) -> OAuth2Client:
-    return OAuth2Client("wiki", SECRET, scope=scope, redirect_uri=REDIRECT,
+def wiki(scope: str, client_id: str = "wiki") -> OAuth2Client:
+    return OAuth2Client(client_id, SECRET, scope=scope, redirect_uri=REDIRECT,
                         code_challenge_method="S256")
 
 
-def signed_in(provider, person, scope: str, ticked: tuple[str, ...]):
-    client, code_verifier = wiki(scope), verifier()
+def signed_in(provider, person, scope: str, ticked: tuple[str, ...], client_id: str = "wiki"):
+    client, code_verifier = wiki(scope, client_id), verifier()
     url, _ = client.create_authorization_url(provider.url + "/oauth/authorize",
                                              code_verifier=code_verifier, nonce="n")
     token = client.fetch_token(provider.url + "/oauth/token",
@@ -80,10 +80,11 @@ def test_withdrawing_the_purpose_stops_the_clients_tokens(provider, person):
     assert refused.value.error == "invalid_grant"
 
 
+@pytest.mark.parametrize("client_id", ["wiki", "board"])  # an RS256 and an ES256 hint
 def test_rp_initiated_logout_ends_the_grant_and_returns_to_the_registered_uri(
-    provider, person
+    provider, person, client_id
 ):
-    client, token = signed_in(provider, person, "openid", ())
+    client, token = signed_in(provider, person, "openid", (), client_id)
     query = urlencode({"id_token_hint": token["id_token"], "state": "bye1",
                        "post_logout_redirect_uri": "http://127.0.0.1:9/bye"})
 
@@ -232,6 +233,16 @@ async def test_a_client_asking_for_a_purpose_the_policy_lacks_stops_the_start_up
     {"name": "two\nlines", "public": True, "redirect_uris": ["https://a.example/cb"]},
     {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
      "scopes": ["email"]},
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_uri": "http://a.example/logout"},  # http, not loopback
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_uri": "https://a.example/logout#f"},
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_session_required": True},  # a session to be told where?
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_uri": "https://b.example/logout"},  # not a redirect URI's host
+    {"name": "x", "public": True, "redirect_uris": ["https://a.example/cb"],
+     "backchannel_logout_uri": "https://a.example:8443/logout"},  # nor its port
 ])
 def test_a_bad_client_entry_is_refused_with_the_settings(tmp_path, entry):
     import json

@@ -65,8 +65,8 @@ class Wallet:
         return {"message": text, "signature": self.sign(text)}
 
 
-def free_socket() -> socket.socket:
-    """A TCP socket bound to a free loopback port.
+def free_socket(port: int = 0) -> socket.socket:
+    """A TCP socket bound to a free loopback port (or to ``port``, one a test freed).
 
     The protocol is named (IPPROTO_TCP, not the default 0) because asyncio sets
     TCP_NODELAY on accepted connections only when the listening socket says it is TCP;
@@ -74,7 +74,7 @@ def free_socket() -> socket.socket:
     headers, about 40 ms per request."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     return sock
 
 

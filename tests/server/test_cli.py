@@ -32,6 +32,25 @@ def test_keys_rotate_adds_a_signing_key_and_keeps_the_old_one_listed(run):
     assert listing[1].startswith(first) and "published until" in listing[1]
 
 
+def test_with_oidc_clients_keys_rotate_and_list_cover_the_rs256_ring_too(run, monkeypatch):
+    import json
+
+    clients = {"wiki": {"name": "Wiki", "public": True,
+                        "redirect_uris": ["https://wiki.example/cb"]}}
+    monkeypatch.setenv("WALLETAUTH_OIDC_CLIENTS", json.dumps(clients))
+    before = [line.split() for line in run("keys", "list").splitlines()]
+    assert [(kid_alg[1], kid_alg[-1]) for kid_alg in before] == [("ES256", "signing"),
+                                                                ("RS256", "signing")]
+
+    rotated = run("keys", "rotate").splitlines()
+
+    assert [line.split()[1] for line in rotated] == ["ES256", "RS256"]
+    listing = [line.split() for line in run("keys", "list").splitlines()]
+    new_rs256, old_rs256 = (line for line in listing if line[1] == "RS256")
+    assert new_rs256[0] == rotated[1].split()[-1] and new_rs256[-1] == "signing"
+    assert old_rs256[0] == before[1][0] and "published" in old_rs256
+
+
 def test_purge_prints_what_it_removed(run):
     output = run("purge")
     kinds = [line.split(":")[0] for line in output.splitlines()]

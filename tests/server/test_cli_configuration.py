@@ -1,6 +1,7 @@
 """``walletauth serve`` refuses bad settings and policies itself, in one line with exit
 code 2, before uvicorn starts (never an "Application startup failed" traceback)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -68,6 +69,16 @@ def test_an_unknown_policy_name_is_refused(tmp_path):
 def test_an_invalid_setting_is_named_by_its_variable(tmp_path, variable, value, fragment):
     result = serve(tmp_path, **{variable: value})
     assert_refused_in_one_line(result, fragment)
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "none", "es256", "PS256"])
+def test_an_id_token_algorithm_other_than_rs256_or_es256_is_refused(tmp_path, algorithm):
+    clients = {"wiki": {"name": "Wiki", "public": True, "redirect_uris": ["https://w.example/cb"],
+                        "id_token_signed_response_alg": algorithm}}
+    result = serve(tmp_path, WALLETAUTH_OIDC_CLIENTS=json.dumps(clients))
+    assert_refused_in_one_line(
+        result, "WALLETAUTH_OIDC_CLIENTS[wiki][id_token_signed_response_alg]",
+        f"unsupported ID token algorithm '{algorithm}': RS256 or ES256")
 
 
 def test_a_refused_start_leaves_no_data_dir_behind(tmp_path):

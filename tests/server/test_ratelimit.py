@@ -95,3 +95,20 @@ async def test_failed_verifies_count_per_address_and_client_network(
     await limiter.failures_allowed(  # nor another address from the same network
         "0xAbC0000000000000000000000000000000000002", failing, now=NOW
     )
+
+
+async def test_registrations_count_per_network_over_their_own_window():
+    from datetime import timedelta
+
+    limits = RateLimits(registrations_per_ip=2, registrations_window_seconds=3600)
+    limiter = RateLimiter(LocalHits(), limits, key=KEY)
+    for minute in range(2):
+        await limiter.registration_requested("2001:db8::1", now=NOW + timedelta(minutes=minute))
+
+    with pytest.raises(ServerError) as refused:  # another address of the same /64
+        await limiter.registration_requested("2001:db8::2", now=NOW + timedelta(minutes=30))
+
+    assert refused.value.code == "rate_limited"
+    assert refused.value.retry_after == 1800  # when the first one leaves the hour
+    await limiter.registration_requested("2001:db8:0:1::1", now=NOW)  # another /64
+    await limiter.registration_requested("2001:db8::2", now=NOW + timedelta(minutes=61))

@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from walletauth.server.state.redis_state import RedisState
+from walletauth.store.logins import SignIn
 
 pytestmark = pytest.mark.redis
 
@@ -218,3 +219,33 @@ async def test_each_command_reports_how_long_it_waited_for_a_pooled_connection(r
         assert all(0 <= wait < 2 for wait in waits)
     finally:
         await state.close()
+
+
+def sign_in(nonce: str, session_id: str, *, issued_at: datetime = NOW) -> SignIn:
+    return SignIn(address=ADDRESS, chain_id=1, now=NOW, nonce=nonce, nonce_issued_at=issued_at,
+                  nonce_remember_until=NOW + timedelta(minutes=10), session_id=session_id,
+                  session_expires_at=NOW + timedelta(days=14))
+
+
+async def test_several_sign_ins_in_one_call_each_decide_as_alone(state):
+    """use_nonces_with_sessions: each sign-in's answer is the one it would get alone, in
+    order (a nonce used before, one twice in the call, one before the epoch), and the call
+    repeated after a lost reply finds its own wins."""
+    assert await state.use_nonce_with_session(
+        "used-before", session_id="earlier", address=ADDRESS, **SIGN_IN_TIMES
+    )
+    batch = [
+        sign_in("fresh-1", "s1"),
+        sign_in("used-before", "s2"),
+        sign_in("fresh-2", "s3"),
+        sign_in("fresh-2", "s4"),  # the same nonce again: the first wins
+        sign_in("too-old", "s5", issued_at=NOW - timedelta(seconds=1)),
+    ]
+
+    assert await state.use_nonces_with_sessions(batch) == [True, False, True, False, False]
+    assert await state.use_nonces_with_sessions(batch) == [True, False, True, False, False]
+    for session_id, live in (("s1", True), ("s2", False), ("s3", True), ("s4", False),
+                             ("s5", False)):
+        assert await state.session_active(session_id, now=NOW) is live
+    assert not await state._client.exists("walletauth:used-nonce:too-old")
+    assert await state.revoke_sessions_of(ADDRESS) == 3  # earlier, s1, s3

@@ -65,13 +65,41 @@ def test_a_nonce_of_the_wrong_length_or_type_is_refused(store):
         assert refused.value.code == "invalid_argument"
 
 
+def test_nonces_and_session_ids_at_their_length_bounds_are_taken_and_one_past_refused(store):
+    """8 to 128 characters for a nonce, 16 to 512 for a session id, both ends included."""
+    remember_until = NOW + timedelta(minutes=5)
+    for nonce in ("n" * 8, "m" * 128):
+        assert store.use_nonce(nonce, remember_until=remember_until)
+    for session_id in ("s" * 16, "t" * 512):
+        store.create_session(session_id, ALICE, expires_at=NOW + timedelta(hours=1))
+        assert store.session_active(session_id, now=NOW)
+    for refused in (
+        lambda: store.use_nonce("n" * 7, remember_until=remember_until),
+        lambda: store.create_session("s" * 15, ALICE, expires_at=NOW),
+        lambda: store.create_session("t" * 513, ALICE, expires_at=NOW),
+    ):
+        with pytest.raises(StoreError) as error:
+            refused()
+        assert error.value.code == "invalid_argument"
+
+
 def sign_in(store, nonce, session_id, address=ALICE):
-    (outcome,) = store.sign_in_many([SignIn(
-        address=address, chain_id=1, now=NOW, nonce=nonce, nonce_issued_at=NOW,
-        nonce_remember_until=NOW + timedelta(minutes=10), session_id=session_id,
-        session_expires_at=NOW + timedelta(days=14), ip="192.0.2.1",
-        user_agent="Mozilla/5.0 Firefox/128.0",
-    )])
+    (outcome,) = store.sign_in_many(
+        [
+            SignIn(
+                address=address,
+                chain_id=1,
+                now=NOW,
+                nonce=nonce,
+                nonce_issued_at=NOW,
+                nonce_remember_until=NOW + timedelta(minutes=10),
+                session_id=session_id,
+                session_expires_at=NOW + timedelta(days=14),
+                ip="192.0.2.1",
+                user_agent="Mozilla/5.0 Firefox/128.0",
+            )
+        ]
+    )
     return outcome.result()
 
 
@@ -172,7 +200,9 @@ def test_a_refresh_rotates_a_session_within_its_family_keeping_its_expiry(store)
     assert rotated.expires_at == again.expires_at == expires_at
     assert not rotated.reused and not again.reused
     assert [store.session_active(s, now=NOW) for s in (first, second, third)] == [
-        False, False, True
+        False,
+        False,
+        True,
     ]
     assert not store.session_active(third, now=expires_at)
 

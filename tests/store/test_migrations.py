@@ -17,7 +17,7 @@ from walletauth.store import Store, StoreError, migrate
 from walletauth.store.engines import READ_ONLY, create_engine, default_keystore_url
 from walletauth.store.migrate import alembic_config, schema_differences
 from walletauth.store.rights_schema import rights_requests
-from walletauth.store.schema import nonces, sessions, subjects
+from walletauth.store.schema import nonces, oidc_clients, sessions, subjects
 
 
 def test_migrate_brings_an_empty_database_to_head_and_models_match(backend):
@@ -122,7 +122,7 @@ def test_upgrading_from_0005_makes_every_session_a_family_of_one_and_keeps_the_r
         _move_records_schema(engine, "0005_provision_withholding")
         shapes_before, rows_before = _table_shapes(engine), _table_rows(engine)
 
-        _move_records_schema(engine, "head")
+        _move_records_schema(engine, "0006_session_families")
 
         shapes_after, rows_after = _table_shapes(engine), _table_rows(engine)
         session_columns = [column[0] for column in shapes_after["sessions"]["columns"]]
@@ -133,7 +133,6 @@ def test_upgrading_from_0005_makes_every_session_a_family_of_one_and_keeps_the_r
         del shapes_before["sessions"], shapes_after["sessions"]
         del rows_before["sessions"], rows_after["sessions"]
         assert (shapes_after, rows_after) == (shapes_before, rows_before)
-        assert schema_differences(engine, "records") == []
     finally:
         engine.dispose()
 
@@ -145,7 +144,7 @@ def test_downgrading_to_0005_drops_the_families_and_their_rotated_sessions(backe
         _fill_at_0002(engine)
         _move_records_schema(engine, "0005_provision_withholding")
         shapes_at_0005, rows_at_0005 = _table_shapes(engine), _table_rows(engine)
-        _move_records_schema(engine, "head")
+        _move_records_schema(engine, "0006_session_families")
         with engine.begin() as connection:  # a refresh: the old session rotated, a new one
             connection.execute(sa.update(sessions).values(rotated_at=NOW))
             connection.execute(sa.insert(sessions).values(
@@ -160,6 +159,38 @@ def test_downgrading_to_0005_drops_the_families_and_their_rotated_sessions(backe
         assert [row[0] for row in rows["sessions"]] == ["t" * 64]
         del rows["sessions"], rows_at_0005["sessions"]
         assert rows == rows_at_0005
+    finally:
+        engine.dispose()
+
+
+def test_0008_adds_an_empty_oidc_grants_table_and_its_downgrade_drops_it(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        _move_records_schema(engine, "0007_oidc_clients")
+        shapes_at_0007, rows_at_0007 = _table_shapes(engine), _table_rows(engine)
+
+        _move_records_schema(engine, "head")
+
+        shapes, rows = _table_shapes(engine), _table_rows(engine)
+        assert rows.pop("oidc_grants") == []
+        assert [c[0] for c in shapes.pop("oidc_grants")["columns"]] == [
+            "id", "subject_id", "client_id", "session_hash", "purposes", "notify", "sealed",
+            "secrets_version", "expires_at"]
+        assert (shapes, rows) == (shapes_at_0007, rows_at_0007)
+        assert schema_differences(engine, "records") == []
+        with engine.begin() as connection:
+            connection.execute(sa.text(
+                "INSERT INTO oidc_grants (id, subject_id, client_id, session_hash, purposes,"
+                " notify, sealed, secrets_version, expires_at) VALUES ('g', :subject, 'wiki',"
+                " :hash, '[]', false, :sealed, 1, :at)"),
+                {"subject": rows_at_0007["sessions"][0][1], "hash": "h" * 64,
+                 "sealed": b"x", "at": NOW})
+
+        _move_records_schema(engine, "0007_oidc_clients", down=True)
+
+        assert (_table_shapes(engine), _table_rows(engine)) == (shapes_at_0007, rows_at_0007)
     finally:
         engine.dispose()
 
@@ -316,5 +347,35 @@ def test_0004_keeps_every_consent_event_without_a_digest_and_goes_back(backend):
         _move_records_schema(engine, "0003_drop_rate_counters", down=True)
         assert _table_shapes(engine) == shapes_at_0003
         assert _table_rows(engine) == rows_at_0003
+    finally:
+        engine.dispose()
+
+
+def test_0007_adds_oidc_clients_and_its_downgrade_drops_them_keeping_the_rest(backend):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        _move_records_schema(engine, "0006_session_families")
+        shapes_at_0006, rows_at_0006 = _table_shapes(engine), _table_rows(engine)
+
+        _move_records_schema(engine, "0007_oidc_clients")
+
+        assert _table_rows(engine)["oidc_clients"] == []
+        shapes = _table_shapes(engine)
+        assert [column[0] for column in shapes["oidc_clients"]["columns"]] == [
+            "client_id", "metadata", "secret_sha256", "issued_at"]
+        assert shapes["oidc_clients"]["primary_key"]["constrained_columns"] == ["client_id"]
+        with engine.begin() as connection:
+            connection.execute(sa.insert(oidc_clients).values(
+                client_id="_c", metadata={"client_name": "x"}, secret_sha256=None,
+                issued_at=NOW))
+
+        _move_records_schema(engine, "0006_session_families", down=True)
+
+        assert _table_shapes(engine) == shapes_at_0006
+        assert _table_rows(engine) == rows_at_0006
+        _move_records_schema(engine, "head")
+        assert schema_differences(engine, "records") == []
     finally:
         engine.dispose()

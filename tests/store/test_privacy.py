@@ -17,6 +17,7 @@ from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.policy import parse_policy
 from walletauth.store import Store
 from walletauth.store.audit import audit_entries
+from walletauth.store.corrections import RecordChange, apply_changes
 from walletauth.store.crypto import unseal
 from walletauth.store.erasure import erase_subject
 from walletauth.store.keyschema import subject_keys
@@ -34,10 +35,11 @@ def forms_of(address: str) -> dict[str, bytes]:
         "EIP-55 without 0x": address[2:].encode(),
         "raw bytes": raw,
     }
-    for name, value in (("lowercase", lower.encode()), ("EIP-55", address.encode()),
-                        ("raw", raw)):
-        for digest_name, digest in (("sha256", hashlib.sha256(value).digest()),
-                                    ("keccak", keccak(value))):
+    for name, value in (("lowercase", lower.encode()), ("EIP-55", address.encode()), ("raw", raw)):
+        for digest_name, digest in (
+            ("sha256", hashlib.sha256(value).digest()),
+            ("keccak", keccak(value)),
+        ):
             forms[f"{digest_name} of {name}"] = digest
             forms[f"{digest_name} hex of {name}"] = digest.hex().encode()
     return forms
@@ -71,8 +73,14 @@ def session_of(address: str) -> str:
 def write_everything_about(store: Store, address: str) -> None:
     store.record_login(address, 1, now=NOW, ip="203.0.113.9", user_agent="curl/8.0")
     store.set_consent(address, "partner_guidance", True, now=NOW)
-    store.put_record(address, "contact_email", "partner_guidance", {"email": "x@example.com"},
-                     now=NOW, source="test")
+    store.put_record(
+        address,
+        "contact_email",
+        "partner_guidance",
+        {"email": "x@example.com"},
+        now=NOW,
+        source="test",
+    )
     store.create_session(session_of(address), address, expires_at=NOW + timedelta(hours=1))
     store.audit(address, "export", now=NOW)
 
@@ -163,6 +171,42 @@ def test_a_copy_of_the_sqlite_records_file_is_unreadable_after_erasure(
     store.close()
 
 
+def test_an_erasure_and_a_correction_leave_no_page_of_theirs_in_the_sqlite_wal(
+    tmp_path, secrets, abcrecords
+):
+    """The pages a deletion zeroes (secure_delete) live on in the WAL until a checkpoint
+    moves them into the file: both whole-subject deletions truncate it at once."""
+    wal = tmp_path / "walletauth.db-wal"
+    store = Store.open(
+        f"sqlite:///{tmp_path / 'walletauth.db'}", policy=abcrecords, secrets=secrets
+    )
+    try:
+        write_everything_about(store, ALICE)
+        write_everything_about(store, BOB)
+        [email] = [
+            r
+            for r in store.records(BOB, "partner_guidance", now=NOW)
+            if r.category == "contact_email"
+        ]
+        assert wal.stat().st_size > 0
+
+        apply_changes(
+            store,
+            BOB,
+            [RecordChange("delete", record_id=email.id)],
+            editable=frozenset({"contact_email"}),
+            now=NOW,
+        )
+        assert wal.stat().st_size == 0
+
+        store.audit(ALICE, "export", now=NOW)
+        assert wal.stat().st_size > 0
+        erase_subject(store, ALICE, now=NOW + timedelta(days=1))
+        assert wal.stat().st_size == 0
+    finally:
+        store.close()
+
+
 def test_erasure_removes_everything_of_the_subject_and_unlinks_its_audit_entries(store):
     write_everything_about(store, ALICE)
     write_everything_about(store, BOB)
@@ -180,8 +224,11 @@ def test_erasure_removes_everything_of_the_subject_and_unlinks_its_audit_entries
     assert store.session_active(session_of(BOB), now=NOW)
     unlinked = [entry for entry in audit_entries(store) if entry.subject_ref is None]
     assert {entry.event for entry in unlinked} >= {"erasure", "consent_change", "export"}
-    assert all(entry.subject_ref == store.subject_ref(BOB)
-               for entry in audit_entries(store) if entry.subject_ref is not None)
+    assert all(
+        entry.subject_ref == store.subject_ref(BOB)
+        for entry in audit_entries(store)
+        if entry.subject_ref is not None
+    )
     assert len(store.records(BOB, "partner_guidance", now=NOW)) == 1
     assert erase_subject(store, ALICE, now=NOW + timedelta(days=2)).subject_found is False
 
@@ -192,8 +239,9 @@ def test_a_sign_in_after_erasure_starts_a_new_subject_with_a_new_key(store):
 
     store.record_login(ALICE, 1, now=NOW + timedelta(days=1))
 
-    [wallet] = store.records(ALICE, "service_provision", now=NOW + timedelta(days=1),
-                             category="wallet_address")
+    [wallet] = store.records(
+        ALICE, "service_provision", now=NOW + timedelta(days=1), category="wallet_address"
+    )
     assert wallet.data["first_sign_in"] == (NOW + timedelta(days=1)).isoformat()
 
 
@@ -204,23 +252,33 @@ def test_store_erasure_keeps_only_what_a_named_law_requires_like_the_rights_eras
     # policy naming a bookkeeping duty keeps payment references, by the store's own call
     # as by the wallet owner's erasure request.
     policy = parse_policy(metalive_with_bookkeeping_toml(), origin="metalive + bookkeeping")
-    store = Store.open(backend.url, policy=policy, secrets=secrets,
-                       keystore_url=backend.keystore_url)
+    store = Store.open(
+        backend.url, policy=policy, secrets=secrets, keystore_url=backend.keystore_url
+    )
     try:
         store.record_login(ALICE, 1, now=NOW, ip="203.0.113.9")
-        store.put_record(ALICE, "posting_log", "fraud_prevention",
-                         {"ip": "203.0.113.9", "at": NOW.isoformat()}, now=NOW, source="chat")
+        store.put_record(
+            ALICE,
+            "posting_log",
+            "fraud_prevention",
+            {"ip": "203.0.113.9", "at": NOW.isoformat()},
+            now=NOW,
+            source="chat",
+        )
         payment = {"provider": "card", "reference": "tx-1", "amount": 500, "at": NOW.isoformat()}
         store.put_record(ALICE, "payment_reference", "payment", payment, now=NOW, source="shop")
-        store.put_record(ALICE, "payment_reference", "bookkeeping", payment, now=NOW,
-                         source="shop")
+        store.put_record(ALICE, "payment_reference", "bookkeeping", payment, now=NOW, source="shop")
 
         report = erase_subject(store, ALICE, now=NOW + timedelta(days=1))
 
         [kept] = report.retained
         assert (kept.category, kept.purpose, kept.count) == ("payment_reference", "bookkeeping", 1)
-        assert report.erased == {"wallet_address": 1, "access_log": 1, "posting_log": 1,
-                                 "payment_reference": 1}
+        assert report.erased == {
+            "wallet_address": 1,
+            "access_log": 1,
+            "posting_log": 1,
+            "payment_reference": 1,
+        }
         later = NOW + timedelta(days=2)
         assert store.records(ALICE, "fraud_prevention", now=later) == []
         assert store.records(ALICE, "payment", now=later) == []

@@ -27,11 +27,18 @@ REMEMBER = NOW + timedelta(minutes=10)
 
 def sign_in(address: str, name: str) -> SignIn:
     """A sign-in whose nonce and session are named after ``name``."""
-    return SignIn(address=address, chain_id=1, now=NOW, nonce=f"nonce-{name}",
-                  nonce_issued_at=NOW, nonce_remember_until=REMEMBER,
-                  session_id=f"session-{name}-0123456789abcdef",
-                  session_expires_at=NOW + timedelta(days=14), ip="192.0.2.1",
-                  user_agent="Mozilla/5.0 Firefox/128.0")
+    return SignIn(
+        address=address,
+        chain_id=1,
+        now=NOW,
+        nonce=f"nonce-{name}",
+        nonce_issued_at=NOW,
+        nonce_remember_until=REMEMBER,
+        session_id=f"session-{name}-0123456789abcdef",
+        session_expires_at=NOW + timedelta(days=14),
+        ip="192.0.2.1",
+        user_agent="Mozilla/5.0 Firefox/128.0",
+    )
 
 
 def column(store, table, name) -> set:
@@ -41,9 +48,7 @@ def column(store, table, name) -> set:
 
 def key_count(store) -> int:
     with store.keys.engine.connect() as connection:
-        return connection.execute(
-            sa.select(sa.func.count()).select_from(subject_keys)
-        ).scalar_one()
+        return connection.execute(sa.select(sa.func.count()).select_from(subject_keys)).scalar_one()
 
 
 def record_pairs(store, address) -> list[tuple[str, str]]:
@@ -61,38 +66,49 @@ def fail_the_session_insert_of(store, name: str) -> None:
     """Make the database refuse the session of sign-in ``name``: its last statement, after
     it created its subject, key and records."""
     id_hash = session_hash(sign_in(ALICE, name).session_id)
-    run_ddl(store, sqlite=[
-        f"CREATE TRIGGER fail_one BEFORE INSERT ON sessions WHEN NEW.id_hash = '{id_hash}'"
-        " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
-    ], postgresql=[
-        "CREATE FUNCTION fail_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-        f" IF NEW.id_hash = '{id_hash}' THEN RAISE EXCEPTION 'injected failure'; END IF;"
-        " RETURN NEW; END $$",
-        "CREATE TRIGGER fail_one BEFORE INSERT ON sessions"
-        " FOR EACH ROW EXECUTE FUNCTION fail_one()",
-    ])
+    run_ddl(
+        store,
+        sqlite=[
+            f"CREATE TRIGGER fail_one BEFORE INSERT ON sessions WHEN NEW.id_hash = '{id_hash}'"
+            " BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+        ],
+        postgresql=[
+            "CREATE FUNCTION fail_one() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            f" IF NEW.id_hash = '{id_hash}' THEN RAISE EXCEPTION 'injected failure'; END IF;"
+            " RETURN NEW; END $$",
+            "CREATE TRIGGER fail_one BEFORE INSERT ON sessions"
+            " FOR EACH ROW EXECUTE FUNCTION fail_one()",
+        ],
+    )
 
 
 def fail_every_commit_with_a_session(store) -> None:
     """A deferred foreign key that every session insert violates: checked at COMMIT."""
-    run_ddl(store, sqlite=[
-        "CREATE TABLE commit_fails (subject_id INTEGER REFERENCES subjects (id)"
-        " DEFERRABLE INITIALLY DEFERRED)",
-        "CREATE TRIGGER commit_fails AFTER INSERT ON sessions"
-        " BEGIN INSERT INTO commit_fails VALUES (-1); END",
-    ], postgresql=[
-        "CREATE TABLE commit_fails (subject_id INTEGER REFERENCES subjects (id)"
-        " DEFERRABLE INITIALLY DEFERRED)",
-        "CREATE FUNCTION commit_fails() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
-        " INSERT INTO commit_fails VALUES (-1); RETURN NULL; END $$",
-        "CREATE TRIGGER commit_fails AFTER INSERT ON sessions"
-        " FOR EACH ROW EXECUTE FUNCTION commit_fails()",
-    ])
+    run_ddl(
+        store,
+        sqlite=[
+            "CREATE TABLE commit_fails (subject_id INTEGER REFERENCES subjects (id)"
+            " DEFERRABLE INITIALLY DEFERRED)",
+            "CREATE TRIGGER commit_fails AFTER INSERT ON sessions"
+            " BEGIN INSERT INTO commit_fails VALUES (-1); END",
+        ],
+        postgresql=[
+            "CREATE TABLE commit_fails (subject_id INTEGER REFERENCES subjects (id)"
+            " DEFERRABLE INITIALLY DEFERRED)",
+            "CREATE FUNCTION commit_fails() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " INSERT INTO commit_fails VALUES (-1); RETURN NULL; END $$",
+            "CREATE TRIGGER commit_fails AFTER INSERT ON sessions"
+            " FOR EACH ROW EXECUTE FUNCTION commit_fails()",
+        ],
+    )
 
 
 def test_each_sign_in_of_a_batch_ends_as_it_would_alone(store):
-    yesterday = replace(sign_in(BOB, "bob-yesterday"), now=NOW - timedelta(days=1),
-                        session_expires_at=NOW + timedelta(days=1))
+    yesterday = replace(
+        sign_in(BOB, "bob-yesterday"),
+        now=NOW - timedelta(days=1),
+        session_expires_at=NOW + timedelta(days=1),
+    )
     assert store.sign_in_many([yesterday])[0].result()
     suspend(store, CAROL, "service_provision", now=NOW)
     assert store.use_nonce("nonce-used-before", remember_until=REMEMBER)
@@ -112,7 +128,15 @@ def test_each_sign_in_of_a_batch_ends_as_it_would_alone(store):
     outcomes = store.sign_in_many(batch)
 
     assert [outcome.written for outcome in outcomes] == [
-        True, True, True, False, True, False, False, False, False
+        True,
+        True,
+        True,
+        False,
+        True,
+        False,
+        False,
+        False,
+        False,
     ]
     assert [outcome.error for outcome in outcomes[:6]] == [None] * 6
     assert outcomes[6].error.code == "purpose_suspended"
@@ -125,12 +149,18 @@ def test_each_sign_in_of_a_batch_ends_as_it_would_alone(store):
         session_hash(batch[index].session_id) for index in (1, 0, 2, 4)
     } | {session_hash(yesterday.session_id)}
     assert column(store, nonces, "nonce") == {
-        "nonce-bob-yesterday", "nonce-used-before", "nonce-alice-1", "nonce-bob",
-        "nonce-alice-2", "nonce-twice", "nonce-carol",  # a refusal keeps its nonce used
+        "nonce-bob-yesterday",
+        "nonce-used-before",
+        "nonce-alice-1",
+        "nonce-bob",
+        "nonce-alice-2",
+        "nonce-twice",
+        "nonce-carol",  # a refusal keeps its nonce used
     }
     assert len(column(store, subjects, "id")) == key_count(store) == 4  # not Dave's
     assert record_pairs(store, ALICE) == [
-        ("access_log", "service_provision"), ("access_log", "service_provision"),
+        ("access_log", "service_provision"),
+        ("access_log", "service_provision"),
         ("wallet_address", "service_provision"),
     ]
     (wallet,) = store.records(ALICE, "service_provision", now=NOW, category="wallet_address")
@@ -139,7 +169,8 @@ def test_each_sign_in_of_a_batch_ends_as_it_would_alone(store):
     assert bob_wallet.data["first_sign_in"] == (NOW - timedelta(days=1)).isoformat()
     assert bob_wallet.data["last_sign_in"] == NOW.isoformat()
     assert record_pairs(store, ERIN) == [
-        ("access_log", "service_provision"), ("wallet_address", "service_provision"),
+        ("access_log", "service_provision"),
+        ("wallet_address", "service_provision"),
     ]
     assert record_pairs(store, CAROL) == []
     assert store.subject_records(DAVE, now=NOW) == []
@@ -178,8 +209,7 @@ def test_a_failing_commit_fails_every_sign_in_and_destroys_the_keys_it_made(stor
     before = table_counts(store)
 
     with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)) as failed:
-        store.sign_in_many([sign_in(ALICE, "alice"), sign_in(BOB, "bob"),
-                            sign_in(CAROL, "carol")])
+        store.sign_in_many([sign_in(ALICE, "alice"), sign_in(BOB, "bob"), sign_in(CAROL, "carol")])
 
     assert "foreign key" in str(failed.value).lower()
     assert table_counts(store) == before
@@ -188,9 +218,12 @@ def test_a_failing_commit_fails_every_sign_in_and_destroys_the_keys_it_made(stor
 
 def test_a_batch_checks_out_one_connection_of_each_database(store):
     wallets = [ALICE, BOB, CAROL]
-    assert all(outcome.result() for outcome in store.sign_in_many(
-        [sign_in(address, f"first-{index}") for index, address in enumerate(wallets)]
-    ))
+    assert all(
+        outcome.result()
+        for outcome in store.sign_in_many(
+            [sign_in(address, f"first-{index}") for index, address in enumerate(wallets)]
+        )
+    )
     checkouts = {store.engine: 0, store.keys.engine: 0}
     for engine in checkouts:
         sa.event.listen(engine, "checkout", lambda *_args, engine=engine: count(engine))
@@ -215,13 +248,35 @@ def test_a_batch_checks_out_one_connection_of_each_database(store):
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_a_sign_in_whose_error_takes_the_whole_transaction_fails_the_batch(store):
     id_hash = session_hash(sign_in(BOB, "bob").session_id)
-    run_ddl(store, sqlite=[
-        f"CREATE TRIGGER lose_all BEFORE INSERT ON sessions WHEN NEW.id_hash = '{id_hash}'"
-        " BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction is gone'); END",
-    ], postgresql=[])
+    run_ddl(
+        store,
+        sqlite=[
+            f"CREATE TRIGGER lose_all BEFORE INSERT ON sessions WHEN NEW.id_hash = '{id_hash}'"
+            " BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction is gone'); END",
+        ],
+        postgresql=[],
+    )
     before = table_counts(store)
 
     with pytest.raises(TransactionLost):
         store.sign_in_many([sign_in(ALICE, "alice"), sign_in(BOB, "bob"), sign_in(CAROL, "carol")])
 
     assert table_counts(store) == before  # Alice's and Carol's too: none is answered True
+
+
+def test_a_sign_ins_records_hold_its_chain_address_and_browser(store):
+    """What _checked carries from the SignIn to the records, field by field (the batch
+    test above checks which records are written, not what they hold)."""
+    signed = replace(sign_in(ALICE, "fields"), chain_id=137)
+
+    (outcome,) = store.sign_in_many([signed])
+
+    assert outcome.result() is True
+    (wallet,) = store.records(ALICE, "service_provision", now=NOW, category="wallet_address")
+    assert wallet.data == {
+        "chain_id": 137,
+        "first_sign_in": NOW.isoformat(),
+        "last_sign_in": NOW.isoformat(),
+    }
+    (log,) = store.records(ALICE, "service_provision", now=NOW, category="access_log")
+    assert log.data == {"ip": "192.0.2.0/24", "browser": "Firefox 128", "at": NOW.isoformat()}

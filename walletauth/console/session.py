@@ -9,8 +9,6 @@ is refused at its next request, whatever its cookie says (checked on every reque
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import os
@@ -21,6 +19,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from walletauth.encoding import b64url_decode, b64url_encode
 from walletauth.siwe.message import to_checksum_address
 
 CONSOLE_COOKIE: Final = "walletauth_console"
@@ -40,14 +39,6 @@ class OperatorSession:
     secret: bytes
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def _subkey(key: bytes, label: bytes) -> bytes:
     return hmac.new(key, b"walletauth.console:" + label, hashlib.sha256).digest()
 
@@ -62,17 +53,17 @@ class ConsoleSessions:
         plain = (bytes.fromhex(address[2:]) + int(expires_at.timestamp()).to_bytes(_EXPIRY, "big")
                  + os.urandom(_SECRET))
         nonce = os.urandom(_NONCE)
-        return _b64(nonce + self._cipher.encrypt(nonce, plain, CONSOLE_COOKIE.encode()))
+        return b64url_encode(nonce + self._cipher.encrypt(nonce, plain, CONSOLE_COOKIE.encode()))
 
     def open(self, cookie: str | None, *, now: datetime) -> OperatorSession | None:
         """The live session in ``cookie``; None for anything not ours or past its expiry."""
         if not cookie or len(cookie) > MAX_COOKIE_CHARS:
             return None
         try:
-            sealed = _unb64(cookie)
+            sealed = b64url_decode(cookie)
             plain = self._cipher.decrypt(sealed[:_NONCE], sealed[_NONCE:],
                                          CONSOLE_COOKIE.encode())
-        except (binascii.Error, ValueError, InvalidTag):
+        except (ValueError, InvalidTag):
             return None
         if len(plain) != _PLAIN:
             return None
@@ -84,7 +75,7 @@ class ConsoleSessions:
         return OperatorSession(address, expires_at, plain[_ADDRESS + _EXPIRY:])
 
     def csrf_token(self, session: OperatorSession) -> str:
-        return _b64(hmac.new(self._csrf_key, session.secret, hashlib.sha256).digest())
+        return b64url_encode(hmac.new(self._csrf_key, session.secret, hashlib.sha256).digest())
 
     def csrf_ok(self, session: OperatorSession, token: str | None) -> bool:
         return token is not None and hmac.compare_digest(token, self.csrf_token(session))

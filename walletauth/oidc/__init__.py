@@ -7,5 +7,8 @@ then consents on a page naming the client and what it asks for. ``sub`` is pairw
 client (OIDC Core 8.1); the wallet address and the policy's optional purposes reach a
 client only as scopes the user granted to it. Codes and tokens are sealed (AES-GCM),
 bound to a walletauth session: erasure, sign-out of the grant or a withdrawn purpose
-make them stop working.
+make them stop working, and a client registered for Back-Channel Logout is sent a logout
+token through the notice outbox (:mod:`walletauth.oidc.logout`). Clients are configured,
+or register themselves (RFC 7591, :mod:`walletauth.oidc.registration`) when the operator
+turns registration on.
 """

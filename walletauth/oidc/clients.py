@@ -10,6 +10,12 @@ a single-page or native app) has none and must use PKCE S256. ``scopes`` are wha
 client may ask for: ``openid`` (always), ``wallet_address`` (the address as a CAIP-10
 claim) and ``purpose:<id>`` for the policy's optional purposes. ``sector`` groups clients
 of one party under one pairwise ``sub``; left out, every client has its own.
+``backchannel_logout_uri`` (OpenID Connect Back-Channel Logout 1.0) is where the client
+is sent a logout token when a grant of its ends without it (erasure, a withdrawn purpose,
+a logout at another client of the same sign-in); with
+``backchannel_logout_session_required`` the token names the sign-in's ``sid`` too.
+``id_token_signed_response_alg`` is how its ID tokens are signed, ``RS256`` (the default,
+as OIDC Registration 2.0 sets it for a client that names none) or ``ES256``.
 
 Nothing here imports the server: the settings parse this model.
 """
@@ -21,7 +27,7 @@ import hmac
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Final, Self
+from typing import Final, Literal, Self
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,6 +40,10 @@ WALLET_ADDRESS: Final = "wallet_address"
 PURPOSE_PREFIX: Final = "purpose:"
 _PURPOSE_SCOPE: Final = re.compile(r"purpose:[a-z][a-z0-9_]*")
 _LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+ID_TOKEN_ALGORITHMS: Final = ("RS256", "ES256")
+"""What ID tokens may be signed with: RS256, which every provider must offer (OIDC Core
+15.1) and most clients expect, and ES256, the access tokens' algorithm."""
+IdTokenAlgorithm = Literal["RS256", "ES256"]
 # Compared against when no secret is configured, so a miss costs what a hit costs.
 _NO_DIGEST: Final = bytes(32)
 
@@ -50,6 +60,10 @@ class OidcClientConfig(BaseModel):
     post_logout_redirect_uris: tuple[str, ...] = ()
     scopes: tuple[str, ...] = (OPENID,)
     sector: str | None = Field(default=None, min_length=1, max_length=255)
+    backchannel_logout_uri: str | None = Field(
+        default=None, description="Where logout tokens are POSTed (Back-Channel Logout 1.0)")
+    backchannel_logout_session_required: bool = False
+    id_token_signed_response_alg: IdTokenAlgorithm = "RS256"
 
     @field_validator("name")
     @classmethod
@@ -57,6 +71,15 @@ class OidcClientConfig(BaseModel):
         # It goes into the EIP-4361 statement, which is one line.
         if any(ch in value for ch in "\r\n") or not value.isprintable():
             raise ValueError("a client's name is one printable line")
+        return value
+
+    @field_validator("id_token_signed_response_alg", mode="before")
+    @classmethod
+    def _id_token_algorithm(cls, value: object) -> object:
+        # Said here rather than by the Literal, whose message would not name the choices
+        # with the input hidden (hide_input_in_errors).
+        if value not in ID_TOKEN_ALGORITHMS:
+            raise ValueError(f"unsupported ID token algorithm {value!r}: RS256 or ES256")
         return value
 
     @field_validator("secret_sha256")
@@ -68,6 +91,27 @@ class OidcClientConfig(BaseModel):
     @classmethod
     def _uris(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(redirect_uri(uri) for uri in value)
+
+    @field_validator("backchannel_logout_uri")
+    @classmethod
+    def _logout_uri(cls, value: str | None) -> str | None:
+        # Back-Channel Logout 2.2: absolute, no fragment; https as for redirect URIs, or
+        # http to a loopback host (an RP on the same machine).
+        return None if value is None else redirect_uri(value, "a back-channel logout URI")
+
+    @model_validator(mode="after")
+    def _logout_uri_of_a_redirect_origin(self) -> Self:
+        uri = self.backchannel_logout_uri
+        if uri is None:
+            if self.backchannel_logout_session_required:
+                raise ValueError(
+                    "backchannel_logout_session_required needs a backchannel_logout_uri")
+            return self
+        # Back-Channel Logout 2.2: its scheme, host and port are a redirect URI's.
+        if _origin(uri) not in {_origin(redirect) for redirect in self.redirect_uris}:
+            raise ValueError(f"{uri!r}: a back-channel logout URI has the scheme, host and"
+                             " port of one of the client's redirect_uris")
+        return self
 
     @field_validator("scopes")
     @classmethod
@@ -86,14 +130,19 @@ class OidcClientConfig(BaseModel):
         return self
 
 
-def redirect_uri(text: str) -> str:
+def redirect_uri(text: str, what: str = "a redirect URI") -> str:
     """An absolute https URI without fragment, or http on a loopback host (RFC 8252 7.3)."""
     parts = urlsplit(text)
     if parts.fragment or not parts.hostname or parts.username or parts.password:
         raise ValueError(f"{text!r} is not an absolute URI without fragment or user info")
     if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
-        raise ValueError(f"{text!r}: a redirect URI is https, or http for a loopback host")
+        raise ValueError(f"{text!r}: {what} is https, or http for a loopback host")
     return text
+
+
+def _origin(uri: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(uri)
+    return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
 def purpose_of(scope: str) -> str | None:
@@ -119,7 +168,13 @@ class OidcClient:
     @property
     def client_metadata(self) -> dict[str, object]:
         # Authlib's RP-initiated logout reads the registered post-logout URIs here.
-        return {"post_logout_redirect_uris": list(self.config.post_logout_redirect_uris)}
+        metadata: dict[str, object] = {
+            "post_logout_redirect_uris": list(self.config.post_logout_redirect_uris)}
+        if self.config.backchannel_logout_uri is not None:
+            metadata["backchannel_logout_uri"] = self.config.backchannel_logout_uri
+            metadata["backchannel_logout_session_required"] = (
+                self.config.backchannel_logout_session_required)
+        return metadata
 
     def get_client_id(self) -> str:
         return self.client_id

@@ -1,6 +1,7 @@
 """Authlib's authorization server, fitted to walletauth: clients from the settings, codes
-and tokens sealed (:mod:`walletauth.oidc.sealing`), ID tokens signed with the access
-tokens' ES256 keys (so the existing JWKS serves them), PKCE S256 only.
+and tokens sealed (:mod:`walletauth.oidc.sealing`), ID tokens signed RS256 or ES256 as
+each client is registered (the ES256 keys are the access tokens'; the JWKS serves both
+rings), PKCE S256 only.
 
 Authlib's parts are synchronous and do no I/O here: they validate requests, authenticate
 clients, check PKCE and make the answers. What needs the short-lived state (a code's
@@ -11,11 +12,14 @@ between Authlib's validation and its answer, and the grants below only read its 
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749 import AuthorizationServer, OAuth2Request
@@ -27,17 +31,33 @@ from authlib.oidc.core import AuthorizationCodeMixin
 from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from cryptography.hazmat.primitives import serialization
-from joserfc.jwk import ECKey
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from joserfc.jwk import ECKey, RSAKey
 
-from walletauth.oidc.clients import WALLET_ADDRESS, OidcClient, purpose_of
+from walletauth.oidc.clients import ID_TOKEN_ALGORITHMS, WALLET_ADDRESS, OidcClient, purpose_of
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer
-from walletauth.server.config.keys import ALGORITHM, KeyRing
+from walletauth.server.config.keys import RS256, KeyRing, SigningKey, published_jwks
 
 Clock = Callable[[], datetime]
 AUTH_METHODS: Final = ["client_secret_basic", "client_secret_post", "none"]
 CODE_KIND: Final = "code"
 ACCESS_KIND: Final = "access"
 REFRESH_KIND: Final = "refresh"
+_LOOKED_UP: ContextVar[Mapping[str, OidcClient]] = ContextVar(
+    "walletauth_oidc_looked_up", default=MappingProxyType({}))
+"""Registered clients this request's provider step looked up in the store (Authlib asks
+for clients synchronously, so they are found before it runs)."""
+
+
+@contextlib.contextmanager
+def serving_clients(clients: Mapping[str, OidcClient]) -> Iterator[None]:
+    """Within the block, the server knows ``clients`` beside the configured ones: set per
+    request step (a context variable), so no other request's lookups are mixed in."""
+    token = _LOOKED_UP.set(clients)
+    try:
+        yield
+    finally:
+        _LOOKED_UP.reset(token)
 
 
 @dataclass(frozen=True)
@@ -50,15 +70,20 @@ class Grantee:
     auth_time: int
     session_expires: int
     """When the session ends (epoch seconds): no refresh token outlives it."""
+    op_session: str
+    """The provider's session at the browser (its cookie), which several clients' grants
+    may share: the ID tokens' ``sid``, which RP-initiated and back-channel logout name."""
 
     def claims(self) -> dict[str, Any]:
         return {"adr": self.address, "chn": self.chain_id, "sid": self.session_id,
-                "ath": self.auth_time, "sxp": self.session_expires}
+                "ath": self.auth_time, "sxp": self.session_expires, "osd": self.op_session}
 
     @classmethod
     def of(cls, claims: Mapping[str, Any]) -> Grantee:
+        # Sealed before provider sessions existed: the grant's own session stood for it.
+        op_session = str(claims.get("osd") or claims["sid"])
         return cls(str(claims["adr"]), int(claims["chn"]), str(claims["sid"]),
-                   int(claims["ath"]), int(claims["sxp"]))
+                   int(claims["ath"]), int(claims["sxp"]), op_session)
 
 
 class SealedCode(AuthorizationCodeMixin):
@@ -163,7 +188,9 @@ class WalletAuthServer(AuthorizationServer):
         self.register_token_generator("default", self._tokens)
 
     def query_client(self, client_id: object) -> OidcClient | None:
-        return self.clients.get(client_id) if isinstance(client_id, str) else None
+        if not isinstance(client_id, str):
+            return None
+        return self.clients.get(client_id) or _LOOKED_UP.get().get(client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         """Nothing to save: the tokens are sealed, their session is in the state."""
@@ -287,50 +314,75 @@ class S256Challenge(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
 
 
+class ImportedKeys:
+    """Signing keys as joserfc keys, imported once per key (a rotation adds one): ID and
+    logout tokens are signed with them, so the one JWKS serves both."""
+
+    def __init__(self) -> None:
+        self._imported: dict[str, ECKey | RSAKey] = {}
+
+    def of(self, key: SigningKey[Any]) -> ECKey | RSAKey:
+        imported = self._imported.get(key.kid)
+        if imported is None:
+            pem = key.private_key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            kind = RSAKey if key.algorithm == RS256 else ECKey
+            imported = self._imported[key.kid] = kind.import_key(
+                pem, {"kid": key.kid, "use": "sig", "alg": key.algorithm})
+        return imported
+
+
 @dataclass(frozen=True)
 class IdTokens:
     """What an ID token is made of here."""
 
-    keyring: KeyRing
+    keyring: KeyRing[ec.EllipticCurvePrivateKey]
+    """The ES256 keys (the access tokens')."""
+    rsa_keyring: KeyRing[rsa.RSAPrivateKey]
+    """The RS256 keys."""
     issuer: str
     clock: Clock
     ttl: int
     subjects: PairwiseSubjects
 
+    @property
+    def algorithms(self) -> list[str]:
+        return list(ID_TOKEN_ALGORITHMS)
+
+    def signing_key(self, algorithm: str) -> SigningKey[Any]:
+        ring: KeyRing[Any] = self.rsa_keyring if algorithm == RS256 else self.keyring
+        return ring.signing_key()
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        return published_jwks([self.keyring, self.rsa_keyring], self.clock())
+
 
 class WalletOpenIDCode(OpenIDCode):
-    """ID tokens: ES256 under the current signing key, ``sub`` pairwise, ``sid`` the
-    session (for RP-initiated logout). Claims of scopes (the address) are the UserInfo
-    endpoint's alone (OIDC Core 5.4): the ID token names nobody but the pseudonym."""
+    """ID tokens: under the current signing key of the client's algorithm, ``sub``
+    pairwise, ``sid`` the provider's session (for RP-initiated and back-channel logout).
+    Claims of scopes (the address) are the UserInfo endpoint's alone (OIDC Core 5.4): the
+    ID token names nobody but the pseudonym."""
 
     def __init__(self, id_tokens: IdTokens) -> None:
         super().__init__(require_nonce=False)
         self.id_tokens = id_tokens
-        self._imported: dict[str, ECKey] = {}
+        self._jwks = ImportedKeys()
 
     def exists_nonce(self, nonce: str, request: OAuth2Request) -> bool:
         # The nonce goes back in the ID token for the client to check (OIDC Core 3.1.3.7);
         # every code is used once, so a nonce cannot be answered twice through one.
         return False
 
-    def resolve_client_private_key(self, client: OidcClient) -> ECKey:
-        key = self.id_tokens.keyring.signing_key()
-        imported = self._imported.get(key.kid)
-        if imported is None:  # once per key: a rotation adds one entry
-            pem = key.private_key.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            imported = self._imported[key.kid] = ECKey.import_key(
-                pem, {"kid": key.kid, "use": "sig", "alg": ALGORITHM})
-        return imported
+    def resolve_client_private_key(self, client: OidcClient) -> ECKey | RSAKey:
+        return self._jwks.of(self._key)
 
     def get_client_algorithm(self, client: OidcClient) -> str:
-        return ALGORITHM
+        return client.config.id_token_signed_response_alg
 
     def get_encode_header(self, client: OidcClient) -> dict[str, str]:
-        return {"alg": ALGORITHM, "kid": self.id_tokens.keyring.signing_key().kid,
-                "typ": "JWT"}
+        return {"alg": self._key.algorithm, "kid": self._key.kid, "typ": "JWT"}
 
     def get_client_claims(self, client: OidcClient) -> dict[str, Any]:
         now = int(self.id_tokens.clock().timestamp())
@@ -339,7 +391,7 @@ class WalletOpenIDCode(OpenIDCode):
 
     def get_authorization_code_claims(self, authorization_code: SealedCode) -> dict[str, Any]:
         claims = super().get_authorization_code_claims(authorization_code)
-        claims["sid"] = authorization_code.grantee.session_id
+        claims["sid"] = authorization_code.grantee.op_session
         return claims
 
     def generate_user_info(self, user: Grantee, scope: str) -> dict[str, Any]:
@@ -347,8 +399,11 @@ class WalletOpenIDCode(OpenIDCode):
 
     def encode_id_token(self, token: dict[str, Any], request: OAuth2Request) -> str:
         # generate_user_info is not told the client; it is called within this one
-        # synchronous call, so no other request's client can be in between.
+        # synchronous call, so no other request's client can be in between. The key is
+        # chosen once, so a rotation noticed midway cannot put one key's kid in the header
+        # of a token the other signed.
         self._client = request.client
+        self._key = self.id_tokens.signing_key(self.get_client_algorithm(request.client))
         return str(super().encode_id_token(token, request))
 
     def _sector(self) -> str:
@@ -360,16 +415,15 @@ class LogoutEndpoint(EndSessionEndpoint):
     """RP-initiated logout: the ID token hint is checked against our keys; ending the
     session is the provider's (it needs the state)."""
 
-    def __init__(self, keyring: KeyRing, clock: Clock) -> None:
+    def __init__(self, id_tokens: IdTokens) -> None:
         super().__init__()
-        self._keyring = keyring
-        self._clock = clock
+        self._id_tokens = id_tokens
 
     def get_server_jwks(self) -> dict[str, Any]:
-        return self._keyring.jwks(self._clock())
+        return self._id_tokens.jwks()
 
     def get_algorithms(self) -> list[str]:
-        return [ALGORITHM]
+        return self._id_tokens.algorithms
 
     def end_session(self, end_session_request: Any) -> None:
         """Done before the answer, by the provider."""
@@ -396,5 +450,5 @@ def build_server(clients: Mapping[str, OidcClient], sealing: Sealing, id_tokens:
     server = WalletAuthServer(clients, sealing, scopes_supported)
     server.register_grant(CodeGrant, [S256Challenge(required=True), WalletOpenIDCode(id_tokens)])
     server.register_grant(RefreshGrant)
-    server.register_endpoint(LogoutEndpoint(id_tokens.keyring, id_tokens.clock))
+    server.register_endpoint(LogoutEndpoint(id_tokens))
     return server

@@ -13,14 +13,20 @@ stops it too.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import secrets
-from collections.abc import Mapping, Sequence
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError, OAuth2Error
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
+from walletauth.encoding import b64url_decode
 from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient, unknown_purposes
 from walletauth.oidc.errors import OidcError
 from walletauth.oidc.grants import (
@@ -35,7 +41,17 @@ from walletauth.oidc.grants import (
     WalletAuthServer,
     build_server,
     purposes_in,
+    serving_clients,
     user_claims,
+)
+from walletauth.oidc.logout import LogoutTokens
+from walletauth.oidc.registration import (
+    REGISTER_PATH,
+    REGISTERED_PREFIX,
+    RegistrationEndpoint,
+    RegistrationRequest,
+    registered_client,
+    registration_body,
 )
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer, derive
 from walletauth.policy import Policy, SubjectState, decide_use
@@ -48,6 +64,7 @@ from walletauth.siwe import SiweMessage
 from walletauth.siwe.message import to_checksum_address
 from walletauth.store import Store
 from walletauth.store.errors import StoreError
+from walletauth.store.oidc_grants import OidcGrant
 
 CODE_TTL_SECONDS: Final = 120
 """A code is redeemed at once by the client's back end (RFC 6749 4.1.2: at most 10 min)."""
@@ -55,11 +72,20 @@ TICKET_TTL_SECONDS: Final = 600
 """Time to connect a wallet, sign and decide on the consent screen."""
 TICKET_KIND: Final = "ticket"
 CONSENT_KIND: Final = "consent"
+OP_SESSION_KIND: Final = "op-session"
+OP_SESSION_COOKIE: Final = "walletauth_op"
+"""The provider's session at the browser: which sign-ins at the provider, for one wallet,
+are one session (OIDC's ``sid``), so a logout at one client ends the others' grants too
+and tells them (Back-Channel Logout). Every sign-in is still a fresh signature."""
 AUTHORIZE_PATH: Final = "/oauth/authorize"
 TOKEN_PATH: Final = "/oauth/token"
 USERINFO_PATH: Final = "/oauth/userinfo"
 LOGOUT_PATH: Final = "/oauth/logout"
 JWKS_PATH: Final = "/.well-known/jwks.json"
+REGISTERED_CACHE: Final = 1024
+"""Registered clients a worker keeps in memory: a registered client never changes, so
+a kept one is never stale; one not kept is read from the store (where every worker's
+registrations are)."""
 Answer = tuple[int, Any, list[tuple[str, str]]]
 
 
@@ -118,14 +144,24 @@ class OidcProvider:
         self.sealer = Sealer(keys)
         self.subjects = PairwiseSubjects.load_or_create(settings.data_dir)
         access_ttl = int(settings.access_token_ttl.total_seconds())
+        if runtime.id_token_keyring is None:  # opened on the condition install() mounts by
+            raise RuntimeError("the OpenID Provider needs the RS256 keys the runtime opens"
+                               " where settings.serves_openid_provider")
         # An ID token lives no longer than an access token, whose keys the JWKS keeps
         # published that long after a rotation.
-        id_tokens = IdTokens(runtime.keyring, self.issuer, runtime.clock, access_ttl,
-                             self.subjects)
+        self.id_tokens = id_tokens = IdTokens(
+            runtime.keyring, runtime.id_token_keyring, self.issuer, runtime.clock, access_ttl,
+            self.subjects)
         self.server: WalletAuthServer = build_server(
             self.clients, Sealing(self.sealer, runtime.clock, CODE_TTL_SECONDS, access_ttl),
             id_tokens, self.scopes_supported,
         )
+        self.registration: RegistrationEndpoint | None = None
+        if settings.oidc_registration != "off":
+            self.registration = RegistrationEndpoint(
+                self.discovery, settings.oidc_registration_token_sha256, runtime.clock)
+        self._registered: OrderedDict[str, OidcClient] = OrderedDict()
+        self.logout_tokens = LogoutTokens(self.clients, id_tokens)
 
     # --------------------------------------------------------------- discovery
 
@@ -138,12 +174,16 @@ class OidcProvider:
             "userinfo_endpoint": self.issuer + USERINFO_PATH,
             "jwks_uri": self.issuer + JWKS_PATH,
             "end_session_endpoint": self.issuer + LOGOUT_PATH,
+            # Back-Channel Logout 1.0, section 2.1: logout tokens to clients that registered
+            # a backchannel_logout_uri, with the sign-in's sid for those that ask for it.
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             "scopes_supported": self.scopes_supported,
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token"],
             "subject_types_supported": ["pairwise"],
-            "id_token_signing_alg_values_supported": ["ES256"],
+            "id_token_signing_alg_values_supported": self.id_tokens.algorithms,
             "token_endpoint_auth_methods_supported": [
                 "client_secret_basic", "client_secret_post", "none"],
             "code_challenge_methods_supported": ["S256"],
@@ -153,7 +193,60 @@ class OidcProvider:
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,
-        }
+        } | ({"registration_endpoint": self.issuer + REGISTER_PATH}
+             if self.registration is not None else {})
+
+    # --------------------------------------------------------------- clients
+
+    async def find_client(self, client_id: object) -> OidcClient | None:
+        """A configured client, else (registration on) a registered one."""
+        if not isinstance(client_id, str):
+            return None
+        client = self.clients.get(client_id) or self._registered.get(client_id)
+        if (client is not None or self.registration is None
+                or not client_id.startswith(REGISTERED_PREFIX)):
+            return client
+        stored = await store_calls(self.runtime).run(Store.oidc_client, client_id)
+        if stored is None:
+            return None
+        client = registered_client(stored, self.scopes_supported)
+        self._registered[client_id] = client
+        while len(self._registered) > REGISTERED_CACHE:
+            self._registered.popitem(last=False)
+        return client
+
+    @contextlib.asynccontextmanager
+    async def clients_for(self, *client_ids: object) -> AsyncIterator[None]:
+        """Find the clients a request may name, so that Authlib's synchronous steps within
+        the block know the registered ones among them."""
+        found = {}
+        for client_id in dict.fromkeys(i for i in client_ids if i):
+            client = await self.find_client(client_id)
+            if client is not None:
+                found[client.client_id] = client
+        with serving_clients(found):
+            yield
+
+    async def register(self, body: bytes, content_type: str, headers: Mapping[str, str]
+                       ) -> Answer:
+        """RFC 7591 3: register a client; answer 201 with its metadata, id and (once, for
+        a confidential client) its secret."""
+        assert self.registration is not None  # the route is mounted only then
+        try:
+            data = registration_body(body, content_type)
+            request = RegistrationRequest(REGISTER_PATH, data, headers)
+            answer: Answer = self.registration.create_registration_response(request)
+        except OAuth2Error as error:
+            refused: Answer = error()
+            return refused
+        client = request.client
+        assert client is not None  # made by save_client on the way to a 201
+        kept = await store_calls(self.runtime).run(
+            Store.register_oidc_client, client.client_id, dict(client.registered),
+            client.config.secret_sha256, now=self.runtime.clock())
+        # 192 random bits: an id taken already is never seen, and would not be overwritten.
+        assert kept, "a freshly drawn client id was taken"
+        return answer
 
     # --------------------------------------------------------------- authorization
 
@@ -164,12 +257,13 @@ class OidcProvider:
     def check_parameters(self, items: Sequence[tuple[str, str]]) -> None:
         check_parameters(items)
 
-    def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
-                 ) -> tuple[FormRequest, CodeGrant]:
+    async def validate(self, items: Sequence[tuple[str, str]], user: Grantee | None
+                       ) -> tuple[FormRequest, CodeGrant]:
         """Authlib's checks of an authorization request; raises its OAuth2Error (with the
         redirect URI set once the client and the URI are known good)."""
         request = self.request("GET", AUTHORIZE_PATH, items)
-        return request, consent_grant(self.server, request, user)
+        async with self.clients_for(dict(items).get("client_id")):
+            return request, consent_grant(self.server, request, user)
 
     def error_answer(self, request: FormRequest, error: OAuth2Error) -> Answer:
         answer: Answer = self.server.handle_error_response(request, error)
@@ -187,9 +281,8 @@ class OidcProvider:
                             "this sign-in page has expired; start again from the application")
         return claims
 
-    def client_of(self, ticket: Ticket) -> OidcClient:
-        client_id = dict(ticket.items).get("client_id", "")
-        client = self.clients.get(client_id)
+    async def client_of(self, ticket: Ticket) -> OidcClient:
+        client = await self.find_client(dict(ticket.items).get("client_id", ""))
         if client is None:  # the configuration changed since the ticket was sealed
             raise OidcError("authorization_expired", "the application is no longer registered")
         return client
@@ -199,7 +292,7 @@ class OidcProvider:
         """The EIP-4361 message the page's wallet signs: for this service's domain, the
         chain the wallet is on, a fresh nonce, and the ticket's id as its Request ID."""
         ticket = Ticket.of(self.open_ticket(sealed_ticket))
-        oidc_client = self.client_of(ticket)
+        oidc_client = await self.client_of(ticket)
         settings = self.runtime.settings
         domain = settings.domains[0]
         nonce = await self.runtime.login.new_nonce(client)
@@ -220,8 +313,10 @@ class OidcProvider:
         ).to_text()
 
     async def login(self, sealed_ticket: str, message: str, signature: str,
-                    client: Client) -> str:
-        """Sign the wallet in with its signed message; answer the sealed consent step."""
+                    client: Client, op_cookie: str | None = None) -> tuple[str, str]:
+        """Sign the wallet in with its signed message; answer the sealed consent step and
+        the provider session's cookie (the one ``op_cookie`` holds, if it is this
+        wallet's and live, else a new one)."""
         claims = self.open_ticket(sealed_ticket)
         ticket = Ticket.of(claims)
         parsed = SiweMessage.parse(message)
@@ -231,9 +326,20 @@ class OidcProvider:
         principal = signed_in.principal
         auth_time = int(self.runtime.clock().timestamp())
         session_ttl = int(self.runtime.settings.session_ttl.total_seconds())
+        op_session, cookie = self._op_session(op_cookie, principal.address, auth_time)
         grantee = Grantee(principal.address, principal.chain_id, principal.session_id,
-                          auth_time, auth_time + session_ttl)
-        return self.sealer.seal(CONSENT_KIND, {**claims, **grantee.claims()})
+                          auth_time, auth_time + session_ttl, op_session)
+        return self.sealer.seal(CONSENT_KIND, {**claims, **grantee.claims()}), cookie
+
+    def _op_session(self, cookie: str | None, address: str, now: int) -> tuple[str, str]:
+        claims = self.sealer.open(OP_SESSION_KIND, cookie)
+        if (claims is not None and str(claims.get("adr", "")).lower() == address.lower()
+                and now < int(claims["exp"])):
+            return str(claims["osd"]), str(cookie)
+        # Another wallet (or none) signed in at this browser before: a session of its own.
+        session_ttl = int(self.runtime.settings.session_ttl.total_seconds())
+        claims = {"osd": secrets.token_urlsafe(24), "adr": address, "exp": now + session_ttl}
+        return str(claims["osd"]), self.sealer.seal(OP_SESSION_KIND, claims)
 
     def open_consent(self, sealed: object) -> tuple[Ticket, Grantee]:
         claims = self.open_ticket(sealed, CONSENT_KIND)
@@ -242,7 +348,7 @@ class OidcProvider:
     async def offer(self, ticket: Ticket, grantee: Grantee) -> Offer:
         """What the user is asked about: the scopes the request names that this client
         may have, less optional purposes the policy would not let be granted now."""
-        request, grant = self.validate(ticket.items, grantee)
+        request, grant = await self.validate(ticket.items, grantee)
         asked = (request.scope or "").split()
         state = await self._state(grantee.address)
         purposes, granted = [], set()
@@ -255,14 +361,19 @@ class OidcProvider:
             elif decide_consent_change(self.policy, purpose, True, state).allowed:
                 purposes.append(purpose)
         redirect_uri = grant.redirect_uri
-        return Offer(self.client_of(ticket), WALLET_ADDRESS in asked, purposes,
+        return Offer(await self.client_of(ticket), WALLET_ADDRESS in asked, purposes,
                      frozenset(granted), str(redirect_uri))
 
     async def decide(self, sealed_consent: str, allow: bool, chosen: Sequence[str]) -> Answer:
         """The user's decision: a redirect to the client with a code, or ``access_denied``.
         Purposes granted here are recorded as the user's consents."""
         ticket, grantee = self.open_consent(sealed_consent)
-        request, grant = self.validate(ticket.items, grantee)
+        async with self.clients_for(dict(ticket.items).get("client_id")):
+            return await self._decide(ticket, grantee, allow, chosen)
+
+    async def _decide(self, ticket: Ticket, grantee: Grantee, allow: bool,
+                      chosen: Sequence[str]) -> Answer:
+        request, grant = await self.validate(ticket.items, grantee)
         if not allow:
             answer: Answer = self.server.create_authorization_response(
                 request, grant_user=None, grant=grant)
@@ -308,6 +419,11 @@ class OidcProvider:
     async def token(self, items: Sequence[tuple[str, str]], headers: Mapping[str, str]
                     ) -> Answer:
         request = self.request("POST", TOKEN_PATH, items, headers)
+        basic_id, _secret = extract_basic_authorization(headers)
+        async with self.clients_for(dict(items).get("client_id"), basic_id):
+            return await self._token(request, items)
+
+    async def _token(self, request: FormRequest, items: Sequence[tuple[str, str]]) -> Answer:
         try:
             self.check_parameters(items)
             grant = self.server.get_token_grant(request)
@@ -340,8 +456,27 @@ class OidcProvider:
             if rotation.reused:
                 raise InvalidGrantError("the code was used before; its tokens are revoked")
             raise InvalidGrantError("the sign-in of this code has ended")
+        await self._record_grant(code, rotation.expires_at)
         return Grantee(grantee.address, grantee.chain_id, new_session, grantee.auth_time,
-                       int(rotation.expires_at.timestamp()))
+                       int(rotation.expires_at.timestamp()), grantee.op_session)
+
+    async def _record_grant(self, code: SealedCode, expires_at: datetime) -> None:
+        """Remember the grant until its session ends, so that what ends it (erasure, a
+        withdrawn purpose, a logout elsewhere in its provider session) reaches it and,
+        for a client registered for back-channel logout, tells it."""
+        grantee, client = code.grantee, await self.find_client(code.client_id)
+        logout: dict[str, str] | None = None
+        if client is not None and client.config.backchannel_logout_uri is not None:
+            logout = {"sub": self.subjects.subject(client.sector, grantee.address)}
+            if client.config.backchannel_logout_session_required:
+                logout["sid"] = grantee.op_session
+        grant = OidcGrant(code.client_id, grantee.op_session, grantee.session_id,
+                          tuple(purposes_in(code.scope)), expires_at, logout)
+        try:
+            await store_calls(self.runtime).run(Store.record_oidc_grant, grantee.address,
+                                                grant, now=self.runtime.clock())
+        except StoreError as error:  # erased since the sign-in: its session ended too
+            raise InvalidGrantError("the sign-in of this code has ended") from error
 
     async def _rotate(self, token: SealedRefresh) -> Grantee:
         """A refresh: purposes still in use, then the session rotated (a token used twice
@@ -354,7 +489,7 @@ class OidcProvider:
         if rotation.expires_at is None:
             raise InvalidGrantError("the refresh token was used before or its sign-in ended")
         return Grantee(grantee.address, grantee.chain_id, new_session, grantee.auth_time,
-                       int(rotation.expires_at.timestamp()))
+                       int(rotation.expires_at.timestamp()), grantee.op_session)
 
     async def _require_purposes(self, address: str, scope: str,
                                 error: type[OAuth2Error]) -> list[str]:
@@ -389,7 +524,7 @@ class OidcProvider:
                 raise InvalidTokenError("the sign-in of this token has ended")
             scope = str(claims["scp"])
             purposes = await self._require_purposes(grantee.address, scope, InvalidTokenError)
-            client = self.clients.get(str(claims["cid"]))
+            client = await self.find_client(str(claims["cid"]))
             if client is None:
                 raise InvalidTokenError("the client of this token is no longer registered")
         except InvalidTokenError as error:
@@ -401,25 +536,51 @@ class OidcProvider:
     # --------------------------------------------------------------- logout
 
     async def logout(self, items: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
-        """RP-initiated logout: with a valid ID token hint, the session it names ends (the
-        client's tokens stop working). Answers where to send the browser (a registered
-        post-logout URI, else nowhere) and the client's name."""
+        """RP-initiated logout: with a valid ID token hint, the provider session it names
+        ends: every grant made in it (the tokens of this client and of the others stop
+        working), and the other clients registered for back-channel logout are sent one.
+        Answers where to send the browser (a registered post-logout URI, else nowhere) and
+        the client's name."""
         request = self.request("GET", LOGOUT_PATH, items)
         self.check_parameters(items)
-        try:
-            validated = self.server.validate_endpoint_request("end_session", request)
-        except ValueError:  # as in validate()
-            raise InvalidRequestError("a parameter holds characters an error cannot name"
-                                      ) from None
+        fields = dict(items)
+        async with self.clients_for(fields.get("client_id"),
+                                    _unverified_audience(fields.get("id_token_hint"))):
+            try:
+                validated = self.server.validate_endpoint_request("end_session", request)
+            except ValueError:  # as in validate()
+                raise InvalidRequestError("a parameter holds characters an error cannot name"
+                                          ) from None
         claims = validated.id_token_claims
-        if claims is not None and isinstance(claims.get("sid"), str):
-            session_id = claims["sid"]
-            if 16 <= len(session_id) <= 512:
-                await self._end_session(session_id)
         client = validated.client
+        if claims is not None and isinstance(claims.get("sid"), str):
+            op_session = claims["sid"]
+            if 16 <= len(op_session) <= 512:
+                initiator = client.client_id if isinstance(client, OidcClient) else None
+                families = await store_calls(self.runtime).run(
+                    Store.end_oidc_session_grants, op_session, initiated_by=initiator,
+                    now=self.runtime.clock())
+                # No grant recorded: an ID token from before provider sessions, whose sid
+                # is its grant's own session.
+                for session_id in families or [op_session]:
+                    await self._end_session(session_id)
         name = client.name if isinstance(client, OidcClient) else None
         redirect: str | None = validated.redirect_uri
         return redirect, name
+
+
+def _unverified_audience(id_token_hint: object) -> str | None:
+    """The ``aud`` an ID token hint names, read without checking it: only to find the
+    client before Authlib checks the hint itself."""
+    if not isinstance(id_token_hint, str) or id_token_hint.count(".") != 2:
+        return None
+    payload = id_token_hint.split(".")[1]
+    try:
+        claims = json.loads(b64url_decode(payload))
+    except (ValueError, RecursionError):
+        return None
+    audience = claims.get("aud") if isinstance(claims, dict) else None
+    return audience if isinstance(audience, str) else None
 
 
 def _checksummed(address: str) -> str:

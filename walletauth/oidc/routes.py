@@ -1,5 +1,6 @@
 """The OpenID Provider's HTTP endpoints, mounted by the server app when clients are
-configured (``WALLETAUTH_OIDC_CLIENTS``).
+configured (``WALLETAUTH_OIDC_CLIENTS``) or may register (``WALLETAUTH_OIDC_REGISTRATION``,
+which alone mounts ``POST /oauth/register``: off, that path is unknown like any other).
 
 The OAuth endpoints (authorize, token, userinfo) answer OAuth errors as their RFCs say:
 a redirect with ``error`` once the client and its redirect URI are known good, else a
@@ -21,8 +22,10 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 
 from walletauth.oidc import pages
-from walletauth.oidc.provider import Answer, OidcProvider, Ticket
+from walletauth.oidc.provider import OP_SESSION_COOKIE, Answer, OidcProvider, Ticket
+from walletauth.oidc.registration import REGISTER_PATH
 from walletauth.server.config.settings import Settings
+from walletauth.server.delivery import LogoutPoster
 from walletauth.server.signin.login import Client
 from walletauth.server.web.client_ip import client_ip
 from walletauth.server.web.deps import MAX_USER_AGENT_CHARS
@@ -32,6 +35,7 @@ FORM_TYPE: Final = "application/x-www-form-urlencoded"
 MAX_SEALED: Final = 8192
 
 router = APIRouter(include_in_schema=False)
+registration_router = APIRouter(include_in_schema=False)
 
 
 class MessageRequest(BaseModel):
@@ -47,10 +51,14 @@ class LoginRequest(BaseModel):
 
 
 def install(app: FastAPI, settings: Settings) -> bool:
-    """Mount the provider's routes if any client is configured; say if mounted."""
-    if not settings.oidc_clients:
+    """Mount the provider's routes if any client is configured or may register; say if
+    mounted."""
+    registration = settings.oidc_registration != "off"
+    if not settings.serves_openid_provider:
         return False
     app.include_router(router)
+    if registration:
+        app.include_router(registration_router)
     app.state.oidc_mounted = True
     return True
 
@@ -61,6 +69,12 @@ def start(app: FastAPI) -> None:
     instead of failing every request."""
     if getattr(app.state, "oidc_mounted", False):
         app.state.oidc_provider = OidcProvider(app.state.runtime)
+
+
+def logouts_of(app: FastAPI) -> LogoutPoster | None:
+    """What makes the provider's back-channel logouts for the notice worker, if mounted."""
+    provider: OidcProvider | None = getattr(app.state, "oidc_provider", None)
+    return provider.logout_tokens.post if provider is not None else None
 
 
 def provider_of(request: Request) -> OidcProvider:
@@ -143,11 +157,11 @@ async def authorize(request: Request) -> Response:
     items = list(request.query_params.multi_items())
     oauth_request = provider.request("GET", "/oauth/authorize", items)
     try:
-        provider.validate(items, None)
+        await provider.validate(items, None)
     except OAuth2Error as error:
         return _refused(request, items, provider.error_answer(oauth_request, error))
     ticket, sealed = provider.new_ticket(items)
-    client = provider.client_of(ticket)
+    client = await provider.client_of(ticket)
     return _html(pages.sign_in_page(_lang(request, items), client, sealed))
 
 
@@ -163,9 +177,17 @@ async def sign_in_message(request: Request, body: Annotated[MessageRequest, Body
 @router.post("/oauth/authorize/login")
 async def sign_in(request: Request, body: Annotated[LoginRequest, Body()]) -> JSONResponse:
     provider = provider_of(request)
-    consent = await provider.login(body.ticket, body.message, body.signature,
-                                   _client(request, provider))
-    return JSONResponse({"consent": consent}, headers={"Cache-Control": "no-store"})
+    consent, cookie = await provider.login(body.ticket, body.message, body.signature,
+                                           _client(request, provider),
+                                           request.cookies.get(OP_SESSION_COOKIE))
+    response = JSONResponse({"consent": consent}, headers={"Cache-Control": "no-store"})
+    settings = provider.runtime.settings
+    # The provider's pages only (/oauth/...); not readable by scripts; sent on a client's
+    # top-level redirect to the authorization page (Lax), never on cross-site requests.
+    response.set_cookie(OP_SESSION_COOKIE, cookie, path="/oauth", httponly=True,
+                        samesite="lax", secure=settings.cookie_secure,
+                        max_age=int(settings.session_ttl.total_seconds()))
+    return response
 
 
 @router.post("/oauth/authorize/consent")
@@ -221,6 +243,19 @@ async def userinfo(request: Request) -> Response:
     return _answer(await provider.userinfo(request.headers.get("authorization")))
 
 
+@registration_router.post(REGISTER_PATH)
+async def register(request: Request) -> Response:
+    """RFC 7591 3: a client registers itself; rate-limited per client network, as each
+    registration is a row kept for good."""
+    provider = provider_of(request)
+    runtime = provider.runtime
+    await runtime.limiter.registration_requested(_client(request, provider).ip,
+                                                 now=runtime.clock())
+    answer = await provider.register(await request.body(),
+                                     request.headers.get("content-type", ""), request.headers)
+    return _answer(answer)
+
+
 @router.api_route("/oauth/logout", methods=["GET", "POST"])
 async def logout(request: Request) -> Response:
     provider = provider_of(request)
@@ -233,8 +268,13 @@ async def logout(request: Request) -> Response:
     except OAuth2Error as error:
         description = error.get_error_description() or ""
         return _html(pages.error_page(lang, str(error.error), str(description)), status=400)
+    answer: Response
     if redirect is not None:
-        return RedirectResponse(redirect, status_code=302)
-    return _html(pages.logged_out_page(lang, client_name))
+        answer = RedirectResponse(redirect, status_code=302)
+    else:
+        answer = _html(pages.logged_out_page(lang, client_name))
+    # The browser's provider session is over: the next sign-in starts a new one.
+    answer.delete_cookie(OP_SESSION_COOKIE, path="/oauth")
+    return answer
 
 

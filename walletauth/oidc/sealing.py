@@ -17,7 +17,6 @@ one client.
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
 import hashlib
 import hmac
@@ -32,18 +31,12 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from walletauth.encoding import b64url_decode, b64url_encode
+
 NONCE_BYTES: Final = 12
 MAX_SEALED_CHARS: Final = 8192
 PAIRWISE_FILE: Final = "oidc-pairwise.key"
 KEY_BYTES: Final = 32
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64url(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def derive(key: bytes, label: bytes) -> bytes:
@@ -62,15 +55,15 @@ class Sealer:
     def seal(self, kind: str, claims: dict[str, Any]) -> str:
         nonce = os.urandom(NONCE_BYTES)
         plain = json.dumps(claims, separators=(",", ":")).encode("utf-8")
-        return b64url(nonce + self._ciphers[0].encrypt(nonce, plain, kind.encode("ascii")))
+        return b64url_encode(nonce + self._ciphers[0].encrypt(nonce, plain, kind.encode("ascii")))
 
     def open(self, kind: str, text: object) -> dict[str, Any] | None:
         """The claims sealed as ``kind``, or ``None`` for anything else (never raises)."""
         if not isinstance(text, str) or len(text) > MAX_SEALED_CHARS:
             return None
         try:
-            sealed = _unb64url(text)
-        except (binascii.Error, ValueError):
+            sealed = b64url_decode(text)
+        except ValueError:
             return None
         if len(sealed) <= NONCE_BYTES:
             return None
@@ -97,7 +90,7 @@ class PairwiseSubjects:
 
     def subject(self, sector: str, address: str) -> str:
         message = sector.encode("utf-8") + b"\0" + address.lower().encode("ascii")
-        return b64url(hmac.new(self._secret, message, hashlib.sha256).digest())
+        return b64url_encode(hmac.new(self._secret, message, hashlib.sha256).digest())
 
 
 def _load_or_create_secret(path: Path) -> bytes:

@@ -16,7 +16,7 @@ from walletauth import __version__
 from walletauth.oidc import routes as oidc_routes
 from walletauth.server.config.policy_changes import announce_policy
 from walletauth.server.config.settings import Settings
-from walletauth.server.delivery import notice_endpoints, start_notice_worker
+from walletauth.server.delivery import NoticeWorker, notice_endpoints, start_notice_worker
 from walletauth.server.routes import (
     auth,
     consents,
@@ -72,9 +72,13 @@ def create_app(settings: Settings, *, clock: Clock = system_clock) -> FastAPI:
         runtime = await Runtime.start(settings, metrics, clock)
         app.state.runtime = runtime
         start_console(app, runtime)
-        notices = start_notice_worker(runtime.gateway, clock, notice_endpoints(settings))
+        notices: NoticeWorker | None = None
         try:
-            oidc_routes.start(app)  # a misconfigured client stops the start-up here
+            # A misconfigured client stops the start-up here, before the worker that
+            # sends its back-channel logouts starts.
+            oidc_routes.start(app)
+            notices = start_notice_worker(runtime.gateway, clock, notice_endpoints(settings),
+                                          oidc_routes.logouts_of(app))
             # A new version's policy.changed goes into the outbox before any request.
             await runtime.gateway.run(announce_policy, runtime.notice_services(), clock())
             yield

@@ -15,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
+from walletauth.oidc.logout import answer_error as logout_answer_error
 from walletauth.rights import DeliveryReport, NoticeEndpoint
 from walletauth.rights.delivery import (
     SEND_ERRORS,
@@ -38,9 +39,16 @@ from walletauth.server.config.settings import ConfiguredSettings, Settings, bare
 from walletauth.server.signin.login import Clock
 from walletauth.server.store_gateway import StoreGateway
 from walletauth.server.web.errors import ServerError
+from walletauth.store.oidc_grants import LOGOUT_NOTICE
+from walletauth.store.outbox import OutboxNotice
 from walletauth.store.purge import NOTICE_ABANDON_AFTER
 
 log = logging.getLogger("walletauth.server.delivery")
+
+LogoutPoster = Callable[[OutboxNotice, datetime], SignedPost | str]
+"""Makes the POST of a queued back-channel logout (the OpenID Provider's logout tokens,
+:class:`walletauth.oidc.logout.LogoutTokens`), signed at the moment it is sent."""
+StatusCheck = Callable[[int], str | None]
 
 
 class DeliverySettings(ConfiguredSettings):
@@ -76,30 +84,36 @@ def notice_endpoints(settings: Settings | None = None) -> dict[str, NoticeEndpoi
 
 async def deliver_once(
     gateway: StoreGateway, endpoints: Mapping[str, NoticeEndpoint], client: httpx.AsyncClient,
-    settings: DeliverySettings, clock: Clock,
+    settings: DeliverySettings, clock: Clock, logouts: LogoutPoster | None = None,
 ) -> DeliveryReport:
     """One round: claim the due notices and try each once. The outbox's turns go through
     the gateway (on SQLite, its one thread, between the sign-ins); the POSTs wait on the
-    event loop, so a slow receiver holds up no store call."""
+    event loop, so a slow receiver holds up no store call. Back-channel logouts are made
+    by ``logouts`` (without it they wait, retried) and only 200 or 204 delivers them."""
     now = clock()
     report = DeliveryReport()
     claimed = await gateway.run(claim_due, now=now, limit=settings.notice_batch,
                                 abandon_after=settings.notice_abandon_after)
     first_retry = timedelta(seconds=settings.notice_first_retry)
     for queued in claimed:
-        post = signed_post(queued, endpoints.get(queued.endpoint), now)
-        error = post if isinstance(post, str) else await _send(client, post)
+        post: SignedPost | str
+        if queued.type == LOGOUT_NOTICE:
+            post = logouts(queued, now) if logouts is not None else "unknown_endpoint"
+            check = logout_answer_error
+        else:
+            post, check = signed_post(queued, endpoints.get(queued.endpoint), now), answer_error
+        error = post if isinstance(post, str) else await _send(client, post, check)
         await gateway.run_always(settle, queued, error, now=now, first_retry=first_retry)
         report.count(error)
     return report
 
 
-async def _send(client: httpx.AsyncClient, post: SignedPost) -> str | None:
+async def _send(client: httpx.AsyncClient, post: SignedPost, check: StatusCheck) -> str | None:
     try:
         response = await client.post(post.url, content=post.body, headers=post.headers)
     except SEND_ERRORS:
         return UNREACHABLE
-    return answer_error(response.status_code)
+    return check(response.status_code)
 
 
 def notice_client(settings: DeliverySettings) -> httpx.AsyncClient:
@@ -110,7 +124,9 @@ class NoticeWorker:
     """The background task of one worker process; :meth:`stop` waits for its round."""
 
     def __init__(self, gateway: StoreGateway, clock: Clock, settings: DeliverySettings,
-                 endpoints: Mapping[str, NoticeEndpoint]) -> None:
+                 endpoints: Mapping[str, NoticeEndpoint], logouts: LogoutPoster | None = None
+                 ) -> None:
+        self._logouts = logouts
         self._gateway = gateway
         self._clock = clock
         self._settings = settings
@@ -136,7 +152,7 @@ class NoticeWorker:
         while not self._stopping.is_set():
             try:
                 report = await deliver_once(self._gateway, self._endpoints, self._client,
-                                            self._settings, self._clock)
+                                            self._settings, self._clock, self._logouts)
             except ServerError as refused:
                 # The store queue is full (a burst of requests): they go first; the notices
                 # stay due for the next round.
@@ -153,12 +169,13 @@ class NoticeWorker:
 
 
 def start_notice_worker(
-    gateway: StoreGateway, clock: Clock, endpoints: Mapping[str, NoticeEndpoint]
+    gateway: StoreGateway, clock: Clock, endpoints: Mapping[str, NoticeEndpoint],
+    logouts: LogoutPoster | None = None,
 ) -> NoticeWorker | None:
     """Start the task unless ``WALLETAUTH_NOTICE_DELIVERY`` is off."""
     settings = DeliverySettings()
     if not settings.notice_delivery:
         return None
-    worker = NoticeWorker(gateway, clock, settings, endpoints)
+    worker = NoticeWorker(gateway, clock, settings, endpoints, logouts)
     worker.start()
     return worker

@@ -10,17 +10,26 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from walletauth.policy import Policy
 from walletauth.policy.loader import load_policy
-from walletauth.server.config.keys import KeyRing
+from walletauth.server.config.keys import RS256_KEYS, KeyRing, open_keyring, published_jwks
 from walletauth.server.config.services import ServiceRegistry
 from walletauth.server.config.settings import Settings
 from walletauth.server.signin.login import Clock, LoginParts, LoginService
 from walletauth.server.signin.nonces import NonceMinter
 from walletauth.server.signin.session_cookie import SessionCookies
 from walletauth.server.signin.tokens import TokenIssuer
-from walletauth.server.signin.writes import SQLITE_BATCH, GroupCommit, NonceFirst, SignInWrites
+from walletauth.server.signin.writes import (
+    REDIS_BATCH,
+    SQLITE_BATCH,
+    GroupCommit,
+    NonceFirst,
+    SignInWrites,
+)
 from walletauth.server.state.base import HitCounter, ShortLivedState
 from walletauth.server.state.redis_state import RedisState
 from walletauth.server.state.sql_state import SqlState
@@ -46,12 +55,14 @@ class Runtime:
     policy: Policy
     gateway: StoreGateway
     state: ShortLivedState
-    keyring: KeyRing
+    keyring: KeyRing[ec.EllipticCurvePrivateKey]
     tokens: TokenIssuer
     login: LoginService
     metrics: Metrics
     clock: Clock
     limiter: RateLimiter
+    id_token_keyring: KeyRing[rsa.RSAPrivateKey] | None = None
+    """The RS256 keys of the OpenID Provider's ID tokens; ``None`` without OIDC clients."""
 
     @classmethod
     async def start(cls, settings: Settings, metrics: Metrics, clock: Clock) -> Runtime:
@@ -108,8 +119,16 @@ class Runtime:
         )
         login = LoginService(settings, parts)
         return cls(
-            settings, policy, gateway, state, keyring, tokens, login, metrics, clock, limiter
+            settings, policy, gateway, state, keyring, tokens, login, metrics, clock, limiter,
+            open_id_token_keyring(settings, now=clock()),
         )
+
+    def jwks(self, now: datetime) -> dict[str, list[dict[str, str]]]:
+        """Every published public key: the ES256 ones, and the RS256 ones if kept."""
+        rings: list[KeyRing[Any]] = [self.keyring]
+        if self.id_token_keyring is not None:
+            rings.append(self.id_token_keyring)
+        return published_jwks(rings, now)
 
     @property
     def store(self) -> Store:
@@ -148,6 +167,17 @@ def prepare_data_dir(settings: Settings) -> None:
     racing to create the same tables."""
     settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     migrate(settings.sqlalchemy_url, settings.keystore_url)
+
+
+def open_id_token_keyring(settings: Settings, *, now: datetime | None = None
+                          ) -> KeyRing[rsa.RSAPrivateKey] | None:
+    """The RS256 ring, opened (its first key made) where the OpenID Provider is served
+    (:attr:`Settings.serves_openid_provider`, which mounts its routes too): generating an
+    RSA key is the one slow step of a first start, which nothing else should pay."""
+    if not settings.serves_openid_provider:
+        return None
+    return open_keyring(settings.data_dir, RS256_KEYS, token_ttl=settings.access_token_ttl,
+                        now=now)
 
 
 def open_store(settings: Settings, policy: Policy, secrets: Secrets) -> Store:
@@ -197,7 +227,7 @@ def hit_counter(state: ShortLivedState) -> HitCounter:
 
 def sign_in_writes(state: ShortLivedState, gateway: StoreGateway) -> SignInWrites:
     if isinstance(state, RedisState):
-        return NonceFirst(state, gateway)
+        return NonceFirst(state, gateway, max_batch=REDIS_BATCH)
     # Group commit on SQLite only (see walletauth.server.signin.writes).
     return GroupCommit(gateway, max_batch=SQLITE_BATCH if gateway.serial else 1)
 

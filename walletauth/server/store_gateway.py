@@ -139,14 +139,16 @@ class StoreGateway:
         finally:
             self._in_flight -= 1
 
-    def refuse_if_full(self) -> None:
+    def refuse_if_full(self, *, waiting: int = 0) -> None:
         """Raise ``service_unavailable`` (``Retry-After``) if a call now would find the
         queue full: a caller about to spend something it cannot take back (a nonce) asks
-        first, so the client may send the same request again."""
-        if self._in_flight >= self._max_in_flight:
+        first, so the client may send the same request again. ``waiting``: calls the
+        caller holds back to make together (a batch), counted as queued."""
+        in_hand = self._in_flight + waiting
+        if in_hand >= self._max_in_flight:
             raise ServerError(
                 "service_unavailable",
-                f"this worker has {self._in_flight} store calls in hand; try again shortly",
+                f"this worker has {in_hand} store calls in hand; try again shortly",
                 retry_after=RETRY_AFTER_SECONDS,
             )
 

@@ -12,7 +12,7 @@ from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, read_audit
 from walletauth.store.consent import ConsentEvent
 from walletauth.store.handle import StoreHandle
-from walletauth.store.records import Record, open_record
+from walletauth.store.records import Record, open_records
 from walletauth.store.rights_schema import third_party_provisions
 from walletauth.store.schema import records
 from walletauth.store.subjects import find_with_history, refs_of
@@ -62,7 +62,7 @@ def read_dossier(store: StoreHandle, address: str) -> Dossier:
         return Dossier(found=False)
     return Dossier(
         found=True,
-        records=[open_record(row, key) for row in rows],
+        records=open_records(rows, key),
         events=events,
         provisions=[
             Provision(row.recipient, tuple(row.categories), row.ground, row.provided_at,

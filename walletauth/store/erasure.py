@@ -18,6 +18,7 @@ from walletauth.policy.model import Policy
 from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import write_audit
 from walletauth.store.handle import StoreHandle, checkpoint
+from walletauth.store.oidc_grants import end_grants
 from walletauth.store.outbox import PendingNotice, enqueue
 from walletauth.store.purge import orphan_key_batches
 from walletauth.store.requests_log import finish_in
@@ -114,6 +115,8 @@ def erase_subject(
         )
         erasure = Erasure(request_id or "", now, subject_found=False)
         if subject is not None:
+            # Before the rows: the clients holding grants are sent back-channel logouts.
+            end_grants(store, connection, subject.id, now=now)
             erasure, detail = _erase_rows(connection, store.policy, subject, legal, now)
             erasure = replace(erasure, receipt_id=request_id or "", notices=len(notices))
             for notice in notices:

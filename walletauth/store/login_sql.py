@@ -33,6 +33,11 @@ on the records' connection become 5) was tried and not kept: under
 ``benchmarks/login.py`` its many small polling steps (psycopg's pipeline loop, each taking
 the GIL back from the event loop) gave the same CPU per sign-in and a worse p99 (three
 alternating runs: 104-196 ms against 80-93 ms).
+
+Several sign-ins on PostgreSQL (the Redis path's batches, :class:`LoginsTogether`) take
+the same four round trips for all of them: one lookup for every subject, one write
+statement over arrays, one commit (``benchmarks/README.md``: CPU per sign-in in all
+processes 2,558-2,867 -> 1,424-1,527 us).
 """
 
 from __future__ import annotations
@@ -278,7 +283,13 @@ class LoginTransaction:
             self._cursor.execute(text, [*record, *refs])
         else:
             self._cursor.execute(self._dialect.find_subject(len(refs)), refs)
-        rows = self._cursor.fetchall()
+        return self._subject_of(self._cursor.fetchall(), record if more else None)
+
+    def _subject_of(
+        self, rows: list[Any], record: tuple[str, str] | None
+    ) -> tuple[Subject | None, list[ConsentEvent]]:
+        """:meth:`find_subject`'s answer from its rows; ``record``: the rows also hold the
+        first record of that (category, purpose) and, with ``self._keys``, the key row."""
         if not rows:
             return None, []
         read_time = self._dialect.read_time
@@ -288,8 +299,7 @@ class LoginTransaction:
             in rows if kind is not None
         ]
         subject_id, ref, key_id = rows[0][:3]
-        if more:
-            assert record is not None
+        if record is not None:
             first = rows[0]
             self._first_records[(subject_id, *record)] = (
                 None if first[9] is None else (first[9], bytes(first[10]))
@@ -348,6 +358,142 @@ class LoginTransaction:
 
     def create_session(self, id_hash: str, subject_id: int, expires_at: datetime) -> None:
         self._write(_CREATE_SESSION, (id_hash, subject_id, self._time(expires_at)))
+
+
+_LOOKUP_MANY = (
+    "SELECT s.id, s.ref, s.key_id, e.kind, e.purpose, e.value, e.at, e.policy_version,"
+    " e.text_digest, r.id, r.data{key_columns} FROM subjects AS s"
+    " LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
+    " LEFT OUTER JOIN LATERAL (SELECT id, data FROM records WHERE subject_id = s.id"
+    " AND category = %s AND purpose = %s ORDER BY id LIMIT 1) AS r ON true{key_join}"
+    " WHERE s.ref = ANY(%s) ORDER BY s.ref, e.id FOR UPDATE OF s"
+)
+"""PostgreSQL: :data:`_FIND_SUBJECT_AND_MORE` for the refs of several sign-ins at once,
+their subjects locked in the order of their refs: two workers' batches lock in one order,
+so they wait for each other rather than deadlock."""
+_WRITE_MANY = (
+    "WITH updated AS (UPDATE records AS r SET updated_at = v.at, expires_at = v.until,"
+    " policy_version = v.version, data = v.data"
+    " FROM unnest(%s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[],"
+    " %s::bytea[]) AS v(id, at, until, version, data) WHERE r.id = v.id),"
+    " inserted AS (INSERT INTO records (subject_id, category, purpose, basis, collected_at,"
+    " updated_at, expires_at, source, policy_version, data)"
+    " SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[],"
+    " %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], %s::text[], %s::text[],"
+    " %s::bytea[]))"
+    " UPDATE subjects AS s SET retained_until = v.until"
+    " FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, until)"
+    " WHERE s.id = v.id AND s.retained_until < v.until"
+)
+"""PostgreSQL: the writes of several sign-ins (:data:`_UPDATE_RECORD`,
+:data:`_INSERT_RECORD`, :data:`_RETAIN_UNTIL`, each a row of its arrays) as one statement
+of one text whatever their number. The sign-ins are of distinct subjects, so no row is
+touched twice."""
+
+
+class RunAlone(Exception):
+    """A sign-in of :class:`LoginsTogether` that needs a statement of its own (a first
+    sign-in creating its subject, a record the lookup did not read): it runs alone after
+    the batch."""
+
+
+class _Prefetched(LoginTransaction):
+    """A sign-in of :class:`LoginsTogether`: its subject, wallet record and key row come
+    from the batch's one lookup, its writes stay in ``_pending`` for the batch's one
+    write statement, and anything else is :class:`RunAlone`."""
+
+    def __init__(
+        self, dialect: _Dialect, keys: sa.Engine | None, rows: list[Any],
+        record: tuple[str, str],
+    ) -> None:
+        super().__init__(None, dialect, keys=keys)
+        self._rows = rows
+        self._record = record
+
+    def find_subject(
+        self, refs: list[str], *, record: tuple[str, str] | None = None
+    ) -> tuple[Subject | None, list[ConsentEvent]]:
+        if record != self._record:
+            raise RunAlone("a lookup the batch did not make")
+        rows, self._rows = self._rows, []
+        if not rows:
+            raise RunAlone("the subject was looked up already")
+        return self._subject_of(rows, record)
+
+    def flush(self) -> None:
+        """The writes wait for the batch's statement (see :meth:`LoginsTogether.write`)."""
+
+    def _run(self, text: str, parameters: tuple[Any, ...]) -> Any:
+        raise RunAlone("a statement of its own")
+
+
+class LoginsTogether:
+    """PostgreSQL: what :func:`~walletauth.store.logins.record_login` writes for several
+    sign-ins of distinct subjects, in the four round trips one of them takes (``BEGIN``,
+    one lookup, one write statement over arrays, ``COMMIT``): each sign-in's statements
+    are the ones it makes alone, only sent together."""
+
+    def __init__(self, cursor: Any, dialect: _Dialect, keys: sa.Engine | None) -> None:
+        self._cursor = cursor
+        self._dialect = dialect
+        self._keys = keys
+        self._rows: dict[str, list[Any]] = {}
+        self._record: tuple[str, str] | None = None
+        self._kept: list[_Prefetched] = []
+
+    def look_up(self, refs: list[str], record: tuple[str, str]) -> None:
+        """Lock and read the subjects of ``refs`` with the first record of ``record``
+        (category, purpose) and their key rows. Not prepared: as a prepared statement
+        psycopg runs it (and :data:`_WRITE_MANY`) on a generic plan whose cost grew batch
+        by batch (``benchmarks/store_floor.py``: backend CPU per sign-in 261 -> 572 us
+        over 2,400 batches of 5; unprepared 290-365 us throughout)."""
+        with_key = self._keys is not None
+        text = _LOOKUP_MANY.format(key_columns=_KEY_COLUMNS if with_key else "",
+                                   key_join=_KEY_JOIN if with_key else "")
+        self._cursor.execute(text, (*record, refs), prepare=False)
+        self._record = record
+        for row in self._cursor.fetchall():
+            self._rows.setdefault(row[1], []).append(row)
+
+    def sign_in(self, refs: list[str]) -> LoginTransaction:
+        """The transaction one sign-in of ``refs`` runs its statements on; RunAlone if
+        the lookup found no subject (a first sign-in) or more than one."""
+        found = [ref for ref in refs if ref in self._rows]
+        if len(found) != 1 or self._record is None:
+            raise RunAlone("no subject, or several, for the sign-in's refs")
+        return _Prefetched(self._dialect, self._keys, self._rows.pop(found[0]), self._record)
+
+    def keep(self, transaction: LoginTransaction) -> None:
+        """Write ``transaction``'s statements with the batch's (its sign-in succeeded)."""
+        assert isinstance(transaction, _Prefetched)
+        self._kept.append(transaction)
+
+    def write(self) -> None:
+        """The kept sign-ins' writes, as one statement (:data:`_WRITE_MANY`)."""
+        updates: list[tuple[Any, ...]] = []
+        inserts: list[tuple[Any, ...]] = []
+        retains: list[tuple[Any, ...]] = []
+        for transaction in self._kept:
+            for text, parameters in transaction._pending:
+                if text == _UPDATE_RECORD:
+                    updates.append((parameters[4], *parameters[:4]))
+                elif text == _INSERT_RECORD:
+                    inserts.append(parameters)
+                elif text == _RETAIN_UNTIL:
+                    retains.append(parameters[1::-1])
+                else:
+                    raise RunAlone("a write the batch's statement does not make")
+        if not (updates or inserts or retains):
+            return
+        columns = (
+            _columns(updates, 5) + _columns(inserts, 10) + _columns(retains, 2)
+        )
+        self._cursor.execute(_WRITE_MANY, columns, prepare=False)
+
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """``rows`` as ``width`` arrays, one per column (empty arrays for no rows)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[]] * width
 
 
 class TransactionLost(Exception):
@@ -446,6 +592,31 @@ class LoginSql:
                     connection.rollback()
                 else:
                     connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+
+    @property
+    def together_possible(self) -> bool:
+        """Whether :meth:`together` serves this database (PostgreSQL; SQLite batches in
+        savepoints instead, see :meth:`batch`)."""
+        return self._dialect.writes_together
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[LoginsTogether]:
+        """One write transaction for several sign-ins' :class:`LoginsTogether`: committed
+        when the block ends, rolled back (nothing of it written) if it raises."""
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                with _holding_key_connections():
+                    yield LoginsTogether(cursor, self._dialect, self._keys)
+                connection.commit()
             except BaseException:
                 connection.rollback()
                 raise

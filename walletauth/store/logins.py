@@ -25,7 +25,7 @@ from walletauth.store.handle import (
     require_positive_int,
     require_session_id,
 )
-from walletauth.store.login_sql import LoginBatch, LoginTransaction, TransactionLost
+from walletauth.store.login_sql import LoginBatch, LoginTransaction, RunAlone, TransactionLost
 from walletauth.store.records import open_data, seal_data
 from walletauth.store.subjects import ADDRESS_ASSOCIATED, Subject, refs_of
 from walletauth.store.types import require_aware
@@ -165,6 +165,74 @@ def record_login(
     outcome.result()
 
 
+def record_logins(store: StoreHandle, sign_ins: Sequence[SignIn]) -> list[SignInOutcome]:
+    """:func:`record_login` for each of ``sign_ins`` (their nonces and sessions kept
+    elsewhere), each ending as it would alone: written (True) or the error it would raise.
+
+    On PostgreSQL the returning wallets among them (one sign-in per wallet) share one
+    transaction of four round trips (:class:`~walletauth.store.login_sql.LoginsTogether`)
+    and one commit; a first sign-in, a second sign-in of a wallet and any sign-in of a
+    batch whose transaction failed (a deadlock, a lost connection) then run alone, each in
+    its own transaction as :func:`record_login` runs it. On SQLite they share one
+    transaction in savepoints, as :func:`sign_in_many`'s.
+    """
+    logins = [_checked(store, sign_in, with_nonce=False) for sign_in in sign_ins]
+    if not store.login_sql.together_possible:
+        return _logins(store, logins)
+    outcomes: dict[int, SignInOutcome] = {}
+    alone: list[int] = []
+    together: list[tuple[int, _Login]] = []
+    wallets: set[str] = set()
+    for index, login in enumerate(logins):
+        if isinstance(login, StoreError):
+            outcomes[index] = SignInOutcome(False, login)
+        elif login.checksum in wallets or len(logins) == 1:
+            alone.append(index)
+        else:
+            wallets.add(login.checksum)
+            together.append((index, login))
+    if together:
+        try:
+            written, ran_alone = _logins_together(store, together)
+        except Exception:  # the batch's transaction wrote nothing: each runs alone
+            written, ran_alone = {}, [index for index, _login in together]
+        outcomes.update(written)
+        alone.extend(ran_alone)
+    for index in sorted(alone):
+        (outcomes[index],) = _logins(store, [logins[index]])
+    return [outcomes[index] for index in range(len(logins))]
+
+
+def _logins_together(
+    store: StoreHandle, together: Sequence[tuple[int, _Login]]
+) -> tuple[dict[int, SignInOutcome], list[int]]:
+    """:func:`record_logins`' one transaction: the outcomes it decided (valid once it
+    committed, which it has when this returns) and the sign-ins left to run alone."""
+    plan = _login_plan(store)
+    record = (plan.wallet.category, plan.wallet.purpose)
+    outcomes: dict[int, SignInOutcome] = {}
+    alone: list[int] = []
+    created_keys: list[str] = []  # none: a sign-in that would create its subject runs alone
+    try:
+        with store.login_sql.together() as batch:
+            batch.look_up([ref for _index, login in together for ref in login.refs], record)
+            for index, login in together:
+                try:
+                    transaction = batch.sign_in(login.refs)
+                    outcomes[index] = _login(store, transaction, plan, login, created_keys)
+                except RunAlone:
+                    alone.append(index)
+                    continue
+                except Exception as error:  # its own refusal or failure; nothing of it kept
+                    outcomes[index] = SignInOutcome(False, error)
+                    continue
+                batch.keep(transaction)
+            batch.write()
+    finally:
+        store.keys.destroy(created_keys)
+    return outcomes, alone
+
+
 def sign_in_many(store: StoreHandle, sign_ins: Sequence[SignIn]) -> list[SignInOutcome]:
     """Everything each sign-in writes: the nonce's use, what :func:`record_login` stores,
     and the session; all of them in one transaction (one commit for all: see
@@ -180,10 +248,18 @@ def sign_in_many(store: StoreHandle, sign_ins: Sequence[SignIn]) -> list[SignInO
     return _logins(store, [_checked(store, sign_in) for sign_in in sign_ins])
 
 
-def _checked(store: StoreHandle, sign_in: SignIn) -> _Login | StoreError:
-    """``sign_in`` checked, or what it was refused for (before its nonce is used)."""
+def _checked(
+    store: StoreHandle, sign_in: SignIn, *, with_nonce: bool = True
+) -> _Login | StoreError:
+    """``sign_in`` checked, or what it was refused for (before its nonce is used);
+    ``with_nonce`` false: its nonce and session are kept elsewhere (:func:`record_logins`)."""
     try:
         now = require_aware(sign_in.now)
+        if not with_nonce:  # record_login's checks, in its order
+            require_positive_int(sign_in.chain_id, "chain_id")
+            checksum = normalise_address(sign_in.address)
+            return _Login(checksum, refs_of(store.secrets, checksum), sign_in.chain_id, now,
+                          sign_in.ip, sign_in.user_agent)
         remember_until = require_aware(sign_in.nonce_remember_until, "nonce_remember_until")
         session_expires_at = require_aware(sign_in.session_expires_at, "session_expires_at")
         require_positive_int(sign_in.chain_id, "chain_id")

@@ -18,7 +18,7 @@ from walletauth.store.handle import (
     locked_state,
     write_transaction,
 )
-from walletauth.store.records import Record, insert_record, minimised, open_record
+from walletauth.store.records import Record, insert_record, minimised, open_records
 from walletauth.store.schema import records as records_table
 from walletauth.store.types import require_aware
 
@@ -96,7 +96,7 @@ def records(
     key = store.keys.get(subject.key_id)
     if key is None:  # erased between the two reads: nothing of theirs is readable
         return []
-    return [open_record(row, key) for row in rows]
+    return open_records(rows, key)
 
 
 def subject_records(store: StoreHandle, address: str, *, now: datetime) -> list[Record]:
@@ -116,4 +116,4 @@ def subject_records(store: StoreHandle, address: str, *, now: datetime) -> list[
             .order_by(records_table.c.id)
         ).all()
     key = store.keys.get(subject.key_id)
-    return [] if key is None else [open_record(row, key) for row in rows]
+    return [] if key is None else open_records(rows, key)

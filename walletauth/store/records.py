@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from walletauth.policy.evaluate import minimise
-from walletauth.store.crypto import derived_key, seal, seal_many, unseal
+from walletauth.store.crypto import derived_key, seal, seal_many, unseal, unseal_many
 from walletauth.store.errors import StoreError
 from walletauth.store.schema import records
 from walletauth.store.subjects import retain_until
@@ -82,20 +82,26 @@ def open_data(key: bytes, category: str, purpose: str, sealed: bytes) -> dict[st
     return data
 
 
-def open_record(row: Any, key: bytes) -> Record:
-    """A ``records`` row as a :class:`Record`, its data opened with the subject's key."""
-    return Record(
-        id=row.id,
-        category=row.category,
-        purpose=row.purpose,
-        basis=row.basis,
-        collected_at=row.collected_at,
-        expires_at=row.expires_at,
-        source=row.source,
-        data=open_data(key, row.category, row.purpose, row.data),
-        updated_at=row.updated_at,
-        policy_version=row.policy_version,
-    )
+def open_records(rows: Iterable[Any], key: bytes) -> list[Record]:
+    """One subject's ``records`` rows as :class:`Record` objects, their data opened with
+    the subject's key: its cipher built once for the call
+    (:func:`~walletauth.store.crypto.unseal_many`), each category and purpose's associated
+    bytes once."""
+    rows = list(rows)
+    associated: dict[tuple[str, str], bytes] = {}
+    for row in rows:
+        pair = (row.category, row.purpose)
+        if pair not in associated:
+            associated[pair] = _associated(*pair)
+    plain = unseal_many(key, [(row.data, associated[(row.category, row.purpose)])
+                              for row in rows])
+    return [
+        Record(id=row.id, category=row.category, purpose=row.purpose, basis=row.basis,
+               collected_at=row.collected_at, expires_at=row.expires_at, source=row.source,
+               data=json.loads(data), updated_at=row.updated_at,
+               policy_version=row.policy_version)
+        for row, data in zip(rows, plain, strict=True)
+    ]
 
 
 def minimised(

@@ -5,7 +5,10 @@ They share the records database's metadata (and its Alembic history, revision
 row, so that a receipt outlives the erasure it records; it holds no personal data
 beyond that keyed ref. ``third_party_provisions`` hang off the subject row and go with
 it. ``notice_outbox`` rows hold only what a notice needs, the address sealed under a
-key derived from the master secret, and are deleted once delivered.
+key derived from the master secret, and are deleted once delivered. ``oidc_grants``
+are the OpenID Provider's grants still able to make tokens (see
+:mod:`walletauth.store.oidc_grants`): they hang off the subject row, hold the session
+and what a logout token names sealed, and go when the grant ends.
 """
 
 from __future__ import annotations
@@ -61,4 +64,24 @@ notice_outbox = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("next_attempt_at", UTCDateTime, nullable=False, index=True),
     sa.Column("last_error", sa.String(64), nullable=True),
+)
+
+oidc_grants = sa.Table(
+    "oidc_grants",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "subject_id", BigId, sa.ForeignKey("subjects.id", ondelete="CASCADE"), nullable=False,
+        index=True,
+    ),
+    sa.Column("client_id", Id, nullable=False),
+    # SHA-256 of the OpenID Provider's session (the ID token's sid): a leaked table names
+    # no sid a logout could be asked for with.
+    sa.Column("session_hash", sa.String(64), nullable=False, index=True),
+    sa.Column("purposes", sa.JSON, nullable=False),
+    # Whether the client registered for back-channel logout (its sub is then sealed here).
+    sa.Column("notify", sa.Boolean, nullable=False),
+    sa.Column("sealed", sa.LargeBinary, nullable=False),
+    sa.Column("secrets_version", sa.Integer, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False, index=True),
 )

@@ -121,3 +121,15 @@ sessions = sa.Table(
     # Set when a refresh replaced the session; kept so that its reuse is recognised.
     sa.Column("rotated_at", UTCDateTime, nullable=True),
 )
+
+oidc_clients = sa.Table(
+    "oidc_clients",
+    metadata,
+    # Registered ids begin with "_", which a configured id cannot (walletauth.oidc).
+    sa.Column("client_id", sa.String(64), primary_key=True),
+    # The registered metadata as answered to the client (RFC 7591 3.2.1), secret aside.
+    sa.Column("metadata", sa.JSON, nullable=False),
+    # Hex SHA-256 of the client's secret; NULL for a public client.
+    sa.Column("secret_sha256", sa.String(64), nullable=True),
+    sa.Column("issued_at", UTCDateTime, nullable=False),
+)

@@ -14,6 +14,8 @@ from walletauth.store import (
     age,
     audit,
     logins,
+    oidc_clients,
+    oidc_grants,
     purge,
     purpose_records,
     rekey,
@@ -53,6 +55,7 @@ class Store(StoreHandle):
     # sign-ins (the fast path)
     record_login = logins.record_login
     sign_in_many = logins.sign_in_many
+    record_logins = logins.record_logins
 
     # records kept for a purpose
     put_record = purpose_records.put_record
@@ -76,6 +79,10 @@ class Store(StoreHandle):
     secrets_usage = rekey.secrets_usage
     pending_rotation = rekey.pending_rotation
 
+    # the OpenID Provider's grants (ended by erasure, withdrawal and logout)
+    record_oidc_grant = oidc_grants.record_grant
+    end_oidc_session_grants = oidc_grants.end_session_grants
+
     # short-lived state (without Redis)
     use_nonce = short_lived.use_nonce
     create_session = short_lived.create_session
@@ -84,3 +91,7 @@ class Store(StoreHandle):
     end_family_if_rotated = short_lived.end_family_if_rotated
     revoke_session = short_lived.revoke_session
     revoke_sessions_of = short_lived.revoke_sessions_of
+
+    # OpenID Connect clients registered over RFC 7591 (configured ones are settings)
+    register_oidc_client = oidc_clients.register_oidc_client
+    oidc_client = oidc_clients.oidc_client

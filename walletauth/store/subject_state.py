@@ -31,6 +31,7 @@ from walletauth.store.handle import (
     locked_state,
     write_transaction,
 )
+from walletauth.store.oidc_grants import end_grants_out_of_use
 from walletauth.store.outbox import PendingNotice
 from walletauth.store.records import insert_record
 from walletauth.store.schema import consent_events, records
@@ -61,6 +62,8 @@ def set_consent(
             )
         subject, _key = ensure_subject(store, write, address, subject, now)
         _append_event(store, write.connection, subject, "consent", purpose, granted, now)
+        if not granted:  # OpenID Connect grants resting on it end, their clients told
+            end_grants_out_of_use(store, write.connection, subject, now=now)
         log_event(store, write.connection, "consent_change", now, subject.id, purpose=purpose,
                   detail={"granted": granted})
         enqueue_notices(store, write.connection, address, notices, now)
@@ -138,6 +141,9 @@ def state_event(
             check(state)
         subject, key = ensure_subject(store, write, address, subject, now)
         _append_event(store, connection, subject, kind, purpose, value, now)
+        # A purpose this takes out of use (suspended, a guardian's consent withdrawn) ends
+        # the OpenID Connect grants resting on it, as a withdrawal does.
+        end_grants_out_of_use(store, connection, subject, now=now)
         enqueue_notices(store, connection, address, notices, now)
         if notices_for is not None:
             enqueue_notices(store, connection, address, notices_for(state), now)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -36,6 +36,7 @@ from walletauth.server.config.services import (
     ServiceConfig,
     ServiceRegistry,
     parse_json_mapping,
+    sha256_hex,
 )
 from walletauth.siwe.message import to_checksum_address, uri_origin
 
@@ -154,11 +155,15 @@ class RateLimits(BaseModel):
     """Rights requests (``/me/...`` and those services hand over) per wallet in a rights
     window: each one leaves a row in the requests log, kept for years."""
     rights_window_seconds: int = Field(default=24 * 3600, gt=0)
+    registrations_per_ip: int = Field(default=10, gt=0)
+    """OpenID Connect clients one IP (an IPv6 /64) may register (RFC 7591) per
+    registrations window: each one is a row kept in the records database."""
+    registrations_window_seconds: int = Field(default=3600, gt=0)
 
     @classmethod
     def parse(cls, value: Any) -> Any:
         """Accept ``off``, ``nonce=120,verify=60,failed=10[,window=60][,rights=30]
-        [,rights_window=86400]``, JSON or a mapping."""
+        [,rights_window=86400][,register=10][,register_window=3600]``, JSON or a mapping."""
         if not isinstance(value, str):
             return value
         text = value.strip()
@@ -173,6 +178,8 @@ class RateLimits(BaseModel):
             "window": "window_seconds",
             "rights": "rights_per_subject",
             "rights_window": "rights_window_seconds",
+            "register": "registrations_per_ip",
+            "register_window": "registrations_window_seconds",
         }
         limits: dict[str, Any] = {}
         for name, number in _pairs(text):
@@ -303,6 +310,14 @@ class Settings(ConfiguredSettings):
     oidc_clients: Annotated[dict[str, OidcClientConfig], NoDecode] = Field(default_factory=dict)
     """OpenID Connect clients by client id (see :mod:`walletauth.oidc.clients`); none
     configured, the OpenID Provider's endpoints are not served."""
+    oidc_registration: Literal["off", "token", "open"] = "off"
+    """Dynamic client registration (RFC 7591) at ``POST /oauth/register``: ``off``;
+    ``token``, for whoever sends the initial access token whose SHA-256 is
+    ``oidc_registration_token_sha256``; ``open``, for anyone (rate-limited per IP). On,
+    the OpenID Provider is served even with no client configured, and registered
+    clients are served beside the configured ones; off again, they are not."""
+    oidc_registration_token_sha256: str | None = None
+    """Hex SHA-256 of the initial access token of ``oidc_registration=token``."""
 
     @field_validator("domains", mode="before")
     @classmethod
@@ -360,6 +375,11 @@ class Settings(ConfiguredSettings):
     def _parse_services(cls, value: Any) -> Any:
         return parse_json_mapping(value)
 
+    @field_validator("oidc_registration_token_sha256")
+    @classmethod
+    def _registration_digest(cls, value: str | None) -> str | None:
+        return sha256_hex(value, "oidc_registration_token_sha256", "the initial access token")
+
     @field_validator("rate_limits", mode="before")
     @classmethod
     def _parse_rate_limits(cls, value: Any) -> Any:
@@ -376,7 +396,18 @@ class Settings(ConfiguredSettings):
         bad_ids = sorted(name for name in self.oidc_clients if not valid_client_id(name))
         if bad_ids:
             raise ValueError(f"oidc_clients: client ids are 1-64 of A-Z a-z 0-9 . _ -: {bad_ids}")
+        if (self.oidc_registration == "token") != (
+                self.oidc_registration_token_sha256 is not None):
+            raise ValueError("oidc_registration=token goes with oidc_registration_token_sha256"
+                             " (and that with nothing else): open registration is chosen"
+                             " as oidc_registration=open")
         return self
+
+    @property
+    def serves_openid_provider(self) -> bool:
+        """Whether the OpenID Provider is served: with a client configured, or with
+        registration on. Its routes are mounted, and its RS256 key made, on this alone."""
+        return bool(self.oidc_clients) or self.oidc_registration != "off"
 
     @property
     def issuer(self) -> str:

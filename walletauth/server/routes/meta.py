@@ -25,11 +25,12 @@ RETRY_AFTER_SECONDS = 1
     "/.well-known/jwks.json",
     response_model=JwkSet,
     responses=problem_responses(500),
-    summary="Public keys of the access tokens (ES256), current and still-valid old ones",
+    summary="Public keys of the access tokens (ES256) and of the OpenID Provider's ID tokens"
+    " (ES256, RS256), current and still-valid old ones",
 )
 async def jwks(runtime: RuntimeDep, response: Response) -> JwkSet:
     response.headers["Cache-Control"] = f"public, max-age={JWKS_MAX_AGE_SECONDS}"
-    return JwkSet.model_validate(runtime.keyring.jwks(runtime.clock()))
+    return JwkSet.model_validate(runtime.jwks(runtime.clock()))
 
 
 @router.get(

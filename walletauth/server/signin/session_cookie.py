@@ -10,8 +10,6 @@ opaque to the browser, and a sealed part moved to another cookie does not open.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import os
 import secrets
@@ -22,6 +20,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from walletauth.encoding import b64url_decode, b64url_encode
 from walletauth.siwe.message import to_checksum_address
 
 SECRET_BYTES: Final = 32
@@ -31,17 +30,9 @@ CHAIN_ID_BYTES: Final = 8
 MAX_COOKIE_CHARS: Final = 256
 
 
-def _encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 def session_id_of(secret: bytes) -> str:
     """The public session id: a hash, so knowing it does not let anyone refresh."""
-    return _encode(hashlib.sha256(b"walletauth session\0" + secret).digest())
+    return b64url_encode(hashlib.sha256(b"walletauth session\0" + secret).digest())
 
 
 @dataclass(frozen=True)
@@ -68,7 +59,7 @@ class SessionCookies:
         plain = bytes.fromhex(address[2:]) + chain_id.to_bytes(CHAIN_ID_BYTES, "big")
         sealed = nonce + self._ciphers[0].encrypt(nonce, plain, session_id.encode())
         credential = SessionCredential(session_id, address, chain_id)
-        return f"{_encode(secret)}.{_encode(sealed)}", credential
+        return f"{b64url_encode(secret)}.{b64url_encode(sealed)}", credential
 
     def open(self, cookie: str) -> SessionCredential | None:
         """The credential in ``cookie``, or ``None`` for anything we did not issue."""
@@ -76,8 +67,8 @@ class SessionCookies:
         if not separator or len(cookie) > MAX_COOKIE_CHARS:
             return None
         try:
-            secret, sealed = _decode(secret_text), _decode(sealed_text)
-        except (binascii.Error, ValueError):
+            secret, sealed = b64url_decode(secret_text), b64url_decode(sealed_text)
+        except ValueError:
             return None
         if len(secret) != SECRET_BYTES or len(sealed) <= NONCE_BYTES:
             return None

@@ -12,7 +12,6 @@ stays on PyJWT, the reviewed library, as does every verifier of our tokens.
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from walletauth.encoding import b64url_encode
 from walletauth.server.config.keys import ALGORITHM, KeyRing, SigningKey
 from walletauth.server.web.errors import ServerError
 
@@ -34,6 +34,8 @@ _COMPACT_JSON: Final = json.JSONEncoder(separators=(",", ":"))
 """The encoder ``jwt.encode`` uses for claims: no spaces, ASCII only, keys in order."""
 _ES256: Final = ec.ECDSA(hashes.SHA256())
 _P256_SCALAR_BYTES: Final = 32
+EcKeyRing = KeyRing[ec.EllipticCurvePrivateKey]
+EcSigningKey = SigningKey[ec.EllipticCurvePrivateKey]
 
 
 @dataclass(frozen=True)
@@ -54,12 +56,14 @@ class IssuedToken:
 
 
 class TokenIssuer:
-    def __init__(self, keyring: KeyRing, *, issuer: str, audience: str, leeway: timedelta) -> None:
+    def __init__(
+        self, keyring: EcKeyRing, *, issuer: str, audience: str, leeway: timedelta
+    ) -> None:
         self._keyring = keyring
         self._issuer = issuer
         self._audience = audience
         self._leeway = leeway
-        self._header_segments: dict[str, bytes] = {}
+        self._header_segments: dict[str, str] = {}
         """kid -> the encoded header; one per key, so a rotation adds one entry."""
 
     @property
@@ -90,15 +94,15 @@ class TokenIssuer:
         token = self._signed(self._keyring.signing_key(), payload)
         return IssuedToken(token=token, expires_in=expires_in, claims=claims)
 
-    def _signed(self, key: SigningKey, payload: dict[str, object]) -> str:
+    def _signed(self, key: EcSigningKey, payload: dict[str, object]) -> str:
         """The compact JWS of ``payload`` under ``key``: header.claims.signature."""
         header = self._header_segments.get(key.kid)
         if header is None:
             header = self._header_segments[key.kid] = _header_segment(key)
-        signing_input = header + b"." + _base64url(_COMPACT_JSON.encode(payload).encode("ascii"))
-        r, s = decode_dss_signature(key.private_key.sign(signing_input, _ES256))
+        signing_input = f"{header}.{b64url_encode(_COMPACT_JSON.encode(payload).encode('ascii'))}"
+        r, s = decode_dss_signature(key.private_key.sign(signing_input.encode("ascii"), _ES256))
         signature = r.to_bytes(_P256_SCALAR_BYTES, "big") + s.to_bytes(_P256_SCALAR_BYTES, "big")
-        return (signing_input + b"." + _base64url(signature)).decode("ascii")
+        return f"{signing_input}.{b64url_encode(signature)}"
 
     def read(self, token: str, *, now: datetime) -> AccessClaims:
         """The claims of a token this service signed and that is valid at ``now``."""
@@ -146,16 +150,12 @@ class TokenIssuer:
         return claims
 
 
-def _header_segment(key: SigningKey) -> bytes:
+def _header_segment(key: EcSigningKey) -> str:
     """The header ``jwt.encode`` would write for ``key``: alg, kid, typ, keys sorted."""
     if not isinstance(key.private_key.curve, ec.SECP256R1):
         raise ValueError(f"key {key.kid!r} is not a P-256 key; ES256 needs one")
     header = {"alg": ALGORITHM, "kid": key.kid, "typ": TOKEN_TYPE}
-    return _base64url(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("ascii"))
-
-
-def _base64url(data: bytes) -> bytes:
-    return base64.urlsafe_b64encode(data).rstrip(b"=")
+    return b64url_encode(json.dumps(header, separators=(",", ":"), sort_keys=True).encode("ascii"))
 
 
 def _integer(claim: object) -> int:

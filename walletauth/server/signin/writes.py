@@ -22,7 +22,9 @@ flight), and each caller gets its own outcome once the commit holding its writes
 A batch holds at most :data:`SQLITE_BATCH` sign-ins, so no caller waits behind an
 unbounded queue. On PostgreSQL every sign-in is a batch of its own: the workers' batches
 would lock subject rows and nonce keys in different orders and could deadlock, and
-PostgreSQL runs sign-ins in parallel anyway.
+PostgreSQL runs sign-ins in parallel anyway. With Redis (:class:`NonceFirst`) the
+sign-ins of a turn go together too, on PostgreSQL in one transaction of four round trips
+that locks their subjects in one order (:mod:`walletauth.store.login_sql`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ SQLITE_BATCH = 32
 """Most sign-ins in one SQLite transaction. Per sign-in (``benchmarks/login_floor.py``):
 about 335 us alone, 170 in batches of 8, 160 of 16, 150-165 of 32 and 64; the commit's
 share stops shrinking while the last of a batch, and the event loop, wait for all."""
+REDIS_BATCH = 32
+"""Most sign-ins in one Redis script call and one store call (:class:`NonceFirst`)."""
 
 
 class SignInWrites(Protocol):
@@ -121,37 +125,132 @@ class NonceAndSessionState(Protocol):
         """Use ``nonce`` and create the session, both or neither; true for exactly one
         caller of a nonce."""
 
+    async def use_nonces_with_sessions(self, sign_ins: Sequence[SignIn]) -> list[bool]:
+        """:meth:`use_nonce_with_session` for each sign-in, in one round trip."""
+
     async def revoke_session(self, session_id: str) -> None: ...
 
 
 class NonceFirst:
     """The nonce's use and the session in one step of the short-lived state (Redis), then
-    the records in the store; the session withdrawn if the records fail."""
+    the records in the store; the session withdrawn if the records fail.
 
-    def __init__(self, state: NonceAndSessionState, gateway: StoreGateway) -> None:
+    The verifies that reach it in one turn of the event loop go together, as
+    :class:`GroupCommit`'s do on SQLite: their Redis steps in one script call, then their
+    records in one store call (:meth:`Store.record_logins`: on PostgreSQL one transaction
+    of four round trips for all of them), each sign-in still with its own answer: its
+    nonce used already, its own refusal, or the store's failure (then its session is
+    withdrawn). A verify alone in its turn takes the steps of one sign-in. At most
+    ``max_batch`` go together.
+
+    One batch is in flight at a time: the verifies that arrive meanwhile wait for it and
+    go together next (group commit). Flushing each loop turn's verifies at once made
+    batches of 1.9 under ``benchmarks/login.py``, since on this path the event loop is
+    free while Redis and the store threads work, and verifies reach it one by one. The
+    verifies held back count against the store queue's bound, as the store calls they
+    will make (:meth:`StoreGateway.refuse_if_full`)."""
+
+    def __init__(
+        self, state: NonceAndSessionState, gateway: StoreGateway, *, max_batch: int
+    ) -> None:
+        if max_batch < 1:
+            raise ValueError(f"a batch holds at least one sign-in, not {max_batch}")
         self._state = state
         self._gateway = gateway
+        self._max_batch = max_batch
+        self._queued: list[tuple[SignIn, asyncio.Future[bool]]] = []
+        self._flush_due = False  # a flush task is started and has not taken its batch yet
+        self._writing = False  # a batch is in flight
+        self._flushes: set[asyncio.Task[None]] = set()  # held: the loop keeps weak refs
 
     async def write(self, sign_in: SignIn) -> bool:
-        now = sign_in.now
         # A full store queue refuses before the nonce is spent: the same signed body may
         # then be sent again after Retry-After instead of asking the wallet to sign anew.
-        self._gateway.refuse_if_full()
-        if not await self._state.use_nonce_with_session(
+        self._gateway.refuse_if_full(waiting=len(self._queued))
+        answer: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queued.append((sign_in, answer))
+        self._start_flush()
+        return await answer
+
+    def _start_flush(self) -> None:
+        if self._queued and not self._flush_due and not self._writing:
+            self._flush_due = True
+            # A task starts on the loop's next turn: the verifies due in this one queue first.
+            self._spawn(self._flush())
+
+    async def _flush(self) -> None:
+        await asyncio.sleep(0)  # one more turn, as GroupCommit's
+        self._flush_due = False
+        batch, self._queued = self._queued[:self._max_batch], self._queued[self._max_batch:]
+        self._writing = True
+        try:
+            await self._write_batch(batch)
+        except Exception as error:  # a fault of this code: every caller still gets an answer
+            for _sign_in, answer in batch:
+                if not answer.done():
+                    answer.set_exception(error)
+        finally:
+            self._writing = False
+            self._start_flush()
+
+    def _spawn(self, flush: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(flush)
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _write_batch(self, batch: Sequence[tuple[SignIn, asyncio.Future[bool]]]) -> None:
+        answers = [answer for _sign_in, answer in batch]
+        try:
+            used = await self._use_nonces([sign_in for sign_in, _answer in batch])
+        except Exception as error:  # nothing was used: every sign-in of the batch fails
+            for answer in answers:
+                _answer(answer, SignInOutcome(False, error))
+            return
+        except BaseException:  # cancelled (shutdown): no answer will come
+            for answer in answers:
+                answer.cancel()
+            raise
+        winners = []
+        for (sign_in, answer), won in zip(batch, used, strict=True):
+            if won:
+                winners.append((sign_in, answer))
+            else:
+                _answer(answer, SignInOutcome(False))
+        if not winners:
+            return
+        try:
+            outcomes = await self._record([sign_in for sign_in, _answer in winners])
+        except Exception as error:
+            outcomes = [SignInOutcome(False, error)] * len(winners)
+        except BaseException:
+            for _sign_in, answer in winners:
+                answer.cancel()
+            raise
+        for (sign_in, answer), outcome in zip(winners, outcomes, strict=True):
+            if outcome.error is not None:
+                await self._withdraw(sign_in.session_id)
+            _answer(answer, outcome)
+
+    async def _use_nonces(self, sign_ins: Sequence[SignIn]) -> list[bool]:
+        if len(sign_ins) > 1:
+            return await self._state.use_nonces_with_sessions(sign_ins)
+        (sign_in,) = sign_ins
+        return [await self._state.use_nonce_with_session(
             sign_in.nonce, issued_at=sign_in.nonce_issued_at,
             remember_until=sign_in.nonce_remember_until, session_id=sign_in.session_id,
-            address=sign_in.address, session_expires_at=sign_in.session_expires_at, now=now,
-        ):
-            return False
-        try:
-            await self._gateway.run(
-                Store.record_login, sign_in.address, sign_in.chain_id, now=now,
-                ip=sign_in.ip, user_agent=sign_in.user_agent,
-            )
-        except Exception:
-            await self._withdraw(sign_in.session_id)
-            raise
-        return True
+            address=sign_in.address, session_expires_at=sign_in.session_expires_at,
+            now=sign_in.now,
+        )]
+
+    async def _record(self, sign_ins: Sequence[SignIn]) -> list[SignInOutcome]:
+        if len(sign_ins) > 1:
+            return await self._gateway.run(Store.record_logins, sign_ins)
+        (sign_in,) = sign_ins
+        await self._gateway.run(
+            Store.record_login, sign_in.address, sign_in.chain_id, now=sign_in.now,
+            ip=sign_in.ip, user_agent=sign_in.user_agent,
+        )
+        return [SignInOutcome(True)]
 
     async def _withdraw(self, session_id: str) -> None:
         """End the session of a sign-in whose records failed, before its error is answered."""

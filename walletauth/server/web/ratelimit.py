@@ -59,6 +59,22 @@ class RateLimiter:
                 f"more than {limit} {kind} requests of this wallet", retry_after, window
             )
 
+    async def registration_requested(self, client_ip: str, *, now: datetime) -> None:
+        """Count an OpenID Connect client registration (RFC 7591) from ``client_ip``'s
+        network; raise once over its limit. From an exact log, as rights requests: each
+        registration is a row kept for good, so a refusal takes no slot and its
+        Retry-After is when the oldest registration leaves the window."""
+        if not self._limits.enabled:
+            return
+        limit = self._limits.registrations_per_ip
+        window = timedelta(seconds=self._limits.registrations_window_seconds)
+        retry_after = await self._counter.take_slot(
+            self._counter_key("register", client_network(client_ip)), limit=limit,
+            window=window, now=now,
+        )
+        if retry_after is not None:
+            raise self._limited(f"more than {limit} client registrations", retry_after, window)
+
     async def nonce_requested(self, client_ip: str, *, now: datetime) -> None:
         await self._hit("nonce", client_network(client_ip), self._limits.nonce_per_ip, now)
 

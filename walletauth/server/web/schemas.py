@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,6 +94,8 @@ class HealthResponse(BaseModel):
 
 
 class Jwk(BaseModel):
+    """A P-256 key: access tokens, and ID tokens of clients registered for ES256."""
+
     kty: Literal["EC"]
     crv: Literal["P-256"]
     x: str
@@ -103,5 +105,17 @@ class Jwk(BaseModel):
     alg: Literal["ES256"]
 
 
+class RsaJwk(BaseModel):
+    """An RSA key: ID tokens of OpenID Connect clients registered for RS256 (published
+    only where the OpenID Provider is configured)."""
+
+    kty: Literal["RSA"]
+    n: str
+    e: str
+    kid: str
+    use: Literal["sig"]
+    alg: Literal["RS256"]
+
+
 class JwkSet(BaseModel):
-    keys: list[Jwk]
+    keys: list[Annotated[Jwk | RsaJwk, Field(discriminator="kty")]]

@@ -91,6 +91,11 @@ def test_a_guardians_withdrawal_names_the_purposes_it_takes_out_of_use(metalive)
     metalive.set_guardian_consent(ALICE, True, now=LATER, method="signed_form")
     metalive.set_guardian_consent(ALICE, False, now=LATER)  # no notices asked for: none
 
+    # An adult's purposes never needed the guardian: a withdrawal takes none away.
+    metalive.confirm_age(BOB, under_guardian_age=False, now=NOW)
+    metalive.set_consent(BOB, ANALYTICS, True, now=NOW)
+    metalive.set_guardian_consent(BOB, False, now=LATER, withdrawal_notices=notices)
+
     assert asked == [(ANALYTICS, ADVERTISING)]  # the second withdrawal took nothing away
     assert pending_count(metalive.engine) == 1
 

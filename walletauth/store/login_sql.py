@@ -20,7 +20,9 @@ rolls the transaction back.
 
 On PostgreSQL a round trip costs the server's backend about 50 us of CPU even when it
 does nothing (removing the two pings per sign-in saved 100 us of backend CPU), so a
-sign-in makes four: ``BEGIN``; the subject lookup, which also
+sign-in makes five: ``BEGIN``; the lock on the subject's row, a statement of its own so
+that the lookup after it reads the state committed by whoever held the lock before
+(:meth:`LoginTransaction.find_subject`); the subject lookup, which also
 reads the wallet record (``LEFT JOIN LATERAL``) and, when the key store shares the
 database, the subject's key row; the writes, held back and sent as one statement
 (data-modifying ``WITH`` queries, :meth:`_Dialect.together`); ``COMMIT``. It made ten (with
@@ -35,8 +37,8 @@ the GIL back from the event loop) gave the same CPU per sign-in and a worse p99 
 alternating runs: 104-196 ms against 80-93 ms).
 
 Several sign-ins on PostgreSQL (the Redis path's batches, :class:`LoginsTogether`) take
-the same four round trips for all of them: one lookup for every subject, one write
-statement over arrays, one commit (``benchmarks/README.md``: CPU per sign-in in all
+the same five round trips for all of them: one lock and one lookup for every subject, one
+write statement over arrays, one commit (``benchmarks/README.md``: CPU per sign-in in all
 processes 2,558-2,867 -> 1,424-1,527 us).
 """
 
@@ -76,8 +78,10 @@ sign-in's wallet record), and the subject's key row when the key store shares th
 database, in one round trip instead of three."""
 _KEY_COLUMNS = ", k.master_version, k.wrapped"
 _KEY_JOIN = " LEFT OUTER JOIN keystore_subject_keys AS k ON k.key_id = s.key_id"
-_LOCK_SUBJECT = {"sqlite": "", "postgresql": " FOR UPDATE OF s"}
-"""SQLite's ``BEGIN IMMEDIATE`` already serialises writers; PostgreSQL locks the row."""
+_LOCK_SUBJECT = "SELECT id FROM subjects WHERE ref IN ({refs}) FOR UPDATE"
+"""PostgreSQL: the subject's row locked in a statement of its own, before the lookup
+(:meth:`LoginTransaction.find_subject`). SQLite's ``BEGIN IMMEDIATE`` already serialises
+writers: no lock, no statement."""
 _INSERT_SUBJECT = (
     "INSERT INTO subjects (ref, key_id, address_sealed, created_at, retained_until)"
     " VALUES (?, ?, ?, ?, ?) ON CONFLICT (ref) DO NOTHING RETURNING id"
@@ -149,7 +153,8 @@ class _Dialect:
     def __init__(self, engine: sa.Engine) -> None:
         self.name = engine.dialect.name
         self.begin = _BEGIN[self.name]
-        self.lock = _LOCK_SUBJECT[self.name]
+        self.locks_apart = self.name == "postgresql"
+        """Whether the subject lookup is preceded by :meth:`lock_subject` (PostgreSQL)."""
         self.placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         time_type = UTCDateTime().dialect_impl(engine.dialect)
         self.bind_time: Callable[[datetime], Any] = (
@@ -162,6 +167,7 @@ class _Dialect:
 
         self._statements = {text: self._placeheld(text) for text in _STATEMENTS}
         self._find_subject: dict[int, str] = {}
+        self._lock_subject: dict[int, str] = {}
         self._find_subject_and_more: dict[tuple[int, bool], str] = {}
         self._together: dict[tuple[str, ...], str] = {}
         self.writes_together = self.name == "postgresql"
@@ -179,8 +185,16 @@ class _Dialect:
         text = self._find_subject.get(ref_count)
         if text is None:
             refs = ", ".join("?" * ref_count)
-            text = self._placeheld(_FIND_SUBJECT.format(refs=refs) + self.lock)
+            text = self._placeheld(_FIND_SUBJECT.format(refs=refs))
             self._find_subject[ref_count] = text
+        return text
+
+    def lock_subject(self, ref_count: int) -> str:
+        """PostgreSQL: the lock on the subject of ``ref_count`` refs (:data:`_LOCK_SUBJECT`)."""
+        text = self._lock_subject.get(ref_count)
+        if text is None:
+            refs = ", ".join("?" * ref_count)
+            text = self._lock_subject[ref_count] = self._placeheld(_LOCK_SUBJECT.format(refs=refs))
         return text
 
     def find_subject_and_more(self, ref_count: int, *, with_key: bool) -> str:
@@ -192,7 +206,7 @@ class _Dialect:
                 refs=", ".join("?" * ref_count),
                 key_columns=_KEY_COLUMNS if with_key else "",
                 key_join=_KEY_JOIN if with_key else "",
-            ) + self.lock)
+            ))
             self._find_subject_and_more[(ref_count, with_key)] = text
         return text
 
@@ -274,8 +288,16 @@ class LoginTransaction:
         (as :func:`walletauth.store.subjects.find_with_history`). On PostgreSQL the same
         round trip reads the subject's first record of ``record`` (category, purpose),
         which :meth:`first_record` then answers, and its key row when the key store shares
-        the database, which the key store's next read of that key answers."""
+        the database, which the key store's next read of that key answers.
+
+        On PostgreSQL the lock is taken first, in a statement of its own: a statement
+        reads what was committed when it began, and when it locks a row it waited for,
+        only that row is read again, not the rows joined to it; so events read by the
+        locking statement itself would miss a withdrawal that held the lock and committed
+        while it waited (tests/store/test_sign_in_under_lock.py)."""
         self.flush()
+        if self._dialect.locks_apart:
+            self._cursor.execute(self._dialect.lock_subject(len(refs)), refs)
         more = record is not None and self._dialect.writes_together
         if more:
             assert record is not None
@@ -366,11 +388,15 @@ _LOOKUP_MANY = (
     " LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
     " LEFT OUTER JOIN LATERAL (SELECT id, data FROM records WHERE subject_id = s.id"
     " AND category = %s AND purpose = %s ORDER BY id LIMIT 1) AS r ON true{key_join}"
-    " WHERE s.ref = ANY(%s) ORDER BY s.ref, e.id FOR UPDATE OF s"
+    " WHERE s.ref = ANY(%s) ORDER BY s.ref, e.id"
 )
 """PostgreSQL: :data:`_FIND_SUBJECT_AND_MORE` for the refs of several sign-ins at once,
-their subjects locked in the order of their refs: two workers' batches lock in one order,
-so they wait for each other rather than deadlock."""
+run once :data:`_LOCK_MANY` holds their subjects."""
+_LOCK_MANY = "SELECT id FROM subjects WHERE ref = ANY(%s) ORDER BY ref FOR UPDATE"
+"""PostgreSQL: the subjects of several sign-ins locked in the order of their refs (two
+workers' batches lock in one order, so they wait for each other rather than deadlock),
+before :data:`_LOOKUP_MANY` reads them, for the reason
+:meth:`LoginTransaction.find_subject` gives."""
 _WRITE_MANY = (
     "WITH updated AS (UPDATE records AS r SET updated_at = v.at, expires_at = v.until,"
     " policy_version = v.version, data = v.data"
@@ -429,8 +455,8 @@ class _Prefetched(LoginTransaction):
 
 class LoginsTogether:
     """PostgreSQL: what :func:`~walletauth.store.logins.record_login` writes for several
-    sign-ins of distinct subjects, in the four round trips one of them takes (``BEGIN``,
-    one lookup, one write statement over arrays, ``COMMIT``): each sign-in's statements
+    sign-ins of distinct subjects, in the five round trips one of them takes (``BEGIN``,
+    one lock, one lookup, one write statement over arrays, ``COMMIT``): each sign-in's statements
     are the ones it makes alone, only sent together."""
 
     def __init__(self, cursor: Any, dialect: _Dialect, keys: sa.Engine | None) -> None:
@@ -442,14 +468,16 @@ class LoginsTogether:
         self._kept: list[_Prefetched] = []
 
     def look_up(self, refs: list[str], record: tuple[str, str]) -> None:
-        """Lock and read the subjects of ``refs`` with the first record of ``record``
-        (category, purpose) and their key rows. Not prepared: as a prepared statement
+        """Lock, then read, the subjects of ``refs`` with the first record of ``record``
+        (category, purpose) and their key rows: two statements, the lock first (see
+        :meth:`LoginTransaction.find_subject`). Not prepared: as a prepared statement
         psycopg runs it (and :data:`_WRITE_MANY`) on a generic plan whose cost grew batch
         by batch (``benchmarks/store_floor.py``: backend CPU per sign-in 261 -> 572 us
         over 2,400 batches of 5; unprepared 290-365 us throughout)."""
         with_key = self._keys is not None
         text = _LOOKUP_MANY.format(key_columns=_KEY_COLUMNS if with_key else "",
                                    key_join=_KEY_JOIN if with_key else "")
+        self._cursor.execute(_LOCK_MANY, (refs,), prepare=False)
         self._cursor.execute(text, (*record, refs), prepare=False)
         self._record = record
         for row in self._cursor.fetchall():

@@ -11,10 +11,10 @@ both paths, so it is left out of both):
 
 * **PostgreSQL + Redis** (the :class:`~walletauth.server.signin.writes.NonceFirst` path):
   the sign-in script on Redis (``EVALSHA``: nonce use + session, redis-py's client), then
-  on psycopg ``BEGIN``, the subject's lock (``FOR UPDATE``, a statement of its own), the
-  subject lookup that reads the wallet record and the key row along, the writes as one
+  on psycopg ``BEGIN``, the subject lookup (``FOR UPDATE``, then the state, the wallet
+  record and the key row through the migration's function), the writes as one
   data-modifying ``WITH`` statement (wallet record, access-log record, retention),
-  ``COMMIT``: five round trips. With
+  ``COMMIT``: four round trips. With
   ``--rate-limit`` the per-IP rate counter's script too (the benchmark runs with rate
   limits off, on both databases).
 * **SQLite** (the group-commit path): ``BEGIN IMMEDIATE``, nonce use, subject lookup, the
@@ -256,7 +256,6 @@ class PostgresSignIns:
         )
         self.rate_limit = rate_limit
         d = setup.dialect
-        self.lock = d.lock_subject(1)
         self.find = d.find_subject_and_more(1, with_key=True)
         self.writes = d.together((sql._UPDATE_RECORD, sql._INSERT_RECORD, sql._RETAIN_UNTIL))
         self.bind = d.bind_time
@@ -281,8 +280,7 @@ class PostgresSignIns:
 
     def lookup(self, wallet: Wallet) -> None:
         plan = self.setup.plan
-        self.db.execute(self.lock, (wallet.ref,))
-        cursor = self.db.execute(self.find, (plan.wallet.category, plan.wallet.purpose, wallet.ref))
+        cursor = self.db.execute(self.find, (wallet.ref, plan.wallet.category, plan.wallet.purpose))
         if not cursor.fetchall():
             raise RuntimeError("the subject was not found")
 
@@ -339,7 +337,7 @@ class PostgresSignIns:
 
     def batch(self, size: int) -> None:
         """``size`` sign-ins of distinct wallets as one: their Redis scripts in one
-        pipeline, one lock (``ref = ANY``, in ref order), one lookup, one write statement
+        pipeline, one lookup (``ref = ANY``, locked in ref order), one write statement
         over arrays (``unnest``), one commit."""
         wallets = [self.setup.wallets[(self.count + i) % WALLETS] for i in range(size)]
         self.count += size
@@ -366,10 +364,9 @@ class PostgresSignIns:
             raise RuntimeError("the sign-in script refused a fresh nonce")
         plan, bind = self.setup.plan, self.bind
         refs = [wallet.ref for wallet in wallets]
-        self.db.execute(sql._LOCK_MANY, (refs,), prepare=False)
         rows = self.db.execute(
             BATCH_LOOKUP,
-            (plan.wallet.category, plan.wallet.purpose, refs),
+            (refs, plan.wallet.category, plan.wallet.purpose),
             prepare=False,
         ).fetchall()
         if len(rows) < size:
@@ -405,16 +402,10 @@ class PostgresSignIns:
         self.db.commit()
 
 
-BATCH_LOOKUP = (
-    "SELECT s.id, s.ref, s.key_id, e.kind, e.purpose, e.value, e.at, e.policy_version,"
-    " e.text_digest, r.id, r.data, k.master_version, k.wrapped FROM subjects AS s"
-    " LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
-    " LEFT OUTER JOIN LATERAL (SELECT id, data FROM records WHERE subject_id = s.id"
-    " AND category = %s AND purpose = %s ORDER BY id LIMIT 1) AS r ON true"
-    " LEFT OUTER JOIN keystore_subject_keys AS k ON k.key_id = s.key_id"
-    " WHERE s.ref = ANY(%s) ORDER BY s.ref, e.id"
+BATCH_LOOKUP = sql._LOOKUP_MANY.format(
+    key_columns=sql._KEY_COLUMNS, key_function=sql._KEY_FUNCTION, key_argument=sql._KEY_ARGUMENT
 )
-"""login_sql's subject lookup for several refs at once, once ``_LOCK_MANY`` holds them."""
+"""login_sql's subject lookup for several refs at once, locking them in ref order."""
 BATCH_WRITES = (
     "WITH w0 AS (UPDATE records AS r SET updated_at = v.at, expires_at = v.until,"
     " policy_version = v.version, data = v.data"
@@ -451,7 +442,7 @@ def steps(pg: PostgresSignIns, count: int, redis_pid: int) -> dict[str, dict[str
     """Each step's CPU (script's thread time, backend's and Redis's after it), per call."""
     names = (
         "redis EVALSHA (nonce + session)",
-        "BEGIN + subject lock + lookup (3 trips)",
+        "BEGIN + subject lookup (2 round trips)",
         "writes, one WITH statement",
         "COMMIT",
     )

@@ -20,11 +20,10 @@ rolls the transaction back.
 
 On PostgreSQL a round trip costs the server's backend about 50 us of CPU even when it
 does nothing (removing the two pings per sign-in saved 100 us of backend CPU), so a
-sign-in makes five: ``BEGIN``; the lock on the subject's row, a statement of its own so
-that the lookup after it reads the state committed by whoever held the lock before
-(:meth:`LoginTransaction.find_subject`); the subject lookup, which also
-reads the wallet record (``LEFT JOIN LATERAL``) and, when the key store shares the
-database, the subject's key row; the writes, held back and sent as one statement
+sign-in makes four: ``BEGIN``; the subject lookup, which locks the subject's row and then
+(in a function that reads the state committed by whoever held the lock before it,
+:meth:`LoginTransaction.find_subject`) reads its consent events, its wallet record and,
+when the key store shares the database, its key row; the writes, held back and sent as one statement
 (data-modifying ``WITH`` queries, :meth:`_Dialect.together`); ``COMMIT``. It made ten (with
 the pool's ping per checkout, since removed in :mod:`walletauth.store.engines`):
 ``benchmarks/login.py``, 2,391 -> 2,064 us of CPU per sign-in in all processes. With the
@@ -37,8 +36,8 @@ the GIL back from the event loop) gave the same CPU per sign-in and a worse p99 
 alternating runs: 104-196 ms against 80-93 ms).
 
 Several sign-ins on PostgreSQL (the Redis path's batches, :class:`LoginsTogether`) take
-the same five round trips for all of them: one lock and one lookup for every subject, one
-write statement over arrays, one commit (``benchmarks/README.md``: CPU per sign-in in all
+the same four round trips for all of them: one lookup for every subject, one write
+statement over arrays, one commit (``benchmarks/README.md``: CPU per sign-in in all
 processes 2,558-2,867 -> 1,424-1,527 us).
 """
 
@@ -65,19 +64,24 @@ _FIND_SUBJECT = (
     " e.text_digest FROM subjects AS s LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
     " WHERE s.ref IN ({refs}) ORDER BY e.id"
 )
-_FIND_SUBJECT_AND_MORE = (
-    "SELECT s.id, s.ref, s.key_id, e.kind, e.purpose, e.value, e.at, e.policy_version,"
-    " e.text_digest, r.id, r.data{key_columns} FROM subjects AS s"
-    " LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
-    " LEFT OUTER JOIN LATERAL (SELECT id, data FROM records WHERE subject_id = s.id"
-    " AND category = ? AND purpose = ? ORDER BY id LIMIT 1) AS r ON true{key_join}"
-    " WHERE s.ref IN ({refs}) ORDER BY e.id"
+_STATE_COLUMNS = (
+    "l.id, l.ref, l.key_id, h.kind, h.purpose, h.value, h.at, h.policy_version,"
+    " h.text_digest, h.record_id, h.record_data{key_columns}"
 )
-"""PostgreSQL: the subject lookup with the first record of a category and purpose (the
-sign-in's wallet record), and the subject's key row when the key store shares the
-database, in one round trip instead of three."""
-_KEY_COLUMNS = ", k.master_version, k.wrapped"
-_KEY_JOIN = " LEFT OUTER JOIN keystore_subject_keys AS k ON k.key_id = s.key_id"
+_FIND_SUBJECT_AND_MORE = (
+    "WITH l AS MATERIALIZED (SELECT id, ref, key_id FROM subjects WHERE ref IN ({refs})"
+    " FOR UPDATE) SELECT " + _STATE_COLUMNS + " FROM l CROSS JOIN LATERAL"
+    " walletauth_sign_in_state{key_function}(l.id,{key_argument} ?, ?) AS h"
+)
+"""PostgreSQL: the subject locked, then its consent events, its first record of a
+category and purpose (the sign-in's wallet record) and its key row when the key store
+shares the database, in one round trip instead of four. The state is read by a
+``VOLATILE`` function called once the lock is granted, in a snapshot of its own
+(migration ``0009_sign_in_state``): read by the locking statement itself, it would be
+the state of before the wait (:meth:`LoginTransaction.find_subject`)."""
+_KEY_COLUMNS = ", h.master_version, h.wrapped"
+_KEY_FUNCTION = "_with_key"
+_KEY_ARGUMENT = " l.key_id,"
 _LOCK_SUBJECT = "SELECT id FROM subjects WHERE ref IN ({refs}) FOR UPDATE"
 """PostgreSQL: the subject's row locked in a statement of its own, before the lookup
 (:meth:`LoginTransaction.find_subject`). SQLite's ``BEGIN IMMEDIATE`` already serialises
@@ -154,7 +158,8 @@ class _Dialect:
         self.name = engine.dialect.name
         self.begin = _BEGIN[self.name]
         self.locks_apart = self.name == "postgresql"
-        """Whether the subject lookup is preceded by :meth:`lock_subject` (PostgreSQL)."""
+        """Whether :meth:`find_subject`'s lookup is preceded by :meth:`lock_subject`
+        (PostgreSQL)."""
         self.placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         time_type = UTCDateTime().dialect_impl(engine.dialect)
         self.bind_time: Callable[[datetime], Any] = (
@@ -205,7 +210,8 @@ class _Dialect:
             text = self._placeheld(_FIND_SUBJECT_AND_MORE.format(
                 refs=", ".join("?" * ref_count),
                 key_columns=_KEY_COLUMNS if with_key else "",
-                key_join=_KEY_JOIN if with_key else "",
+                key_function=_KEY_FUNCTION if with_key else "",
+                key_argument=_KEY_ARGUMENT if with_key else "",
             ))
             self._find_subject_and_more[(ref_count, with_key)] = text
         return text
@@ -290,20 +296,22 @@ class LoginTransaction:
         which :meth:`first_record` then answers, and its key row when the key store shares
         the database, which the key store's next read of that key answers.
 
-        On PostgreSQL the lock is taken first, in a statement of its own: a statement
-        reads what was committed when it began, and when it locks a row it waited for,
-        only that row is read again, not the rows joined to it; so events read by the
-        locking statement itself would miss a withdrawal that held the lock and committed
-        while it waited (tests/store/test_sign_in_under_lock.py)."""
+        On PostgreSQL the state is read after the lock is granted: a statement reads what
+        was committed when it began, and when it locks a row it waited for, only that row
+        is read again, not the rows joined to it; so events read by the locking statement
+        itself would miss a withdrawal that held the lock and committed while it waited
+        (tests/store/test_sign_in_under_lock.py). With ``record``, a function called
+        after the lock reads them in a snapshot of its own (:data:`_FIND_SUBJECT_AND_MORE`);
+        without (a subject created meanwhile, rare), the lock is a statement of its own."""
         self.flush()
-        if self._dialect.locks_apart:
-            self._cursor.execute(self._dialect.lock_subject(len(refs)), refs)
         more = record is not None and self._dialect.writes_together
         if more:
             assert record is not None
             text = self._dialect.find_subject_and_more(len(refs), with_key=self._keys is not None)
-            self._cursor.execute(text, [*record, *refs])
+            self._cursor.execute(text, [*refs, *record])
         else:
+            if self._dialect.locks_apart:
+                self._cursor.execute(self._dialect.lock_subject(len(refs)), refs)
             self._cursor.execute(self._dialect.find_subject(len(refs)), refs)
         return self._subject_of(self._cursor.fetchall(), record if more else None)
 
@@ -383,20 +391,16 @@ class LoginTransaction:
 
 
 _LOOKUP_MANY = (
-    "SELECT s.id, s.ref, s.key_id, e.kind, e.purpose, e.value, e.at, e.policy_version,"
-    " e.text_digest, r.id, r.data{key_columns} FROM subjects AS s"
-    " LEFT OUTER JOIN consent_events AS e ON e.subject_id = s.id"
-    " LEFT OUTER JOIN LATERAL (SELECT id, data FROM records WHERE subject_id = s.id"
-    " AND category = %s AND purpose = %s ORDER BY id LIMIT 1) AS r ON true{key_join}"
-    " WHERE s.ref = ANY(%s) ORDER BY s.ref, e.id"
+    "WITH l AS MATERIALIZED (SELECT id, ref, key_id FROM subjects WHERE ref = ANY(%s)"
+    " ORDER BY ref FOR UPDATE) SELECT " + _STATE_COLUMNS + " FROM l CROSS JOIN LATERAL"
+    " walletauth_sign_in_state{key_function}(l.id,{key_argument} %s, %s) WITH ORDINALITY"
+    " AS h ORDER BY l.ref, h.ordinality"
 )
 """PostgreSQL: :data:`_FIND_SUBJECT_AND_MORE` for the refs of several sign-ins at once,
-run once :data:`_LOCK_MANY` holds their subjects."""
-_LOCK_MANY = "SELECT id FROM subjects WHERE ref = ANY(%s) ORDER BY ref FOR UPDATE"
-"""PostgreSQL: the subjects of several sign-ins locked in the order of their refs (two
-workers' batches lock in one order, so they wait for each other rather than deadlock),
-before :data:`_LOOKUP_MANY` reads them, for the reason
-:meth:`LoginTransaction.find_subject` gives."""
+their subjects locked in the order of their refs (two workers' batches lock in one
+order, so they wait for each other rather than deadlock), each subject's state read by
+the function once its lock is granted; the function's rows (events oldest first) keep
+their order within each subject."""
 _WRITE_MANY = (
     "WITH updated AS (UPDATE records AS r SET updated_at = v.at, expires_at = v.until,"
     " policy_version = v.version, data = v.data"
@@ -455,8 +459,8 @@ class _Prefetched(LoginTransaction):
 
 class LoginsTogether:
     """PostgreSQL: what :func:`~walletauth.store.logins.record_login` writes for several
-    sign-ins of distinct subjects, in the five round trips one of them takes (``BEGIN``,
-    one lock, one lookup, one write statement over arrays, ``COMMIT``): each sign-in's statements
+    sign-ins of distinct subjects, in the four round trips one of them takes (``BEGIN``,
+    one lookup, one write statement over arrays, ``COMMIT``): each sign-in's statements
     are the ones it makes alone, only sent together."""
 
     def __init__(self, cursor: Any, dialect: _Dialect, keys: sa.Engine | None) -> None:
@@ -468,17 +472,17 @@ class LoginsTogether:
         self._kept: list[_Prefetched] = []
 
     def look_up(self, refs: list[str], record: tuple[str, str]) -> None:
-        """Lock, then read, the subjects of ``refs`` with the first record of ``record``
-        (category, purpose) and their key rows: two statements, the lock first (see
+        """Lock and read the subjects of ``refs`` with the first record of ``record``
+        (category, purpose) and their key rows, each read once its lock is granted (see
         :meth:`LoginTransaction.find_subject`). Not prepared: as a prepared statement
         psycopg runs it (and :data:`_WRITE_MANY`) on a generic plan whose cost grew batch
         by batch (``benchmarks/store_floor.py``: backend CPU per sign-in 261 -> 572 us
         over 2,400 batches of 5; unprepared 290-365 us throughout)."""
         with_key = self._keys is not None
         text = _LOOKUP_MANY.format(key_columns=_KEY_COLUMNS if with_key else "",
-                                   key_join=_KEY_JOIN if with_key else "")
-        self._cursor.execute(_LOCK_MANY, (refs,), prepare=False)
-        self._cursor.execute(text, (*record, refs), prepare=False)
+                                   key_function=_KEY_FUNCTION if with_key else "",
+                                   key_argument=_KEY_ARGUMENT if with_key else "")
+        self._cursor.execute(text, (refs, *record), prepare=False)
         self._record = record
         for row in self._cursor.fetchall():
             self._rows.setdefault(row[1], []).append(row)

@@ -170,7 +170,7 @@ def record_logins(store: StoreHandle, sign_ins: Sequence[SignIn]) -> list[SignIn
     elsewhere), each ending as it would alone: written (True) or the error it would raise.
 
     On PostgreSQL the returning wallets among them (one sign-in per wallet) share one
-    transaction of five round trips (:class:`~walletauth.store.login_sql.LoginsTogether`)
+    transaction of four round trips (:class:`~walletauth.store.login_sql.LoginsTogether`)
     and one commit; a first sign-in, a second sign-in of a wallet and any sign-in of a
     batch whose transaction failed (a deadlock, a lost connection) then run alone, each in
     its own transaction as :func:`record_login` runs it. On SQLite they share one

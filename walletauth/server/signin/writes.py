@@ -23,7 +23,7 @@ A batch holds at most :data:`SQLITE_BATCH` sign-ins, so no caller waits behind a
 unbounded queue. On PostgreSQL every sign-in is a batch of its own: the workers' batches
 would lock subject rows and nonce keys in different orders and could deadlock, and
 PostgreSQL runs sign-ins in parallel anyway. With Redis (:class:`NonceFirst`) the
-sign-ins of a turn go together too, on PostgreSQL in one transaction of five round trips
+sign-ins of a turn go together too, on PostgreSQL in one transaction of four round trips
 that locks their subjects in one order (:mod:`walletauth.store.login_sql`).
 """
 
@@ -138,7 +138,7 @@ class NonceFirst:
     The verifies that reach it in one turn of the event loop go together, as
     :class:`GroupCommit`'s do on SQLite: their Redis steps in one script call, then their
     records in one store call (:meth:`Store.record_logins`: on PostgreSQL one transaction
-    of five round trips for all of them), each sign-in still with its own answer: its
+    of four round trips for all of them), each sign-in still with its own answer: its
     nonce used already, its own refusal, or the store's failure (then its session is
     withdrawn). A verify alone in its turn takes the steps of one sign-in. At most
     ``max_batch`` go together.

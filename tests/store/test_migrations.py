@@ -379,3 +379,44 @@ def test_0007_adds_oidc_clients_and_its_downgrade_drops_them_keeping_the_rest(ba
         assert schema_differences(engine, "records") == []
     finally:
         engine.dispose()
+
+
+def _sign_in_functions(engine: sa.Engine) -> list[str]:
+    if engine.dialect.name != "postgresql":
+        return []
+    with engine.connect() as connection:
+        return sorted(connection.execute(sa.text(
+            "SELECT proname FROM pg_proc WHERE proname LIKE 'walletauth_sign_in_state%'"
+        )).scalars())
+
+
+def test_0009_adds_the_sign_in_state_functions_on_postgresql_and_its_downgrade_drops_them(
+    backend,
+):
+    engine = create_engine(backend.url)
+    try:
+        _move_records_schema(engine, "0002_rights")
+        _fill_at_0002(engine)
+        _move_records_schema(engine, "0008_oidc_grants")
+        tables_at_0008 = (_table_shapes(engine), _table_rows(engine))
+        assert _sign_in_functions(engine) == []
+
+        _move_records_schema(engine, "0009_sign_in_state")
+
+        expected = ["walletauth_sign_in_state", "walletauth_sign_in_state_with_key"]
+        assert _sign_in_functions(engine) == (expected if backend.name == "postgres" else [])
+        assert (_table_shapes(engine), _table_rows(engine)) == tables_at_0008
+        if backend.name == "postgres":  # callable: a subject with no events, one empty row
+            subject = tables_at_0008[1]["sessions"][0][1]
+            with engine.connect() as connection:
+                rows = connection.execute(sa.text(
+                    "SELECT kind, record_id FROM walletauth_sign_in_state(:s, 'a', 'b')"
+                ), {"s": subject}).all()
+            assert rows == [(None, None)]
+
+        _move_records_schema(engine, "0008_oidc_grants", down=True)
+
+        assert _sign_in_functions(engine) == []
+        assert (_table_shapes(engine), _table_rows(engine)) == tables_at_0008
+    finally:
+        engine.dispose()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -413,3 +414,37 @@ def test_a_queued_logout_survives_a_restart_of_the_provider(
         wait_for(lambda: party.of("spa"), "the delivery after the restart")
 
     assert party.attempts == ["spa", "spa"] and party.refused == []
+
+
+@pytest.mark.parametrize("backend_settings", ["sqlite"], indirect=True)
+def test_walletauth_notices_deliver_sends_a_queued_logout_from_cron(
+    tmp_path, clock, backend_settings, party, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from walletauth.cli import app as cli
+
+    monkeypatch.setenv("WALLETAUTH_NOTICE_DELIVERY", "false")
+    with serving(tmp_path, clock, oidc_clients=clients(party)) as provider:
+        party.issuer, party.clock, provider.party = provider.url, provider.clock, party
+        person = Person(provider)
+        sign_in(provider, person, "spa")
+        erase(provider, person)
+        settle()
+        assert party.attempts == []  # no worker: the logout waits in the outbox
+        # The server's own settings, as cron's environment holds them.
+        for name, value in {
+            "WALLETAUTH_DATA_DIR": str(tmp_path / "data"),
+            "WALLETAUTH_DOMAINS": provider.url.removeprefix("http://"),
+            "WALLETAUTH_INSECURE_HTTP": "true",
+            "WALLETAUTH_OIDC_CLIENTS": json.dumps(clients(party)),
+        }.items():
+            monkeypatch.setenv(name, value)
+
+        result = CliRunner().invoke(cli, ["notices", "deliver"])
+        person.http.close()
+
+    assert result.exit_code == 0, result.output
+    assert "delivered: 1" in result.output
+    [delivered] = party.of("spa")
+    assert delivered.header["alg"] == "ES256" and party.refused == []

@@ -84,13 +84,23 @@ def answer_error(status_code: int) -> str | None:
     return None if status_code in DELIVERED else f"http_{status_code}"
 
 
-def logout_tokens(settings: Settings, keyring: KeyRing[ec.EllipticCurvePrivateKey],
-                  rsa_keyring: KeyRing[rsa.RSAPrivateKey]) -> LogoutTokens:
+def logout_tokens(
+    settings: Settings,
+    keyring: KeyRing[ec.EllipticCurvePrivateKey],
+    rsa_keyring: KeyRing[rsa.RSAPrivateKey],
+) -> LogoutTokens:
     """The logout tokens of ``settings``' clients, for a delivery round outside the app
     (``walletauth notices deliver``), signed with the server's ID-token keys."""
-    clients = {client_id: OidcClient(client_id, config)
-               for client_id, config in settings.oidc_clients.items()}
-    id_tokens = IdTokens(keyring, rsa_keyring, settings.issuer, lambda: datetime.now(UTC),
-                         int(settings.access_token_ttl.total_seconds()),
-                         PairwiseSubjects.load_or_create(settings.data_dir))
+    clients = {
+        client_id: OidcClient(client_id, config)
+        for client_id, config in settings.oidc_clients.items()
+    }
+    id_tokens = IdTokens(
+        keyring,
+        rsa_keyring,
+        settings.issuer,
+        lambda: datetime.now(UTC),
+        int(settings.access_token_ttl.total_seconds()),
+        PairwiseSubjects.load_or_create(settings.data_dir),
+    )
     return LogoutTokens(clients, id_tokens)

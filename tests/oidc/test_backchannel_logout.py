@@ -59,6 +59,9 @@ class RelyingParty:
     jwks: dict = field(default_factory=dict)
     answered: list[int] = field(default_factory=list)
     """The statuses answered to valid tokens."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Client ids by the name in their URIs, for a client registered before its id is
+    known."""
 
     def uri(self, client_id: str) -> str:
         return f"{self.url}/logout/{client_id}"
@@ -68,7 +71,8 @@ class RelyingParty:
         return f"{self.url}/callback/{client_id}"
 
     async def logout(self, request: Request) -> Response:
-        client_id = request.path_params["client_id"]
+        named = request.path_params["client_id"]
+        client_id = self.aliases.get(named, named)
         self.attempts.append(client_id)
         if request.headers.get("content-type") != "application/x-www-form-urlencoded":
             self.refused.append("not a form")
@@ -199,9 +203,19 @@ SECRETS = {"wiki": SECRET, "spa": None, "plain": PLAIN_SECRET}
 
 
 def sign_in(
-    provider, person: Person, client_id: str, scope: str = "openid", ticked: tuple[str, ...] = ()
+    provider,
+    person: Person,
+    client_id: str,
+    scope: str = "openid",
+    ticked: tuple[str, ...] = (),
+    *,
+    secret: str | None = None,
+    redirect_uri: str | None = None,
 ) -> tuple[OAuth2Client, dict]:
-    secret, redirect_uri = SECRETS[client_id], provider.party.redirect(client_id)
+    """A sign-in at a configured client; at a registered one with its ``secret`` and
+    ``redirect_uri``."""
+    if redirect_uri is None:
+        secret, redirect_uri = SECRETS[client_id], provider.party.redirect(client_id)
     client = OAuth2Client(
         client_id,
         secret,
@@ -448,3 +462,65 @@ def test_walletauth_notices_deliver_sends_a_queued_logout_from_cron(
     assert "delivered: 1" in result.output
     [delivered] = party.of("spa")
     assert delivered.header["alg"] == "ES256" and party.refused == []
+
+
+@pytest.fixture
+def registrar(tmp_path, clock, backend_settings, party):
+    """The provider, with open registration too."""
+    with serving(
+        tmp_path,
+        clock,
+        oidc_clients=clients(party),
+        oidc_registration="open",
+        **backend_settings,
+    ) as running:
+        party.issuer, party.clock = running.url, running.clock
+        running.party = party
+        yield running
+
+
+def register(provider, party: RelyingParty, name: str, **logout: object) -> dict:
+    """A client registers over HTTP (RFC 7591), its logout URI named ``name`` at ``party``."""
+    answer = httpx.post(
+        provider.url + "/oauth/register",
+        json={
+            "client_name": f"Registered {name}",
+            "redirect_uris": [party.redirect(name)],
+            "backchannel_logout_uri": party.uri(name),
+            **logout,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    issued = answer.json()
+    party.aliases[name] = issued["client_id"]
+    return issued
+
+
+def test_a_registered_client_is_sent_a_logout_token_at_erasure(registrar, party):
+    issued = register(registrar, party, "reg", backchannel_logout_session_required=True)
+    client_id = issued["client_id"]
+    assert issued["backchannel_logout_uri"] == party.uri("reg")
+    person = Person(registrar)
+    registered, token = sign_in(
+        registrar,
+        person,
+        client_id,
+        secret=issued["client_secret"],
+        redirect_uri=party.redirect("reg"),
+    )
+    _wiki, wiki_token = sign_in(registrar, person, "wiki")  # a configured client beside it
+
+    erase(registrar, person)
+
+    wait_for(lambda: party.of(client_id) and party.of("wiki"), "both logout tokens")
+    settle()
+    [to_registered] = party.of(client_id)
+    id_token = id_token_claims(registrar, token)
+    assert to_registered.claims["aud"] == client_id
+    assert to_registered.claims["sub"] == id_token["sub"]
+    assert to_registered.claims["sid"] == id_token["sid"]  # it asked for sessions
+    assert to_registered.header["alg"] == "RS256"  # as its ID tokens: the default
+    assert party.of("wiki")[0].claims["sub"] == id_token_claims(registrar, wiki_token)["sub"]
+    assert party.refused == []
+    assert registered.get(registrar.url + "/oauth/userinfo").status_code == 401
+    person.http.close()

@@ -524,3 +524,49 @@ def test_a_registered_client_is_sent_a_logout_token_at_erasure(registrar, party)
     assert party.refused == []
     assert registered.get(registrar.url + "/oauth/userinfo").status_code == 401
     person.http.close()
+
+
+@pytest.mark.parametrize("backend_settings", ["sqlite", "postgres"], indirect=True)
+def test_walletauth_notices_deliver_sends_a_registered_clients_logout(
+    tmp_path, clock, backend_settings, party, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from walletauth.cli import app as cli
+
+    monkeypatch.setenv("WALLETAUTH_NOTICE_DELIVERY", "false")
+    with serving(
+        tmp_path, clock, oidc_clients={}, oidc_registration="open", **backend_settings
+    ) as provider:
+        party.issuer, party.clock, provider.party = provider.url, provider.clock, party
+        issued = register(
+            provider,
+            party,
+            "reg",
+            token_endpoint_auth_method="none",
+            id_token_signed_response_alg="ES256",
+        )
+        person = Person(provider)
+        sign_in(provider, person, issued["client_id"], redirect_uri=party.redirect("reg"))
+        erase(provider, person)
+        settle()
+        assert party.attempts == []  # no worker: the logout waits in the outbox
+        # The server's own settings, as cron's environment holds them.
+        environment = {
+            "WALLETAUTH_DATA_DIR": str(tmp_path / "data"),
+            "WALLETAUTH_DOMAINS": provider.url.removeprefix("http://"),
+            "WALLETAUTH_INSECURE_HTTP": "true",
+            "WALLETAUTH_OIDC_REGISTRATION": "open",
+        }
+        if "database_url" in backend_settings:
+            environment["WALLETAUTH_DATABASE_URL"] = str(backend_settings["database_url"])
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+
+        result = CliRunner().invoke(cli, ["notices", "deliver"])
+        person.http.close()
+
+    assert result.exit_code == 0, result.output
+    assert "delivered: 1" in result.output
+    [delivered] = party.of(issued["client_id"])
+    assert delivered.header["alg"] == "ES256" and party.refused == []

@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from tests.oidc.conftest import SECRET, Person, serving, verifier
 from tests.server.conftest import Wallet, free_socket
+from walletauth.store.outbox import pending_count
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 PURPOSE = "quality_marketing"
@@ -570,3 +571,33 @@ def test_walletauth_notices_deliver_sends_a_registered_clients_logout(
     assert "delivered: 1" in result.output
     [delivered] = party.of(issued["client_id"])
     assert delivered.header["alg"] == "ES256" and party.refused == []
+
+
+@pytest.mark.parametrize("backend_settings", ["sqlite"], indirect=True)
+def test_registration_turned_off_sends_registered_clients_no_logout(
+    tmp_path, clock, backend_settings, party
+):
+    with serving(tmp_path, clock, oidc_clients=clients(party), oidc_registration="open") as first:
+        party.issuer, party.clock, first.party = first.url, first.clock, party
+        issued = register(first, party, "reg")
+        person = Person(first)
+        sign_in(
+            first,
+            person,
+            issued["client_id"],
+            secret=issued["client_secret"],
+            redirect_uri=party.redirect("reg"),
+        )
+        sign_in(first, person, "spa")
+    port = int(first.url.rsplit(":", 1)[1])
+
+    with serving(tmp_path, clock, port, oidc_clients=clients(party)) as second:
+        person.http = httpx.Client(base_url=second.url)
+        erase(second, person)
+        wait_for(lambda: party.of("spa"), "the configured client's logout token")
+        settle()
+        # Queued at the erasure, but the client is no longer served: not sent, retried.
+        assert pending_count(second.runtime.store.engine, [issued["client_id"]]) == 1
+
+    assert party.attempts == ["spa"] and party.refused == []
+    person.http.close()

@@ -4,7 +4,7 @@ the store's secrets."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -18,6 +18,7 @@ from walletauth.server.config.settings import Settings
 
 if TYPE_CHECKING:
     from walletauth.server.delivery import LogoutPoster
+    from walletauth.server.store_gateway import StoreGateway
     from walletauth.store import PurgeReport, Secrets, Store
 
 app = typer.Typer(help="Sign-In with Ethereum login service.", no_args_is_help=True)
@@ -253,14 +254,16 @@ def notices_deliver() -> None:
 
     async def one_round() -> DeliveryReport:
         # The workers' round, through the same gateway and client.
+        policy = load_policy(settings.policy)
         gateway = await StoreGateway.open(
-            functools.partial(open_store, settings, load_policy(settings.policy), secrets),
+            functools.partial(open_store, settings, policy, secrets),
             serial=serial_for(settings.sqlalchemy_url),
         )
+        optional = [purpose.id for purpose in policy.purposes.values() if purpose.optional]
         try:
             async with notice_client(delivery) as client:
                 return await deliver_once(gateway, notice_endpoints(), client, delivery, _now,
-                                          _logout_tokens(settings))
+                                          _logout_tokens(settings, gateway, optional))
         finally:
             await gateway.close()
 
@@ -271,16 +274,21 @@ def notices_deliver() -> None:
         typer.echo(f"failed {reason}: {count}")
 
 
-def _logout_tokens(settings: Settings) -> LogoutPoster | None:
+def _logout_tokens(
+    settings: Settings, gateway: StoreGateway, optional_purposes: Sequence[str]
+) -> LogoutPoster | None:
     """The OpenID Provider's back-channel logouts, signed with the server's ID-token keys,
-    where it is served (else none are ever queued)."""
+    where it is served (else none are ever queued); registered clients are read through
+    ``gateway``."""
     from walletauth.oidc.logout import logout_tokens
     from walletauth.server.runtime import open_id_token_keyring
 
     rsa_keyring = open_id_token_keyring(settings)
     if rsa_keyring is None:
         return None
-    return logout_tokens(settings, _keyring(settings), rsa_keyring).post
+    return logout_tokens(
+        settings, _keyring(settings), rsa_keyring, gateway, optional_purposes
+    ).post
 
 
 @keys_app.command("rotate")

@@ -30,6 +30,7 @@ from starlette.routing import Route
 
 from tests.oidc.conftest import SECRET, Person, serving, verifier
 from tests.server.conftest import Wallet, free_socket
+from walletauth.store.outbox import pending_count
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 PURPOSE = "quality_marketing"
@@ -59,6 +60,9 @@ class RelyingParty:
     jwks: dict = field(default_factory=dict)
     answered: list[int] = field(default_factory=list)
     """The statuses answered to valid tokens."""
+    aliases: dict[str, str] = field(default_factory=dict)
+    """Client ids by the name in their URIs, for a client registered before its id is
+    known."""
 
     def uri(self, client_id: str) -> str:
         return f"{self.url}/logout/{client_id}"
@@ -68,7 +72,8 @@ class RelyingParty:
         return f"{self.url}/callback/{client_id}"
 
     async def logout(self, request: Request) -> Response:
-        client_id = request.path_params["client_id"]
+        named = request.path_params["client_id"]
+        client_id = self.aliases.get(named, named)
         self.attempts.append(client_id)
         if request.headers.get("content-type") != "application/x-www-form-urlencoded":
             self.refused.append("not a form")
@@ -199,9 +204,19 @@ SECRETS = {"wiki": SECRET, "spa": None, "plain": PLAIN_SECRET}
 
 
 def sign_in(
-    provider, person: Person, client_id: str, scope: str = "openid", ticked: tuple[str, ...] = ()
+    provider,
+    person: Person,
+    client_id: str,
+    scope: str = "openid",
+    ticked: tuple[str, ...] = (),
+    *,
+    secret: str | None = None,
+    redirect_uri: str | None = None,
 ) -> tuple[OAuth2Client, dict]:
-    secret, redirect_uri = SECRETS[client_id], provider.party.redirect(client_id)
+    """A sign-in at a configured client; at a registered one with its ``secret`` and
+    ``redirect_uri``."""
+    if redirect_uri is None:
+        secret, redirect_uri = SECRETS[client_id], provider.party.redirect(client_id)
     client = OAuth2Client(
         client_id,
         secret,
@@ -448,3 +463,141 @@ def test_walletauth_notices_deliver_sends_a_queued_logout_from_cron(
     assert "delivered: 1" in result.output
     [delivered] = party.of("spa")
     assert delivered.header["alg"] == "ES256" and party.refused == []
+
+
+@pytest.fixture
+def registrar(tmp_path, clock, backend_settings, party):
+    """The provider, with open registration too."""
+    with serving(
+        tmp_path,
+        clock,
+        oidc_clients=clients(party),
+        oidc_registration="open",
+        **backend_settings,
+    ) as running:
+        party.issuer, party.clock = running.url, running.clock
+        running.party = party
+        yield running
+
+
+def register(provider, party: RelyingParty, name: str, **logout: object) -> dict:
+    """A client registers over HTTP (RFC 7591), its logout URI named ``name`` at ``party``."""
+    answer = httpx.post(
+        provider.url + "/oauth/register",
+        json={
+            "client_name": f"Registered {name}",
+            "redirect_uris": [party.redirect(name)],
+            "backchannel_logout_uri": party.uri(name),
+            **logout,
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    issued = answer.json()
+    party.aliases[name] = issued["client_id"]
+    return issued
+
+
+def test_a_registered_client_is_sent_a_logout_token_at_erasure(registrar, party):
+    issued = register(registrar, party, "reg", backchannel_logout_session_required=True)
+    client_id = issued["client_id"]
+    assert issued["backchannel_logout_uri"] == party.uri("reg")
+    person = Person(registrar)
+    registered, token = sign_in(
+        registrar,
+        person,
+        client_id,
+        secret=issued["client_secret"],
+        redirect_uri=party.redirect("reg"),
+    )
+    _wiki, wiki_token = sign_in(registrar, person, "wiki")  # a configured client beside it
+
+    erase(registrar, person)
+
+    wait_for(lambda: party.of(client_id) and party.of("wiki"), "both logout tokens")
+    settle()
+    [to_registered] = party.of(client_id)
+    id_token = id_token_claims(registrar, token)
+    assert to_registered.claims["aud"] == client_id
+    assert to_registered.claims["sub"] == id_token["sub"]
+    assert to_registered.claims["sid"] == id_token["sid"]  # it asked for sessions
+    assert to_registered.header["alg"] == "RS256"  # as its ID tokens: the default
+    assert party.of("wiki")[0].claims["sub"] == id_token_claims(registrar, wiki_token)["sub"]
+    assert party.refused == []
+    assert registered.get(registrar.url + "/oauth/userinfo").status_code == 401
+    person.http.close()
+
+
+@pytest.mark.parametrize("backend_settings", ["sqlite", "postgres"], indirect=True)
+def test_walletauth_notices_deliver_sends_a_registered_clients_logout(
+    tmp_path, clock, backend_settings, party, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from walletauth.cli import app as cli
+
+    monkeypatch.setenv("WALLETAUTH_NOTICE_DELIVERY", "false")
+    with serving(
+        tmp_path, clock, oidc_clients={}, oidc_registration="open", **backend_settings
+    ) as provider:
+        party.issuer, party.clock, provider.party = provider.url, provider.clock, party
+        issued = register(
+            provider,
+            party,
+            "reg",
+            token_endpoint_auth_method="none",
+            id_token_signed_response_alg="ES256",
+        )
+        person = Person(provider)
+        sign_in(provider, person, issued["client_id"], redirect_uri=party.redirect("reg"))
+        erase(provider, person)
+        settle()
+        assert party.attempts == []  # no worker: the logout waits in the outbox
+        # The server's own settings, as cron's environment holds them.
+        environment = {
+            "WALLETAUTH_DATA_DIR": str(tmp_path / "data"),
+            "WALLETAUTH_DOMAINS": provider.url.removeprefix("http://"),
+            "WALLETAUTH_INSECURE_HTTP": "true",
+            "WALLETAUTH_OIDC_REGISTRATION": "open",
+        }
+        if "database_url" in backend_settings:
+            environment["WALLETAUTH_DATABASE_URL"] = str(backend_settings["database_url"])
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+
+        result = CliRunner().invoke(cli, ["notices", "deliver"])
+        person.http.close()
+
+    assert result.exit_code == 0, result.output
+    assert "delivered: 1" in result.output
+    [delivered] = party.of(issued["client_id"])
+    assert delivered.header["alg"] == "ES256" and party.refused == []
+
+
+@pytest.mark.parametrize("backend_settings", ["sqlite"], indirect=True)
+def test_registration_turned_off_sends_registered_clients_no_logout(
+    tmp_path, clock, backend_settings, party
+):
+    with serving(tmp_path, clock, oidc_clients=clients(party), oidc_registration="open") as first:
+        party.issuer, party.clock, first.party = first.url, first.clock, party
+        issued = register(first, party, "reg")
+        person = Person(first)
+        sign_in(
+            first,
+            person,
+            issued["client_id"],
+            secret=issued["client_secret"],
+            redirect_uri=party.redirect("reg"),
+        )
+        sign_in(first, person, "spa")
+    port = int(first.url.rsplit(":", 1)[1])
+
+    with serving(tmp_path, clock, port, oidc_clients=clients(party)) as second:
+        person.http = httpx.Client(base_url=second.url)
+        erase(second, person)
+        wait_for(lambda: party.of("spa"), "the configured client's logout token")
+        settle()
+        # Queued at the erasure, but the client is no longer served: not sent, retried.
+        assert pending_count(second.runtime.store.engine, [issued["client_id"]]) == 1
+
+    assert party.attempts == ["spa"] and party.refused == []
+    person.http.close()

@@ -26,6 +26,8 @@ TOKEN_SETTINGS = {
     "oidc_registration_token_sha256": hashlib.sha256(INITIAL_TOKEN.encode()).hexdigest(),
 }
 BEARER = {"Authorization": f"Bearer {INITIAL_TOKEN}"}
+LOGOUT = "http://127.0.0.1:9/logout"
+"""A back-channel logout URI on the origin of REDIRECT."""
 WIKI = {
     "client_name": "Registered wiki",
     "redirect_uris": [REDIRECT],
@@ -387,6 +389,20 @@ def test_without_the_initial_access_token_registration_is_401(registrar, token, 
         ({"subject_type": "public"}, "invalid_client_metadata"),
         ({"id_token_signed_response_alg": "HS256"}, "invalid_client_metadata"),
         ({"id_token_signed_response_alg": "none"}, "invalid_client_metadata"),
+        # Back-Channel Logout 2.2, as for a configured client: https or loopback http...
+        ({"backchannel_logout_uri": "http://app.example/logout"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": LOGOUT + "#f"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "/logout"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": 7}, "invalid_client_metadata"),
+        # ... with the scheme, host and port of a redirect URI
+        ({"backchannel_logout_uri": "http://127.0.0.1:10/logout"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "http://localhost:9/logout"}, "invalid_client_metadata"),
+        ({"backchannel_logout_uri": "https://127.0.0.1:9/logout"}, "invalid_client_metadata"),
+        ({"backchannel_logout_session_required": True}, "invalid_client_metadata"),
+        (
+            {"backchannel_logout_uri": LOGOUT, "backchannel_logout_session_required": "yes"},
+            "invalid_client_metadata",
+        ),
     ],
 )
 def test_a_client_the_provider_cannot_serve_is_refused_with_rfc_7591s_error(
@@ -412,6 +428,31 @@ def test_one_host_with_its_own_sector_identifier_uri_is_accepted(registrar):
     )
 
     assert answer.status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("asked", "answered"),
+    [
+        (
+            {"backchannel_logout_uri": LOGOUT},
+            {"backchannel_logout_uri": LOGOUT, "backchannel_logout_session_required": False},
+        ),
+        (
+            {"backchannel_logout_uri": LOGOUT, "backchannel_logout_session_required": True},
+            {"backchannel_logout_uri": LOGOUT, "backchannel_logout_session_required": True},
+        ),
+        ({"backchannel_logout_uri": None, "backchannel_logout_session_required": False}, {}),
+    ],
+)
+def test_a_back_channel_logout_uri_is_registered_answered_and_kept(registrar, asked, answered):
+    issued = register(registrar, {**WIKI, **asked})
+
+    assert issued.status_code == 201, issued.text
+    body = issued.json()
+    said = {k: v for k, v in body.items() if k.startswith("backchannel_")}
+    assert said == answered
+    stored = registrar.runtime.store.oidc_client(body["client_id"])
+    assert {k: v for k, v in stored.metadata.items() if k.startswith("backchannel_")} == answered
 
 
 def test_metadata_the_provider_does_not_use_is_ignored(registrar):
@@ -510,6 +551,7 @@ JSON = st.recursive(
     | st.sampled_from(
         [
             REDIRECT,
+            LOGOUT,
             "https://a.example/cb",
             "none",
             "openid",
@@ -540,6 +582,8 @@ METADATA = st.dictionaries(
             "application_type",
             "id_token_signed_response_alg",
             "post_logout_redirect_uris",
+            "backchannel_logout_uri",
+            "backchannel_logout_session_required",
             "jwks",
             "contacts",
             "logo_uri",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, Self
 from urllib.parse import urlsplit
@@ -61,7 +61,8 @@ class OidcClientConfig(BaseModel):
     scopes: tuple[str, ...] = (OPENID,)
     sector: str | None = Field(default=None, min_length=1, max_length=255)
     backchannel_logout_uri: str | None = Field(
-        default=None, description="Where logout tokens are POSTed (Back-Channel Logout 1.0)")
+        default=None, description="Where logout tokens are POSTed (Back-Channel Logout 1.0)"
+    )
     backchannel_logout_session_required: bool = False
     id_token_signed_response_alg: IdTokenAlgorithm = "RS256"
 
@@ -105,12 +106,14 @@ class OidcClientConfig(BaseModel):
         if uri is None:
             if self.backchannel_logout_session_required:
                 raise ValueError(
-                    "backchannel_logout_session_required needs a backchannel_logout_uri")
+                    "backchannel_logout_session_required needs a backchannel_logout_uri"
+                )
             return self
-        # Back-Channel Logout 2.2: its scheme, host and port are a redirect URI's.
-        if _origin(uri) not in {_origin(redirect) for redirect in self.redirect_uris}:
-            raise ValueError(f"{uri!r}: a back-channel logout URI has the scheme, host and"
-                             " port of one of the client's redirect_uris")
+        if not on_a_redirect_origin(uri, self.redirect_uris):
+            raise ValueError(
+                f"{uri!r}: a back-channel logout URI has the scheme, host and"
+                " port of one of the client's redirect_uris"
+            )
         return self
 
     @field_validator("scopes")
@@ -118,9 +121,7 @@ class OidcClientConfig(BaseModel):
     def _scopes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for scope in value:
             if scope not in (OPENID, WALLET_ADDRESS) and not _PURPOSE_SCOPE.fullmatch(scope):
-                raise ValueError(
-                    f"unknown scope {scope!r}: openid, wallet_address or purpose:<id>"
-                )
+                raise ValueError(f"unknown scope {scope!r}: openid, wallet_address or purpose:<id>")
         return value if OPENID in value else (OPENID, *value)
 
     @model_validator(mode="after")
@@ -140,6 +141,18 @@ def redirect_uri(text: str, what: str = "a redirect URI") -> str:
     return text
 
 
+def on_a_redirect_origin(uri: str, redirect_uris: Collection[str]) -> bool:
+    """Whether ``uri`` has the scheme, host and port of one of ``redirect_uris``, as
+    Back-Channel Logout 2.2 asks of a ``backchannel_logout_uri``."""
+    return _origin(uri) in {_origin(redirect) for redirect in redirect_uris}
+
+
+def scopes_offered(optional_purposes: Iterable[str]) -> list[str]:
+    """The scopes a provider offers (discovery's ``scopes_supported``): ``openid``,
+    ``wallet_address`` and ``purpose:<id>`` of the policy's optional purposes."""
+    return [OPENID, WALLET_ADDRESS, *(PURPOSE_PREFIX + p for p in optional_purposes)]
+
+
 def _origin(uri: str) -> tuple[str, str | None, int | None]:
     parts = urlsplit(uri)
     return parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
@@ -147,7 +160,7 @@ def _origin(uri: str) -> tuple[str, str | None, int | None]:
 
 def purpose_of(scope: str) -> str | None:
     """The purpose id a ``purpose:<id>`` scope names, else ``None``."""
-    return scope[len(PURPOSE_PREFIX):] if scope.startswith(PURPOSE_PREFIX) else None
+    return scope[len(PURPOSE_PREFIX) :] if scope.startswith(PURPOSE_PREFIX) else None
 
 
 @dataclass(frozen=True)
@@ -169,11 +182,13 @@ class OidcClient:
     def client_metadata(self) -> dict[str, object]:
         # Authlib's RP-initiated logout reads the registered post-logout URIs here.
         metadata: dict[str, object] = {
-            "post_logout_redirect_uris": list(self.config.post_logout_redirect_uris)}
+            "post_logout_redirect_uris": list(self.config.post_logout_redirect_uris)
+        }
         if self.config.backchannel_logout_uri is not None:
             metadata["backchannel_logout_uri"] = self.config.backchannel_logout_uri
             metadata["backchannel_logout_session_required"] = (
-                self.config.backchannel_logout_session_required)
+                self.config.backchannel_logout_session_required
+            )
         return metadata
 
     def get_client_id(self) -> str:
@@ -211,8 +226,9 @@ class OidcClient:
         return grant_type in ("authorization_code", "refresh_token")
 
 
-def unknown_purposes(clients: Mapping[str, OidcClientConfig], optional: Collection[str]
-                     ) -> list[str]:
+def unknown_purposes(
+    clients: Mapping[str, OidcClientConfig], optional: Collection[str]
+) -> list[str]:
     """One problem per client whose scopes name a purpose that is not an optional
     (consent) purpose of the policy: only those can be granted on a consent screen."""
     problems = []
@@ -220,8 +236,10 @@ def unknown_purposes(clients: Mapping[str, OidcClientConfig], optional: Collecti
         named = {purpose_of(scope) for scope in config.scopes} - {None}
         unknown = sorted(str(name) for name in named - set(optional))
         if unknown:
-            problems.append(f"oidc_clients.{client_id}.scopes: {unknown} are not optional"
-                            " purposes of the policy")
+            problems.append(
+                f"oidc_clients.{client_id}.scopes: {unknown} are not optional"
+                " purposes of the policy"
+            )
     return problems
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,7 +26,14 @@ from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750.errors import InvalidTokenError
 
 from walletauth.encoding import b64url_decode
-from walletauth.oidc.clients import OPENID, WALLET_ADDRESS, OidcClient, unknown_purposes
+from walletauth.oidc.clients import (
+    OPENID,
+    WALLET_ADDRESS,
+    OidcClient,
+    scopes_offered,
+    unknown_purposes,
+)
+from walletauth.oidc.directory import ClientDirectory
 from walletauth.oidc.errors import OidcError
 from walletauth.oidc.grants import (
     CodeGrant,
@@ -47,10 +53,8 @@ from walletauth.oidc.grants import (
 from walletauth.oidc.logout import LogoutTokens
 from walletauth.oidc.registration import (
     REGISTER_PATH,
-    REGISTERED_PREFIX,
     RegistrationEndpoint,
     RegistrationRequest,
-    registered_client,
     registration_body,
 )
 from walletauth.oidc.sealing import PairwiseSubjects, Sealer, derive
@@ -82,10 +86,6 @@ TOKEN_PATH: Final = "/oauth/token"
 USERINFO_PATH: Final = "/oauth/userinfo"
 LOGOUT_PATH: Final = "/oauth/logout"
 JWKS_PATH: Final = "/.well-known/jwks.json"
-REGISTERED_CACHE: Final = 1024
-"""Registered clients a worker keeps in memory: a registered client never changes, so
-a kept one is never stale; one not kept is read from the store (where every worker's
-registrations are)."""
 Answer = tuple[int, Any, list[tuple[str, str]]]
 
 
@@ -129,15 +129,15 @@ class OidcProvider:
         self.runtime = runtime
         self.policy: Policy = runtime.policy
         self.issuer = settings.issuer
-        self.clients = {
-            client_id: OidcClient(client_id, config)
-            for client_id, config in settings.oidc_clients.items()
-        }
         optional = [p.id for p in self.policy.purposes.values() if p.optional]
         problems = unknown_purposes(settings.oidc_clients, optional)
         if problems:  # `walletauth serve` refuses them before; an app made in code here
             raise ValueError("; ".join(problems))
-        self.scopes_supported = [OPENID, WALLET_ADDRESS, *(f"purpose:{p}" for p in optional)]
+        self.scopes_supported = scopes_offered(optional)
+        self.directory = ClientDirectory(
+            settings.oidc_clients, self.scopes_supported, store_calls(runtime),
+            registration=settings.oidc_registration != "off")
+        self.clients = self.directory.configured
         secrets_ = runtime.store.secrets
         keys = [derive(secrets_.version(number).subject_hmac_key, b"sealing")
                 for number in sorted(secrets_.versions, reverse=True)]
@@ -160,8 +160,7 @@ class OidcProvider:
         if settings.oidc_registration != "off":
             self.registration = RegistrationEndpoint(
                 self.discovery, settings.oidc_registration_token_sha256, runtime.clock)
-        self._registered: OrderedDict[str, OidcClient] = OrderedDict()
-        self.logout_tokens = LogoutTokens(self.clients, id_tokens)
+        self.logout_tokens = LogoutTokens(self.directory.find, id_tokens)
 
     # --------------------------------------------------------------- discovery
 
@@ -200,20 +199,7 @@ class OidcProvider:
 
     async def find_client(self, client_id: object) -> OidcClient | None:
         """A configured client, else (registration on) a registered one."""
-        if not isinstance(client_id, str):
-            return None
-        client = self.clients.get(client_id) or self._registered.get(client_id)
-        if (client is not None or self.registration is None
-                or not client_id.startswith(REGISTERED_PREFIX)):
-            return client
-        stored = await store_calls(self.runtime).run(Store.oidc_client, client_id)
-        if stored is None:
-            return None
-        client = registered_client(stored, self.scopes_supported)
-        self._registered[client_id] = client
-        while len(self._registered) > REGISTERED_CACHE:
-            self._registered.popitem(last=False)
-        return client
+        return await self.directory.find(client_id)
 
     @contextlib.asynccontextmanager
     async def clients_for(self, *client_ids: object) -> AsyncIterator[None]:

@@ -21,7 +21,11 @@ first, so that a registered client is one a configuration could have named
   (OIDC Core 8.1); walletauth fetches none, and an unchecked one would let any client
   claim another party's sector and so link its users: such a registration is refused
   (``invalid_client_metadata``), and a ``sector_identifier_uri`` is accepted only on the
-  redirect URIs' own host, where it changes nothing.
+  redirect URIs' own host, where it changes nothing;
+- ``backchannel_logout_uri`` (OIDC Back-Channel Logout 1.0 2.2): https or loopback http,
+  no fragment, with the scheme, host and port of one of the ``redirect_uris``, as a
+  configured client's; ``backchannel_logout_session_required`` (true or false, false
+  when left out) only with it. Such a client is sent logout tokens as a configured one.
 
 Metadata walletauth does not use (logos, contacts, keys...) is ignored, as RFC 7591 2
 says, so it is neither kept nor answered. Registered ids begin with ``_``, which a
@@ -48,7 +52,13 @@ from authlib.oauth2.rfc7591.errors import InvalidClientMetadataError, InvalidRed
 from authlib.oidc.registration import ClientMetadataClaims as OidcMetadataClaims
 from pydantic import ValidationError
 
-from walletauth.oidc.clients import OPENID, OidcClient, OidcClientConfig, redirect_uri
+from walletauth.oidc.clients import (
+    OPENID,
+    OidcClient,
+    OidcClientConfig,
+    on_a_redirect_origin,
+    redirect_uri,
+)
 from walletauth.store.oidc_clients import StoredClient
 
 REGISTER_PATH: Final = "/oauth/register"
@@ -73,6 +83,8 @@ UNDERSTOOD: Final = frozenset(
         "application_type",
         "id_token_signed_response_alg",
         "post_logout_redirect_uris",
+        "backchannel_logout_uri",
+        "backchannel_logout_session_required",
     }
 )
 """The metadata walletauth uses or checks; the rest is ignored (RFC 7591 2)."""
@@ -127,6 +139,10 @@ def _config(
         post_logout_redirect_uris=tuple(metadata.get("post_logout_redirect_uris", ())),
         scopes=tuple(scopes),
         sector=sector_of(uris),
+        backchannel_logout_uri=metadata.get("backchannel_logout_uri"),
+        backchannel_logout_session_required=metadata.get(
+            "backchannel_logout_session_required", False
+        ),
         id_token_signed_response_alg=metadata.get("id_token_signed_response_alg", "RS256"),
     )
 
@@ -144,8 +160,13 @@ class WalletClientClaims(BaseClaims):
     string), then what a configured client must be. ``params`` is the provider's
     metadata (its scopes)."""
 
-    REGISTERED_CLAIMS = ["post_logout_redirect_uris"]  # noqa: RUF012 (Authlib's attribute)
-    """RP-Initiated Logout 1.0 3.1's; RFC 7591's and OIDC Registration's are theirs."""
+    REGISTERED_CLAIMS = [  # noqa: RUF012 (Authlib's attribute)
+        "post_logout_redirect_uris",
+        "backchannel_logout_uri",
+        "backchannel_logout_session_required",
+    ]
+    """RP-Initiated Logout 1.0 3.1's and Back-Channel Logout 1.0 2.2's; RFC 7591's and
+    OIDC Registration's are theirs."""
 
     def validate(self, now: object = None, leeway: int = 0) -> None:
         self._check_types()
@@ -155,6 +176,7 @@ class WalletClientClaims(BaseClaims):
         self._scope()
         self._grants()
         self._sector(uris)
+        self._logout(uris)
 
     def _check_types(self) -> None:
         for name in _STRINGS:
@@ -246,6 +268,36 @@ class WalletClientClaims(BaseClaims):
                     " the redirect_uris (this provider fetches none)"
                 )
 
+    def _logout(self, uris: Sequence[str]) -> None:
+        """Back-Channel Logout 2.2, with a configured client's rules
+        (:class:`~walletauth.oidc.clients.OidcClientConfig`)."""
+        required = self.get("backchannel_logout_session_required")
+        if required is not None and not isinstance(required, bool):
+            raise InvalidClientMetadataError("backchannel_logout_session_required is a boolean")
+        uri = self.get("backchannel_logout_uri")
+        if uri is None:
+            if required:
+                raise InvalidClientMetadataError(
+                    "backchannel_logout_session_required needs a backchannel_logout_uri"
+                )
+            return
+        if not isinstance(uri, str) or len(uri) > MAX_URI_CHARS:
+            raise InvalidClientMetadataError(
+                f"backchannel_logout_uri is a URI of at most {MAX_URI_CHARS} characters"
+            )
+        try:
+            redirect_uri(uri, "a back-channel logout URI")
+        except ValueError:
+            raise InvalidClientMetadataError(
+                "backchannel_logout_uri is absolute, without fragment or user info, https or"
+                " http on a loopback host"
+            ) from None
+        if not on_a_redirect_origin(uri, uris):
+            raise InvalidClientMetadataError(
+                "backchannel_logout_uri has the scheme, host and port of one of the"
+                " redirect_uris (Back-Channel Logout 2.2)"
+            )
+
 
 def registration_body(body: bytes, content_type: str) -> dict[str, Any]:
     """A registration request's body: a JSON object (RFC 7591 3.1)."""
@@ -332,6 +384,15 @@ class RegistrationEndpoint(ClientRegistrationEndpoint):
             # Authlib's claims (RS256, ES256).
             id_token_signed_response_alg=metadata.get("id_token_signed_response_alg") or "RS256",
         )
+        # Said only of a client registered for back-channel logout (false when left out,
+        # Back-Channel Logout 2.2); a null is no URI.
+        if metadata.get("backchannel_logout_uri") is None:
+            metadata.pop("backchannel_logout_uri", None)
+            metadata.pop("backchannel_logout_session_required", None)
+        else:
+            metadata["backchannel_logout_session_required"] = bool(
+                metadata.get("backchannel_logout_session_required")
+            )
         request.metadata = metadata
         return metadata
 

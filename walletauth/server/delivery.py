@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,7 +45,7 @@ from walletauth.store.purge import NOTICE_ABANDON_AFTER
 
 log = logging.getLogger("walletauth.server.delivery")
 
-LogoutPoster = Callable[[OutboxNotice, datetime], SignedPost | str]
+LogoutPoster = Callable[[OutboxNotice, datetime], Awaitable[SignedPost | str]]
 """Makes the POST of a queued back-channel logout (the OpenID Provider's logout tokens,
 :class:`walletauth.oidc.logout.LogoutTokens`), signed at the moment it is sent."""
 StatusCheck = Callable[[int], str | None]
@@ -98,7 +98,8 @@ async def deliver_once(
     for queued in claimed:
         post: SignedPost | str
         if queued.type == LOGOUT_NOTICE:
-            post = logouts(queued, now) if logouts is not None else "unknown_endpoint"
+            # The client is looked up through the gateway (a registered one is in the store).
+            post = await logouts(queued, now) if logouts is not None else "unknown_endpoint"
             check = logout_answer_error
         else:
             post, check = signed_post(queued, endpoints.get(queued.endpoint), now), answer_error

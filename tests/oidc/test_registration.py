@@ -19,6 +19,7 @@ from joserfc import jws
 
 from tests.oidc.conftest import REDIRECT, Person, Provider, serving, verifier
 from tests.oidc.test_code_flow import id_token_claims, metadata
+from walletauth.oidc.registration import UNDERSTOOD
 
 INITIAL_TOKEN = "initial-access-token-" + "z" * 32
 TOKEN_SETTINGS = {
@@ -69,6 +70,18 @@ def register(
         )
 
 
+def client_of(issued: dict, *, scope: str = "openid", redirect_uri: str = REDIRECT) -> OAuth2Client:
+    """Authlib's client for a registration's answer, with PKCE S256."""
+    return OAuth2Client(
+        issued["client_id"],
+        issued.get("client_secret"),
+        scope=scope,
+        redirect_uri=redirect_uri,
+        code_challenge_method="S256",
+        token_endpoint_auth_method=issued["token_endpoint_auth_method"],
+    )
+
+
 def signed_in(
     provider: Provider, person: Person, client: OAuth2Client, *, ticked: tuple[str, ...] = ()
 ) -> dict:
@@ -96,13 +109,7 @@ def test_a_registered_client_signs_a_wallet_in_with_code_and_pkce(registrar, som
     assert issued["token_endpoint_auth_method"] == "client_secret_basic"
     assert (issued["subject_type"], issued["id_token_signed_response_alg"]) == ("pairwise", "RS256")
 
-    client = OAuth2Client(
-        issued["client_id"],
-        issued["client_secret"],
-        scope="openid wallet_address",
-        redirect_uri=REDIRECT,
-        code_challenge_method="S256",
-    )
+    client = client_of(issued, scope="openid wallet_address")
     token = signed_in(registrar, someone, client, ticked=("wallet_address",))
 
     claims = id_token_claims(
@@ -122,13 +129,7 @@ def id_token_header(token: dict) -> dict:
 def test_a_client_registered_for_es256_gets_es256_id_tokens(registrar, someone):
     issued = register(registrar, {**WIKI, "id_token_signed_response_alg": "ES256"}).json()
     assert issued["id_token_signed_response_alg"] == "ES256"
-    client = OAuth2Client(
-        issued["client_id"],
-        issued["client_secret"],
-        scope="openid",
-        redirect_uri=REDIRECT,
-        code_challenge_method="S256",
-    )
+    client = client_of(issued)
 
     token = signed_in(registrar, someone, client)
 
@@ -154,13 +155,7 @@ def test_a_public_client_registers_without_a_secret_and_must_use_pkce(registrar,
     issued = register(registrar, {**WIKI, "token_endpoint_auth_method": "none"}).json()
     assert "client_secret" not in issued and "client_secret_expires_at" not in issued
 
-    client = OAuth2Client(
-        issued["client_id"],
-        scope="openid",
-        redirect_uri=REDIRECT,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="none",
-    )
+    client = client_of(issued)
     assert signed_in(registrar, someone, client)["id_token"]
 
     without_pkce = OAuth2Client(issued["client_id"], scope="openid", redirect_uri=REDIRECT)
@@ -175,13 +170,7 @@ def test_a_public_client_registers_without_a_secret_and_must_use_pkce(registrar,
 
 def test_a_client_that_registered_no_refresh_token_grant_gets_no_refresh_token(registrar, someone):
     issued = register(registrar, {**WIKI, "grant_types": ["authorization_code"]}).json()
-    client = OAuth2Client(
-        issued["client_id"],
-        issued["client_secret"],
-        scope="openid",
-        redirect_uri=REDIRECT,
-        code_challenge_method="S256",
-    )
+    client = client_of(issued)
 
     token = signed_in(registrar, someone, client)
 
@@ -198,13 +187,7 @@ def test_clients_of_one_host_share_a_sub_and_loopback_clients_do_not(registrar, 
         "http://127.0.0.1:9/other",
     ):
         issued = register(registrar, {**WIKI, "redirect_uris": [redirect]}).json()
-        client = OAuth2Client(
-            issued["client_id"],
-            issued["client_secret"],
-            scope="openid",
-            redirect_uri=redirect,
-            code_challenge_method="S256",
-        )
+        client = client_of(issued, redirect_uri=redirect)
         token = signed_in(registrar, someone, client)
         subs.append(
             id_token_claims(
@@ -225,13 +208,7 @@ def test_a_client_registered_on_one_server_is_known_to_another_on_the_database(
         serving(tmp_path, clock, oidc_clients={}, **TOKEN_SETTINGS, **backend_settings) as second,
     ):
         issued = register(first, WIKI).json()
-        client = OAuth2Client(
-            issued["client_id"],
-            issued["client_secret"],
-            scope="openid",
-            redirect_uri=REDIRECT,
-            code_challenge_method="S256",
-        )
+        client = client_of(issued)
         url, _ = client.create_authorization_url(
             second.url + "/oauth/authorize", code_verifier=verifier()
         )
@@ -243,13 +220,7 @@ def test_a_client_registered_on_one_server_is_known_to_another_on_the_database(
 def test_logout_by_id_token_hint_alone_sends_a_registered_client_to_its_uri(registrar, someone):
     bye = "http://127.0.0.1:9/bye"
     issued = register(registrar, {**WIKI, "post_logout_redirect_uris": [bye]}).json()
-    client = OAuth2Client(
-        issued["client_id"],
-        issued["client_secret"],
-        scope="openid",
-        redirect_uri=REDIRECT,
-        code_challenge_method="S256",
-    )
+    client = client_of(issued)
     token = signed_in(registrar, someone, client)
 
     answer = someone.http.get(
@@ -570,26 +541,8 @@ JSON = st.recursive(
 )
 METADATA = st.dictionaries(
     st.sampled_from(
-        [
-            "redirect_uris",
-            "token_endpoint_auth_method",
-            "grant_types",
-            "response_types",
-            "client_name",
-            "scope",
-            "sector_identifier_uri",
-            "subject_type",
-            "application_type",
-            "id_token_signed_response_alg",
-            "post_logout_redirect_uris",
-            "backchannel_logout_uri",
-            "backchannel_logout_session_required",
-            "jwks",
-            "contacts",
-            "logo_uri",
-            "software_statement",
-            "client_id",
-        ]
+        # Every field the provider reads, and some it ignores or must not take from a client.
+        [*sorted(UNDERSTOOD), "jwks", "contacts", "logo_uri", "software_statement", "client_id"]
     )
     | st.text(max_size=10),
     JSON,

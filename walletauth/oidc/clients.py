@@ -39,7 +39,7 @@ OPENID: Final = "openid"
 WALLET_ADDRESS: Final = "wallet_address"
 PURPOSE_PREFIX: Final = "purpose:"
 _PURPOSE_SCOPE: Final = re.compile(r"purpose:[a-z][a-z0-9_]*")
-_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 ID_TOKEN_ALGORITHMS: Final = ("RS256", "ES256")
 """What ID tokens may be signed with: RS256, which every provider must offer (OIDC Core
 15.1) and most clients expect, and ES256, the access tokens' algorithm."""
@@ -136,7 +136,7 @@ def redirect_uri(text: str, what: str = "a redirect URI") -> str:
     parts = urlsplit(text)
     if parts.fragment or not parts.hostname or parts.username or parts.password:
         raise ValueError(f"{text!r} is not an absolute URI without fragment or user info")
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in _LOOPBACK):
+    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
         raise ValueError(f"{text!r}: {what} is https, or http for a loopback host")
     return text
 

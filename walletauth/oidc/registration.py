@@ -53,6 +53,7 @@ from authlib.oidc.registration import ClientMetadataClaims as OidcMetadataClaims
 from pydantic import ValidationError
 
 from walletauth.oidc.clients import (
+    LOOPBACK,
     OPENID,
     OidcClient,
     OidcClientConfig,
@@ -69,7 +70,6 @@ GRANT_TYPES: Final = ("authorization_code", "refresh_token")
 MAX_REDIRECT_URIS: Final = 10
 MAX_URI_CHARS: Final = 2000
 MAX_NAME_CHARS: Final = 80
-_LOOPBACK: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 UNDERSTOOD: Final = frozenset(
     {
         "redirect_uris",
@@ -151,7 +151,7 @@ def sector_of(uris: Sequence[str]) -> str | None:
     """The pairwise sector of redirect URIs on one host: that host, lower-case; None (the
     client's own) for a loopback host."""
     host = (urlsplit(uris[0]).hostname or "").lower()
-    return None if host in _LOOPBACK else host
+    return None if host in LOOPBACK else host
 
 
 class WalletClientClaims(BaseClaims):

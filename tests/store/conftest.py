@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,3 +77,10 @@ def table_counts(store: Store) -> dict[str, int]:
                     sa.select(sa.func.count()).select_from(table)
                 ).scalar_one()
     return counts
+
+
+@pytest.fixture
+def pool() -> Iterator[ThreadPoolExecutor]:
+    """Two threads, for the tests that interleave two transactions on PostgreSQL's locks."""
+    with ThreadPoolExecutor(max_workers=2) as executor:
+        yield executor

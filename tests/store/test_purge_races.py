@@ -20,8 +20,8 @@ batch runs wholly before or after the sign-in or close, so there is nothing to i
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import timedelta
 
 import pytest
@@ -70,12 +70,6 @@ def until(condition: Callable[[], bool], what: str) -> None:
 def finished_or_waiting(engine: sa.Engine, work: Future, *, others_waiting: int) -> bool:
     """``work`` is done, or waits on a lock beside the ``others_waiting`` already waiting."""
     return work.done() or len(waiting_statements(engine)) > others_waiting
-
-
-@pytest.fixture
-def pool() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=2) as executor:
-        yield executor
 
 
 def test_a_sign_in_landing_while_purge_chooses_keeps_its_subject(store, pool):

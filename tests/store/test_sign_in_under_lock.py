@@ -14,7 +14,7 @@ until it commits: nothing to interleave.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
@@ -33,12 +33,6 @@ pytestmark = pytest.mark.parametrize(
 )
 
 LATER = NOW + timedelta(hours=1)
-
-
-@pytest.fixture
-def pool() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=2) as executor:
-        yield executor
 
 
 def logs(store: Store, address: str, purpose: str) -> int:

@@ -19,6 +19,7 @@ from joserfc import jws
 
 from tests.oidc.conftest import REDIRECT, Person, Provider, serving, verifier
 from tests.oidc.test_code_flow import id_token_claims, metadata
+from tests.server.conftest import Clock
 from walletauth.oidc.registration import UNDERSTOOD
 
 INITIAL_TOKEN = "initial-access-token-" + "z" * 32
@@ -41,6 +42,22 @@ WIKI = {
 def registrar(tmp_path, clock, backend_settings) -> Iterator[Provider]:
     """A provider with registration by initial access token, and no client configured."""
     with serving(tmp_path, clock, oidc_clients={}, **TOKEN_SETTINGS, **backend_settings) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def gatekeeper(tmp_path_factory) -> Iterator[Provider]:
+    """One provider, on the default store, for the requests refused before a client is
+    stored (a token or metadata check): a server per backend and test would spend a
+    minute of the suite starting servers. Its rate limit is out of the way, since every
+    test here registers from the same address."""
+    with serving(
+        tmp_path_factory.mktemp("gatekeeper"),
+        Clock(),
+        oidc_clients={},
+        rate_limits="register=100000",
+        **TOKEN_SETTINGS,
+    ) as running:
         yield running
 
 
@@ -287,10 +304,10 @@ def test_registration_off_is_an_unknown_path_and_not_in_discovery(provider):
     assert "registration_endpoint" not in metadata(provider)
 
 
-def test_discovery_names_the_registration_endpoint_when_on(registrar):
-    found = metadata(registrar)
+def test_discovery_names_the_registration_endpoint_when_on(gatekeeper):
+    found = metadata(gatekeeper)
 
-    assert found["registration_endpoint"] == registrar.url + "/oauth/register"
+    assert found["registration_endpoint"] == gatekeeper.url + "/oauth/register"
     OpenIDProviderMetadata(found).validate_registration_endpoint()
 
 
@@ -304,8 +321,8 @@ def test_discovery_names_the_registration_endpoint_when_on(registrar):
         (None, {"Authorization": "Bearer"}),
     ],
 )
-def test_without_the_initial_access_token_registration_is_401(registrar, token, headers):
-    answer = register(registrar, WIKI, token=token, headers=headers)
+def test_without_the_initial_access_token_registration_is_401(gatekeeper, token, headers):
+    answer = register(gatekeeper, WIKI, token=token, headers=headers)
 
     assert answer.status_code == 401
     assert answer.json()["error"] == "invalid_token"
@@ -377,11 +394,11 @@ def test_without_the_initial_access_token_registration_is_401(registrar, token, 
     ],
 )
 def test_a_client_the_provider_cannot_serve_is_refused_with_rfc_7591s_error(
-    registrar, change, error
+    gatekeeper, change, error
 ):
     body = {key: value for key, value in {**WIKI, **change}.items() if value is not None}
 
-    answer = register(registrar, body)
+    answer = register(gatekeeper, body)
 
     assert answer.status_code == 400, answer.text
     assert answer.json()["error"] == error
@@ -455,9 +472,9 @@ def test_metadata_the_provider_does_not_use_is_ignored(registrar):
         b'{"client_name": NaN, "redirect_uris": ["http://127.0.0.1/cb"]}',
     ],
 )
-def test_a_body_that_is_no_json_object_is_invalid_client_metadata(registrar, body):
+def test_a_body_that_is_no_json_object_is_invalid_client_metadata(gatekeeper, body):
     answer = httpx.post(
-        registrar.url + "/oauth/register",
+        gatekeeper.url + "/oauth/register",
         content=body,
         headers={**BEARER, "Content-Type": "application/json"},
     )
@@ -467,9 +484,9 @@ def test_a_body_that_is_no_json_object_is_invalid_client_metadata(registrar, bod
         assert answer.json()["error"] == "invalid_client_metadata"
 
 
-def test_a_form_body_is_invalid_client_metadata(registrar):
+def test_a_form_body_is_invalid_client_metadata(gatekeeper):
     answer = httpx.post(
-        registrar.url + "/oauth/register", data={"client_name": "x"}, headers=BEARER
+        gatekeeper.url + "/oauth/register", data={"client_name": "x"}, headers=BEARER
     )
 
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_client_metadata"

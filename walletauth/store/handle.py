@@ -40,21 +40,25 @@ if TYPE_CHECKING:
 class StoreHandle:
     """The records engine, the key store, the policy in force and the secrets."""
 
-    policy: Policy
-
     def __init__(
         self, engine: sa.Engine, keys: KeyStore, *, policy: Policy, secrets: Secrets
     ) -> None:
         self.engine = engine
         self.keys = keys
-        self.policy = policy
+        self._policy = policy
         self.secrets = secrets
         self.reader = engine.execution_options(**READ_ONLY)
         """The engine for transactions that only read (DEFERRED on SQLite)."""
         self.login_sql = LoginSql(engine, keys.engine)
         self.login_plan: LoginPlan | None = None
-        """What a sign-in writes under ``login_plan.policy`` (see :mod:`.logins`)."""
-        self._texts: tuple[Policy, CurrentTexts] | None = None
+        """What a sign-in writes under the policy (see :mod:`.logins`), once it is asked."""
+        self._texts: CurrentTexts | None = None
+
+    @property
+    def policy(self) -> Policy:
+        """The policy in force, for the handle's life: a new policy takes a new handle (the
+        server loads it at start-up), so what is derived from it is computed once."""
+        return self._policy
 
     def close(self) -> None:
         self.engine.dispose()
@@ -70,12 +74,10 @@ class StoreHandle:
         return state_from_events(events, self.current_texts())
 
     def current_texts(self) -> CurrentTexts:
-        """The digests of the policy in force (computed again if the policy changed)."""
-        texts = self._texts
-        if texts is None or texts[0] is not self.policy:
-            texts = self._texts = (self.policy, CurrentTexts(self.policy.version,
-                                                             self.policy.consent_digests()))
-        return texts[1]
+        """The digests of the policy in force."""
+        if self._texts is None:
+            self._texts = CurrentTexts(self.policy.version, self.policy.consent_digests())
+        return self._texts
 
 
 @dataclass(slots=True)

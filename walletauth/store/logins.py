@@ -345,9 +345,9 @@ def _login(
 
 
 def _login_plan(store: StoreHandle) -> LoginPlan:
-    """What a sign-in writes under the current policy (looked up again if it changed)."""
+    """What a sign-in writes under the policy in force (fixed for the handle's life)."""
     plan = store.login_plan
-    if plan is None or plan.policy is not store.policy:
+    if plan is None:
         with policy_errors_as_store_errors():
             plan = store.login_plan = LoginPlan.of(store.policy)
     return plan

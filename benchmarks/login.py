@@ -342,12 +342,12 @@ def signed_bodies(nonces: list[str], path: Path) -> None:
 # --- the runs ---------------------------------------------------------------------------
 
 
-def measure_ceiling(args) -> dict:
+def measure_ceiling(args, workers: int = 1) -> dict:
     port = free_port()
     command = [
         sys.executable, "-m", "uvicorn", "--factory", "login:bare_app", "--app-dir", str(HERE),
         "--port", str(port), "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-        "--log-level", "warning",
+        "--log-level", "warning", "--workers", str(workers),
     ]
     url = f"http://127.0.0.1:{port}/"
     with running(command, url, dict(os.environ)) as server:
@@ -529,6 +529,7 @@ def report_production(rounds: list[tuple[dict, list[tuple[str, dict]]]]) -> None
           " pool waits (count, mean, over 1 ms); lock waits (share of active backends)")
     production_ratios: list[float] = []
     second_worker: list[float] = []
+    bare_second: list[float] = []
     p99s: list[float] = []
     for number, (_ceiling, rows) in enumerate(rounds, 1):
         sqlite = rows[0][1]["all_cpu_us"]
@@ -554,6 +555,12 @@ def report_production(rounds: list[tuple[dict, list[tuple[str, dict]]]]) -> None
                 p99s.append(result["p99_ms"])
         if 1 in by_workers and 2 in by_workers:
             second_worker.append(by_workers[2] / by_workers[1])
+        if "two_workers" in _ceiling:
+            bare = _ceiling["two_workers"]
+            bare_second.append(bare["cpu_us"] / _ceiling["cpu_us"])
+            print(f"{number:<4}{'bare FastAPI route, 2 workers':<36}{bare['per_second']:>7.0f}"
+                  f" req/s, {bare['cpu_us']:.0f} us each = {bare_second[-1]:.2f}x 1 worker's,"
+                  f"  p99 {bare['p99_ms']:.1f} ms")
     if production_ratios:
         ratio = statistics.median(production_ratios)
         verdict = "met" if ratio <= TARGET_PRODUCTION_CPU else "missed"
@@ -568,6 +575,9 @@ def report_production(rounds: list[tuple[dict, list[tuple[str, dict]]]]) -> None
         verdict = "met" if ratio <= TARGET_SECOND_WORKER_CPU else "missed"
         print(f"target CPU per login with 2 workers <= {TARGET_SECOND_WORKER_CPU}x 1 worker's:"
               f" {verdict} ({ratio:.2f}x)")
+    if bare_second:
+        print(f"  the bare route's own CPU per request with 2 workers: "
+              f"{statistics.median(bare_second):.2f}x 1 worker's (the machine's floor)")
 
 
 def main() -> None:
@@ -596,6 +606,10 @@ def main() -> None:
 def measure_round(args, number: int) -> tuple[dict, list[tuple[str, dict]]]:
     print(f"round {number}: the ceiling ...", flush=True)
     ceiling = measure_ceiling(args)
+    if 2 in args.worker_counts and not args.no_postgres:
+        # What a second worker costs the simplest route on this machine: the floor under
+        # the production path's own second-worker ratio.
+        ceiling["two_workers"] = measure_ceiling(args, workers=2)
     sqlite = measure_logins(args, "SQLite", {})
     sqlite["workers"] = 1
     rows = [("logins, 1 worker, SQLite", sqlite)]

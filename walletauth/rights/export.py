@@ -20,7 +20,7 @@ import csv
 import io
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from walletauth.policy import Policy
@@ -111,6 +111,7 @@ def _records(policy: Policy, records: list[Record]) -> list[dict[str, Any]]:
         if said is None:
             said = words[pair] = _policy_words(policy, *pair)
         dpv, basis_set_by, retention_set_by = said
+        collected_at = record.collected_at.isoformat()
         lines.append({
             "id": record.id,
             "category": record.category,
@@ -118,14 +119,23 @@ def _records(policy: Policy, records: list[Record]) -> list[dict[str, Any]]:
             "dpv": dpv,
             "basis": record.basis,
             "basis_set_by": basis_set_by,
-            "collected_at": record.collected_at.isoformat(),
-            "updated_at": record.updated_at.isoformat(),
+            "collected_at": collected_at,
+            "updated_at": _same_or_own(record.updated_at, record.collected_at, collected_at),
             "expires_at": record.expires_at.isoformat(),
             "retention_set_by": retention_set_by,
             "source": record.source,
             "data": dict(record.data),
         })
     return lines
+
+
+def _same_or_own(moment: datetime, other: datetime, other_text: str) -> str:
+    """``moment.isoformat()``, taken from ``other``'s when they are the same UTC time (a
+    record never changed since it was collected): the same text, one formatting less of
+    the three per record that are most of the document's CPU (``benchmarks/README.md``)."""
+    if moment.tzinfo is UTC and other.tzinfo is UTC and moment == other:
+        return other_text
+    return moment.isoformat()
 
 
 _PolicyWords = tuple[str | None, SetBy | None, SetBy]

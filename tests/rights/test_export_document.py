@@ -7,7 +7,7 @@ reading its diff."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 from tests.policy.changes import shipped_text
@@ -22,6 +22,7 @@ from walletauth.store.requests_log import RequestEntry
 PINNED = Path(__file__).with_name("export_document.json")
 ADDRESS = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TOKYO = timezone(timedelta(hours=9))
 
 
 def policy() -> Policy:
@@ -47,7 +48,7 @@ def dossier(version: str) -> Dossier:
     kinds = [("contact_email", "service_provision", "necessary", {"email": "a@example.org"}),
              ("contact_email", "partner_guidance", "consent", {"email": "b@example.org"}),
              ("access_log", "service_provision", "necessary", {"ip": "203.0.113.0"}),
-             ("inquiry", "former_purpose", "consent", {"text": "ｑ？ \"quoted\" <b>"}),
+             ("inquiry", "former_purpose", "consent", {"text": "質問です \"quoted\" <b>"}),
              ("cookie_id", "quality_marketing", "consent", {"id": "c-1", "n": 3.5, "x": None})]
     records = [
         Record(id=index + 1, category=category, purpose=purpose, basis=basis,
@@ -57,6 +58,11 @@ def dossier(version: str) -> Dossier:
                updated_at=NOW + timedelta(hours=index % 3), policy_version=version)
         for index, (category, purpose, basis, data) in enumerate(kinds * 4)
     ]
+    # The same moment as it was collected, written in another zone: its own text.
+    records.append(Record(id=21, category="inquiry", purpose="service_provision",
+                          basis="necessary", collected_at=NOW, expires_at=NOW,
+                          source="chat", data={}, updated_at=NOW.astimezone(TOKYO),
+                          policy_version=version))
     return Dossier(
         found=True,
         records=records,
@@ -97,12 +103,13 @@ def test_the_pinned_document_has_what_it_pins():
     operator's, a dropped purpose's, records withheld by category and by ground."""
     document = json.loads(PINNED.read_text(encoding="utf-8"))
     records = document["records"]
-    assert len(records) == 16 and {r["category"] for r in records} == {
+    assert len(records) == 17 and {r["category"] for r in records} == {
         "contact_email", "inquiry", "cookie_id"}
     assert {(r["basis_set_by"], r["retention_set_by"]) for r in records} == {
         ("policy", "policy"), ("operator", "policy"), (None, "operator"),
-        ("operator", "operator")}
+        ("operator", "operator"), ("policy", "operator")}
     assert {r["dpv"] for r in records if r["purpose"] == "former_purpose"} == {None}
+    assert records[-1]["updated_at"] == "2026-03-01T21:00:00+09:00"
     assert [(w["section"], w["records"]) for w in document["withheld"]] == [
         ("records", 4), ("third_party_provisions", 1)]
 

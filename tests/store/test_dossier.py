@@ -90,8 +90,8 @@ def test_a_write_in_progress_does_not_hold_up_a_disclosure(metalive):
 def test_the_dossier_reads_each_record_as_the_column_types_do(backend, secrets):
     """read_dossier reads the records on the driver (records.fetch_subject_records): each
     is field for field what Core's read of the same row gives (subject_records), its times
-    aware in UTC, also when a PostgreSQL session's zone is not UTC (the driver then gives
-    them in that zone)."""
+    aware in UTC, also when a PostgreSQL session's zone is not UTC (the read sets UTC for
+    its own transaction only: the session's zone is as it was after it)."""
     url = backend.url
     if backend.name == "postgres":
         url = sa.make_url(url).update_query_dict({"options": "-c TimeZone=Asia/Tokyo"})
@@ -108,11 +108,12 @@ def test_the_dossier_reads_each_record_as_the_column_types_do(backend, secrets):
             connection.execute(sa.update(records).where(records.c.id == connection.execute(
                 sa.select(sa.func.max(records.c.id))).scalar_one()).values(
                     updated_at=NOW + timedelta(hours=5, microseconds=7)))
-        if backend.name == "postgres":
-            with store.engine.connect() as connection:
-                assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "Asia/Tokyo"
 
         dossier = read_dossier(store, ALICE)
+        if backend.name == "postgres":
+            assert store.engine.pool.checkedin() == 1  # so the one the read used
+            with store.engine.connect() as connection:
+                assert connection.exec_driver_sql("SHOW TimeZone").scalar() == "Asia/Tokyo"
         core = store.subject_records(ALICE, now=NOW - timedelta(days=1))  # every one live
     finally:
         store.close()

@@ -121,6 +121,9 @@ _SELECT_SUBJECT_RECORDS = (
 )
 
 
+_UTC_SESSION = "SET LOCAL TimeZone = 'UTC'"
+
+
 @dataclass(frozen=True, slots=True)
 class SealedRecords:
     """A subject's ``records`` rows as the driver gave them (:func:`fetch_subject_records`),
@@ -144,6 +147,11 @@ def fetch_subject_records(connection: sa.Connection, subject_id: int) -> SealedR
         text = text.replace("?", "%s")
     cursor = connection.connection.cursor()
     try:
+        if connection.dialect.name == "postgresql":
+            # The driver then gives the times in UTC itself (datetime.UTC, which utc_reader
+            # passes through), not in the session's zone for utc_reader to convert: one
+            # round trip for 30,000 conversions at 10,000 records. Until the transaction ends.
+            cursor.execute(_UTC_SESSION)
         cursor.execute(text, (subject_id,))
         rows = cursor.fetchall()
     finally:

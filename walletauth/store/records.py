@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import json.scanner
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,8 +30,10 @@ _FIELD_HASH_DOMAIN = b"walletauth field hash"
 # every call; built once, it seals a record about 2 us faster.
 _RECORD_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), allow_nan=False)
 
-# json.loads's own decoder (its default arguments), called without its per-call checks.
-_JSON_DECODER = json.JSONDecoder()
+# The scanner of json.loads's own decoder (its default arguments), see read_json. (typeshed
+# types make_scanner's argument as the scanner class; it takes the decoder.)
+_SCAN_JSON: Callable[[str, int], tuple[Any, int]] = json.scanner.make_scanner(
+    json.JSONDecoder())  # type: ignore[arg-type]
 
 # Built once and reused with new parameters: SQLAlchemy then neither rebuilds it nor
 # recomputes its cache key per call.
@@ -119,9 +122,8 @@ _SELECT_SUBJECT_RECORDS = (
     "SELECT id, category, purpose, basis, collected_at, updated_at, expires_at, source,"
     " policy_version, data FROM records WHERE subject_id = ? ORDER BY id"
 )
-
-
 _UTC_SESSION = "SET LOCAL TimeZone = 'UTC'"
+"""PostgreSQL: the session's zone for the rest of the transaction only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,19 +166,33 @@ def open_sealed(sealed: SealedRecords, key: bytes) -> list[Record]:
 
     Per row, the cheapest calls that give the same values: :class:`Record` built with
     positional arguments (about 1 us less than by keyword, its frozen ``__init__`` being
-    the larger part of a row's cost), and the JSON decoded from text by the decoder
-    ``json.loads`` uses (what it does after finding the bytes' encoding, always UTF-8 and
-    ASCII here: :func:`_plain`)."""
+    the larger part of a row's cost; tests/store/test_dossier.py holds them to the
+    keyword-built records of :func:`open_records`), and the JSON read by :func:`read_json`."""
     rows, utc = sealed.rows, sealed.utc
     plain = _open_all(key, [(row[1], row[2], row[9]) for row in rows])
-    decode = _JSON_DECODER.decode
     return [
         Record(id_, category, purpose, basis, utc(collected_at), utc(expires_at), source,
-               decode(data.decode("utf-8", "surrogatepass")), utc(updated_at),
+               read_json(data), utc(updated_at),
                policy_version)
         for (id_, category, purpose, basis, collected_at, updated_at, expires_at, source,
              policy_version, _sealed), data in zip(rows, plain, strict=True)
     ]
+
+
+def read_json(data: bytes) -> Any:
+    """``json.loads(data)``, about 1.3 us less per value for what :func:`_plain` writes
+    (one JSON value in UTF-8, nothing around it): its text read by the scanner alone,
+    without ``json.loads``'s encoding detection, two whitespace matches and three Python
+    calls. Whatever the scanner does not read whole (whitespace around the value, text
+    after it, a byte-order mark, UTF-16 or 32, no JSON) goes to ``json.loads`` itself."""
+    try:
+        text = data.decode("utf-8", "surrogatepass")
+        value, end = _SCAN_JSON(text, 0)
+        if end == len(text):
+            return value
+    except (StopIteration, ValueError):  # JSONDecodeError, UnicodeDecodeError
+        pass
+    return json.loads(data)
 
 
 def minimised(

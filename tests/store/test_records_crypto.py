@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from walletauth.policy.loader import load_policy
 from walletauth.store import Secrets, StoreError
 from walletauth.store.crypto import derived_key, new_subject_key, unseal
-from walletauth.store.records import minimised, open_data, seal_data
+from walletauth.store.records import minimised, open_data, read_json, seal_data
 
 ABC = load_policy("abcrecords")
 KEY = new_subject_key()
@@ -43,6 +43,31 @@ def test_sealed_data_is_the_compact_sorted_json_of_the_data(data):
     expected = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     assert plain == expected.encode("utf-8")
     assert open_data(KEY, "contact_email", "service_provision", sealed) == json.loads(expected)
+
+
+@given(data=st.dictionaries(st.text(), _JSON_VALUES, max_size=6))
+def test_the_disclosures_json_reader_reads_sealed_data_as_json_loads(data):
+    """read_json (the disclosure's, records.open_sealed) on what a seal holds."""
+    plain = unseal(KEY, seal_data(KEY, "contact_email", "service_provision", data), ASSOCIATED)
+    assert read_json(plain) == json.loads(plain) == data
+
+
+@pytest.mark.parametrize("data", [
+    b'{"a":1}', b' {"a":1}', b'{"a":1}\n', b"[1, 2]", b'"x"', b"1", b"-0.0", b"NaN",
+    b"Infinity", b'{"a":1}x', b'{"a":1} {"b":2}', b"", b" ", b"{", b'{"a":}', b"nul",
+    b"\xef\xbb\xbf{}", '{"\u00e9":1}'.encode("utf-16"), '"\u00e9"'.encode("utf-32-le"),
+    "1".encode("utf-16-be"), b'"\xed\xa0\x80"', b"\xff",
+])
+def test_the_disclosures_json_reader_reads_and_refuses_any_bytes_as_json_loads(data):
+    try:
+        expected: object = json.loads(data)
+    except ValueError as error:
+        with pytest.raises(type(error)) as refused:
+            read_json(data)
+        assert str(refused.value) == str(error)
+    else:
+        read = read_json(data)
+        assert repr(read) == repr(expected) and type(read) is type(expected)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,13 @@ import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW
 from walletauth.store import StoreError
-from walletauth.store.requests_log import finish_request, list_requests, open_request
+from walletauth.store.audit import audit_entries
+from walletauth.store.requests_log import (
+    finish_audited,
+    finish_request,
+    list_requests,
+    open_request,
+)
 from walletauth.store.rights_schema import rights_requests
 
 HOUR = timedelta(hours=1)
@@ -106,3 +112,29 @@ def test_listing_does_not_wait_for_a_writer(store, backend):
         listed.set()
         writer.join()
     assert [(entry.id, dict(entry.detail)) for entry in entries] == [(request, {})]
+
+
+def test_a_request_completed_with_its_audit_entry_has_both_or_neither(store):
+    """finish_audited (the export's completion): the request completed and the subject's
+    audit entry in one transaction; an entry the audit log refuses (a wallet address in
+    its detail) leaves the request received and no entry."""
+    store.record_login(ALICE, 1, now=NOW)
+    completed = open_request(store, ALICE, "export", now=NOW)
+    refused = open_request(store, ALICE, "export", now=NOW)
+    before = audit_entries(store, ALICE)
+
+    finish_audited(store, completed, ALICE, "export", now=NOW + HOUR, detail={"records": 2},
+                   audit_detail={"records": 2, "withheld": 1})
+    with pytest.raises(StoreError):
+        finish_audited(store, refused, ALICE, "export", now=NOW + HOUR,
+                       detail={"records": 2}, audit_detail={"records": ALICE})
+
+    entries = {entry.id: entry for entry in list_requests(store, ALICE)}
+    assert (entries[completed].status, entries[completed].completed_at) == ("completed",
+                                                                            NOW + HOUR)
+    assert dict(entries[completed].detail) == {"records": 2}
+    assert (entries[refused].status, entries[refused].completed_at) == ("received", None)
+    [logged] = audit_entries(store, ALICE)[len(before):]
+    assert (logged.event, logged.at, dict(logged.detail)) == (
+        "export", NOW + HOUR, {"records": 2, "withheld": 1})
+    assert logged.subject_ref == store.subject_ref(ALICE)

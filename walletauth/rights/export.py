@@ -20,12 +20,12 @@ import csv
 import io
 import json
 from collections import Counter
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from walletauth.policy import Policy
 from walletauth.policy.model import Category, Purpose
-from walletauth.policy.render import Setting, basis_setting, retention_setting
+from walletauth.policy.render import SetBy, Setting, basis_setting, retention_setting
 from walletauth.store.dossier import Dossier
 from walletauth.store.records import Record
 from walletauth.store.requests_log import RequestEntry
@@ -42,16 +42,17 @@ def build_document(
     policy: Policy, address: str, dossier: Dossier, requests: list[RequestEntry],
     *, now: datetime,
 ) -> ExportDocument:
-    disclosed = [r for r in dossier.records if policy.category(r.category).disclosed_on_export]
-    withheld = Counter(r.category for r in dossier.records
-                       if not policy.category(r.category).disclosed_on_export)
+    shown = {category: policy.category(category).disclosed_on_export
+             for category in dict.fromkeys(r.category for r in dossier.records)}
+    disclosed = [r for r in dossier.records if shown[r.category]]
+    withheld = Counter(r.category for r in dossier.records if not shown[r.category])
     return {
         "subject": address,
         "policy": {"id": policy.id, "version": policy.version},
         "generated_at": now.isoformat(),
         "purposes": {p.id: _purpose(p) for p in policy.purposes.values()},
         "categories": {c.id: _category(c) for c in policy.categories.values()},
-        "records": [_record(policy, record) for record in disclosed],
+        "records": _records(policy, disclosed),
         "withheld": [
             *(_withheld(policy, category, count) for category, count in withheld.items()),
             *_withheld_provisions(dossier),
@@ -98,25 +99,57 @@ def _labelled(value: str, setting: Setting) -> dict[str, Any]:
             f"{value}_clause": setting.clause}
 
 
-def _record(policy: Policy, record: Record) -> dict[str, Any]:
+def _records(policy: Policy, records: list[Record]) -> list[dict[str, Any]]:
+    """Each record's line. The policy's words on a record depend on its category and
+    purpose only: looked up once per pair (a subject's records share a few pairs), not per
+    record (``benchmarks/README.md``)."""
+    words: dict[tuple[str, str], _PolicyWords] = {}
+    lines = []
+    for record in records:
+        pair = (record.category, record.purpose)
+        said = words.get(pair)
+        if said is None:
+            said = words[pair] = _policy_words(policy, *pair)
+        dpv, basis_set_by, retention_set_by = said
+        collected_at = record.collected_at.isoformat()
+        lines.append({
+            "id": record.id,
+            "category": record.category,
+            "purpose": record.purpose,
+            "dpv": dpv,
+            "basis": record.basis,
+            "basis_set_by": basis_set_by,
+            "collected_at": collected_at,
+            "updated_at": _same_or_own(record.updated_at, record.collected_at, collected_at),
+            "expires_at": record.expires_at.isoformat(),
+            "retention_set_by": retention_set_by,
+            "source": record.source,
+            "data": dict(record.data),
+        })
+    return lines
+
+
+def _same_or_own(moment: datetime, other: datetime, other_text: str) -> str:
+    """``moment.isoformat()``, taken from ``other``'s when they are the same UTC time (a
+    record never changed since it was collected): the same text, one formatting less of
+    the three per record that are most of the document's CPU (``benchmarks/README.md``)."""
+    if moment.tzinfo is UTC and other.tzinfo is UTC and moment == other:
+        return other_text
+    return moment.isoformat()
+
+
+_PolicyWords = tuple[str | None, SetBy | None, SetBy]
+"""A record's ``dpv``, ``basis_set_by`` and ``retention_set_by``."""
+
+
+def _policy_words(policy: Policy, category_id: str, purpose_id: str) -> _PolicyWords:
     # A record kept under a purpose the policy has since dropped (METALIVE's former
-    # legal_requests) is still the subject's: disclosed, without a DPV term.
-    purpose = policy.find_purpose(record.purpose)
-    return {
-        "id": record.id,
-        "category": record.category,
-        "purpose": record.purpose,
-        "dpv": purpose.dpv if purpose is not None else None,
-        "basis": record.basis,
-        # Who set the basis: unknown for a purpose the policy no longer has.
-        "basis_set_by": basis_setting(purpose).set_by if purpose is not None else None,
-        "collected_at": record.collected_at.isoformat(),
-        "updated_at": record.updated_at.isoformat(),
-        "expires_at": record.expires_at.isoformat(),
-        "retention_set_by": retention_setting(policy.category(record.category)).set_by,
-        "source": record.source,
-        "data": dict(record.data),
-    }
+    # legal_requests) is still the subject's: disclosed, without a DPV term and with
+    # who set its basis unknown.
+    purpose = policy.find_purpose(purpose_id)
+    return (purpose.dpv if purpose is not None else None,
+            basis_setting(purpose).set_by if purpose is not None else None,
+            retention_setting(policy.category(category_id)).set_by)
 
 
 def _withheld(policy: Policy, category_id: str, count: int) -> dict[str, Any]:

@@ -69,11 +69,11 @@ def export_subject(store: Store, address: str, *, now: datetime) -> ExportDocume
         found = dossier.read_dossier(store, checksum)
         document = build_document(store.policy, checksum, found,
                                   requests_log.list_requests(store, checksum), now=now)
-        store.audit(checksum, "export", now=now,
-                    detail={"records": len(document["records"]),
-                            "withheld": sum(w["records"] for w in document["withheld"])})
-        requests_log.finish_request(store, request_id, "completed", now=now,
-                           detail={"records": len(document["records"])})
+        requests_log.finish_audited(
+            store, request_id, checksum, "export", now=now,
+            detail={"records": len(document["records"])},
+            audit_detail={"records": len(document["records"]),
+                          "withheld": sum(w["records"] for w in document["withheld"])})
     return document
 
 

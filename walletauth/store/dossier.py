@@ -12,9 +12,8 @@ from walletauth.store.addresses import normalise_address
 from walletauth.store.audit import AuditEntry, read_audit
 from walletauth.store.consent import ConsentEvent
 from walletauth.store.handle import StoreHandle
-from walletauth.store.records import Record, open_records
+from walletauth.store.records import Record, fetch_subject_records, open_sealed
 from walletauth.store.rights_schema import third_party_provisions
-from walletauth.store.schema import records
 from walletauth.store.subjects import find_with_history, refs_of
 
 
@@ -48,9 +47,7 @@ def read_dossier(store: StoreHandle, address: str) -> Dossier:
         subject, events = find_with_history(connection, refs, lock=False)
         if subject is None:
             return Dossier(found=False)
-        rows = connection.execute(
-            sa.select(records).where(records.c.subject_id == subject.id).order_by(records.c.id)
-        ).all()
+        sealed = fetch_subject_records(connection, subject.id)
         provision_rows = connection.execute(
             sa.select(third_party_provisions)
             .where(third_party_provisions.c.subject_id == subject.id)
@@ -62,7 +59,7 @@ def read_dossier(store: StoreHandle, address: str) -> Dossier:
         return Dossier(found=False)
     return Dossier(
         found=True,
-        records=open_records(rows, key),
+        records=open_sealed(sealed, key),
         events=events,
         provisions=[
             Provision(row.recipient, tuple(row.categories), row.ground, row.provided_at,

@@ -9,7 +9,9 @@ SQL text written once per dialect (SQLite and PostgreSQL speak the same ``ON CON
 and ``RETURNING``; only the placeholder differs), run on a pooled DBAPI connection in one
 transaction that :meth:`LoginSql.batch` begins and ends itself. Times pass through
 the columns' own type (:class:`UTCDateTime`), so the rows are exactly what the Core path
-writes and reads. Everything else in the store stays on SQLAlchemy.
+writes and reads. Everything else in the store stays on SQLAlchemy, but for the
+disclosure's read of all a subject's records
+(:func:`walletauth.store.records.fetch_subject_records`).
 
 Group commit: on SQLite the commit (writing the transaction's pages to the WAL) costs
 about a third of a sign-in's CPU, so concurrent sign-ins share one transaction, each in a

@@ -12,7 +12,13 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from walletauth.store.addresses import normalise_address
-from walletauth.store.handle import StoreHandle, require_positive_int
+from walletauth.store.audit import AuditEvent, DetailValue, log_event
+from walletauth.store.handle import (
+    StoreHandle,
+    find_subject,
+    require_positive_int,
+    write_transaction,
+)
 from walletauth.store.rights_schema import rights_requests
 from walletauth.store.subjects import refs_of
 from walletauth.store.types import require_aware
@@ -56,6 +62,27 @@ def finish_request(
 ) -> None:
     with store.engine.begin() as connection:
         finish_in(connection, request_id, status, reason, detail or {}, require_aware(now))
+
+
+def finish_audited(
+    store: StoreHandle,
+    request_id: str,
+    address: str,
+    event: AuditEvent,
+    *,
+    now: datetime,
+    detail: Mapping[str, Any],
+    audit_detail: Mapping[str, DetailValue],
+) -> None:
+    """Complete the request and log the subject's audit entry for it (:func:`audit`'s) in
+    one transaction, one commit instead of two: both are written or neither, and a crash
+    before leaves the request received (marked interrupted by the purge)."""
+    now = require_aware(now)
+    with write_transaction(store) as write:
+        subject, _events = find_subject(store, write.connection, address)
+        log_event(store, write.connection, event, now, None if subject is None else subject.id,
+                  detail=audit_detail)
+        finish_in(write.connection, request_id, "completed", None, detail, now)
 
 
 def finish_in(

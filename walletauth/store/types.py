@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -37,3 +39,20 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _aware_to_utc(value: datetime) -> datetime:
+    return value if value.tzinfo is UTC else value.astimezone(UTC)
+
+
+def utc_reader(dialect: Dialect) -> Callable[[Any], datetime]:
+    """What :class:`UTCDateTime` makes of a non-null value the driver read, for code that
+    reads rows on the driver itself. psycopg gives ``timestamptz`` back aware already (in
+    the session's zone): one call, where the type's processor takes three. Others (SQLite's
+    text) go through the type's own processor."""
+    if dialect.name == "postgresql":
+        return _aware_to_utc
+    process = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    if process is None:
+        raise TypeError("UTCDateTime lost its time conversion for this dialect")
+    return cast("Callable[[Any], datetime]", process)  # never None for a non-null value

@@ -97,8 +97,11 @@ def test_each_sign_in_of_the_batch_ends_as_it_would_alone(store, run_alone):
             "first_sign_in": (NOW - timedelta(days=1)).isoformat(),
             "last_sign_in": NOW.isoformat(),
         }
-        (log,) = [record.data for record in store.subject_records(address, now=NOW)
-                  if record.category == "access_log" and record.collected_at == NOW]
+        (log,) = [
+            record.data
+            for record in store.subject_records(address, now=NOW)
+            if record.category == "access_log" and record.collected_at == NOW
+        ]
         assert log == {"ip": "192.0.2.0/24", "browser": "Firefox 128", "at": NOW.isoformat()}
         assert pairs(store, address) == [
             ("access_log", "service_provision"),

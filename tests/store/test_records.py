@@ -22,14 +22,20 @@ def emails(records: list[Record]) -> list[object]:
 
 def test_a_record_carries_its_subject_purpose_basis_and_expiry(store):
     record_id = store.put_record(
-        ALICE, "contact_email", "service_provision", {"email": "alice@example.com"},
-        now=NOW, source="application_form",
+        ALICE,
+        "contact_email",
+        "service_provision",
+        {"email": "alice@example.com"},
+        now=NOW,
+        source="application_form",
     )
 
     [record] = store.records(ALICE, "service_provision", now=NOW)
     assert record.id == record_id
     assert (record.category, record.purpose, record.basis) == (
-        "contact_email", "service_provision", "necessary",
+        "contact_email",
+        "service_provision",
+        "necessary",
     )
     assert record.collected_at == NOW
     assert record.expires_at == NOW + store.policy.retention("contact_email", "service_provision")
@@ -69,8 +75,9 @@ def test_a_refused_write_for_a_known_subject_adds_no_record(store):
     before = table_counts(store)
 
     with pytest.raises(StoreError) as refused:
-        store.put_record(ALICE, "contact_email", "service_provision", {"email": "a@x.io"},
-                         now=NOW, source="test")
+        store.put_record(
+            ALICE, "contact_email", "service_provision", {"email": "a@x.io"}, now=NOW, source="test"
+        )
 
     assert refused.value.code == "purpose_suspended"
     assert table_counts(store) == before
@@ -79,8 +86,9 @@ def test_a_refused_write_for_a_known_subject_adds_no_record(store):
 def test_a_consent_purpose_accepts_records_once_consent_is_given(store):
     store.set_consent(ALICE, "partner_guidance", True, now=NOW)
 
-    store.put_record(ALICE, "contact_email", "partner_guidance", {"email": "a@x.io"},
-                     now=NOW, source="test")
+    store.put_record(
+        ALICE, "contact_email", "partner_guidance", {"email": "a@x.io"}, now=NOW, source="test"
+    )
 
     assert emails(store.records(ALICE, "partner_guidance", now=NOW)) == ["a@x.io"]
 
@@ -88,14 +96,38 @@ def test_a_consent_purpose_accepts_records_once_consent_is_given(store):
 def test_reads_never_return_another_purposes_or_another_subjects_records(store):
     store.set_consent(ALICE, "partner_guidance", True, now=NOW)
     store.set_consent(BOB, "partner_guidance", True, now=NOW)
-    store.put_record(ALICE, "contact_email", "service_provision", {"email": "alice-service@x.io"},
-                     now=NOW, source="test")
-    store.put_record(ALICE, "contact_email", "partner_guidance", {"email": "alice-partner@x.io"},
-                     now=NOW, source="test")
-    store.put_record(BOB, "contact_email", "partner_guidance", {"email": "bob-partner@x.io"},
-                     now=NOW, source="test")
-    store.put_record(BOB, "application_url", "service_provision", {"url": "https://bob.example"},
-                     now=NOW, source="test")
+    store.put_record(
+        ALICE,
+        "contact_email",
+        "service_provision",
+        {"email": "alice-service@x.io"},
+        now=NOW,
+        source="test",
+    )
+    store.put_record(
+        ALICE,
+        "contact_email",
+        "partner_guidance",
+        {"email": "alice-partner@x.io"},
+        now=NOW,
+        source="test",
+    )
+    store.put_record(
+        BOB,
+        "contact_email",
+        "partner_guidance",
+        {"email": "bob-partner@x.io"},
+        now=NOW,
+        source="test",
+    )
+    store.put_record(
+        BOB,
+        "application_url",
+        "service_provision",
+        {"url": "https://bob.example"},
+        now=NOW,
+        source="test",
+    )
 
     assert emails(store.records(ALICE, "partner_guidance", now=NOW)) == ["alice-partner@x.io"]
     assert emails(store.records(ALICE, "service_provision", now=NOW)) == ["alice-service@x.io"]
@@ -106,8 +138,9 @@ def test_reads_never_return_another_purposes_or_another_subjects_records(store):
 
 
 def test_suspension_hides_records_at_once_and_lifting_shows_them_again(store):
-    store.put_record(ALICE, "contact_email", "service_provision", {"email": "a@x.io"},
-                     now=NOW, source="test")
+    store.put_record(
+        ALICE, "contact_email", "service_provision", {"email": "a@x.io"}, now=NOW, source="test"
+    )
 
     suspend(store, ALICE, "service_provision", now=NOW)
     assert store.records(ALICE, "service_provision", now=NOW) == []
@@ -118,10 +151,12 @@ def test_suspension_hides_records_at_once_and_lifting_shows_them_again(store):
 
 def test_withdrawing_consent_hides_the_records_kept_for_that_purpose(store):
     store.set_consent(ALICE, "partner_guidance", True, now=NOW)
-    store.put_record(ALICE, "contact_email", "partner_guidance", {"email": "a@x.io"},
-                     now=NOW, source="test")
-    store.put_record(ALICE, "contact_email", "service_provision", {"email": "a@x.io"},
-                     now=NOW, source="test")
+    store.put_record(
+        ALICE, "contact_email", "partner_guidance", {"email": "a@x.io"}, now=NOW, source="test"
+    )
+    store.put_record(
+        ALICE, "contact_email", "service_provision", {"email": "a@x.io"}, now=NOW, source="test"
+    )
 
     store.set_consent(ALICE, "partner_guidance", False, now=NOW + timedelta(minutes=1))
 
@@ -130,8 +165,9 @@ def test_withdrawing_consent_hides_the_records_kept_for_that_purpose(store):
 
 
 def test_records_past_their_expiry_are_not_handed_out_even_before_purge(store):
-    store.put_record(ALICE, "access_log", "service_provision", {"at": NOW.isoformat()},
-                     now=NOW, source="test")
+    store.put_record(
+        ALICE, "access_log", "service_provision", {"at": NOW.isoformat()}, now=NOW, source="test"
+    )
     retention = store.policy.retention("access_log", "service_provision")
 
     assert len(store.records(ALICE, "service_provision", now=NOW + retention - timedelta(1))) == 1
@@ -139,9 +175,14 @@ def test_records_past_their_expiry_are_not_handed_out_even_before_purge(store):
 
 
 def test_data_is_minimised_before_it_is_stored(store):
-    store.put_record(ALICE, "access_log", "service_provision",
-                     {"ip": "203.0.113.77", "browser": CHROME, "at": NOW.isoformat()},
-                     now=NOW, source="test")
+    store.put_record(
+        ALICE,
+        "access_log",
+        "service_provision",
+        {"ip": "203.0.113.77", "browser": CHROME, "at": NOW.isoformat()},
+        now=NOW,
+        source="test",
+    )
 
     [record] = store.records(ALICE, "service_provision", now=NOW)
     assert record.data == {"ip": "203.0.113.0/24", "browser": "Chrome 120", "at": NOW.isoformat()}
@@ -155,7 +196,9 @@ def test_a_sign_in_keeps_the_wallet_record_and_one_access_log_per_allowed_purpos
 
     [wallet] = store.records(ALICE, "service_provision", now=later, category="wallet_address")
     assert wallet.data == {
-        "chain_id": 137, "first_sign_in": NOW.isoformat(), "last_sign_in": later.isoformat(),
+        "chain_id": 137,
+        "first_sign_in": NOW.isoformat(),
+        "last_sign_in": later.isoformat(),
     }
     assert wallet.collected_at == NOW
     assert wallet.updated_at == later
@@ -179,8 +222,14 @@ def test_a_sign_in_while_the_login_purpose_is_suspended_is_refused(store):
 
 
 def test_addresses_are_accepted_in_any_case(store):
-    store.put_record(ALICE.lower(), "contact_email", "service_provision", {"email": "a@x.io"},
-                     now=NOW, source="test")
+    store.put_record(
+        ALICE.lower(),
+        "contact_email",
+        "service_provision",
+        {"email": "a@x.io"},
+        now=NOW,
+        source="test",
+    )
 
     assert emails(store.records(ALICE, "service_provision", now=NOW)) == ["a@x.io"]
     assert emails(store.records("0x" + ALICE[2:].upper(), "service_provision", now=NOW)) == [
@@ -191,13 +240,26 @@ def test_addresses_are_accepted_in_any_case(store):
 
 @pytest.mark.parametrize(
     "address",
-    ["", "0x1234", "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed", "0x" + "g" * 40,
-     "0x5AaEb6053F3E94C9b9A09f33669435E7Ef1BeAed", None, 42],
+    [
+        "",
+        "0x1234",
+        "5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        "0x" + "g" * 40,
+        "0x5AaEb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+        None,
+        42,
+    ],
 )
 def test_an_invalid_address_is_refused_with_a_clear_code(store, address):
     with pytest.raises(StoreError) as refused:
-        store.put_record(address, "contact_email", "service_provision", {"email": "a@x.io"},
-                         now=NOW, source="test")
+        store.put_record(
+            address,
+            "contact_email",
+            "service_provision",
+            {"email": "a@x.io"},
+            now=NOW,
+            source="test",
+        )
 
     assert refused.value.code == "invalid_address"
 
@@ -208,8 +270,9 @@ def test_naive_times_and_bad_arguments_are_refused(store):
     with pytest.raises(StoreError) as chain:
         store.record_login(ALICE, 0, now=NOW)
     with pytest.raises(StoreError) as value:
-        store.put_record(ALICE, "contact_email", "service_provision", {"email": object()},
-                         now=NOW, source="test")
+        store.put_record(
+            ALICE, "contact_email", "service_provision", {"email": object()}, now=NOW, source="test"
+        )
 
     assert naive.value.code == "naive_datetime"
     assert chain.value.code == "invalid_argument"
@@ -228,8 +291,9 @@ def test_reading_an_unknown_purpose_or_category_is_an_error_not_an_empty_list(st
 
 def test_the_subjects_own_access_request_sees_every_live_record_whatever_the_state(store):
     store.set_consent(ALICE, "partner_guidance", True, now=NOW)
-    store.put_record(ALICE, "contact_email", "partner_guidance", {"email": "a@x.io"},
-                     now=NOW, source="test")
+    store.put_record(
+        ALICE, "contact_email", "partner_guidance", {"email": "a@x.io"}, now=NOW, source="test"
+    )
     store.record_login(ALICE, 1, now=NOW)
     store.record_login(BOB, 1, now=NOW)
     suspend(store, ALICE, "partner_guidance", now=NOW)
@@ -254,3 +318,31 @@ def test_concurrent_first_sign_ins_of_one_address_make_one_subject(store):
     assert len(wallets) == 1
     assert len(store.records(ALICE, "service_provision", now=NOW, category="access_log")) == 8
     assert table_counts(store)["subjects"] == table_counts(store)["keystore_subject_keys"] == 1
+
+
+def test_a_first_sign_in_that_finds_its_subject_filed_meanwhile_joins_it(store, monkeypatch):
+    """The race of two first sign-ins, played in order: the lookup saw no subject, another
+    transaction filed it before our insert. Ours then uses theirs and drops the key it made."""
+    from walletauth.store.login_sql import LoginTransaction
+
+    store.record_login(ALICE, 1, now=NOW - timedelta(days=1))
+    looked_up = LoginTransaction.find_subject
+    missed: list[bool] = []
+
+    def first_lookup_misses(self, refs, *, record=None):
+        found = looked_up(self, refs, record=record)
+        if not missed:
+            missed.append(True)
+            return None, []
+        return found
+
+    monkeypatch.setattr(LoginTransaction, "find_subject", first_lookup_misses)
+    store.record_login(ALICE, 1, now=NOW)
+
+    assert missed
+    counts = table_counts(store)
+    assert counts["subjects"] == counts["keystore_subject_keys"] == 1
+    (wallet,) = store.records(ALICE, "service_provision", now=NOW, category="wallet_address")
+    assert wallet.data["last_sign_in"] == NOW.isoformat()
+    logs = store.records(ALICE, "service_provision", now=NOW, category="access_log")
+    assert len(logs) == 2

@@ -26,6 +26,7 @@ from walletauth.store import Store, StoreError
 from walletauth.store.audit import audit_entries
 from walletauth.store.provisions import record_provision
 from walletauth.store.rights_schema import third_party_provisions
+from walletauth.store.schema import subjects
 from walletauth.store.subject_state import stop_third_party
 
 __all__ = ["metalive"]  # the fixture, shared with test_erasure_retained
@@ -107,3 +108,18 @@ def test_a_guardians_withdrawal_waiting_on_a_consent_names_that_purpose_too(meta
 
     withdrawing.result(timeout=PATIENCE)
     assert asked == [("analytics_marketing", "advertising")]
+
+
+def test_a_read_of_the_subject_answers_while_a_writer_holds_its_row(store, pool):
+    """Reads take no row lock (``find_subject``): a person's records, consents and audit
+    entries are answered while a write holds their subject, as of before that write."""
+    store.record_login(ALICE, 1, now=NOW)
+    with store.engine.connect() as writer:
+        writer.execute(
+            sa.select(subjects.c.id)
+            .where(subjects.c.ref == store.subject_ref(ALICE))
+            .with_for_update()
+        )
+        reading = pool.submit(lambda: store.records(ALICE, "service_provision", now=NOW))
+        assert len(reading.result(timeout=PATIENCE)) == 2  # the wallet and the access log
+        writer.rollback()

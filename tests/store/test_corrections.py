@@ -5,13 +5,12 @@ subject reaches only their own records."""
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib import resources
 
 import pytest
 import sqlalchemy as sa
 
 from tests.store.conftest import ALICE, BOB, NOW
-from walletauth.policy import parse_policy
+from tests.store.test_sign_in_policy_shapes import abcrecords_with
 from walletauth.store import Store, StoreError
 from walletauth.store.audit import audit_entries
 from walletauth.store.corrections import ChangeOutcome, RecordChange, apply_changes
@@ -49,13 +48,7 @@ def test_a_correction_overwrites_the_data_and_restarts_the_records_retention(
     backend, secrets, store
 ):
     # Written under an earlier version of the policy, corrected under the one in force.
-    earlier = parse_policy(
-        resources.files("walletauth.policy")
-        .joinpath("policies/abcrecords.toml")
-        .read_text()
-        .replace('version = "1.0"', 'version = "0.9"', 1),
-        origin="test",
-    )
+    earlier = abcrecords_with(('version = "1.0"', 'version = "0.9"'))
     before = Store.open(
         backend.url, policy=earlier, secrets=secrets, keystore_url=backend.keystore_url
     )

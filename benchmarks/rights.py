@@ -64,15 +64,22 @@ SUBJECT = "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed"
 FLOOR_SUBJECT = "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359"
 
 
-def populate(store: Store, address: str, count: int) -> None:
-    store.record_login(address, 1, now=NOW, ip="192.0.2.1")
-    with store.engine.begin() as connection:
+def subject_and_key(store: Store, address: str) -> tuple[int, str, bytes]:
+    """The subject row's id, its key's id and the key, of a wallet that signed in."""
+    with store.engine.connect() as connection:
         subject_id, key_id = connection.execute(
             sa.select(subjects.c.id, subjects.c.key_id).where(
                 subjects.c.ref == store.subject_ref(address))
         ).one()
-        key = store.keys.get(key_id)
-        assert key is not None
+    key = store.keys.get(key_id)
+    assert key is not None
+    return subject_id, key_id, key
+
+
+def populate(store: Store, address: str, count: int) -> None:
+    store.record_login(address, 1, now=NOW, ip="192.0.2.1")
+    subject_id, _key_id, key = subject_and_key(store, address)
+    with store.engine.begin() as connection:
         rows = [
             {"subject_id": subject_id, "category": "contact_email",
              "purpose": "service_provision", "basis": "necessary", "collected_at": NOW,
@@ -129,13 +136,7 @@ def floors(store: Store, url: str, count: int) -> tuple[float, float]:
 
     libpq = libpq_url(url)
     populate(store, FLOOR_SUBJECT, count)
-    with store.engine.connect() as connection:
-        subject_id, key_id = connection.execute(
-            sa.select(subjects.c.id, subjects.c.key_id).where(
-                subjects.c.ref == store.subject_ref(FLOOR_SUBJECT))
-        ).one()
-    key = store.keys.get(key_id)
-    assert key is not None
+    subject_id, key_id, key = subject_and_key(store, FLOOR_SUBJECT)
     with psycopg.connect(libpq) as connection:
         started = time.perf_counter()
         assert len(bare_read(connection, key, subject_id)) == count
@@ -156,13 +157,7 @@ def cpu_rounds(store: Store, url: str, rounds: int) -> CpuSamples:
     import psycopg
     from store_floor import schedstat_ns  # benchmarks/ is the script's directory
 
-    with store.engine.connect() as connection:
-        subject_id, key_id = connection.execute(
-            sa.select(subjects.c.id, subjects.c.key_id).where(
-                subjects.c.ref == store.subject_ref(SUBJECT))
-        ).one()
-    key = store.keys.get(key_id)
-    assert key is not None
+    subject_id, _key_id, key = subject_and_key(store, SUBJECT)
     found = read_dossier(store, SUBJECT)
     requests = list_requests(store, SUBJECT)
     # As the server's workers run (walletauth.server.app.create_app_from_environment):

@@ -177,12 +177,28 @@ def audit(
     """
     now = require_aware(now)
     with write_transaction(store) as write:
-        subject_id = None
-        if address is not None:
-            subject, _events = find_subject(store, write.connection, address)
-            subject_id = None if subject is None else subject.id
-        log_event(store, write.connection, event, now, subject_id, purpose=purpose,
-                  category=category, detail=detail)
+        audit_in(store, write.connection, address, event, now, purpose=purpose,
+                 category=category, detail=detail)
+
+
+def audit_in(
+    store: StoreHandle,
+    connection: sa.Connection,
+    address: str | None,
+    event: AuditEvent,
+    now: datetime,
+    *,
+    purpose: str | None = None,
+    category: str | None = None,
+    detail: Mapping[str, DetailValue] | None = None,
+) -> None:
+    """:func:`audit` in ``connection``'s transaction, with the writes it belongs to."""
+    subject_id = None
+    if address is not None:
+        subject, _events = find_subject(store, connection, address)
+        subject_id = None if subject is None else subject.id
+    log_event(store, connection, event, now, subject_id, purpose=purpose,
+              category=category, detail=detail)
 
 
 def audit_entries(store: StoreHandle, address: str | None = None) -> list[AuditEntry]:

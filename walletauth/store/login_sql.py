@@ -613,26 +613,16 @@ class LoginSql:
     def batch(self, size: int) -> Iterator[LoginBatch]:
         """One write transaction for ``size`` sign-ins: committed when the block ends
         (rolled back instead if its lone sign-in failed), rolled back if it raises."""
-        connection = self._engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                if self._dialect.begin is not None:
-                    cursor.execute(self._dialect.begin)
-                batch = LoginBatch(cursor, self._dialect, several=size > 1, keys=self._keys)
-                with _holding_key_connections():
-                    yield batch
-                if batch.undone:
-                    connection.rollback()
-                else:
-                    connection.commit()
-            except BaseException:
+        with self._transaction() as (connection, cursor):
+            if self._dialect.begin is not None:
+                cursor.execute(self._dialect.begin)
+            batch = LoginBatch(cursor, self._dialect, several=size > 1, keys=self._keys)
+            with _holding_key_connections():
+                yield batch
+            if batch.undone:
                 connection.rollback()
-                raise
-            finally:
-                cursor.close()
-        finally:
-            connection.close()
+            else:
+                connection.commit()
 
     @property
     def together_possible(self) -> bool:
@@ -644,13 +634,20 @@ class LoginSql:
     def together(self) -> Iterator[LoginsTogether]:
         """One write transaction for several sign-ins' :class:`LoginsTogether`: committed
         when the block ends, rolled back (nothing of it written) if it raises."""
+        with self._transaction() as (connection, cursor):
+            with _holding_key_connections():
+                yield LoginsTogether(cursor, self._dialect, self._keys)
+            connection.commit()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[tuple[Any, Any]]:
+        """A pooled DBAPI connection and a cursor on it, for a block that ends its
+        transaction itself; rolled back if the block raises, both closed after."""
         connection = self._engine.raw_connection()
         try:
             cursor = connection.cursor()
             try:
-                with _holding_key_connections():
-                    yield LoginsTogether(cursor, self._dialect, self._keys)
-                connection.commit()
+                yield connection, cursor
             except BaseException:
                 connection.rollback()
                 raise

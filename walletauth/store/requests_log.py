@@ -12,13 +12,8 @@ from typing import Any, Literal
 import sqlalchemy as sa
 
 from walletauth.store.addresses import normalise_address
-from walletauth.store.audit import AuditEvent, DetailValue, log_event
-from walletauth.store.handle import (
-    StoreHandle,
-    find_subject,
-    require_positive_int,
-    write_transaction,
-)
+from walletauth.store.audit import AuditEvent, DetailValue, audit_in
+from walletauth.store.handle import StoreHandle, require_positive_int, write_transaction
 from walletauth.store.rights_schema import rights_requests
 from walletauth.store.subjects import refs_of
 from walletauth.store.types import require_aware
@@ -79,9 +74,7 @@ def finish_audited(
     before leaves the request received (marked interrupted by the purge)."""
     now = require_aware(now)
     with write_transaction(store) as write:
-        subject, _events = find_subject(store, write.connection, address)
-        log_event(store, write.connection, event, now, None if subject is None else subject.id,
-                  detail=audit_detail)
+        audit_in(store, write.connection, address, event, now, detail=audit_detail)
         finish_in(write.connection, request_id, "completed", None, detail, now)
 
 

@@ -71,7 +71,7 @@ class GroupCommit:
         self._queued.append((sign_in, answer))
         if len(self._queued) == 1:
             # A task starts on the loop's next turn: the verifies due in this one queue first.
-            self._spawn(self._flush())
+            _spawn(self._flushes, self._flush())
         return await answer
 
     async def _flush(self) -> None:
@@ -80,13 +80,8 @@ class GroupCommit:
         size = self._max_batch
         batches = [queued[start:start + size] for start in range(0, len(queued), size)]
         for batch in batches[1:]:
-            self._spawn(self._write_batch(batch))
+            _spawn(self._flushes, self._write_batch(batch))
         await self._write_batch(batches[0])
-
-    def _spawn(self, flush: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(flush)
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
 
     async def _write_batch(self, batch: Sequence[tuple[SignIn, asyncio.Future[bool]]]) -> None:
         answers = [answer for _sign_in, answer in batch]
@@ -104,6 +99,14 @@ class GroupCommit:
             raise
         for answer, outcome in zip(answers, outcomes, strict=True):
             _answer(answer, outcome)
+
+
+def _spawn(held: set[asyncio.Task[None]], flush: Coroutine[Any, Any, None]) -> None:
+    """Run ``flush`` as a task, held in ``held`` until it is done (the loop keeps only
+    weak references to its tasks)."""
+    task = asyncio.get_running_loop().create_task(flush)
+    held.add(task)
+    task.add_done_callback(held.discard)
 
 
 def _answer(answer: asyncio.Future[bool], outcome: SignInOutcome) -> None:
@@ -176,7 +179,7 @@ class NonceFirst:
         if self._queued and not self._flush_due and not self._writing:
             self._flush_due = True
             # A task starts on the loop's next turn: the verifies due in this one queue first.
-            self._spawn(self._flush())
+            _spawn(self._flushes, self._flush())
 
     async def _flush(self) -> None:
         await asyncio.sleep(0)  # one more turn, as GroupCommit's
@@ -192,11 +195,6 @@ class NonceFirst:
         finally:
             self._writing = False
             self._start_flush()
-
-    def _spawn(self, flush: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(flush)
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
 
     async def _write_batch(self, batch: Sequence[tuple[SignIn, asyncio.Future[bool]]]) -> None:
         answers = [answer for _sign_in, answer in batch]
